@@ -1,0 +1,3 @@
+from edge_cli.app import main
+
+main()

@@ -1,0 +1,7 @@
+"""`edge-connector build` (not yet wired)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,49 @@
+"""Reconnect delays (SPEC.md §6, §8): doubling from the initial delay to the cap, jitter after the cap.
+
+Pure policy, no clock of its own: the caller says when a connection was made and lost, so tests
+drive it with plain numbers.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+#: A connection must have lasted this long before the next failure starts again from the initial delay.
+STABLE_AFTER_SECONDS = 30.0
+
+
+@dataclass
+class Backoff:
+    initial: float = 5.0
+    maximum: float = 60.0
+    jitter: float = 0.10
+    stable_after: float = STABLE_AFTER_SECONDS
+    rng: random.Random = field(default_factory=random.Random)
+    attempts: int = 0
+
+    def base_delay(self) -> float:
+        """The un-jittered delay for the current attempt count: 5, 10, 20, 40, 60, 60 …"""
+        if self.attempts <= 0:
+            return self.initial
+        return min(self.maximum, self.initial * (2 ** min(self.attempts, 30)))
+
+    def next_delay(self) -> float:
+        """Delay before the next attempt; counts the attempt.
+
+        Jitter is applied to the capped value, so a fleet held at the cap spreads out instead of
+        reconnecting in step.
+        """
+        base = self.base_delay()
+        self.attempts += 1
+        return max(0.0, base * (1 + self.rng.uniform(-self.jitter, self.jitter)))
+
+    def at_maximum(self) -> float:
+        """A delay at the cap (used for `Deployment already connected`); counts the attempt."""
+        self.attempts += 1
+        return max(0.0, self.maximum * (1 + self.rng.uniform(-self.jitter, self.jitter)))
+
+    def connection_lost(self, connected_for: float) -> None:
+        """Called when an established connection ends; a stable one resets the schedule."""
+        if connected_for >= self.stable_after:
+            self.attempts = 0

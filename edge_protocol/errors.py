@@ -1,0 +1,86 @@
+"""Error kinds of a tool call, shared by the wire (JSON-RPC codes) and the HTTP API (statuses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class ToolErrorKind(str, Enum):
+    """Why a tool call did not produce an output (SPEC.md §7)."""
+
+    TOOL_NOT_FOUND = "tool_not_found"
+    INVALID_ARGUMENTS = "invalid_arguments"
+    TOOL_ERROR = "tool_error"
+    TOOL_TIMEOUT = "tool_timeout"
+    OVERLOADED = "overloaded"
+    TOOL_CRASHED = "tool_crashed"
+
+    @property
+    def rpc_code(self) -> int:
+        return _RPC_CODES[self]
+
+    @property
+    def http_status(self) -> int:
+        return _HTTP_STATUSES[self]
+
+    @classmethod
+    def from_rpc_code(cls, code: int) -> "ToolErrorKind | None":
+        for kind, value in _RPC_CODES.items():
+            if value == code:
+                return kind
+        return None
+
+
+_RPC_CODES = {
+    ToolErrorKind.TOOL_NOT_FOUND: -32601,
+    ToolErrorKind.INVALID_ARGUMENTS: -32602,
+    ToolErrorKind.TOOL_ERROR: -32001,
+    ToolErrorKind.TOOL_TIMEOUT: -32002,
+    ToolErrorKind.OVERLOADED: -32003,
+    ToolErrorKind.TOOL_CRASHED: -32004,
+}
+
+# What the platform answers an agent for each kind (SPEC.md §5); overloaded and crashed are the
+# connector's trouble, not the caller's, so they surface as 503/502.
+_HTTP_STATUSES = {
+    ToolErrorKind.TOOL_NOT_FOUND: 404,
+    ToolErrorKind.INVALID_ARGUMENTS: 422,
+    ToolErrorKind.TOOL_ERROR: 502,
+    ToolErrorKind.TOOL_TIMEOUT: 504,
+    ToolErrorKind.OVERLOADED: 503,
+    ToolErrorKind.TOOL_CRASHED: 502,
+}
+
+
+@dataclass
+class ToolCallError(Exception):
+    """A tool call failed in a way the caller should be told about, with a stable kind."""
+
+    kind: ToolErrorKind
+    message: str
+    code: str | None = None  # the tool's own code (ToolError("bad_city", …)); defaults to kind
+    details: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def to_rpc_error(self) -> dict[str, Any]:
+        """The JSON-RPC `error` object of SPEC.md §7."""
+        return {
+            "code": self.kind.rpc_code,
+            "message": self.message,
+            "data": {"kind": self.kind.value, "code": self.code or self.kind.value, "details": self.details},
+        }
+
+    @classmethod
+    def from_rpc_error(cls, error: dict[str, Any]) -> "ToolCallError":
+        data = error.get("data") if isinstance(error.get("data"), dict) else {}
+        kind_name = data.get("kind")
+        try:
+            kind = ToolErrorKind(kind_name)
+        except ValueError:
+            kind = ToolErrorKind.from_rpc_code(error.get("code", 0)) or ToolErrorKind.TOOL_ERROR
+        return cls(kind, str(error.get("message", "")), data.get("code"), data.get("details"))

@@ -1,0 +1,141 @@
+"""JSON-RPC 2.0 messages of the connector protocol (SPEC.md §7), without I/O.
+
+One JSON text frame is one message. `parse_message` turns a frame into a typed message or raises
+`ProtocolError` carrying the JSON-RPC error to answer with; `encode` is the inverse. orjson keeps
+both cheap on the call path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+import orjson
+
+from .limits import MAX_FRAME_BYTES
+
+JSONRPC = "2.0"
+
+# Methods and notifications
+HELLO = "connector.hello"
+TOOLS_CALL = "tools/call"
+BUNDLE_UPDATED = "bundle.updated"
+TOOLS_UPDATED = "tools.updated"
+
+# Standard JSON-RPC error codes
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+
+# WebSocket close codes
+CLOSE_NORMAL = 1000
+CLOSE_PLATFORM_RESTART = 1012
+CLOSE_PROTOCOL_ERROR = 4000
+CLOSE_TOKEN_EXPIRED = 4001
+CLOSE_REPLACED = 4009
+
+# Handshake refusals: HTTP status and error code before the upgrade
+HANDSHAKE_TOKEN_EXPIRED = (401, "token_expired", "Token has expired")
+HANDSHAKE_UNAUTHENTICATED = (401, "unauthenticated", "No authentication token found")
+HANDSHAKE_NO_ORGANIZATION = (403, "no_organization", "No organization in token")
+HANDSHAKE_DUPLICATE = (409, "deployment_already_connected", "Deployment already connected")
+HANDSHAKE_UNAVAILABLE = (503, "unavailable", "Platform is not accepting connections right now")
+TOKEN_INVALID_PREFIX = "Token validation failed: "
+
+
+class ProtocolError(Exception):
+    """A frame that is not a valid message; `error` is the JSON-RPC error object to send back."""
+
+    def __init__(self, code: int, message: str, request_id: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(slots=True)
+class Request:
+    id: Any
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Notification:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Response:
+    id: Any
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+
+Message = Union[Request, Notification, Response]
+
+
+def parse_message(frame: str | bytes) -> Message:
+    """Parse one frame; raises `ProtocolError` for anything that is not one JSON-RPC 2.0 message."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise ProtocolError(INVALID_REQUEST, f"message larger than {MAX_FRAME_BYTES} bytes")
+    try:
+        data = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(PARSE_ERROR, f"Parse error: {exc}") from None
+    if not isinstance(data, dict) or data.get("jsonrpc") != JSONRPC:
+        raise ProtocolError(INVALID_REQUEST, "Invalid Request: expected a JSON-RPC 2.0 object")
+    request_id = data.get("id")
+    if request_id is not None and (isinstance(request_id, bool) or not isinstance(request_id, (str, int))):
+        raise ProtocolError(INVALID_REQUEST, "Invalid Request: id must be a string or an integer")
+    if "method" in data:
+        method = data["method"]
+        params = data.get("params", {})
+        if not isinstance(method, str) or not isinstance(params, dict):
+            raise ProtocolError(INVALID_REQUEST, "Invalid Request: method must be a string, params an object", request_id)
+        if "id" in data and request_id is not None:
+            return Request(request_id, method, params)
+        return Notification(method, params)
+    if "result" in data or "error" in data:
+        error = data.get("error")
+        if error is not None and not (isinstance(error, dict) and isinstance(error.get("code"), int)):
+            raise ProtocolError(INVALID_REQUEST, "Invalid Response: error must be an object with an integer code")
+        if request_id is None:
+            raise ProtocolError(INVALID_REQUEST, "Invalid Response: missing id")
+        return Response(request_id, data.get("result"), error)
+    raise ProtocolError(INVALID_REQUEST, "Invalid Request: neither a request nor a response", request_id)
+
+
+def encode(message: Message) -> str:
+    if isinstance(message, Request):
+        body: dict[str, Any] = {"jsonrpc": JSONRPC, "id": message.id, "method": message.method, "params": message.params}
+    elif isinstance(message, Notification):
+        body = {"jsonrpc": JSONRPC, "method": message.method, "params": message.params}
+    elif message.error is not None:
+        body = {"jsonrpc": JSONRPC, "id": message.id, "error": message.error}
+    else:
+        body = {"jsonrpc": JSONRPC, "id": message.id, "result": message.result}
+    return orjson.dumps(body).decode("utf-8")
+
+
+def request(id: Any, method: str, params: dict[str, Any]) -> str:
+    return encode(Request(id, method, params))
+
+
+def notification(method: str, params: dict[str, Any]) -> str:
+    return encode(Notification(method, params))
+
+
+def result(id: Any, value: Any) -> str:
+    return encode(Response(id, result=value))
+
+
+def error(id: Any, error: dict[str, Any]) -> str:
+    return encode(Response(id, error=error))

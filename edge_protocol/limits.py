@@ -1,0 +1,18 @@
+"""Numbers of the contract (SPEC.md §2, §3.3, §7)."""
+
+import re
+
+#: Largest bundle archive (gzip'd tar) anyone sends or accepts: 50 MB.
+MAX_ARCHIVE_BYTES = 52_428_800
+#: Largest total of unpacked file sizes a reader accepts: 256 MiB.
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+#: Tool names: a letter, then up to 63 letters, digits, `_` or `-`.
+TOOL_NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9_-]{0,63}$"
+TOOL_NAME_RE = re.compile(TOOL_NAME_PATTERN)
+#: Bundle names follow npm's package-name rules closely enough to be safe in paths and URLs.
+BUNDLE_NAME_RE = re.compile(r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]{0,213}$")
+DEFAULT_TOOL_TIMEOUT_MS = 30_000
+#: Largest WebSocket frame either end accepts; bigger ones close the link with 4000.
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+#: Manifest schema this code writes and understands.
+MANIFEST_SCHEMA_VERSION = 1

@@ -1,0 +1,23 @@
+"""Settings of one mock platform process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class PlatformConfig:
+    data_dir: Path = Path(".mock-platform")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: HS256 secret; None = generated once into `<data_dir>/jwt-secret` (mode 0600).
+    jwt_secret: str | None = None
+    #: Dev mode enables /api/dev/tokens and /api/sim/*; on by default on loopback.
+    dev: bool = True
+    #: Ping interval the hub announces and uses; a connector silent for 2 intervals is dropped.
+    heartbeat_seconds: float = 30.0
+    #: Lifetime of tokens from dev-login and the browser flow.
+    user_token_ttl_seconds: int = 7 * 24 * 3600
+    #: Lifetime of deployment tokens from /oauth/token.
+    deployment_token_ttl_seconds: int = 3600
