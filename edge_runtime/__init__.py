@@ -1,0 +1,1 @@
+"""The connector runtime: settings, lock, auth, session (websocket), sync, executor, health, logs."""
