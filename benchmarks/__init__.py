@@ -1,0 +1,1 @@
+"""Runnable benchmarks: each module prints one table (see benchmarks/README.md)."""

@@ -1,0 +1,236 @@
+"""Benchmark 1 — a trivial echo tool through platform → runtime → node, beside the official `mcp` SDK.
+
+    .venv/bin/python -m benchmarks.call_path [--quick] [--calls N] [--concurrency 1,16,64]
+
+Ours: a real mock platform and a real `edge-connector start` (Node.js workers) on 127.0.0.1; the
+callers POST `/api/tools/echo/call` over keep-alive connections with a minimal HTTP client
+(benchmarks/loadgen.py), so the load generator costs little CPU. Reference: `mcp` SDK's MCPServer
+serving the same echo tool over stdio to the SDK's own `Client`, driven from this same process.
+Prints sequential p50/p99 and throughput at each concurrency, ratios, and where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .loadgen import KeepAliveConnection, ThroughputResult, sequential, throughput
+from .stats import LatencySummary, Table, fmt_ms, fmt_ratio, ratio, summarize_latencies, verdict
+
+P50_BUDGET_MS = 1.0
+P99_BUDGET_MS = 5.0
+THROUGHPUT_BUDGET = 3000.0
+REFERENCE_FACTOR = 2.0
+MESSAGE = {"message": "hello"}
+
+
+@dataclass
+class SideResult:
+    name: str
+    latency: LatencySummary
+    throughput: dict[int, ThroughputResult]
+    errors: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def parse_concurrency(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--concurrency takes comma-separated integers, got {text!r}") from None
+    if not levels or any(level < 1 for level in levels):
+        raise argparse.ArgumentTypeError("--concurrency levels must be positive integers")
+    return levels
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.call_path", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="300 sequential calls, 1,000 per throughput level")
+    parser.add_argument("--calls", type=int, default=None, help="sequential calls per side (default 2,000)")
+    parser.add_argument("--throughput-calls", type=int, default=None,
+                        help="calls per throughput level (default 6,000)")
+    parser.add_argument("--concurrency", type=parse_concurrency, default=[1, 16, 64],
+                        help="comma-separated numbers of concurrent callers (default 1,16,64)")
+    parser.add_argument("--skip-reference", action="store_true", help="measure only edge-connector")
+    parser.add_argument("--skip-ours", action="store_true", help="measure only the mcp SDK reference")
+    parser.add_argument("--workers", type=int, default=None, help="EC_WORKERS for the runtime (default: its own)")
+    args = parser.parse_args(argv)
+    if args.calls is None:
+        args.calls = 300 if args.quick else 2000
+    if args.throughput_calls is None:
+        args.throughput_calls = 1000 if args.quick else 6000
+    if args.calls < 10 or args.throughput_calls < 10:
+        parser.error("--calls and --throughput-calls must be at least 10")
+    return args
+
+
+# ------------------------------------------------------------------------------------ reference
+async def measure_mcp_reference(calls: int, throughput_calls: int, levels: list[int]) -> SideResult:
+    from mcp import Client, StdioServerParameters
+
+    server = Path(__file__).with_name("mcp_echo_server.py")
+    params = StdioServerParameters(command=sys.executable, args=[str(server)])
+    errors = 0
+    async with Client(params) as client:
+        async def call() -> None:
+            nonlocal errors
+            result = await client.call_tool("echo", MESSAGE)
+            if result.is_error or result.structured_content != MESSAGE:
+                errors += 1
+
+        for _ in range(min(200, calls)):  # warm-up: imports, pydantic model caches
+            await call()
+        latency = summarize_latencies(await sequential(call, calls))
+
+        async def shared_session(_: int):
+            return call  # the SDK multiplexes concurrent requests over its one stdio session
+
+        results = {level: await throughput(shared_session, level, throughput_calls) for level in levels}
+    return SideResult("mcp SDK (stdio)", latency, results, errors)
+
+
+# ------------------------------------------------------------------------------------------ ours
+async def measure_edge_connector(calls: int, throughput_calls: int, levels: list[int], workers: int | None) -> SideResult:
+    from .bundles import make_echo_bundle
+    from .procstats import tree_cpu_seconds
+    from .stack import start_platform, start_runtime, wait_for_tool
+
+    with tempfile.TemporaryDirectory(prefix="bench-call-path-") as tmp:
+        platform = start_platform(Path(tmp, "platform"))
+        runtime = None
+        try:
+            platform.publish(make_echo_bundle(Path(tmp, "bundle")))
+            runtime = start_runtime(platform, Path(tmp, "install"),
+                                    env={"EC_WORKERS": str(workers)} if workers else None)
+            wait_for_tool(platform, "echo", MESSAGE)
+            headers = {"Authorization": f"Bearer {platform.token}", "Content-Type": "application/json"}
+            errors = 0
+            durations_ms: list[float] = []
+
+            async def caller(_: int):
+                conn = await KeepAliveConnection(platform.url, headers).connect()
+                connections.append(conn)
+                raw = conn.request_bytes("POST", "/api/tools/echo/call", b'{"arguments":{"message":"hello"}}')
+
+                async def call() -> None:
+                    nonlocal errors
+                    status, body = await conn.send(raw)
+                    if status != 200 or b'"output":{"message":"hello"}' not in body:
+                        errors += 1
+                        if errors <= 3:
+                            print(f"call failed: {status} {body[:200]!r}", file=sys.stderr)
+                return call
+
+            connections: list[KeepAliveConnection] = []
+            one = await caller(0)
+            for _ in range(min(200, calls)):
+                await one()
+            latency = summarize_latencies(await sequential(one, calls))
+
+            # Where the time goes: the same connection on the platform's cheapest routes.
+            floor_conn = connections[0]
+            healthz = floor_conn.request_bytes("GET", "/healthz")
+            me = floor_conn.request_bytes("GET", "/api/me")
+
+            async def call_raw(raw: bytes):
+                async def call() -> None:
+                    await floor_conn.send(raw)
+                return call
+
+            extra = {
+                "healthz_p50_ms": summarize_latencies(await sequential(await call_raw(healthz), 500)).p50_ms,
+                "api_me_p50_ms": summarize_latencies(await sequential(await call_raw(me), 500)).p50_ms,
+            }
+            status, body = await floor_conn.post_json("/api/tools/echo/call", {"arguments": MESSAGE})
+            if status == 200 and isinstance(body, dict) and "durationMs" in body:
+                extra["reported_duration_ms"] = float(body["durationMs"])
+
+            results = {}
+            for level in levels:
+                cpu_before = {"platform": tree_cpu_seconds(platform.pid), "runtime": tree_cpu_seconds(runtime.pid)}
+                result = await throughput(caller, level, throughput_calls)
+                results[level] = result
+                extra[f"platform_cpu_per_call_us@{level}"] = (
+                    (tree_cpu_seconds(platform.pid) - cpu_before["platform"]) / result.calls * 1e6)
+                extra[f"runtime_cpu_per_call_us@{level}"] = (
+                    (tree_cpu_seconds(runtime.pid) - cpu_before["runtime"]) / result.calls * 1e6)
+            for conn in connections:
+                await conn.close()
+            return SideResult("edge-connector", latency, results, errors, extra)
+        finally:
+            if runtime is not None:
+                runtime.stop()
+            platform.stop()
+
+
+# ----------------------------------------------------------------------------------------- table
+def render(ours: SideResult | None, reference: SideResult | None, calls: int, levels: list[int]) -> Table:
+    table = Table(f"call path: echo tool, {calls:,} sequential calls, throughput at {', '.join(map(str, levels))} callers",
+                  ["figure", "edge-connector", "mcp SDK (stdio)", "ours vs ref", "budget", "met"])
+
+    def cell(side: SideResult | None, text) -> str:
+        return "—" if side is None else text(side)
+
+    def latency_row(label: str, attr: str, budget: float) -> None:
+        ours_value = getattr(ours.latency, attr) if ours else None
+        ref_value = getattr(reference.latency, attr) if reference else None
+        better = ratio(ref_value, ours_value) if ours and reference else None
+        met = None
+        if ours_value is not None:
+            met = ours_value <= budget and (better is None or better >= REFERENCE_FACTOR)
+        table.add(label, cell(ours, lambda s: fmt_ms(getattr(s.latency, attr))),
+                  cell(reference, lambda s: fmt_ms(getattr(s.latency, attr))),
+                  fmt_ratio(better) + " faster" if better is not None else "—",
+                  f"≤ {budget:g} ms and ≥ {REFERENCE_FACTOR:g}× ref", verdict(met))
+
+    latency_row("sequential p50", "p50_ms", P50_BUDGET_MS)
+    latency_row("sequential p99", "p99_ms", P99_BUDGET_MS)
+    for level in levels:
+        ours_rate = ours.throughput[level].per_second if ours else None
+        ref_rate = reference.throughput[level].per_second if reference else None
+        better = ours_rate / ref_rate if ours_rate and ref_rate else None
+        is_budgeted = level == 64
+        met = None
+        if is_budgeted and ours_rate is not None:
+            met = ours_rate >= THROUGHPUT_BUDGET and (better is None or better >= REFERENCE_FACTOR)
+        table.add(f"throughput, {level} callers", cell(ours, lambda s: f"{s.throughput[level].per_second:,.0f} calls/s"),
+                  cell(reference, lambda s: f"{s.throughput[level].per_second:,.0f} calls/s"),
+                  fmt_ratio(better) if better is not None else "—",
+                  f"≥ {THROUGHPUT_BUDGET:,.0f}/s and ≥ {REFERENCE_FACTOR:g}× ref" if is_budgeted else "—", verdict(met))
+    for side in (ours, reference):
+        if side is None:
+            continue
+        cpu = ", ".join(f"{lvl}: {side.throughput[lvl].client_cpu_seconds / side.throughput[lvl].calls * 1e6:.0f} µs"
+                        for lvl in levels)
+        table.note(f"{side.name}: {side.errors} failed calls; load-generator CPU per call ({cpu})")
+    if ours is not None:
+        x = ours.extra
+        parts = [f"platform HTTP floor p50: GET /healthz {fmt_ms(x['healthz_p50_ms'])}, "
+                 f"GET /api/me (JWT check) {fmt_ms(x['api_me_p50_ms'])}"]
+        if "reported_duration_ms" in x:
+            parts.append(f"durationMs reported by the platform for one call: {x['reported_duration_ms']:.3f} ms")
+        table.note("where the time goes: " + "; ".join(parts))
+        for level in levels:
+            table.note(f"CPU per call at {level} callers: platform {x[f'platform_cpu_per_call_us@{level}']:.0f} µs, "
+                       f"runtime + node workers {x[f'runtime_cpu_per_call_us@{level}']:.0f} µs")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    reference = ours = None
+    if not args.skip_reference:
+        reference = asyncio.run(measure_mcp_reference(args.calls, args.throughput_calls, args.concurrency))
+    if not args.skip_ours:
+        ours = asyncio.run(measure_edge_connector(args.calls, args.throughput_calls, args.concurrency, args.workers))
+    print(render(ours, reference, args.calls, args.concurrency).render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
