@@ -1,5 +1,62 @@
-"""(being written)"""
+"""The dashboard (`GET /`): a server-rendered page shell plus a small script that reads the JSON API.
 
-from fastapi import APIRouter
+The page itself holds no data: the API needs a bearer token, which a plain browser GET does not carry,
+so the script fetches everything with the token it keeps in sessionStorage (never in a URL).
+The assets ship inside the package (no build step, no CDN), and a strict Content-Security-Policy
+allows only them: no inline script, no third-party origin.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from string import Template
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+router = APIRouter(include_in_schema=False)
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+_ASSETS = {
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+}
+
+
+@lru_cache(maxsize=None)
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def render_dashboard(dev_mode: bool) -> str:
+    """The page shell; dev mode shows the email + organization sign-in, otherwise the token field."""
+    return Template(_asset("dashboard.html")).substitute(
+        dev_mode="true" if dev_mode else "false",
+        dev_login_hidden="" if dev_mode else "hidden",
+        token_login_open="" if dev_mode else "open",
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request) -> HTMLResponse:
+    dev_mode = bool(request.app.state.platform.config.dev)
+    return HTMLResponse(render_dashboard(dev_mode), headers=_SECURITY_HEADERS)
+
+
+@router.get("/static/{name}")
+def dashboard_asset(name: str) -> Response:
+    media_type = _ASSETS.get(name)
+    if media_type is None:
+        return Response(status_code=404, content='{"error": {"code": "not_found", "message": "no such asset"}}',
+                        media_type="application/json")
+    return Response(_asset(name), media_type=media_type, headers=_SECURITY_HEADERS)

@@ -1,0 +1,419 @@
+// The mock platform's dashboard: a thin client of the documented JSON API.
+// Everything it shows is user data (tool names, descriptions, outputs), so it only ever
+// writes text nodes (textContent), never HTML. The token lives in sessionStorage, never in a URL.
+"use strict";
+
+(() => {
+  const TOKEN_KEY = "edge-connector.dashboard.token";
+  const POLL_MS = 2000;
+  const RECENT_CALLS = 25;
+  const $ = (id) => document.getElementById(id);
+
+  let token = sessionStorage.getItem(TOKEN_KEY);
+  let pollTimer = null;
+  let toolsByName = new Map(); // name -> {description, inputSchema}
+  let lastPrefill = null; // the arguments text we generated, so we never overwrite the user's own
+
+  // ---- DOM helpers ---------------------------------------------------------------------------
+
+  /** Build an element; string children become text nodes (that is the XSS guarantee). */
+  function el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (value === undefined || value === null) continue;
+      if (key === "class") node.className = value;
+      else if (key === "title") node.title = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function fillTable(tableId, rows) {
+    const table = $(tableId);
+    table.tBodies[0].replaceChildren(...rows);
+    const empty = table.parentElement.querySelector(".empty");
+    if (empty) empty.hidden = rows.length > 0;
+    table.hidden = rows.length === 0;
+  }
+
+  function badge(text, kind) {
+    return el("span", { class: `badge ${kind || ""}` }, text);
+  }
+
+  function showBanner(message) {
+    const banner = $("banner");
+    banner.textContent = message || "";
+    banner.hidden = !message;
+  }
+
+  // ---- formatting ----------------------------------------------------------------------------
+
+  function bundleLabel(bundle) {
+    if (!bundle) return "—";
+    if (typeof bundle === "string") return bundle;
+    const version = bundle.version ?? null;
+    return version === null ? `${bundle.name} (newest)` : `${bundle.name}@${version}`;
+  }
+
+  function sinceLabel(iso) {
+    if (!iso) return "—";
+    const at = new Date(iso);
+    if (Number.isNaN(at.getTime())) return String(iso);
+    const seconds = Math.max(0, Math.round((Date.now() - at.getTime()) / 1000));
+    if (seconds < 60) return `${seconds} s ago`;
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+    return `${Math.floor(seconds / 3600)} h ago`;
+  }
+
+  function timeLabel(iso) {
+    const at = new Date(iso);
+    return Number.isNaN(at.getTime()) ? String(iso ?? "—") : at.toLocaleTimeString();
+  }
+
+  function sizeLabel(bytes) {
+    if (typeof bytes !== "number") return "—";
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  }
+
+  const toolName = (tool) => (typeof tool === "string" ? tool : tool?.name);
+
+  // ---- API -----------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      const error = body?.error ?? {};
+      super(error.message || `HTTP ${status}`);
+      this.status = status;
+      this.code = error.code || `http_${status}`;
+      this.details = error.details;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { accept: "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const response = await fetch(path, {
+      method,
+      headers,
+      cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+
+  const isAuthFailure = (err) => err instanceof ApiError && (err.status === 401 || err.status === 403);
+
+  // ---- sign-in -------------------------------------------------------------------------------
+
+  function setToken(value) {
+    token = value;
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  }
+
+  function showSignIn(message) {
+    stopPolling();
+    $("sign-in").hidden = false;
+    $("dashboard").hidden = true;
+    $("session").hidden = true;
+    const error = $("sign-in-error");
+    error.textContent = message || "";
+    error.hidden = !message;
+  }
+
+  async function enterDashboard() {
+    const me = await api("GET", "/api/me");
+    $("whoami").textContent = `${me.sub} · ${me.orgId ?? "no organization"}`;
+    $("sign-in").hidden = true;
+    $("dashboard").hidden = false;
+    $("session").hidden = false;
+    showBanner("");
+    await refresh();
+  }
+
+  async function trySignIn(newToken) {
+    setToken(newToken);
+    try {
+      await enterDashboard();
+    } catch (err) {
+      setToken(null);
+      showSignIn(`Sign-in failed: ${err.message}`);
+    }
+  }
+
+  $("dev-login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const email = $("login-email").value.trim();
+    const orgId = $("login-org").value.trim();
+    try {
+      const result = await api("POST", "/api/auth/dev-login", orgId ? { email, orgId } : { email });
+      await trySignIn(result.token);
+    } catch (err) {
+      showSignIn(`Sign-in failed: ${err.message}`);
+    }
+  });
+
+  $("token-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = $("login-token").value.trim();
+    $("login-token").value = "";
+    await trySignIn(value);
+  });
+
+  $("sign-out").addEventListener("click", () => {
+    setToken(null);
+    showSignIn("");
+  });
+
+  // ---- polling -------------------------------------------------------------------------------
+
+  function stopPolling() {
+    if (pollTimer !== null) clearTimeout(pollTimer);
+    pollTimer = null;
+  }
+
+  function schedule() {
+    stopPolling();
+    pollTimer = setTimeout(refresh, POLL_MS);
+  }
+
+  async function refresh() {
+    if (!token) return;
+    try {
+      const [connectors, deployments, bundles, calls] = await Promise.all([
+        api("GET", "/api/connectors"),
+        api("GET", "/api/deployments"),
+        api("GET", "/api/bundles"),
+        api("GET", `/api/calls?limit=${RECENT_CALLS}`),
+      ]);
+      const connected = connectors?.connectors ?? [];
+      renderConnectors(connected);
+      renderDeployments(deployments?.deployments ?? [], connected);
+      renderBundles(bundles);
+      renderCalls(calls?.calls ?? []);
+      updateCallForm(connected);
+      showBanner("");
+      $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+    } catch (err) {
+      if (isAuthFailure(err)) {
+        setToken(null);
+        showSignIn(`Signed out: ${err.message}. Sign in again.`);
+        return;
+      }
+      showBanner(`Could not refresh: ${err.message}. Retrying every ${POLL_MS / 1000} s.`);
+    }
+    schedule();
+  }
+
+  // ---- renderers -----------------------------------------------------------------------------
+
+  function renderConnectors(connectors) {
+    $("connectors-count").textContent = connectors.length ? `(${connectors.length})` : "";
+    fillTable(
+      "connectors",
+      connectors.map((c) => {
+        const state = c.state ?? "connected";
+        const tools = (c.tools ?? []).map(toolName);
+        return el(
+          "tr",
+          { "data-deployment": c.deploymentId },
+          el("td", {}, el("div", {}, c.deploymentName ?? c.deploymentId ?? "—"), el("div", { class: "muted mono" }, c.deploymentId ?? "")),
+          el("td", {}, badge(state, state === "connected" || state === "registered" ? "ok" : "")),
+          el("td", { class: "mono" }, bundleLabel(c.bundle)),
+          el("td", {}, tools.length ? tools.map((t) => el("span", { class: "tag mono" }, t)) : "—"),
+          el("td", { class: "num" }, String(c.callsInFlight ?? c.inFlight ?? 0)),
+          el("td", { title: c.since ?? "" }, sinceLabel(c.since)),
+        );
+      }),
+    );
+  }
+
+  function renderDeployments(deployments, connected) {
+    const online = new Set(connected.map((c) => c.deploymentId));
+    fillTable(
+      "deployments",
+      deployments.map((d) => {
+        const id = d.id ?? d.deploymentId;
+        const assigned = d.bundle ?? d.assignment ?? null;
+        return el(
+          "tr",
+          { "data-deployment": id },
+          el("td", {}, d.name ?? "—"),
+          el("td", { class: "mono" }, id ?? "—"),
+          el("td", { class: "mono" }, assigned ? bundleLabel(assigned) : el("span", { class: "muted" }, "org default")),
+          el("td", {}, online.has(id) ? badge("connected", "ok") : badge("offline")),
+        );
+      }),
+    );
+  }
+
+  function renderBundles(data) {
+    const bundles = data?.bundles ?? [];
+    const orgDefault = data?.default ?? null;
+    fillTable(
+      "bundles",
+      bundles.map((b) => {
+        const versions = [...(b.versions ?? [])].sort((x, y) => (y.version ?? 0) - (x.version ?? 0));
+        const latest = versions[0] ?? {};
+        const tools = (latest.tools ?? b.tools ?? []).map(toolName);
+        const isDefault = orgDefault && orgDefault.name === b.name;
+        return el(
+          "tr",
+          { "data-bundle": b.name },
+          el("td", { class: "mono" }, b.name),
+          el("td", { class: "mono" }, versions.map((v) => `v${v.version}`).join(", ") || "—"),
+          el("td", { class: "num" }, sizeLabel(latest.size)),
+          el("td", {}, tools.length ? tools.map((t) => el("span", { class: "tag mono" }, t)) : "—"),
+          el("td", {}, isDefault ? badge(orgDefault.version == null ? "default (newest)" : `default @${orgDefault.version}`, "ok") : ""),
+        );
+      }),
+    );
+  }
+
+  function renderCalls(calls) {
+    fillTable(
+      "calls",
+      calls.map((c) => {
+        const ok = c.outcome === "ok";
+        return el(
+          "tr",
+          { "data-call": c.callId },
+          el("td", { title: c.at ?? "" }, timeLabel(c.at)),
+          el("td", { class: "mono" }, c.tool),
+          el("td", { class: "mono" }, c.deploymentId ?? "—"),
+          el("td", { class: "num" }, typeof c.durationMs === "number" ? `${c.durationMs.toFixed(1)} ms` : "—"),
+          el("td", {}, badge(ok ? "ok" : c.errorCode || c.outcome || "error", ok ? "ok" : "bad")),
+        );
+      }),
+    );
+  }
+
+  // ---- the call form -------------------------------------------------------------------------
+
+  function replaceOptions(select, options, keepFirst) {
+    const previous = select.value;
+    const fixed = keepFirst ? [select.options[0]] : [];
+    select.replaceChildren(...fixed, ...options.map(([value, label]) => el("option", { value }, label)));
+    if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+  }
+
+  function updateCallForm(connectors) {
+    const tools = new Map();
+    for (const c of connectors) {
+      for (const tool of c.tools ?? []) {
+        const name = toolName(tool);
+        if (name && !tools.has(name)) tools.set(name, typeof tool === "string" ? { name } : tool);
+      }
+    }
+    const namesBefore = [...toolsByName.keys()].join("\n");
+    toolsByName = tools;
+    const toolSelect = $("call-tool");
+    if ([...tools.keys()].join("\n") !== namesBefore || toolSelect.options.length !== tools.size) {
+      replaceOptions(toolSelect, [...tools.keys()].sort().map((n) => [n, n]), false);
+      onToolChosen();
+    }
+    const deploymentSelect = $("call-deployment");
+    const wanted = connectors.map((c) => [c.deploymentId, c.deploymentName ? `${c.deploymentName} (${c.deploymentId})` : c.deploymentId]);
+    const have = [...deploymentSelect.options].slice(1).map((o) => o.value).join("\n");
+    if (wanted.map(([v]) => v).join("\n") !== have) replaceOptions(deploymentSelect, wanted, true);
+    $("call-submit").disabled = tools.size === 0;
+  }
+
+  /** A starting point for the arguments, from the tool's JSON Schema: required properties with typed placeholders. */
+  function exampleArguments(schema) {
+    const out = {};
+    const properties = schema?.properties ?? {};
+    for (const name of schema?.required ?? []) {
+      const prop = properties[name] ?? {};
+      if ("default" in prop) out[name] = prop.default;
+      else if (Array.isArray(prop.enum)) out[name] = prop.enum[0];
+      else if (prop.type === "number" || prop.type === "integer") out[name] = prop.minimum ?? 0;
+      else if (prop.type === "boolean") out[name] = false;
+      else if (prop.type === "array") out[name] = [];
+      else if (prop.type === "object") out[name] = {};
+      else out[name] = "";
+    }
+    return JSON.stringify(out, null, 2);
+  }
+
+  function onToolChosen() {
+    const tool = toolsByName.get($("call-tool").value);
+    $("call-tool-description").textContent = tool?.description ?? "";
+    const textarea = $("call-arguments");
+    const untouched = textarea.value.trim() === "" || textarea.value.trim() === "{}" || textarea.value === lastPrefill;
+    if (tool && untouched) {
+      lastPrefill = exampleArguments(tool.inputSchema);
+      textarea.value = lastPrefill;
+    }
+  }
+
+  $("call-tool").addEventListener("change", onToolChosen);
+
+  function showResult(ok, summary, body) {
+    const box = $("call-result");
+    box.hidden = false;
+    box.className = ok ? "result" : "result bad";
+    box.dataset.outcome = ok ? "ok" : "error";
+    $("call-summary").textContent = summary;
+    $("call-output").textContent = body === undefined ? "" : JSON.stringify(body, null, 2);
+  }
+
+  $("call-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const tool = $("call-tool").value;
+    let args;
+    try {
+      args = JSON.parse($("call-arguments").value || "{}");
+    } catch (err) {
+      showResult(false, `Arguments are not valid JSON: ${err.message}`);
+      return;
+    }
+    const request = { arguments: args };
+    if ($("call-deployment").value) request.deploymentId = $("call-deployment").value;
+    const timeout = Number($("call-timeout").value);
+    if (timeout > 0) request.timeoutMs = timeout;
+    const button = $("call-submit");
+    button.disabled = true;
+    try {
+      const result = await api("POST", `/api/tools/${encodeURIComponent(tool)}/call`, request);
+      const ms = typeof result.durationMs === "number" ? `${result.durationMs.toFixed(1)} ms` : "";
+      showResult(true, `ok · ${tool} · ${ms} · ${result.deploymentId ?? ""}`, result.output);
+    } catch (err) {
+      if (isAuthFailure(err) && err.code !== "no_organization") {
+        setToken(null);
+        showSignIn(`Signed out: ${err.message}. Sign in again.`);
+        return;
+      }
+      showResult(false, `${err.code}: ${err.message}`, err.details);
+    } finally {
+      button.disabled = toolsByName.size === 0;
+      refresh();
+    }
+  });
+
+  // ---- start ---------------------------------------------------------------------------------
+
+  if (token) {
+    enterDashboard().catch((err) => {
+      setToken(null);
+      showSignIn(isAuthFailure(err) ? `Signed out: ${err.message}. Sign in again.` : `Could not load: ${err.message}`);
+    });
+  } else {
+    showSignIn("");
+  }
+})();
