@@ -1,0 +1,114 @@
+"""Read each built tool's definition by loading it in Node.js, then check it against SPEC.md §2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from edge_protocol.limits import TOOL_NAME_PATTERN, TOOL_NAME_RE
+
+from .errors import BuildError
+from .node import NodeNotFound, node_binary, node_env
+
+INDEXER_SCRIPT = Path(__file__).with_name("indexer.cjs")
+#: Loading tools should take well under a second; this only stops a tool that blocks forever at load.
+INDEX_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class ToolDefinition:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None
+    timeout_ms: int | None
+
+
+def load_definitions(built_files: list[Path]) -> list[dict[str, Any]]:
+    """Run `indexer.cjs` once over every built file; one raw result per file, in order."""
+    try:
+        node = node_binary()
+    except NodeNotFound as exc:
+        raise BuildError(str(exc)) from None
+    with tempfile.TemporaryDirectory(prefix="edge-index-") as scratch:
+        result_path = Path(scratch) / "index.json"
+        try:
+            done = subprocess.run(
+                [node, str(INDEXER_SCRIPT), str(result_path), *map(str, built_files)],
+                capture_output=True, text=True, timeout=INDEX_TIMEOUT_SECONDS, env=node_env(),
+            )
+        except subprocess.TimeoutExpired:
+            raise BuildError(
+                f"loading the built tools in Node.js took more than {INDEX_TIMEOUT_SECONDS} s",
+                "a tool blocks while being loaded; move slow work from the module's top level into run()",
+            ) from None
+        if done.returncode != 0 or not result_path.is_file():
+            detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise BuildError(
+                f"Node.js failed while loading the built tools ({detail})",
+                "a tool may end the process while being loaded (process.exit at top level); remove that",
+            )
+        return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+def check_definition(source: str, raw: dict[str, Any]) -> tuple[ToolDefinition | None, list[str]]:
+    """Validate one indexer result; returns the definition or the problems, each naming `source`."""
+    if not raw.get("ok"):
+        return None, [f"{source}: {raw.get('problem', 'could not be loaded')}"]
+    d = raw["definition"]
+    problems: list[str] = []
+    name = d.get("name")
+    if not isinstance(name, str):
+        problems.append(f"{source}: tool definition needs a \"name\" string (got {_shown(name)})")
+    elif not TOOL_NAME_RE.match(name):
+        problems.append(f"{source}: tool name {name!r} is not allowed; it must match {TOOL_NAME_PATTERN}")
+    description = d.get("description")
+    if not isinstance(description, str):
+        problems.append(f"{source}: tool definition needs a \"description\" string (got {_shown(description)})")
+    if d.get("runType") != "function":
+        problems.append(f"{source}: \"run\" must be a function (got {d.get('runType')}); write `async run(input, ctx) {{ ... }}`")
+    problems += _schema_problems(source, "inputSchema", d.get("inputSchema"), required=True)
+    problems += _schema_problems(source, "outputSchema", d.get("outputSchema"), required=False)
+    timeout = d.get("timeoutMs")
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
+        problems.append(f"{source}: \"timeoutMs\" must be a positive whole number of milliseconds (got {_shown(timeout)})")
+    if problems:
+        return None, problems
+    return ToolDefinition(name, description, d["inputSchema"], d.get("outputSchema"), timeout), []
+
+
+def _schema_problems(source: str, key: str, schema: Any, *, required: bool) -> list[str]:
+    if schema is None:
+        return [f"{source}: tool definition needs an \"{key}\" (a JSON Schema object)"] if required else []
+    if not isinstance(schema, dict):
+        return [f"{source}: \"{key}\" must be a JSON Schema object (got {_shown(schema)})"]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "(root)"
+        return [f"{source}: \"{key}\" is not a valid JSON Schema (draft 2020-12) at {where}: {exc.message}"]
+    return []
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if value is not None else "nothing"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def duplicate_name_problems(named_sources: list[tuple[str, str]]) -> list[str]:
+    """`(name, source)` pairs → one problem per name used by more than one tool file."""
+    by_name: dict[str, list[str]] = {}
+    for name, source in named_sources:
+        by_name.setdefault(name, []).append(source)
+    return [
+        f"tool name {name!r} is defined by more than one file: {', '.join(sources)}"
+        for name, sources in by_name.items()
+        if len(sources) > 1
+    ]
