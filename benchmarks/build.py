@@ -143,11 +143,11 @@ def ensure_installed(root: Path) -> None:
     marker.write_text(wanted)
 
 
-def esbuild_binary() -> str:
-    """The esbuild binary the bundler itself uses, so both sides run the same code."""
-    from bundler import esbuild
+def esbuild_binary(project: Path) -> str:
+    """The esbuild binary the bundler itself picks for this project, so both sides run the same code."""
+    from bundler.esbuild import find_esbuild
 
-    return str(esbuild.esbuild_binary())
+    return find_esbuild(project).path
 
 
 def time_once(action: Callable[[], None]) -> float:
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     project.mkdir(parents=True, exist_ok=True)
     entries = write_project(project)
     ensure_installed(project)
-    esbuild = esbuild_binary()
+    esbuild = esbuild_binary(project)
     from bundler.build import build_project
 
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:

@@ -40,6 +40,8 @@ ARCHIVE_HEADROOM_BYTES = 256 * 1024
 class BuiltBundle:
     archive: Path
     manifest: Manifest
+    #: What the echo tool adds to its output as `bundle` (None: pure echo).
+    marker: str | None = None
 
     @property
     def checksum(self) -> str:
@@ -83,7 +85,7 @@ def make_echo_bundle(work: Path, name: str = "bench-echo", marker: str | None = 
     (root / "manifest.json").write_text(manifest.to_json())
     archive = Path(work) / f"{name}.tar.gz"
     write_archive(root, manifest, archive)
-    return BuiltBundle(archive, manifest)
+    return BuiltBundle(archive, manifest, marker)
 
 
 def largest_ballast(limit: int = MAX_ARCHIVE_BYTES) -> int:
