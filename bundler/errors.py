@@ -9,7 +9,8 @@ class BuildError(Exception):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        # Hints read as their own sentence after the message ("… is missing. Create it with …").
+        self.hint = hint[:1].upper() + hint[1:] if hint else hint
 
     def __str__(self) -> str:
         return f"{self.message}. {self.hint}" if self.hint else self.message
