@@ -1,0 +1,387 @@
+"""The tool executor (SPEC.md §8): a pool of Node.js workers running the active bundle's tools.
+
+A call is checked here before any byte goes to node: the tool must exist (`tool_not_found`), the
+arguments must satisfy its `inputSchema` (`invalid_arguments`, validators compiled once per load),
+and fewer than `max_concurrency` calls may be in flight (`overloaded`). It then goes to the least
+busy ready worker with a deadline of min(call timeoutMs, tool timeoutMs, toolTimeoutSeconds).
+
+At the deadline the caller gets `tool_timeout` at once and the worker is told to abort `ctx.signal`;
+a worker that has not settled that call 1 s later is killed and replaced while the other workers
+keep serving. A worker that exits for any reason fails only its own calls (`tool_crashed`) and is
+replaced. `load()` swaps bundles without dropping a call: the new pool must load every tool before
+it takes calls; calls already running finish on the old pool, which is then stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from edge_protocol.errors import ToolCallError, ToolErrorKind
+from edge_protocol.manifest import Manifest, ToolDescriptor
+
+from .workers import InFlight, Worker, WorkerLoadError
+
+#: How long a worker may keep running a call past its deadline before it is killed and replaced.
+STUCK_GRACE_SECONDS = 1.0
+#: How long loading a bundle's tools may take in a fresh worker.
+LOAD_TIMEOUT_SECONDS = 30.0
+#: A worker that dies sooner than this after starting is restarted after a pause, not at once.
+_FAST_CRASH_SECONDS = 1.0
+_RESTART_PAUSE_SECONDS = 0.5
+
+
+class BundleLoadError(Exception):
+    """A bundle whose tools do not all load; the message names the tool and the cause."""
+
+
+@dataclass(eq=False)
+class _Pool:
+    """The workers of one loaded bundle."""
+
+    bundle_dir: Path
+    manifest: Manifest
+    validators: dict[str, Draft202012Validator]
+    workers: list[Worker] = field(default_factory=list)
+    current: bool = True  # False once replaced or closing: crashed workers are not restarted
+    ready_event: asyncio.Event = field(default_factory=asyncio.Event)
+    restarts: int = 0
+
+    def tool_paths(self) -> list[tuple[str, Path]]:
+        return [(tool.name, (self.bundle_dir / tool.entry).resolve()) for tool in self.manifest.tools]
+
+    def pick(self) -> Worker | None:
+        """The least busy worker that can take a call now (ready, alive, nothing stuck on it)."""
+        best: Worker | None = None
+        for worker in self.workers:
+            if worker.ready and worker.alive and not worker.has_overdue:
+                if best is None or worker.load < best.load:
+                    best = worker
+        return best
+
+    def in_flight(self) -> int:
+        return sum(w.load for w in self.workers)
+
+
+class Executor:
+    """Runs tool calls of the loaded bundle in Node.js workers; see the module docstring."""
+
+    def __init__(
+        self,
+        workers: int,
+        max_concurrency: int,
+        tool_timeout_s: float,
+        node: str,
+        logger: logging.Logger,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.worker_count = workers
+        self.max_concurrency = max_concurrency
+        self.tool_timeout_ms = int(tool_timeout_s * 1000)
+        self.node = node
+        self.logger = logger
+        self._pool: _Pool | None = None
+        self._old_pools: set[_Pool] = set()
+        self._ids = itertools.count(1)
+        self._calls: dict[int, InFlight] = {}  # answered-or-not, keyed by id, for routing replies
+        self._pending = 0  # calls whose caller is still waiting (the overload measure)
+        self._closing = False
+        self._load_lock = asyncio.Lock()
+        self._worker_numbers = itertools.count(1)
+        self._background: set[asyncio.Task] = set()
+        self._settled: asyncio.Future | None = None
+        self.calls_per_tool: Counter[str] = Counter()
+        self.errors_per_kind: Counter[str] = Counter()
+        self.worker_restarts = 0
+
+    # ------------------------------------------------------------------------------ surface
+    @property
+    def manifest(self) -> Manifest | None:
+        return self._pool.manifest if self._pool else None
+
+    @property
+    def tools(self) -> list[ToolDescriptor]:
+        return list(self._pool.manifest.tools) if self._pool else []
+
+    @property
+    def in_flight(self) -> int:
+        return self._pending
+
+    def stats(self) -> dict[str, Any]:
+        pool = self._pool
+        return {
+            "workers": sum(1 for w in pool.workers if w.alive) if pool else 0,
+            "workersReady": sum(1 for w in pool.workers if w.ready and w.alive) if pool else 0,
+            "inFlight": self._pending,
+            "maxConcurrency": self.max_concurrency,
+            "workerRestarts": self.worker_restarts,
+            "callsPerTool": dict(self.calls_per_tool),
+            "errorsPerKind": dict(self.errors_per_kind),
+        }
+
+    # --------------------------------------------------------------------------------- load
+    async def load(self, bundle_dir: Path, manifest: Manifest) -> None:
+        """Start a pool on `bundle_dir`; swap it in only if every worker loaded every tool.
+
+        Raises BundleLoadError (the previous pool keeps serving). Loads are serialised.
+        """
+        async with self._load_lock:
+            if self._closing:
+                raise BundleLoadError("the executor is shutting down")
+            bundle_dir = Path(bundle_dir)
+            for tool in manifest.tools:
+                if not (bundle_dir / tool.entry).is_file():
+                    raise BundleLoadError(f"tool {tool.name!r} failed to load: {tool.entry} is missing from the bundle")
+            validators = {tool.name: _compile_schema(tool) for tool in manifest.tools}
+            pool = _Pool(bundle_dir, manifest, validators, current=False)
+            started = time.monotonic()
+            try:
+                results = await asyncio.gather(
+                    *(self._start_worker(pool) for _ in range(self.worker_count)), return_exceptions=True
+                )
+                failure = next((r for r in results if isinstance(r, BaseException)), None)
+                if failure is not None:
+                    raise failure
+            except WorkerLoadError as exc:
+                await self._stop_pool(pool, drain_timeout=0)
+                who = f"tool {exc.tool!r}" if exc.tool else f"bundle {manifest.bundle!r}"
+                raise BundleLoadError(f"{who} failed to load: {exc}") from None
+            except BaseException:
+                await self._stop_pool(pool, drain_timeout=0)
+                raise
+            previous, self._pool = self._pool, pool
+            pool.current = True
+            pool.ready_event.set()
+            self.logger.info(
+                "Loaded bundle %s (%d tools) in %d workers in %.0f ms",
+                _bundle_label(manifest), len(manifest.tools), self.worker_count, (time.monotonic() - started) * 1000,
+                extra={"bundle": manifest.bundle, "checksum": manifest.checksum},
+            )
+            if previous is not None:
+                previous.current = False
+                self._old_pools.add(previous)
+                self._spawn(self._retire(previous))
+
+    async def _start_worker(self, pool: _Pool) -> Worker:
+        worker = await Worker.start(next(self._worker_numbers), self.node, self.logger, self._on_message,
+                                    cwd=pool.bundle_dir)
+        pool.workers.append(worker)
+        self._spawn(self._watch(pool, worker))
+        try:
+            await worker.load_tools(pool.tool_paths(), LOAD_TIMEOUT_SECONDS)
+        except BaseException:
+            pool.workers.remove(worker)
+            await worker.stop()
+            raise
+        return worker
+
+    async def _retire(self, pool: _Pool, drain_timeout: float | None = None) -> None:
+        """Let the old pool's calls finish (bounded by the longest deadline + grace), then stop it."""
+        if drain_timeout is None:
+            drain_timeout = self.tool_timeout_ms / 1000 + STUCK_GRACE_SECONDS + 1
+        await self._stop_pool(pool, drain_timeout)
+        self._old_pools.discard(pool)
+
+    async def _stop_pool(self, pool: _Pool, drain_timeout: float) -> None:
+        pool.current = False
+        deadline = time.monotonic() + drain_timeout
+        while pool.in_flight() and time.monotonic() < deadline:
+            # The last settle of a pool's calls wakes us (see _on_message); the timeout bounds a miss.
+            await asyncio.wait([self._settled_signal()],
+                               timeout=min(0.5, max(0.0, deadline - time.monotonic())),
+                               return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.gather(*(w.stop() for w in list(pool.workers)), return_exceptions=True)
+        await asyncio.gather(*(w.wait_closed() for w in list(pool.workers)), return_exceptions=True)
+
+    def _settled_signal(self) -> asyncio.Future:
+        """A future resolved the next time some worker's last call settles (drain waits on it)."""
+        if self._settled is None or self._settled.done():
+            self._settled = asyncio.get_running_loop().create_future()
+        return self._settled
+
+    def _notify_settled(self) -> None:
+        if self._settled is not None and not self._settled.done():
+            self._settled.set_result(None)
+
+    # --------------------------------------------------------------------------------- call
+    async def call(self, name: str, arguments: Any, *, call_id: str, timeout_ms: int | None = None) -> Any:
+        """Run tool `name`; returns its JSON output or raises ToolCallError."""
+        pool = self._pool
+        try:
+            if self._closing:
+                raise ToolCallError(ToolErrorKind.OVERLOADED, "the connector is shutting down; retry on another connector")
+            tool = pool.manifest.tool(name) if pool else None
+            if tool is None or pool is None:
+                raise ToolCallError(ToolErrorKind.TOOL_NOT_FOUND, f"Tool {name!r} not found"
+                                    + ("" if pool else " (no bundle is loaded yet)"))
+            validator = pool.validators[name]
+            if not validator.is_valid(arguments):
+                error = best_match(validator.iter_errors(arguments))
+                where = "/".join(str(p) for p in error.absolute_path) if error else ""
+                raise ToolCallError(
+                    ToolErrorKind.INVALID_ARGUMENTS,
+                    f"Invalid arguments for {name!r}: {error.message if error else 'schema validation failed'}"
+                    + (f" (at {where})" if where else ""),
+                    details={"path": list(error.absolute_path)} if error else None,
+                )
+            if self._pending >= self.max_concurrency:
+                raise ToolCallError(
+                    ToolErrorKind.OVERLOADED,
+                    f"connector overloaded: {self._pending} calls in flight (maxConcurrency {self.max_concurrency})",
+                )
+        except ToolCallError as exc:
+            self.errors_per_kind[exc.kind.value] += 1
+            raise
+
+        deadline_ms = min(tool.timeoutMs, self.tool_timeout_ms, *(() if timeout_ms is None else (timeout_ms,)))
+        self._pending += 1
+        self.calls_per_tool[name] += 1
+        started = time.monotonic()
+        try:
+            worker = pool.pick()
+            if worker is None:
+                worker = await self._wait_for_worker(pool, started + deadline_ms / 1000, name, deadline_ms)
+            remaining_ms = deadline_ms - (time.monotonic() - started) * 1000
+            return await self._dispatch(worker, name, arguments, call_id, remaining_ms, deadline_ms)
+        except ToolCallError as exc:
+            self.errors_per_kind[exc.kind.value] += 1
+            raise
+        finally:
+            self._pending -= 1
+
+    async def _wait_for_worker(self, pool: _Pool, deadline: float, name: str, deadline_ms: int) -> Worker:
+        """All workers are restarting or stuck: wait (within the call's deadline) for one to be ready."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _timeout_error(name, deadline_ms)
+            pool.ready_event.clear()
+            try:
+                await asyncio.wait_for(pool.ready_event.wait(), min(remaining, 0.25))
+            except asyncio.TimeoutError:
+                pass
+            worker = pool.pick()
+            if worker is not None:
+                return worker
+
+    async def _dispatch(
+        self, worker: Worker, name: str, arguments: Any, call_id: str, remaining_ms: float, deadline_ms: int
+    ) -> Any:
+        loop = asyncio.get_running_loop()
+        call = InFlight(next(self._ids), name, loop.create_future())
+        worker.in_flight[call.id] = call
+        self._calls[call.id] = call
+        call.timer = loop.call_later(max(0.0, remaining_ms) / 1000, self._on_deadline, worker, call, deadline_ms)
+        worker.send({"t": "call", "id": call.id, "tool": name, "input": arguments, "callId": call_id})
+        return await call.future
+
+    def _on_message(self, worker: Worker, message: dict[str, Any]) -> None:
+        call = worker.in_flight.pop(message.get("id"), None)
+        if call is None:
+            return
+        self._calls.pop(call.id, None)
+        if call.timer is not None:
+            call.timer.cancel()
+        if not call.future.done():
+            if message.get("t") == "ok":
+                call.future.set_result(message.get("v"))
+            else:
+                code = str(message.get("code") or ToolErrorKind.TOOL_ERROR.value)
+                call.future.set_exception(
+                    ToolCallError(ToolErrorKind.TOOL_ERROR, str(message.get("message", "")), code, message.get("details"))
+                )
+        if worker.load == 0:
+            self._notify_settled()
+
+    def _on_deadline(self, worker: Worker, call: InFlight, deadline_ms: int) -> None:
+        if call.id not in worker.in_flight:
+            return
+        call.overdue = True
+        if not call.future.done():
+            call.future.set_exception(_timeout_error(call.tool, deadline_ms))
+        worker.send({"t": "abort", "id": call.id})
+        asyncio.get_running_loop().call_later(STUCK_GRACE_SECONDS, self._kill_if_stuck, worker, call)
+
+    def _kill_if_stuck(self, worker: Worker, call: InFlight) -> None:
+        if call.id in worker.in_flight and worker.alive:
+            self.logger.warning(
+                "Tool %s did not stop within %.0f s of its deadline; restarting tool worker %d",
+                call.tool, STUCK_GRACE_SECONDS, worker.index, extra={"tool": call.tool},
+            )
+            worker.kill(f"tool {call.tool!r} did not stop after its deadline")
+
+    # ---------------------------------------------------------------------- worker lifecycle
+    async def _watch(self, pool: _Pool, worker: Worker) -> None:
+        """When a worker exits: fail its calls as tool_crashed and, if its pool serves, replace it."""
+        await asyncio.shield(worker.exited)
+        reason = worker.exit_reason or "exited"
+        for call in list(worker.in_flight.values()):
+            worker.in_flight.pop(call.id, None)
+            self._calls.pop(call.id, None)
+            if call.timer is not None:
+                call.timer.cancel()
+            if not call.future.done():
+                call.future.set_exception(ToolCallError(
+                    ToolErrorKind.TOOL_CRASHED,
+                    f"Tool {call.tool!r} crashed: its Node.js worker {reason}",
+                ))
+        self._notify_settled()
+        if not pool.current or self._closing or worker not in pool.workers:
+            return
+        pool.workers.remove(worker)
+        self.worker_restarts += 1
+        self.logger.warning("Tool worker %d %s; starting a replacement", worker.index, reason,
+                            extra={"worker": worker.index})
+        self._spawn(worker.wait_closed())
+        if time.monotonic() - worker.started_at < _FAST_CRASH_SECONDS:
+            await asyncio.sleep(_RESTART_PAUSE_SECONDS)  # a crash loop must not spin the CPU
+        while pool.current and not self._closing:
+            try:
+                await self._start_worker(pool)
+                pool.ready_event.set()
+                return
+            except (WorkerLoadError, OSError) as exc:
+                self.logger.error("Could not restart a tool worker: %s", exc)
+                await asyncio.sleep(_RESTART_PAUSE_SECONDS * 4)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -------------------------------------------------------------------------------- close
+    async def close(self, drain_timeout: float = 10.0) -> None:
+        """Refuse new calls, let calls in flight finish (up to `drain_timeout`), stop every worker."""
+        self._closing = True
+        pools = [p for p in [self._pool, *self._old_pools] if p is not None]
+        await asyncio.gather(*(self._stop_pool(p, drain_timeout) for p in pools), return_exceptions=True)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def _compile_schema(tool: ToolDescriptor) -> Draft202012Validator:
+    try:
+        Draft202012Validator.check_schema(tool.inputSchema)
+    except Exception as exc:  # SchemaError: name the tool, not jsonschema's internals
+        raise BundleLoadError(f"tool {tool.name!r} failed to load: its inputSchema is not valid JSON Schema ({getattr(exc, 'message', exc)})") from None
+    return Draft202012Validator(tool.inputSchema)
+
+
+def _timeout_error(name: str, deadline_ms: int) -> ToolCallError:
+    return ToolCallError(ToolErrorKind.TOOL_TIMEOUT, f"Tool {name!r} timed out after {deadline_ms} ms")
+
+
+def _bundle_label(manifest: Manifest) -> str:
+    version = f" v{manifest.version}" if manifest.version is not None else ""
+    return f"{manifest.bundle}{version} ({manifest.checksum[:19]}…)"

@@ -1,0 +1,210 @@
+// Tool worker host: one Node.js process that loads every tool of a bundle and runs calls concurrently.
+//
+// Why this shape:
+// - Calls and results travel on a dedicated socket (fd in EC_CHANNEL_FD), newline-delimited JSON, so
+//   nothing a tool prints can corrupt the call channel. stdout/stderr are only ever logs.
+// - console.* and ctx.log lines are prefixed with a marker and the calling tool's name (found through
+//   AsyncLocalStorage, so it is right even with many calls interleaved), letting the runtime tag them.
+// - The runtime owns deadlines; this host only turns an `abort` message into `ctx.signal` aborting.
+//
+// Channel messages, runtime -> host:
+//   {"t":"load","tools":[{"name","path"}]}       load every tool; answer ready or loadError
+//   {"t":"call","id":N,"tool":"x","input":{…},"callId":"c"}
+//   {"t":"abort","id":N}
+// host -> runtime:
+//   {"t":"ready"} | {"t":"loadError","tool":"x","message":"…"}
+//   {"t":"ok","id":N,"v":<output>} | {"t":"err","id":N,"code":"…","message":"…","details":…}
+
+import { createRequire } from "node:module";
+import { AsyncLocalStorage } from "node:async_hooks";
+import net from "node:net";
+import util from "node:util";
+
+const require = createRequire(import.meta.url);
+const MAX_RESULT_CHARS = 16 * 1024 * 1024; // the WebSocket frame limit (edge_protocol.limits.MAX_FRAME_BYTES)
+const MAX_LOG_LINE_CHARS = 8192;
+const LOG_MARK = "\x1e"; // record separator: starts a tagged log line "\x1e<tool>\x1f<level>\x1f<text>"
+const FIELD = "\x1f";
+
+const channelFd = Number(process.env.EC_CHANNEL_FD);
+if (!Number.isInteger(channelFd)) {
+  process.stderr.write("host.mjs: EC_CHANNEL_FD is not set; this file is started by the edge-connector runtime\n");
+  process.exit(2);
+}
+
+const currentTool = new AsyncLocalStorage();
+const tools = new Map(); // name -> definition
+const running = new Map(); // id -> AbortController
+
+// ------------------------------------------------------------------------------------------ logs
+const original = {
+  log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug,
+};
+
+function writeTagged(level, args) {
+  const tool = currentTool.getStore() ?? "-";
+  let text = util.format(...args);
+  if (text.length > MAX_LOG_LINE_CHARS) text = text.slice(0, MAX_LOG_LINE_CHARS) + "… (truncated)";
+  const stream = level === "error" || level === "warn" ? process.stderr : process.stdout;
+  // One marker per line so a multi-line message stays tagged line by line.
+  const lines = text.split("\n").map((line) => LOG_MARK + tool + FIELD + level + FIELD + line);
+  stream.write(lines.join("\n") + "\n");
+}
+
+for (const level of Object.keys(original)) {
+  console[level] = (...args) => writeTagged(level, args);
+}
+
+// --------------------------------------------------------------------------------------- channel
+const channel = new net.Socket({ fd: channelFd, readable: true, writable: true });
+channel.setNoDelay?.(true);
+
+function send(text) {
+  channel.write(text + "\n");
+}
+
+let buffered = "";
+channel.setEncoding("utf8");
+channel.on("data", (chunk) => {
+  buffered += chunk;
+  let newline;
+  while ((newline = buffered.indexOf("\n")) !== -1) {
+    const line = buffered.slice(0, newline);
+    buffered = buffered.slice(newline + 1);
+    if (line) handle(JSON.parse(line));
+  }
+});
+// The runtime went away (closed the channel or died): nothing can reach us any more.
+channel.on("end", () => process.exit(0));
+channel.on("close", () => process.exit(0));
+channel.on("error", () => process.exit(0));
+
+function handle(message) {
+  switch (message.t) {
+    case "call":
+      return runCall(message);
+    case "abort":
+      return running.get(message.id)?.abort(new Error("deadline exceeded"));
+    case "load":
+      return load(message.tools);
+  }
+}
+
+// ------------------------------------------------------------------------------------------ load
+function load(list) {
+  for (const { name, path } of list) {
+    try {
+      const exported = currentTool.run(name, () => require(path));
+      const definition = exported && typeof exported === "object" && "default" in exported ? exported.default : exported;
+      if (!definition || typeof definition.run !== "function") {
+        throw new Error("its module does not export a tool definition with a run() function");
+      }
+      tools.set(name, definition);
+    } catch (err) {
+      send(JSON.stringify({ t: "loadError", tool: name, message: describe(err) }));
+      return;
+    }
+  }
+  send('{"t":"ready"}');
+}
+
+function describe(err) {
+  if (err instanceof Error) return err.message || err.name;
+  try {
+    return String(err);
+  } catch {
+    return "unknown error";
+  }
+}
+
+// ------------------------------------------------------------------------------------------ call
+function runCall({ id, tool, input, callId }) {
+  const definition = tools.get(tool);
+  if (!definition) {
+    return fail(id, "tool_not_found", `tool ${JSON.stringify(tool)} is not loaded in this worker`);
+  }
+  const controller = new AbortController();
+  running.set(id, controller);
+  const ctx = {
+    callId,
+    signal: controller.signal,
+    log: (...args) => writeTagged("info", args),
+  };
+  currentTool.run(tool, () => {
+    let pending;
+    try {
+      pending = Promise.resolve(definition.run(input, ctx));
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (value) => settle(id, value),
+      (err) => settleThrown(id, err),
+    );
+  });
+}
+
+function settle(id, value) {
+  running.delete(id);
+  if (isErrorResult(value)) {
+    const { code, message, details } = value.error;
+    return fail(id, code, message, details);
+  }
+  let json;
+  try {
+    json = JSON.stringify(value, strictJson);
+  } catch (err) {
+    return fail(id, "tool_error", `tool result is not JSON: ${describe(err)}`);
+  }
+  if (json === undefined) {
+    return fail(id, "tool_error", `tool result is not JSON: run() returned ${value === undefined ? "undefined" : typeof value}`);
+  }
+  if (json.length > MAX_RESULT_CHARS) {
+    return fail(id, "tool_error", `tool result is larger than ${MAX_RESULT_CHARS} characters of JSON`);
+  }
+  send('{"t":"ok","id":' + id + ',"v":' + json + "}");
+}
+
+// Functions and symbols are silently dropped by JSON.stringify; a tool returning one is a bug worth naming.
+function strictJson(key, value) {
+  const kind = typeof value;
+  if (kind === "function" || kind === "symbol") {
+    throw new Error(`${key ? `field ${JSON.stringify(key)} is` : "it is"} a ${kind}`);
+  }
+  return value;
+}
+
+function isErrorResult(value) {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || keys[0] !== "error") return false;
+  const error = value.error;
+  return !!error && typeof error === "object" && typeof error.code === "string" && typeof error.message === "string";
+}
+
+function settleThrown(id, err) {
+  running.delete(id);
+  const isToolError = err && typeof err === "object" && (err.name === "ToolError" || typeof err.code === "string");
+  if (isToolError) return fail(id, err.code ?? "tool_error", describe(err), err.details);
+  return fail(id, "tool_error", describe(err));
+}
+
+function fail(id, code, message, details) {
+  let detailsJson = "null";
+  if (details !== undefined) {
+    try {
+      detailsJson = JSON.stringify(details) ?? "null";
+    } catch {
+      detailsJson = "null";
+    }
+  }
+  send(
+    '{"t":"err","id":' + id + ',"code":' + JSON.stringify(String(code)) + ',"message":' +
+      JSON.stringify(String(message)) + ',"details":' + detailsJson + "}",
+  );
+}
+
+// A tool's stray async throw (a timer callback, an unawaited promise) must not take down the calls
+// of the other tools in this worker: log it, tagged, and keep serving.
+process.on("uncaughtException", (err) => writeTagged("error", ["uncaught exception:", err]));
+process.on("unhandledRejection", (err) => writeTagged("error", ["unhandled promise rejection:", err]));

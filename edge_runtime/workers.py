@@ -1,0 +1,264 @@
+"""One Node.js tool worker: the process running `host.mjs`, its call channel and its log pumps.
+
+The call channel is a Unix socket pair handed to node as an inherited fd (EC_CHANNEL_FD), carrying
+newline-delimited JSON; stdout/stderr carry only logs. So a tool printing anything, however much,
+cannot corrupt a call, and a worker that exits is noticed once (its `exited` future) whatever
+killed it. Policy (deadlines, dispatch, replacement) lives in `executor.py`; this module only moves
+bytes and reports what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from edge_protocol.limits import MAX_FRAME_BYTES
+
+HOST_SCRIPT = Path(__file__).with_name("host.mjs")
+
+# Longest log line kept (longer ones are cut), and how many lines a worker may log per second
+# before lines are dropped and counted: a tool printing megabytes must neither grow memory nor
+# stall the event loop, and the pipe is always drained so the tool itself never blocks for long.
+MAX_LOG_LINE_BYTES = 8192
+LOG_LINES_PER_SECOND = 200.0
+LOG_BURST_LINES = 1000
+
+_LOG_MARK = 0x1E
+_FIELD = b"\x1f"
+_LEVELS = {b"info": logging.INFO, b"log": logging.INFO, b"debug": logging.DEBUG,
+           b"warn": logging.WARNING, b"error": logging.ERROR}
+
+
+class WorkerLoadError(Exception):
+    """A worker could not load a tool; `tool` names it and the message says why."""
+
+    def __init__(self, tool: str | None, message: str) -> None:
+        super().__init__(message)
+        self.tool = tool
+
+
+@dataclass(eq=False)
+class InFlight:
+    """A call sent to a worker and not yet settled by it (it may already be answered by a deadline)."""
+
+    id: int
+    tool: str
+    future: asyncio.Future
+    timer: asyncio.TimerHandle | None = None
+    overdue: bool = False  # the deadline passed; waiting for the worker to settle it
+
+
+class _LogBudget:
+    """Token bucket over log lines; counts what it drops so the log says how much was lost."""
+
+    def __init__(self, rate: float = LOG_LINES_PER_SECOND, burst: int = LOG_BURST_LINES) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+        self.dropped = 0
+
+    def take(self) -> bool:
+        if self.tokens < 1.0:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens < 1.0:
+                self.dropped += 1
+                return False
+        self.tokens -= 1.0
+        return True
+
+
+@dataclass(eq=False)
+class Worker:
+    """A running `host.mjs` process. Create with `await Worker.start(...)`, then `await load(...)`."""
+
+    index: int
+    process: asyncio.subprocess.Process
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    logger: logging.Logger
+    on_message: Callable[["Worker", dict[str, Any]], None]
+    in_flight: dict[int, InFlight] = field(default_factory=dict)
+    exited: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    ready: bool = False
+    exit_reason: str | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    _load_reply: asyncio.Future | None = None
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _budget: _LogBudget = field(default_factory=_LogBudget)
+
+    @classmethod
+    async def start(
+        cls,
+        index: int,
+        node: str,
+        logger: logging.Logger,
+        on_message: Callable[["Worker", dict[str, Any]], None],
+        cwd: Path | None = None,
+    ) -> "Worker":
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            env = {**os.environ, "EC_CHANNEL_FD": str(theirs.fileno())}
+            process = await asyncio.create_subprocess_exec(
+                node, str(HOST_SCRIPT),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(theirs.fileno(),),
+                env=env,
+                cwd=str(cwd) if cwd else None,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        # Results can be as big as a WebSocket frame; the reader must hold one whole line.
+        reader, writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_FRAME_BYTES + 4096)
+        worker = cls(index, process, reader, writer, logger, on_message)
+        worker._tasks = [
+            asyncio.create_task(worker._read_channel()),
+            asyncio.create_task(worker._pump_logs(process.stdout, logging.INFO)),
+            asyncio.create_task(worker._pump_logs(process.stderr, logging.WARNING)),
+            asyncio.create_task(worker._wait_exit()),
+        ]
+        return worker
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return not self.exited.done()
+
+    @property
+    def load(self) -> int:
+        return len(self.in_flight)
+
+    @property
+    def has_overdue(self) -> bool:
+        return any(call.overdue for call in self.in_flight.values())
+
+    # ------------------------------------------------------------------------------ commands
+    async def load_tools(self, tools: list[tuple[str, Path]], timeout: float) -> None:
+        """Ask the host to require every tool; raises WorkerLoadError naming the tool that failed."""
+        self._load_reply = asyncio.get_running_loop().create_future()
+        self.send({"t": "load", "tools": [{"name": name, "path": str(path)} for name, path in tools]})
+        done, _ = await asyncio.wait({self._load_reply, self.exited}, timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._load_reply in done:
+            reply = self._load_reply.result()
+            if reply.get("t") == "ready":
+                self.ready = True
+                return
+            raise WorkerLoadError(reply.get("tool"), str(reply.get("message", "unknown error")))
+        if self.exited in done:
+            raise WorkerLoadError(None, f"the Node.js worker exited while loading the tools ({self.exit_reason})")
+        raise WorkerLoadError(None, f"loading the tools took longer than {timeout:g} s")
+
+    def send(self, message: dict[str, Any]) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(orjson.dumps(message) + b"\n")
+
+    def kill(self, reason: str) -> None:
+        """SIGKILL the process; `exited` resolves once it is reaped, with this reason."""
+        if self.exit_reason is None:
+            self.exit_reason = reason
+        if self.process.returncode is None:
+            try:
+                self.process.kill()
+            except ProcessLookupError:
+                pass
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Close the channel (the host exits on EOF); kill it if it lingers."""
+        if self.exit_reason is None:
+            self.exit_reason = "stopped"
+        self.writer.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.exited), timeout)
+        except asyncio.TimeoutError:
+            self.kill("did not stop after its channel closed")
+            await asyncio.shield(self.exited)
+
+    # --------------------------------------------------------------------------------- pumps
+    async def _read_channel(self) -> None:
+        reader = self.reader
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                message = orjson.loads(line)
+                kind = message.get("t")
+                if kind in ("ready", "loadError"):
+                    if self._load_reply is not None and not self._load_reply.done():
+                        self._load_reply.set_result(message)
+                    continue
+                self.on_message(self, message)
+        except (ValueError, asyncio.LimitOverrunError, ConnectionError) as exc:
+            # A broken channel makes the worker useless: kill it so its calls fail and it is replaced.
+            self.kill(f"its call channel broke ({exc.__class__.__name__})")
+
+    async def _pump_logs(self, stream: asyncio.StreamReader | None, default_level: int) -> None:
+        if stream is None:
+            return
+        pending = b""
+        while True:
+            chunk = await stream.read(65536)
+            if not chunk:
+                if pending:
+                    self._log_line(pending, default_level)
+                return
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            if len(pending) > MAX_LOG_LINE_BYTES:  # an endless line: log its head, drop the rest
+                self._log_line(pending, default_level)
+                pending = b""
+            for line in lines:
+                self._log_line(line, default_level)
+
+    def _log_line(self, line: bytes, default_level: int) -> None:
+        if not self._budget.take():
+            return
+        if self._budget.dropped:
+            self.logger.warning("tool worker %d logged too fast; %d lines dropped", self.index, self._budget.dropped)
+            self._budget.dropped = 0
+        if len(line) > MAX_LOG_LINE_BYTES:
+            line = line[:MAX_LOG_LINE_BYTES] + b"... (truncated)"
+        tool, level = "-", default_level
+        if line and line[0] == _LOG_MARK:
+            parts = line[1:].split(_FIELD, 2)
+            if len(parts) == 3:
+                tool, level, line = parts[0].decode("utf-8", "replace"), _LEVELS.get(parts[1], default_level), parts[2]
+        if self.logger.isEnabledFor(level):
+            text = line.decode("utf-8", "replace").rstrip("\r")
+            self.logger.log(level, "tool %s: %s", tool, text, extra={"tool": tool, "worker": self.index})
+
+    async def _wait_exit(self) -> None:
+        code = await self.process.wait()
+        if self.exit_reason is None:
+            self.exit_reason = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
+        self.ready = False
+        self.writer.close()
+        if not self.exited.done():
+            self.exited.set_result(code)
+
+    async def wait_closed(self) -> None:
+        """Wait for the pumps to finish after exit (so no task outlives the worker)."""
+        await asyncio.shield(self.exited)
+        # The pumps end at EOF; a grandchild holding the pipes open must not keep them forever.
+        _, still_running = await asyncio.wait(self._tasks, timeout=1.0)
+        for task in still_running:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
