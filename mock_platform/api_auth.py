@@ -1,5 +1,213 @@
-"""(being written)"""
+"""Sign-in and tokens: dev-login, the browser `/login` page, dev tokens, `/api/me`, `/oauth/token`."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import base64
+import html
+import ipaddress
+from datetime import datetime, timezone
+from typing import Annotated
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from .auth import Principal, current_principal
+from .errors import ApiError
+from .models import (
+    AUTH_ERRORS,
+    DevLoginRequest,
+    DevTokenRequest,
+    MeResponse,
+    OAuthTokenResponse,
+    TokenResponse,
+    error_responses,
+)
 
 router = APIRouter()
+
+
+def _platform(request: Request):
+    return request.app.state.platform
+
+
+def _iso(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _user_token(request: Request, email: str, org_id: str | None) -> TokenResponse:
+    platform = _platform(request)
+    sub, org, orgs = platform.store.sign_in(email, org_id)
+    ttl = platform.config.user_token_ttl_seconds
+    token = platform.tokens.issue(sub, org_id=org, orgs=orgs, expires_in=ttl)
+    return TokenResponse(token=token, expiresAt=_iso(platform.tokens.decode(token).exp))
+
+
+@router.post("/api/auth/dev-login", response_model=TokenResponse, tags=["auth"],
+             responses=error_responses(422))
+def dev_login(body: DevLoginRequest, request: Request) -> TokenResponse:
+    """Open. Creates the user and organization if new and returns a user token."""
+    return _user_token(request, body.email, body.orgId)
+
+
+@router.post("/api/dev/tokens", response_model=TokenResponse, tags=["auth"],
+             responses=error_responses(404, 422))
+def mint_dev_token(body: DevTokenRequest, request: Request) -> TokenResponse:
+    """Open, dev mode only. Mints any token: expired (negative `expiresIn`), org-less, deployment tokens."""
+    platform = _platform(request)
+    if not platform.config.dev:
+        raise ApiError(404, "not_found", "Dev routes are off; start the platform with --dev")
+    token = platform.tokens.issue(
+        body.sub, org_id=body.orgId, orgs=body.orgs, expires_in=body.expiresIn, deployment_id=body.deploymentId
+    )
+    now = int(datetime.now(timezone.utc).timestamp())
+    return TokenResponse(token=token, expiresAt=_iso(now + body.expiresIn))
+
+
+@router.get("/api/me", response_model=MeResponse, tags=["auth"], responses=error_responses(*AUTH_ERRORS))
+def me(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> MeResponse:
+    """Who the token says you are (user or deployment token)."""
+    from .auth import bearer_token
+
+    claims = _platform(request).tokens.verify(bearer_token(request))
+    return MeResponse(sub=principal.sub, orgId=principal.org_id, orgs=claims.orgs or {principal.org_id: "member"},
+                      deploymentId=principal.deployment_id, expiresAt=_iso(claims.exp))
+
+
+@router.post("/oauth/token", response_model=OAuthTokenResponse, tags=["auth"],
+             responses=error_responses(400, 401))
+def oauth_token(
+    request: Request,
+    grant_type: Annotated[str, Form()],
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+) -> OAuthTokenResponse:
+    """Open. Client credentials (DEPLOYMENT_ID / DEPLOYMENT_SECRET, in the form or HTTP Basic) → deployment token."""
+    if grant_type != "client_credentials":
+        raise ApiError(400, "unsupported_grant_type", "Only grant_type=client_credentials is supported")
+    if not client_id or not client_secret:
+        client_id, client_secret = _basic_credentials(request) or (client_id, client_secret)
+    platform = _platform(request)
+    deployment = None
+    if client_id and client_secret:
+        deployment = platform.store.verify_deployment_secret(client_id, client_secret)
+    if deployment is None:
+        raise ApiError(401, "invalid_client",
+                       "Deployment credentials invalid: check DEPLOYMENT_ID and DEPLOYMENT_SECRET")
+    ttl = platform.config.deployment_token_ttl_seconds
+    token = platform.tokens.issue(
+        f"deployment:{deployment.id}", org_id=deployment.org_id, expires_in=ttl, deployment_id=deployment.id
+    )
+    return OAuthTokenResponse(access_token=token, token_type="Bearer", expires_in=ttl)
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
+    except ValueError:
+        return None
+    return user, password
+
+
+# ------------------------------------------------------------------------------------ browser flow
+def is_loopback_callback(url: str) -> bool:
+    """Only `http://127.0.0.1|[::1]|localhost:PORT/...`: a token must never be sent off the machine."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return False
+    if parts.scheme != "http" or not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} · edge-connector mock platform</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+ body {{ font-family: system-ui, sans-serif; max-width: 34rem; margin: 3rem auto; padding: 0 1rem; color: #1b1f24; }}
+ label {{ display: block; margin: .8rem 0 .2rem; font-weight: 600; }}
+ input[type=text], input[type=email] {{ width: 100%; padding: .5rem; font-size: 1rem; box-sizing: border-box; }}
+ button {{ margin: 1rem .5rem 0 0; padding: .55rem 1rem; font-size: 1rem; }}
+ code, textarea {{ font-family: ui-monospace, monospace; }}
+ textarea {{ width: 100%; height: 7rem; word-break: break-all; }}
+ .note {{ color: #57606a; font-size: .9rem; }} .error {{ color: #b42318; }}
+</style></head><body>{body}</body></html>"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status)
+
+
+@router.get("/login", response_class=HTMLResponse, tags=["auth"])
+def login_page(
+    callback: Annotated[str | None, Query(description="loopback URL the CLI listens on")] = None,
+    state: Annotated[str, Query(description="opaque value sent back unchanged")] = "",
+) -> HTMLResponse:
+    """Open. The sign-in form of `edge-connector auth --browser`."""
+    if callback and not is_loopback_callback(callback):
+        return _page("Sign-in refused", "<h1>Sign-in refused</h1><p class=error>The callback must be a loopback "
+                     "address (http://127.0.0.1, http://[::1] or http://localhost); tokens are never sent "
+                     "elsewhere.</p>", 400)
+    esc = html.escape
+    target = (f"<p>After you sign in, your browser returns to the CLI at <code>{esc(callback)}</code>.</p>"
+              if callback else "<p>After you sign in, this page shows a token to paste into the CLI.</p>")
+    body = f"""<h1>Sign in to the mock platform</h1>{target}
+<form method="post" action="/login">
+ <input type="hidden" name="callback" value="{esc(callback or '')}">
+ <input type="hidden" name="state" value="{esc(state)}">
+ <label for="email">Email</label><input id="email" name="email" type="email" required placeholder="you@example.com">
+ <label for="orgId">Organization</label><input id="orgId" name="orgId" type="text" placeholder="(your personal organization)">
+ <button type="submit" name="mode" value="callback">Sign in</button>
+ <button type="submit" name="mode" value="paste">Show a token to paste instead</button>
+</form>
+<p class=note>Can't reach this machine's callback (SSH, WSL, a container)? Choose <em>Show a token to paste
+instead</em> and run <code>edge-connector auth --token &lt;token&gt;</code> where the CLI runs.</p>"""
+    return _page("Sign in", body)
+
+
+@router.post("/login", response_class=HTMLResponse, tags=["auth"], status_code=303,
+             responses={200: {"description": "the token to paste"}, 400: {"description": "bad form"}})
+def login_submit(
+    request: Request,
+    email: Annotated[str, Form()],
+    orgId: Annotated[str, Form()] = "",
+    callback: Annotated[str, Form()] = "",
+    state: Annotated[str, Form()] = "",
+    mode: Annotated[str, Form()] = "callback",
+):
+    """Open. Signs in, then redirects to `callback?token=…&state=…` or shows the token to paste."""
+    try:
+        form = DevLoginRequest(email=email, orgId=orgId.strip() or None)
+    except ValueError:
+        return _page("Sign-in failed", "<h1>Sign-in failed</h1><p class=error>Enter a valid email address and an "
+                     "organization id made of letters, digits, '.', '_' or '-'.</p>", 400)
+    if callback and not is_loopback_callback(callback):
+        return _page("Sign-in refused", "<h1>Sign-in refused</h1><p class=error>The callback must be a loopback "
+                     "address.</p>", 400)
+    issued = _user_token(request, form.email, form.orgId)
+    if callback and mode != "paste":
+        return RedirectResponse(_with_query(callback, token=issued.token, state=state), status_code=303)
+    esc = html.escape
+    body = f"""<h1>Your token</h1>
+<p>Paste it where the CLI runs:</p>
+<textarea readonly id="token">{esc(issued.token)}</textarea>
+<p><code>edge-connector auth --token &lt;token&gt;</code></p>
+<p class=note>Valid until {esc(issued.expiresAt)}. Treat it like a password.</p>"""
+    return _page("Your token", body)

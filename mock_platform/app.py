@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -18,12 +20,13 @@ class Platform:
     store: "Store"
     tokens: "TokenService"
     events: "EventBus"
-    hub: "Hub"
+    hub: Any  # mock_platform.hub.Hub: connected connectors, tool-call routing, bundle.updated pushes
 
 
 def create_app(config: PlatformConfig | None = None) -> FastAPI:
     from . import api_auth, api_bundles, api_deployments, hub, pages, sim, tool_calls
     from .auth import TokenService
+    from .errors import install_error_handlers
     from .events import EventBus
     from .store import Store
 
@@ -31,19 +34,35 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     store = Store(config.data_dir)
     tokens = TokenService.for_config(config)
     events = EventBus()
-    platform = Platform(config, store, tokens, events, hub.Hub(config, store, tokens, events))
+    hub_class = getattr(hub, "Hub", None)  # the hub module lands separately; the publishing API works without it
+    platform = Platform(config, store, tokens, events, hub_class(config, store, tokens, events) if hub_class else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await platform.hub.start()
+        events.attach_loop(asyncio.get_running_loop())
+        if platform.hub is not None:
+            await platform.hub.start()
         try:
             yield
         finally:
-            await platform.hub.stop()
+            if platform.hub is not None:
+                await platform.hub.stop()
             store.close()
 
-    app = FastAPI(title="edge-connector mock platform", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="edge-connector mock platform",
+        version="0.1.0",
+        description="Reference platform: JWT auth, deployments, bundle versions and assignments, connector hub.",
+        lifespan=lifespan,
+    )
     app.state.platform = platform
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"], responses={200: {"description": "the platform is up"}})
+    def healthz() -> dict[str, str]:
+        """Open. 200 while the platform serves requests."""
+        return {"status": "ok"}
+
     for module in (api_auth, api_deployments, api_bundles, tool_calls, sim, hub, pages):
         app.include_router(module.router)
     return app
@@ -52,5 +71,4 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
 if False:  # pragma: no cover - names for type checkers only
     from .auth import TokenService
     from .events import EventBus
-    from .hub import Hub
     from .store import Store

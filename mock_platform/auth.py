@@ -1,0 +1,205 @@
+"""JWTs of the platform (SPEC.md §5): HS256 only, claims `sub`, `orgId`/`orgs`, `exp`, `iat`, `deploymentId`.
+
+`TokenService` issues and verifies; `current_principal` / `current_user` are the FastAPI dependencies
+every `/api/` route uses. Refusals carry exactly the handshake codes and messages of SPEC.md §7 so the
+CLI and the runtime can quote them to the user.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from fastapi import Request
+
+from edge_protocol.jsonrpc import (
+    HANDSHAKE_NO_ORGANIZATION,
+    HANDSHAKE_TOKEN_EXPIRED,
+    HANDSHAKE_UNAUTHENTICATED,
+    TOKEN_INVALID_PREFIX,
+)
+
+from .config import PlatformConfig
+from .errors import ApiError
+
+ALGORITHM = "HS256"
+SECRET_FILE = "jwt-secret"
+
+
+class AuthError(ApiError):
+    """A token refused; `status`, `code`, `message` are the ones of SPEC.md §5/§7."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, code, message)
+        if status == 401:
+            self.headers = {"WWW-Authenticate": "Bearer"}
+
+
+def unauthenticated() -> AuthError:
+    return AuthError(*HANDSHAKE_UNAUTHENTICATED)
+
+
+def token_expired() -> AuthError:
+    return AuthError(*HANDSHAKE_TOKEN_EXPIRED)
+
+
+def token_invalid(why: str) -> AuthError:
+    return AuthError(401, "token_invalid", TOKEN_INVALID_PREFIX + why)
+
+
+def no_organization() -> AuthError:
+    return AuthError(*HANDSHAKE_NO_ORGANIZATION)
+
+
+@dataclass(frozen=True)
+class Claims:
+    sub: str
+    org_id: str | None
+    orgs: dict[str, str]
+    deployment_id: str | None
+    exp: int
+    iat: int
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (deployment_id None) or a connector acting as one deployment."""
+
+    sub: str
+    org_id: str
+    deployment_id: str | None = None
+
+    @property
+    def is_deployment(self) -> bool:
+        return self.deployment_id is not None
+
+
+class TokenService:
+    def __init__(self, secret: str) -> None:
+        if len(secret) < 16:
+            raise ValueError("the JWT secret must be at least 16 characters")
+        self._secret = secret
+
+    @classmethod
+    def for_config(cls, config: PlatformConfig) -> "TokenService":
+        """Use `--jwt-secret`, else the secret generated once into the data dir (mode 0600)."""
+        if config.jwt_secret:
+            return cls(config.jwt_secret)
+        return cls(load_or_create_secret(Path(config.data_dir) / SECRET_FILE))
+
+    def issue(
+        self,
+        sub: str,
+        org_id: str | None = None,
+        orgs: dict[str, str] | None = None,
+        expires_in: int = 3600,
+        deployment_id: str | None = None,
+    ) -> str:
+        """Sign a token; a negative `expires_in` gives an already expired one (tests need those)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {"sub": sub, "iat": now, "exp": now + int(expires_in)}
+        if org_id:
+            claims["orgId"] = org_id
+        if orgs:
+            claims["orgs"] = dict(orgs)
+        if deployment_id:
+            claims["deploymentId"] = deployment_id
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def decode(self, token: str) -> Claims:
+        """Signature, expiry and shape; an org-less token passes here (see `verify`)."""
+        try:
+            data = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise token_expired() from None
+        except jwt.InvalidTokenError as exc:
+            raise token_invalid(str(exc) or type(exc).__name__) from None
+        sub = data.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise token_invalid("'sub' must be a non-empty string")
+        orgs = data.get("orgs") or {}
+        if not isinstance(orgs, dict) or not all(isinstance(k, str) for k in orgs):
+            raise token_invalid("'orgs' must be an object mapping organization ids to roles")
+        org_id = data.get("orgId")
+        if org_id is not None and (not isinstance(org_id, str) or not org_id):
+            raise token_invalid("'orgId' must be a non-empty string")
+        deployment_id = data.get("deploymentId")
+        if deployment_id is not None and not isinstance(deployment_id, str):
+            raise token_invalid("'deploymentId' must be a string")
+        return Claims(
+            sub=sub,
+            org_id=org_id or next(iter(orgs), None),  # orgId wins, else the first key of `orgs`
+            orgs={str(k): str(v) for k, v in orgs.items()},
+            deployment_id=deployment_id or None,
+            exp=int(data["exp"]),
+            iat=int(data["iat"]),
+        )
+
+    def verify(self, token: str | None) -> Claims:
+        """`decode`, then require one organization: what every `/api/` route and the handshake need."""
+        if not token:
+            raise unauthenticated()
+        claims = self.decode(token)
+        if not claims.org_id:
+            raise no_organization()
+        return claims
+
+
+def load_or_create_secret(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting on one data dir must not each write a different secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text("utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise token_invalid("the Authorization header must be 'Bearer <token>'")
+    return value.strip()
+
+
+def principal_from_token(request: Request, token: str | None) -> Principal:
+    platform = request.app.state.platform
+    claims = platform.tokens.verify(token)
+    if claims.deployment_id is not None:
+        # A deleted deployment's tokens die with it, instead of living until they expire.
+        if platform.store.get_deployment(claims.org_id, claims.deployment_id) is None:
+            raise token_invalid("the deployment of this token no longer exists")
+    return Principal(claims.sub, claims.org_id, claims.deployment_id)
+
+
+def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: any valid token with an organization (user or deployment)."""
+    return principal_from_token(request, bearer_token(request))
+
+
+def current_user(request: Request) -> Principal:
+    """FastAPI dependency: a user token; deployment tokens only reach connector routes."""
+    principal = current_principal(request)
+    if principal.is_deployment:
+        raise ApiError(
+            403, "user_token_required",
+            "This route needs a user token; deployment tokens may only fetch assignments and archives",
+        )
+    return principal

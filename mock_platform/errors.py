@@ -1,0 +1,66 @@
+"""How the platform refuses a request: `{"error": {"code", "message", ...}}` with an HTTP status.
+
+Every route raises `ApiError` (or a subclass such as `auth.AuthError`); the handlers installed by
+`install_error_handlers` turn it, FastAPI's validation errors and Starlette's HTTP errors into that
+one body shape, so clients parse a single format (SPEC.md §5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    """A refusal with a stable machine code and a one-line human message."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers or None)
+
+
+def not_found(what: str, ident: str, code: str | None = None) -> ApiError:
+    """404 for missing *and* foreign ids: another org's objects must be indistinguishable from none."""
+    return ApiError(404, code or f"{what}_not_found", f"{what.replace('_', ' ').capitalize()} {ident!r} not found")
+
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "too_many_requests"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for item in exc.errors():
+            where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+            problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
+        message = "Invalid request: " + "; ".join(problems[:5])
+        return JSONResponse({"error": {"code": "invalid_request", "message": message}}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error" if exc.status_code >= 500 else "bad_request")
+        return JSONResponse(
+            {"error": {"code": code, "message": str(exc.detail)}},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

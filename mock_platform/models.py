@@ -1,0 +1,173 @@
+"""Request and response bodies of the platform's publishing API (SPEC.md §5), for validation and /docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# ------------------------------------------------------------------------------------ errors
+class ErrorDetail(_Model):
+    code: str = Field(examples=["token_expired"])
+    message: str = Field(examples=["Token has expired"])
+
+
+class ErrorBody(_Model):
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each refusal documented with the one error body shape."""
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+AUTH_ERRORS = (401, 403)
+
+
+# ------------------------------------------------------------------------------------ auth
+class DevLoginRequest(_Model):
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    orgId: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class TokenResponse(_Model):
+    token: str
+    expiresAt: str
+
+
+class DevTokenRequest(_Model):
+    sub: str = Field(min_length=1)
+    orgId: str | None = None
+    orgs: dict[str, str] | None = None
+    expiresIn: int = Field(default=3600, description="seconds; negative gives an already expired token")
+    deploymentId: str | None = None
+
+
+class MeResponse(_Model):
+    sub: str
+    orgId: str
+    orgs: dict[str, str]
+    deploymentId: str | None = None
+    expiresAt: str
+
+
+class OAuthTokenResponse(_Model):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+# ------------------------------------------------------------------------------------ deployments
+class DeploymentCreateRequest(_Model):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class AssignmentInfo(_Model):
+    name: str
+    version: int | None = Field(description="null: tracks the newest version")
+
+
+class BundleRef(_Model):
+    name: str
+    version: int
+    checksum: str
+
+
+class DeploymentInfo(_Model):
+    deploymentId: str
+    name: str
+    createdAt: str
+    secretRotatedAt: str | None = None
+    assignment: AssignmentInfo | None = Field(description="its own assignment (overrides the org default)")
+    resolvedBundle: BundleRef | None = Field(description="what a connector of it runs now")
+
+
+class DeploymentList(_Model):
+    deployments: list[DeploymentInfo]
+
+
+class DeploymentSecret(_Model):
+    deploymentId: str
+    name: str
+    secret: str = Field(description="DEPLOYMENT_SECRET; shown only in this response")
+    createdAt: str | None = None
+
+
+# ------------------------------------------------------------------------------------ bundles
+class ToolInfo(_Model):
+    name: str
+    description: str = ""
+    inputSchema: dict[str, Any]
+    outputSchema: dict[str, Any] | None = None
+    timeoutMs: int | None = None
+    entry: str | None = None
+
+
+class BundleVersionInfo(_Model):
+    name: str
+    version: int
+    checksum: str
+    size: int
+    tools: list[ToolInfo]
+    createdAt: str | None = None
+    archiveUrl: str | None = None
+
+
+class AssignmentRequest(_Model):
+    name: str = Field(min_length=1)
+    version: int | None = Field(default=None, ge=1, description="omit to track the newest version")
+
+
+class DefaultInfo(_Model):
+    name: str
+    version: int | None
+    resolvedVersion: int | None
+
+
+class DeploymentAssignmentInfo(_Model):
+    deploymentId: str
+    deploymentName: str | None = None
+    name: str
+    version: int | None
+    resolvedVersion: int | None
+
+
+class BundleSummary(_Model):
+    name: str
+    latestVersion: int
+    versions: list[BundleVersionInfo]
+    isDefault: bool
+    assignedTo: list[str] = Field(description="deployment ids assigned to this bundle")
+
+
+class BundleList(_Model):
+    bundles: list[BundleSummary]
+    default: DefaultInfo | None
+    assignments: list[DeploymentAssignmentInfo]
+
+
+class DefaultResponse(_Model):
+    default: DefaultInfo | None
+
+
+class DeploymentAssignmentResponse(_Model):
+    deploymentId: str
+    assignment: AssignmentInfo | None
+    resolvedBundle: BundleRef | None
+
+
+class AssignedBundle(_Model):
+    name: str
+    version: int
+    checksum: str
+    size: int
+    archiveUrl: str
+
+
+class AssignmentPoll(_Model):
+    assignedBundle: AssignedBundle | None

@@ -1,0 +1,172 @@
+"""Run the mock platform: `mock-platform` / `python -m mock_platform.serve` / `edge-connector platform serve`.
+
+The socket is bound here, before uvicorn starts, so `--port 0` works and the line
+`mock-platform listening on http://HOST:PORT` (which tests and `edge-connector dev` read) names the
+real port and is printed only once connections are already being queued.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Callable
+
+import uvicorn
+
+from .config import PlatformConfig
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_DATA = Path(".mock-platform")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_config(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    data_dir: Path | str = DEFAULT_DATA,
+    jwt_secret: str | None = None,
+    dev: bool | None = None,
+    heartbeat_seconds: float | None = None,
+) -> PlatformConfig:
+    """Dev mode (dev tokens, fault injection) defaults to on for loopback and off for any other host."""
+    config = PlatformConfig(
+        data_dir=Path(data_dir), host=host, port=port, jwt_secret=jwt_secret,
+        dev=is_loopback(host) if dev is None else dev,
+    )
+    if heartbeat_seconds is not None:
+        if heartbeat_seconds <= 0:
+            raise ValueError(f"--heartbeat must be a positive number of seconds, got {heartbeat_seconds}")
+        config.heartbeat_seconds = heartbeat_seconds
+    return config
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0 = any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def url_of(sock: socket.socket, host: str) -> str:
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _server(config: PlatformConfig, log_level: str = "warning") -> uvicorn.Server:
+    from .app import create_app
+
+    uv_config = uvicorn.Config(
+        create_app(config), log_level=log_level, lifespan="on", access_log=False,
+        # WebSocket pings are the hub's job (SPEC.md §7); uvicorn's own would double them.
+        ws_ping_interval=None, ws_ping_timeout=None, timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(uv_config)
+
+
+def serve(config: PlatformConfig, log_level: str = "warning") -> None:
+    """Bind, announce, serve until SIGINT/SIGTERM (foreground)."""
+    sock = bind_socket(config.host, config.port)
+    server = _server(config, log_level)
+    print(f"mock-platform listening on {url_of(sock, config.host)}", flush=True)
+    if config.dev:
+        print("dev mode: /api/dev/tokens and /api/sim/* are enabled", flush=True)
+    asyncio.run(server.serve(sockets=[sock]))
+
+
+def run_in_thread(config: PlatformConfig, log_level: str = "warning", timeout: float = 20.0) -> tuple[str, Callable[[], None]]:
+    """Serve in a background thread (for `edge-connector dev`); returns `(url, stop)` once it accepts requests."""
+    sock = bind_socket(config.host, config.port)
+    server = _server(config, log_level)
+    server.config.install_signal_handlers = False  # only the main thread may own signals (uvicorn < 0.29)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        except BaseException as exc:  # reported to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="mock-platform", daemon=True)
+    thread.start()
+    started = threading.Event()
+
+    def wait_started() -> None:
+        while not (server.started or errors or not thread.is_alive()):
+            started.wait(0.01)
+
+    waiter = threading.Thread(target=wait_started, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    if not server.started:
+        server.should_exit = True
+        thread.join(5)
+        raise RuntimeError(f"the embedded mock platform did not start: {errors[0] if errors else 'timed out'}")
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+    return url_of(sock, config.host), stop
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="mock-platform", description="Run the edge-connector mock platform.")
+    parser.add_argument("--host", default=DEFAULT_HOST, help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8000; 0 = any free port)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="state directory (default ./.mock-platform)")
+    parser.add_argument("--jwt-secret", default=None,
+                        help="HS256 secret (default: generated once into the data directory)")
+    parser.add_argument("--dev", dest="dev", action="store_true", default=None,
+                        help="enable dev tokens and fault injection (default: on for loopback hosts only)")
+    parser.add_argument("--no-dev", dest="dev", action="store_false")
+    parser.add_argument("--heartbeat", type=float, default=None, metavar="SECONDS",
+                        help="WebSocket ping interval announced to connectors (default 30)")
+    parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        config = build_config(args.host, args.port, args.data, args.jwt_secret, args.dev, args.heartbeat)
+    except ValueError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        serve(config, args.log_level)
+    except OSError as exc:
+        print(f"Error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
+              "Choose another --port, or stop what is using it.", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,433 @@
+"""Everything the platform remembers: SQLite (WAL) at `<data>/platform.db`, archives named by checksum.
+
+Orgs, users, deployments (secrets as scrypt hashes), bundle versions, the org default and per-deployment
+assignments. One connection guarded by a lock: FastAPI runs sync routes in a threadpool, and SQLite
+calls here are short, so serialising them is simpler and safer than a pool. Nothing is cached in
+memory, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from edge_protocol.manifest import Manifest
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orgs (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    sub TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    sub TEXT NOT NULL,
+    org_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    PRIMARY KEY (sub, org_id)
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    secret_rotated_at TEXT
+);
+CREATE INDEX IF NOT EXISTS deployments_by_org ON deployments (org_id);
+CREATE TABLE IF NOT EXISTS bundle_versions (
+    org_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    tools TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (org_id, name, version),
+    UNIQUE (org_id, name, checksum)
+);
+CREATE TABLE IF NOT EXISTS org_defaults (
+    org_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version INTEGER
+);
+CREATE TABLE IF NOT EXISTS assignments (
+    deployment_id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER
+);
+"""
+
+# scrypt cost: ~16 MiB and a few tens of ms per check, plenty against offline guessing of a
+# 256-bit random secret while keeping /oauth/token responsive.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_ID_SAFE = re.compile(r"[^a-z0-9-]+")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------------------------ records
+@dataclass(frozen=True)
+class Deployment:
+    id: str
+    org_id: str
+    name: str
+    created_at: str
+    secret_rotated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class BundleVersion:
+    org_id: str
+    name: str
+    version: int
+    checksum: str
+    size: int
+    tools: list[dict[str, Any]]
+    created_at: str
+
+    @property
+    def archive_url(self) -> str:
+        return archive_url(self.name, self.version)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A default or a deployment's assignment; `version` None tracks the newest version of `name`."""
+
+    name: str
+    version: int | None
+    deployment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedBundle:
+    name: str
+    version: int
+    checksum: str
+    size: int
+    tools: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def archive_url(self) -> str:
+        return archive_url(self.name, self.version)
+
+    def to_wire(self) -> dict[str, Any]:
+        """`assignedBundle` of `connector.hello` and of the assignment poll route."""
+        return {"name": self.name, "version": self.version, "checksum": self.checksum,
+                "size": self.size, "archiveUrl": self.archive_url}
+
+
+def archive_url(name: str, version: int) -> str:
+    return f"/api/bundles/{name}/versions/{version}/archive"
+
+
+# ------------------------------------------------------------------------------------ secrets
+def hash_secret(secret: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def secret_matches(secret: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt_hex, digest_hex = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        digest = hashlib.scrypt(
+            secret.encode("utf-8"), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=32
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(digest, bytes.fromhex(digest_hex))
+
+
+# Checked against when the deployment does not exist, so a wrong id costs as long as a wrong secret.
+_DUMMY_HASH = hash_secret(secrets.token_urlsafe(16))
+
+
+def new_secret() -> str:
+    return "ecs_" + secrets.token_urlsafe(32)
+
+
+# ------------------------------------------------------------------------------------ store
+class Store:
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir)
+        self.archives_dir = self.data_dir / "archives"
+        self.incoming_dir = self.data_dir / "incoming"
+        for directory in (self.data_dir, self.archives_dir, self.incoming_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        # Leftovers of uploads interrupted by a crash are never referenced: start clean.
+        for leftover in self.incoming_dir.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.data_dir / "platform.db", check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- plumbing
+    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self)
+
+    # -- orgs and users
+    def sign_in(self, email: str, org_id: str | None = None) -> tuple[str, str, dict[str, str]]:
+        """Create the user (and org) if new; returns `(sub, org_id, orgs)` for the token.
+
+        Without `org_id` the user's first org is used, or a personal one is made from the email.
+        """
+        email = email.strip().lower()
+        sub = email
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM users WHERE sub = ?", (sub,)).fetchone():
+                db.execute("INSERT INTO users (sub, email, created_at) VALUES (?, ?, ?)", (sub, email, utc_now()))
+            if not org_id:
+                row = db.execute("SELECT org_id FROM memberships WHERE sub = ? ORDER BY rowid LIMIT 1", (sub,)).fetchone()
+                org_id = row["org_id"] if row else personal_org_id(email)
+            if not db.execute("SELECT 1 FROM orgs WHERE id = ?", (org_id,)).fetchone():
+                db.execute("INSERT INTO orgs (id, created_at) VALUES (?, ?)", (org_id, utc_now()))
+                role = "owner"
+            else:
+                role = "member"
+            db.execute("INSERT OR IGNORE INTO memberships (sub, org_id, role) VALUES (?, ?, ?)", (sub, org_id, role))
+            rows = db.execute("SELECT org_id, role FROM memberships WHERE sub = ? ORDER BY rowid", (sub,)).fetchall()
+        orgs = {org_id: next(r["role"] for r in rows if r["org_id"] == org_id)}
+        orgs.update({r["org_id"]: r["role"] for r in rows if r["org_id"] != org_id})
+        return sub, org_id, orgs
+
+    def list_orgs(self) -> list[str]:
+        return [r["id"] for r in self._query("SELECT id FROM orgs ORDER BY id")]
+
+    # -- deployments
+    def create_deployment(self, org_id: str, name: str) -> tuple[Deployment, str]:
+        """A new deployment and its secret; the secret exists in clear only in this return value."""
+        secret = new_secret()
+        deployment = Deployment("dep-" + secrets.token_hex(6), org_id, name, utc_now())
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO deployments (id, org_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                (deployment.id, org_id, name, hash_secret(secret), deployment.created_at),
+            )
+        return deployment, secret
+
+    def get_deployment(self, org_id: str, deployment_id: str) -> Deployment | None:
+        rows = self._query("SELECT * FROM deployments WHERE id = ? AND org_id = ?", (deployment_id, org_id))
+        return _deployment(rows[0]) if rows else None
+
+    def list_deployments(self, org_id: str) -> list[Deployment]:
+        rows = self._query("SELECT * FROM deployments WHERE org_id = ? ORDER BY created_at, id", (org_id,))
+        return [_deployment(r) for r in rows]
+
+    def delete_deployment(self, org_id: str, deployment_id: str) -> bool:
+        with self._transaction() as db:
+            deleted = db.execute("DELETE FROM deployments WHERE id = ? AND org_id = ?", (deployment_id, org_id)).rowcount
+            if deleted:
+                db.execute("DELETE FROM assignments WHERE deployment_id = ?", (deployment_id,))
+        return bool(deleted)
+
+    def rotate_secret(self, org_id: str, deployment_id: str) -> str | None:
+        secret = new_secret()
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE deployments SET secret_hash = ?, secret_rotated_at = ? WHERE id = ? AND org_id = ?",
+                (hash_secret(secret), utc_now(), deployment_id, org_id),
+            ).rowcount
+        return secret if changed else None
+
+    def verify_deployment_secret(self, deployment_id: str, secret: str) -> Deployment | None:
+        rows = self._query("SELECT * FROM deployments WHERE id = ?", (deployment_id,))
+        stored = rows[0]["secret_hash"] if rows else _DUMMY_HASH
+        ok = secret_matches(secret, stored)
+        return _deployment(rows[0]) if rows and ok else None
+
+    # -- bundles
+    def archive_path(self, checksum: str) -> Path:
+        hex_digest = checksum.removeprefix("sha256:")
+        if not re.fullmatch(r"[0-9a-f]{64}", hex_digest):
+            raise ValueError(f"not a bundle checksum: {checksum!r}")
+        return self.archives_dir / f"{hex_digest}.tar.gz"
+
+    def new_incoming_path(self) -> Path:
+        """A fresh path for an upload being received (same filesystem as the archives, for an atomic move)."""
+        return self.incoming_dir / f"upload-{secrets.token_hex(8)}"
+
+    def add_bundle_version(self, org_id: str, manifest: Manifest, archive_file: Path) -> tuple[BundleVersion, bool]:
+        """Record a verified archive; returns `(version, created)`.
+
+        The same checksum under the same name gives back the existing version (created False); the
+        archive file is moved into place only when no archive with that checksum is stored yet.
+        """
+        size = Path(archive_file).stat().st_size
+        tools = [_tool_dict(t) for t in manifest.tools]
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT * FROM bundle_versions WHERE org_id = ? AND name = ? AND checksum = ?",
+                (org_id, manifest.bundle, manifest.checksum),
+            ).fetchone()
+            if row:
+                return _bundle_version(row), False
+            target = self.archive_path(manifest.checksum)
+            if not target.exists():
+                os.replace(archive_file, target)
+            (latest,) = db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM bundle_versions WHERE org_id = ? AND name = ?",
+                (org_id, manifest.bundle),
+            ).fetchone()
+            record = BundleVersion(org_id, manifest.bundle, latest + 1, manifest.checksum, size, tools, utc_now())
+            db.execute(
+                "INSERT INTO bundle_versions (org_id, name, version, checksum, size, tools, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (org_id, record.name, record.version, record.checksum, size, json.dumps(tools), record.created_at),
+            )
+        return record, True
+
+    def get_bundle_version(self, org_id: str, name: str, version: int | None = None) -> BundleVersion | None:
+        """One version, or the newest when `version` is None."""
+        if version is None:
+            rows = self._query(
+                "SELECT * FROM bundle_versions WHERE org_id = ? AND name = ? ORDER BY version DESC LIMIT 1",
+                (org_id, name),
+            )
+        else:
+            rows = self._query(
+                "SELECT * FROM bundle_versions WHERE org_id = ? AND name = ? AND version = ?", (org_id, name, version)
+            )
+        return _bundle_version(rows[0]) if rows else None
+
+    def list_bundle_versions(self, org_id: str, name: str | None = None) -> list[BundleVersion]:
+        if name is None:
+            rows = self._query("SELECT * FROM bundle_versions WHERE org_id = ? ORDER BY name, version", (org_id,))
+        else:
+            rows = self._query(
+                "SELECT * FROM bundle_versions WHERE org_id = ? AND name = ? ORDER BY version", (org_id, name)
+            )
+        return [_bundle_version(r) for r in rows]
+
+    # -- assignments
+    def set_default(self, org_id: str, name: str, version: int | None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO org_defaults (org_id, name, version) VALUES (?, ?, ?)"
+                " ON CONFLICT (org_id) DO UPDATE SET name = excluded.name, version = excluded.version",
+                (org_id, name, version),
+            )
+
+    def clear_default(self, org_id: str) -> bool:
+        with self._transaction() as db:
+            return bool(db.execute("DELETE FROM org_defaults WHERE org_id = ?", (org_id,)).rowcount)
+
+    def get_default(self, org_id: str) -> Assignment | None:
+        rows = self._query("SELECT name, version FROM org_defaults WHERE org_id = ?", (org_id,))
+        return Assignment(rows[0]["name"], rows[0]["version"]) if rows else None
+
+    def assign(self, org_id: str, deployment_id: str, name: str, version: int | None) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO assignments (deployment_id, org_id, name, version) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (deployment_id) DO UPDATE SET name = excluded.name, version = excluded.version",
+                (deployment_id, org_id, name, version),
+            )
+
+    def unassign(self, org_id: str, deployment_id: str) -> bool:
+        with self._transaction() as db:
+            return bool(
+                db.execute("DELETE FROM assignments WHERE deployment_id = ? AND org_id = ?", (deployment_id, org_id)).rowcount
+            )
+
+    def get_assignment(self, org_id: str, deployment_id: str) -> Assignment | None:
+        rows = self._query(
+            "SELECT name, version FROM assignments WHERE deployment_id = ? AND org_id = ?", (deployment_id, org_id)
+        )
+        return Assignment(rows[0]["name"], rows[0]["version"], deployment_id) if rows else None
+
+    def list_assignments(self, org_id: str) -> list[Assignment]:
+        rows = self._query(
+            "SELECT deployment_id, name, version FROM assignments WHERE org_id = ? ORDER BY deployment_id", (org_id,)
+        )
+        return [Assignment(r["name"], r["version"], r["deployment_id"]) for r in rows]
+
+    def resolve_bundle(self, org_id: str, deployment_id: str | None) -> ResolvedBundle | None:
+        """What a connector of `deployment_id` should run: its assignment, else the org default.
+
+        An assignment without a version tracks the newest version of its bundle; one naming a bundle
+        with no versions (or a missing version) resolves to None.
+        """
+        chosen = self.get_assignment(org_id, deployment_id) if deployment_id else None
+        chosen = chosen or self.get_default(org_id)
+        if chosen is None:
+            return None
+        found = self.get_bundle_version(org_id, chosen.name, chosen.version)
+        if found is None:
+            return None
+        return ResolvedBundle(found.name, found.version, found.checksum, found.size, found.tools)
+
+
+class _Transaction:
+    """`with store._transaction() as db:` — BEGIN IMMEDIATE … COMMIT under the store lock."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._store._lock.acquire()
+        self._store._db.execute("BEGIN IMMEDIATE")
+        return self._store._db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._store._lock.release()
+
+
+def personal_org_id(email: str) -> str:
+    local = _ID_SAFE.sub("-", email.split("@", 1)[0].lower()).strip("-")[:24] or "user"
+    return f"org-{local}-{hashlib.sha256(email.encode('utf-8')).hexdigest()[:6]}"
+
+
+def _deployment(row: sqlite3.Row) -> Deployment:
+    return Deployment(row["id"], row["org_id"], row["name"], row["created_at"], row["secret_rotated_at"])
+
+
+def _bundle_version(row: sqlite3.Row) -> BundleVersion:
+    return BundleVersion(
+        row["org_id"], row["name"], row["version"], row["checksum"], row["size"], json.loads(row["tools"]),
+        row["created_at"],
+    )
+
+
+def _tool_dict(tool: Any) -> dict[str, Any]:
+    return {
+        "name": tool.name, "description": tool.description, "inputSchema": tool.inputSchema,
+        "outputSchema": tool.outputSchema, "timeoutMs": tool.timeoutMs, "entry": tool.entry,
+    }
+
+
