@@ -1,7 +1,70 @@
-"""`edge-connector start` (not yet wired)."""
+"""`edge-connector start`: run the connector runtime in an installation directory, in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from ..errors import CliError
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("start")
+    def start(
+        dir: Path = typer.Option(None, "--dir", help="Installation directory (default: the current directory)."),
+        tool_rpc_url: Optional[str] = typer.Option(None, "--tool-rpc-url", help="Platform WebSocket URL [TOOL_RPC_URL]."),
+        auth_token_path: Optional[Path] = typer.Option(None, "--auth-token-path", help="Token file [AUTH_TOKEN_PATH]."),
+        deployment_id: Optional[str] = typer.Option(None, "--deployment-id", help="Deployment to run as [DEPLOYMENT_ID]."),
+        health_host: Optional[str] = typer.Option(None, "--health-host", help="Health server address [HEALTH_HOST]."),
+        health_port: Optional[int] = typer.Option(None, "--health-port", help="Health server port, 0 = any free [HEALTH_PORT]."),
+        sync_interval: Optional[float] = typer.Option(None, "--sync-interval", help="Seconds between bundle checks [EC_SYNC_INTERVAL]."),
+        backoff_initial: Optional[float] = typer.Option(None, "--backoff-initial", help="First reconnect delay, s [EC_BACKOFF_INITIAL]."),
+        backoff_max: Optional[float] = typer.Option(None, "--backoff-max", help="Longest reconnect delay, s [EC_BACKOFF_MAX]."),
+        heartbeat: Optional[float] = typer.Option(None, "--heartbeat", help="Seconds between pings [EC_HEARTBEAT]."),
+        tool_timeout: Optional[float] = typer.Option(None, "--tool-timeout", help="Longest tool call, s [EC_TOOL_TIMEOUT]."),
+        workers: Optional[int] = typer.Option(None, "--workers", help="Node.js worker processes [EC_WORKERS]."),
+        max_concurrency: Optional[int] = typer.Option(None, "--max-concurrency", help="Calls at once [EC_MAX_CONCURRENCY]."),
+        log_format: Optional[str] = typer.Option(None, "--log-format", help="text or json [EC_LOG_FORMAT]."),
+    ) -> None:
+        """Run the connector runtime (foreground; Ctrl-C or SIGTERM drains calls and exits 0)."""
+        from edge_runtime.lock import AlreadyRunning
+        from edge_runtime.logs import configure
+        from edge_runtime.runtime import Runtime, StartupError
+        from edge_runtime.settings import SettingsError, load_settings
+
+        flags = {
+            "tool_rpc_url": tool_rpc_url, "auth_token_path": auth_token_path, "deployment_id": deployment_id,
+            "health_host": health_host, "health_port": health_port, "sync_interval_seconds": sync_interval,
+            "backoff_initial_seconds": backoff_initial, "backoff_max_seconds": backoff_max,
+            "heartbeat_seconds": heartbeat, "tool_timeout_seconds": tool_timeout, "workers": workers,
+            "max_concurrency": max_concurrency, "log_format": log_format,
+        }
+        if auth_token_path is not None:
+            flags["auth_token_path"] = str(auth_token_path)
+        try:
+            settings = load_settings(dir, flags)
+        except SettingsError as exc:
+            raise CliError(str(exc)) from None
+        configure(settings.log_format)
+        runtime = Runtime(settings)
+        try:
+            asyncio.run(_run(runtime))
+        except AlreadyRunning as exc:
+            raise CliError(str(exc), "Stop that runtime first, or use a separate installation directory (--dir) "
+                           "with its own deployment") from None
+        except StartupError as exc:
+            raise CliError(str(exc)) from None
+
+
+async def _run(runtime) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, runtime.request_stop)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
+            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(runtime.request_stop))
+    await runtime.run()

@@ -1,0 +1,121 @@
+"""The connection's state and reconnect policy, without I/O (SPEC.md §7, §8).
+
+`ConnectionPolicy` is told what happened (`attempting`, `connected`, `registered`, `refused`, `lost`)
+with the time it happened and answers how long to wait before the next attempt. The I/O shell in
+`runtime.py` does the waiting and the sockets; tests drive this class with a fake clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable
+
+from edge_protocol.backoff import Backoff
+
+
+class LinkState(str, Enum):
+    STARTING = "starting"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"  # socket open, hello not answered yet
+    REGISTERED = "registered"  # hello answered: the platform routes calls here
+    WAITING = "waiting"  # backing off before the next attempt
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class FailureKind(str, Enum):
+    UNREACHABLE = "unreachable"  # refused, DNS, timeout, TLS: the platform could not be reached
+    UNAUTHORIZED = "unauthorized"  # 401/403 at the handshake, or close 4001
+    DUPLICATE = "duplicate"  # 409 / close 4009: this deployment is connected elsewhere
+    UNAVAILABLE = "unavailable"  # 503 and other statuses: the platform refused for now
+    PROTOCOL = "protocol"  # the peer broke the protocol (bad hello, close 4000)
+    LOST = "lost"  # an established link ended
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: FailureKind
+    message: str
+
+
+class ConnectionPolicy:
+    """State, counters and the next delay of one runtime's link to the platform."""
+
+    def __init__(self, backoff: Backoff, clock: Callable[[], float]) -> None:
+        self.backoff = backoff
+        self.clock = clock
+        self.state = LinkState.STARTING
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.next_retry_at: float | None = None
+        self.connected_since: float | None = None
+        self.connects = 0  # successful registrations, for metrics
+        self.disconnects = 0
+
+    @property
+    def reconnect_attempts(self) -> int:
+        return self.backoff.attempts
+
+    def attempting(self) -> None:
+        self.state = LinkState.CONNECTING
+        self.next_retry_at = None
+
+    def connected(self) -> None:
+        self.state = LinkState.CONNECTED
+        self.connected_since = self.clock()
+
+    def registered(self) -> None:
+        # The backoff is not reset here: only a link that stays up for `stable_after` seconds resets
+        # it, so a platform that accepts and drops at once is not hammered.
+        self.state = LinkState.REGISTERED
+        self.connects += 1
+
+    def refused(self, failure: Failure) -> float:
+        """An attempt failed before the link was established; returns the delay before the next one."""
+        if self.connected_since is not None:
+            return self.lost(failure)
+        return self._wait(failure)
+
+    def lost(self, failure: Failure) -> float:
+        """An established link ended; returns the delay before reconnecting."""
+        if self.connected_since is not None:
+            self.backoff.connection_lost(self.clock() - self.connected_since)
+            self.connected_since = None
+            self.disconnects += 1
+        return self._wait(failure)
+
+    def stopping(self) -> None:
+        self.state = LinkState.STOPPING
+        self.next_retry_at = None
+
+    def stopped(self) -> None:
+        self.state = LinkState.STOPPED
+        self.connected_since = None
+
+    def _wait(self, failure: Failure) -> float:
+        self.last_error = failure.message
+        self.last_error_at = self.clock()
+        # A duplicate will not go away in seconds (another runtime holds the deployment): wait the
+        # maximum so two runtimes fighting over one deployment do not flood the platform.
+        delay = self.backoff.at_maximum() if failure.kind is FailureKind.DUPLICATE else self.backoff.next_delay()
+        self.state = LinkState.WAITING
+        self.next_retry_at = self.clock() + delay
+        return delay
+
+    @property
+    def healthy(self) -> bool:
+        return self.state is LinkState.REGISTERED
+
+    def snapshot(self) -> dict[str, Any]:
+        """The `/statusz` view; times are seconds of `clock`, the caller converts them to wall time."""
+        return {
+            "state": self.state.value,
+            "connectedSince": self.connected_since,
+            "lastError": self.last_error,
+            "lastErrorAt": self.last_error_at,
+            "reconnectAttempts": self.reconnect_attempts,
+            "nextRetryAt": self.next_retry_at,
+            "connects": self.connects,
+            "disconnects": self.disconnects,
+        }

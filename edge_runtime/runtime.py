@@ -1,0 +1,404 @@
+"""The connector runtime process: lock, auth, health, executor, sync and the link to the platform.
+
+`Runtime.run()` is the whole life of `edge-connector start`: it takes the directory lock, refuses to
+start on problems an operator must fix (`StartupError`), then keeps one link to the platform up for
+as long as it runs (reconnecting with backoff through `ConnectionPolicy`), and on `request_stop()`
+drains calls in flight for up to 10 s, closes the link with 1000 and releases the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+from edge_protocol import __version__, jsonrpc
+from edge_protocol.backoff import Backoff
+from edge_protocol.manifest import Manifest
+
+from .auth import (
+    AuthProblem,
+    ClientCredentials,
+    FileToken,
+    TokenSource,
+    no_organization_message,
+    token_expired_message,
+)
+from .connection import ConnectionPolicy, Failure, FailureKind, LinkState
+from .health import HealthPortInUse, HealthRoutes, HealthServer
+from .lock import AlreadyRunning, RuntimeLock
+from .metrics import METRICS_CONTENT_TYPE, RuntimeMetrics, ToolCounts
+from .net import http_client, open_websocket
+from .session import HelloRefused, SeenCalls, Session
+from .settings import Settings, describe
+
+log = logging.getLogger("edge_runtime")
+
+#: How long a stopping runtime lets calls in flight finish (SPEC.md §8).
+DRAIN_SECONDS = 10.0
+
+
+class StartupError(Exception):
+    """A problem the operator must fix before the runtime can run; `start` prints it and exits 1."""
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started_at = time.time()
+        self.metrics = RuntimeMetrics()
+        self.policy = ConnectionPolicy(
+            Backoff(initial=settings.backoff_initial_seconds, maximum=settings.backoff_max_seconds),
+            clock=time.monotonic,
+        )
+        self.lock = RuntimeLock(settings.install_dir)
+        self.seen_calls = SeenCalls()
+        self.session: Session | None = None
+        self.connector_id: str | None = None
+        self.org_id: str | None = None
+        self.deployment_id: str | None = settings.deployment_id
+        self.accepting = True
+        self.health: HealthServer | None = None
+        self.executor: Any = None
+        self.sync: Any = None
+        self.auth: TokenSource | None = None
+        self._http = None
+        self._stop = asyncio.Event()
+        self._fatal: str | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    # ============================================================================ lifecycle
+    def request_stop(self) -> None:
+        """Begin a graceful stop (SIGINT/SIGTERM): no new calls, drain, close 1000, release the lock."""
+        if not self._stop.is_set():
+            log.info("Stopping: finishing calls in flight (up to %.0fs)", DRAIN_SECONDS)
+            self.accepting = False
+            self._stop.set()
+
+    async def run(self) -> None:
+        """Run until stopped; raises `StartupError` (or `AlreadyRunning`) for problems found at start
+        and `StartupError` for a fatal problem found later (invalid deployment credentials)."""
+        try:
+            previous = self.lock.acquire()
+        except AlreadyRunning:
+            raise
+        except OSError as exc:
+            raise StartupError(f"Cannot lock {self.lock.path}: {exc}; check the installation directory's permissions") from None
+        if previous is not None:
+            log.warning("Took over a stale lock in %s left by pid %s (started %s), which is no longer running",
+                        self.settings.install_dir, previous.pid, previous.started_at or "at an unknown time")
+        try:
+            await self._start()
+            log.info("Edge runtime %s running in %s (pid %d)", __version__, self.settings.install_dir, os.getpid())
+            await self._stop.wait()
+        finally:
+            await self._shutdown()
+            self.lock.release()
+        if self._fatal:
+            raise StartupError(self._fatal)
+
+    async def _start(self) -> None:
+        settings = self.settings
+        self._http = http_client(settings.platform_http_url)
+        self.auth = self._token_source()
+        try:
+            info = self.auth.check_at_start()
+        except AuthProblem as problem:
+            raise StartupError(problem.message) from None
+        if info is not None and not self.deployment_id:
+            self.deployment_id = info.deployment_id
+
+        self.health = HealthServer(settings.health_host, settings.health_port, HealthRoutes(
+            is_ready=self.is_ready, status=self.status, metrics=self.metrics.render,
+            metrics_content_type=METRICS_CONTENT_TYPE,
+        ))
+        try:
+            await self.health.start()
+        except HealthPortInUse as exc:
+            raise StartupError(str(exc)) from None
+        log.info("Health server listening on %s (/livez /healthz /statusz /metrics)", self.health.url)
+        self.lock.update(healthUrl=self.health.url)
+        self._register_gauges()
+
+        await self._start_executor()
+        self._tasks.append(asyncio.create_task(self._connection_loop(), name="connection"))
+        if self.sync is not None:
+            self._tasks.append(asyncio.create_task(self.sync.run(), name="bundle-sync"))
+
+    def _token_source(self) -> TokenSource:
+        settings = self.settings
+        if settings.uses_client_credentials:
+            assert settings.deployment_id and settings.deployment_secret
+            return ClientCredentials(settings.platform_http_url, settings.deployment_id,
+                                     settings.deployment_secret, self._http)
+        return FileToken(settings.token_path)
+
+    async def _start_executor(self) -> None:
+        from .bundle_store import BundleStore
+        from .executor import Executor
+        from .sync import BundleSync
+
+        settings = self.settings
+        node = settings.node
+        if not node:
+            from bundler.node import NodeNotFound, node_binary
+
+            try:
+                node = node_binary()
+            except NodeNotFound as exc:
+                raise StartupError(str(exc)) from None
+        self.executor = Executor(settings.workers, settings.max_concurrency, settings.tool_timeout_seconds,
+                                 node, logging.getLogger("edge_runtime.executor"))
+        store = BundleStore(settings.install_dir)
+        store.recover()
+        active = store.active()
+        if active is None:
+            log.info("No bundle installed in %s yet; waiting for the platform to assign one", settings.install_dir)
+        else:
+            bundle_dir, manifest = active
+            try:
+                await self.executor.load(bundle_dir, manifest)
+                log.info("Loaded bundle %s (%d tools)", _bundle_label(manifest), len(manifest.tools))
+            except Exception as exc:  # keep running: the sync may bring a bundle that loads
+                log.error("Bundle sync error: the installed bundle %s does not load: %s", _bundle_label(manifest), exc)
+        self.sync = BundleSync(store, self.executor, self._http, self.auth,
+                               settings.sync_interval_seconds, self._on_swapped)
+
+    # ============================================================================ the link
+    async def _connection_loop(self) -> None:
+        settings = self.settings
+        url = settings.tool_rpc_url
+        while not self._stop.is_set():
+            self.policy.attempting()
+            failure = await self._connect_once(url)
+            if self._stop.is_set():
+                return
+            assert failure is not None
+            if self.policy.state is LinkState.REGISTERED:
+                delay = self.policy.lost(failure)
+                self.metrics.disconnected()
+                log.warning("Disconnected from platform server: %s; reconnecting in %.1fs", failure.message, delay)
+            else:
+                delay = self.policy.refused(failure)
+                log.error("Cannot connect to platform server %s: %s; retrying in %.1fs", url, failure.message, delay)
+            try:
+                await asyncio.wait_for(self._stop.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _connect_once(self, url: str) -> Failure | None:
+        """One attempt: token, handshake, hello, then serve until the link ends; returns why it ended."""
+        assert self.auth is not None
+        try:
+            token = await self.auth.token()
+        except AuthProblem as problem:
+            if problem.fatal and self.settings.uses_client_credentials:
+                # Wrong credentials do not fix themselves: stop with the explanation (exit 1).
+                self._fatal = problem.message
+                self.request_stop()
+                return None
+            return Failure(FailureKind.UNAUTHORIZED if problem.fatal else FailureKind.UNREACHABLE, problem.message)
+        try:
+            ws = await open_websocket(url, token, heartbeat_seconds=self.settings.heartbeat_seconds,
+                                      deployment_id=self.deployment_id)
+        except InvalidStatus as exc:
+            return self._handshake_failure(exc)
+        except (OSError, asyncio.TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            return Failure(FailureKind.UNREACHABLE, _describe_connect_error(exc, url))
+        self.policy.connected()
+        session = Session(ws, self.executor, seen=self.seen_calls, metrics=self.metrics,
+                          on_bundle_updated=self._on_bundle_updated, is_accepting=lambda: self.accepting)
+        try:
+            hello = await session.hello(self._hello_params())
+        except HelloRefused as refused:
+            await session.close(jsonrpc.CLOSE_PROTOCOL_ERROR if refused.failure.kind is FailureKind.PROTOCOL else 1000)
+            return refused.failure
+        self.session = session
+        self.connector_id, self.org_id = hello.connector_id, hello.org_id
+        self.deployment_id = hello.deployment_id or self.deployment_id
+        self.policy.registered()
+        tools = len(self.executor.tools)
+        log.info("Connected to platform server %s as connector %s (deployment %s, org %s); %d tools registered",
+                 url, hello.connector_id, self.deployment_id or "none", hello.org_id, tools)
+        if self.sync is not None:
+            self.sync.assigned(hello.assigned_bundle)
+        if self._stop.is_set():
+            await session.close(1000, "runtime stopping")
+            return None
+        try:
+            failure = await session.serve()
+        finally:
+            self.session = None
+        if failure.kind is FailureKind.UNAUTHORIZED:
+            self.auth.invalidate()
+        return None if self._stop.is_set() else failure
+
+    def _handshake_failure(self, exc: InvalidStatus) -> Failure:
+        status = exc.response.status_code
+        code, message = _error_body(exc.response.body)
+        if status == 401 and code == "token_expired":
+            assert self.auth is not None
+            self.auth.invalidate()
+            return Failure(FailureKind.UNAUTHORIZED, token_expired_message())
+        if status == 401:
+            return Failure(FailureKind.UNAUTHORIZED, f"{message or 'Token validation failed'} (HTTP 401 {code or ''}); "
+                           "save a new token with edge-connector auth --browser or edge-connector auth --token <new-token>")
+        if status == 403 and code == "no_organization":
+            return Failure(FailureKind.UNAUTHORIZED, no_organization_message())
+        if status == 403:
+            return Failure(FailureKind.UNAUTHORIZED, f"{message or 'forbidden'} (HTTP 403 {code or ''})")
+        if status == 409:
+            return Failure(FailureKind.DUPLICATE,
+                           f"Deployment already connected: another runtime is connected as deployment "
+                           f"{self.deployment_id or '(org default)'}; stop it or use a different DEPLOYMENT_ID")
+        return Failure(FailureKind.UNAVAILABLE, f"the platform refused the connection (HTTP {status}"
+                       f"{' ' + code if code else ''}{': ' + message if message else ''})")
+
+    def _hello_params(self) -> dict[str, Any]:
+        manifest: Manifest | None = self.executor.manifest
+        return {
+            "connectorVersion": __version__,
+            "deploymentId": self.deployment_id,
+            "bundle": manifest.ref() if manifest else None,
+            "tools": [dataclasses.asdict(tool) for tool in self.executor.tools],
+            "concurrency": self.settings.max_concurrency,
+        }
+
+    def _on_bundle_updated(self, params: dict[str, Any]) -> None:
+        log.info("Platform announced bundle %s v%s; syncing now", params.get("name"), params.get("version"))
+        if self.sync is not None:
+            self.sync.assigned(params)
+
+    def _on_swapped(self, manifest: Manifest) -> asyncio.Task:
+        """BundleSync's callback after a swap: re-register the tools on the live link (`tools.updated`).
+
+        Returns the sending task, so the caller may await it or not.
+        """
+        return asyncio.ensure_future(self._announce_tools(manifest))
+
+    async def _announce_tools(self, manifest: Manifest) -> None:
+        session = self.session
+        if session is None:
+            return  # the next hello carries the new tools
+        await session.notify(jsonrpc.TOOLS_UPDATED, {
+            "bundle": manifest.ref(),
+            "tools": [dataclasses.asdict(tool) for tool in manifest.tools],
+        })
+
+    # ============================================================================ shutdown
+    async def _shutdown(self) -> None:
+        self.accepting = False
+        self.policy.stopping()
+        session = self.session
+        if session is not None:
+            if not await session.drain(DRAIN_SECONDS):
+                log.warning("Calls still running after %.0fs; stopping them", DRAIN_SECONDS)
+                session.cancel_calls()
+            await session.close(1000, "runtime stopping")
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.executor is not None:
+            try:
+                await self.executor.close(drain_timeout=1.0)
+            except Exception as exc:
+                log.warning("Stopping the tool workers failed: %s", exc)
+        if self.health is not None:
+            await self.health.stop()
+        if self._http is not None:
+            await self._http.aclose()
+        self.policy.stopped()
+        log.info("Edge runtime stopped")
+
+    # ============================================================================ health & status
+    def is_ready(self) -> bool:
+        return self.policy.healthy and self.accepting
+
+    def status(self) -> dict[str, Any]:
+        snap = self.policy.snapshot()
+        manifest: Manifest | None = self.executor.manifest if self.executor is not None else None
+        executor_stats = self.executor.stats() if self.executor is not None else {}
+        sync_status = self.sync.status() if self.sync is not None else {}
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "installDir": str(self.settings.install_dir),
+            "uptimeSeconds": round(time.time() - self.started_at, 3),
+            "ready": self.is_ready(),
+            "state": snap["state"],
+            "platformUrl": self.settings.tool_rpc_url,
+            "connectedSince": _wall(snap["connectedSince"]),
+            "lastError": snap["lastError"],
+            "lastErrorAt": _wall(snap["lastErrorAt"]),
+            "reconnectAttempts": snap["reconnectAttempts"],
+            "nextRetryAt": _wall(snap["nextRetryAt"]),
+            "connects": snap["connects"],
+            "disconnects": snap["disconnects"],
+            "connectorId": self.connector_id,
+            "orgId": self.org_id,
+            "deploymentId": self.deployment_id,
+            "auth": self.auth.description if self.auth is not None else None,
+            "bundle": manifest.ref() if manifest else None,
+            "sync": sync_status,
+            "tools": [
+                {"name": tool.name, **self.metrics.per_tool.get(tool.name, _NO_CALLS).as_dict()}
+                for tool in (manifest.tools if manifest else [])
+            ],
+            "executor": executor_stats,
+            "inFlight": self.session.in_flight if self.session is not None else 0,
+            "health": {"url": self.health.url if self.health else None},
+            "settings": describe(self.settings),
+        }
+
+    def _register_gauges(self) -> None:
+        self.metrics.gauge("edge_connected", "1 while connected to and registered with the platform.",
+                           lambda: 1.0 if self.policy.healthy else 0.0)
+        self.metrics.gauge("edge_reconnect_attempts", "Attempts since the last stable connection.",
+                           lambda: float(self.policy.reconnect_attempts))
+        self.metrics.gauge("edge_calls_in_flight", "Tool calls being run now.",
+                           lambda: float(self.session.in_flight if self.session else 0))
+        self.metrics.gauge("edge_tools_loaded", "Tools of the active bundle.",
+                           lambda: float(len(self.executor.tools) if self.executor is not None else 0))
+        self.metrics.gauge("edge_bundle_version", "Version of the active bundle (0 when none).",
+                           lambda: float((self.executor.manifest.version or 0)
+                                         if self.executor is not None and self.executor.manifest else 0))
+
+
+_NO_CALLS = ToolCounts()
+
+
+def _wall(monotonic_at: float | None) -> str | None:
+    if monotonic_at is None:
+        return None
+    wall = time.time() - (time.monotonic() - monotonic_at)
+    return datetime.fromtimestamp(wall, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _bundle_label(manifest: Manifest) -> str:
+    return f"{manifest.bundle} v{manifest.version}" if manifest.version is not None else manifest.bundle
+
+
+def _error_body(body: bytes | None) -> tuple[str | None, str | None]:
+    try:
+        error = orjson.loads(body or b"{}").get("error") or {}
+        return error.get("code"), error.get("message")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None, None
+
+
+def _describe_connect_error(exc: BaseException, url: str) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return (f"ECONNREFUSED: nothing is listening at {url}; is the platform server running? "
+                "Check TOOL_RPC_URL (or toolRpcUrl in config.json)")
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"timed out connecting to {url}; check the network, firewall or proxy"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({url})"
+    return f"{type(exc).__name__}: {exc} ({url})"
