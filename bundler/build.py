@@ -117,6 +117,8 @@ def build_project(
         mark = time.perf_counter()
         metafile = _run_esbuild(esbuild, config, sources, staging)
         timings["esbuild"] = _ms_since(mark)
+        # Before indexing: the built files must load as CommonJS wherever they sit.
+        (staging / DIST_DIR / "package.json").write_text(DIST_PACKAGE_JSON, encoding="utf-8")
 
         mark = time.perf_counter()
         entries = [f"{DIST_DIR}/{source.name.rsplit('.', 1)[0]}.js" for source in sources]
@@ -124,7 +126,6 @@ def build_project(
         timings["index"] = _ms_since(mark)
 
         mark = time.perf_counter()
-        (staging / DIST_DIR / "package.json").write_text(DIST_PACKAGE_JSON, encoding="utf-8")
         manifest = _manifest(config, staging, tools, esbuild, metafile)
         (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
         (staging / METAFILE_NAME).write_text(json.dumps(metafile, indent=1), encoding="utf-8")

@@ -1,0 +1,33 @@
+// The tool definition contract (there is no npm SDK: this file is yours to read and keep).
+// `defineTool` returns the definition unchanged; the bundler reads it by loading the built file.
+
+/**
+ * @typedef {object} ToolContext
+ * @property {string} callId       unique id of this call, useful in logs
+ * @property {AbortSignal} signal  aborted when the call times out or is cancelled
+ * @property {(...args: unknown[]) => void} log  writes to the connector's log, tagged with the tool name
+ */
+
+/**
+ * @template Input, Output
+ * @param {{name: string, description: string, inputSchema: object, outputSchema?: object,
+ *          timeoutMs?: number, run: (input: Input, ctx: ToolContext) => Promise<Output> | Output}} definition
+ */
+export function defineTool(definition) {
+  return definition;
+}
+
+/**
+ * A failure the agent should see as a structured error with a stable `code`.
+ * Hosts recognise it by `name === "ToolError"` (each bundle carries its own copy of this class).
+ */
+export class ToolError extends Error {
+  name = "ToolError";
+
+  /** @param {string} code @param {string} message @param {unknown} [details] */
+  constructor(code, message, details) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
