@@ -82,8 +82,10 @@ class Platform:
         self.process.stop()
 
 
-def start_platform(data_dir: Path, env: dict[str, str] | None = None) -> Platform:
-    process = PlatformProcess(Path(data_dir), env=dict(env or {})).start()
+def start_platform(data_dir: Path, env: dict[str, str] | None = None,
+                   extra_args: list[str] | None = None) -> Platform:
+    """`python -m mock_platform.serve` on a free loopback port, and a user token of the org `org-bench`."""
+    process = PlatformProcess(Path(data_dir), extra_args=list(extra_args or []), env=dict(env or {})).start()
     try:
         token = process.user_token(email="bench@example.com", org_id="org-bench")
     except Exception:

@@ -1,0 +1,316 @@
+"""Benchmark 5 — one platform holding a fleet of connectors, then a mass disconnect.
+
+    .venv/bin/python -m benchmarks.fleet [--quick] [--connectors N] [--hold S] [--heartbeat S]
+
+N lightweight protocol clients (not full runtimes: a websockets connection, `connector.hello`,
+WebSocket pings at the platform's announced heartbeat) each connect as their own deployment.
+After all are registered, the fleet is held for a while to read the platform's CPU and RSS per
+connector; then `POST /api/sim/disconnect` drops every connection of the org, and each client
+reconnects on the real policy, `edge_protocol.backoff.Backoff` with its default 5 s initial delay
+(±10 % jitter). The table gives the time until ≥ 99 % (and 100 %) are registered again, and every
+handshake refusal seen during the storm. Default N = 1,000 (`--quick`: 100).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from edge_protocol import jsonrpc
+from edge_protocol.backoff import Backoff
+
+from .stats import Table, fmt_mb, percentile, verdict
+
+RECOVERED_SHARE = 0.99
+#: The platform-side handshake and hello must finish within this much after the latest backoff delay.
+HANDSHAKE_GRACE_S = 1.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fleet", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 connectors, held 10 s")
+    parser.add_argument("--connectors", type=int, default=None, help="fleet size (default 1,000)")
+    parser.add_argument("--hold", type=float, default=None, help="seconds the registered fleet is held (default 30)")
+    parser.add_argument("--heartbeat", type=float, default=10.0,
+                        help="platform heartbeat seconds (clients ping at the announced value; default 10)")
+    parser.add_argument("--recovery-timeout", type=float, default=60.0,
+                        help="give up waiting for re-registration after this many seconds")
+    args = parser.parse_args(argv)
+    if args.connectors is None:
+        args.connectors = 100 if args.quick else 1000
+    if args.hold is None:
+        args.hold = 10.0 if args.quick else 30.0
+    if args.connectors < 1:
+        parser.error("--connectors must be at least 1")
+    if args.hold <= 0 or args.heartbeat <= 0:
+        parser.error("--hold and --heartbeat must be positive")
+    return args
+
+
+def raise_fd_limit(needed: int) -> int:
+    """Lift the soft open-files limit towards the hard one (inherited by the platform we start)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    return soft
+
+
+@dataclass
+class FleetLog:
+    """What the clients saw, in `time.monotonic()` seconds."""
+
+    registered_at: dict[int, list[float]] = field(default_factory=dict)
+    hello_seconds: list[float] = field(default_factory=list)
+    refusals: Counter = field(default_factory=Counter)
+    disconnects: int = 0
+
+    def registrations_after(self, moment: float) -> list[float]:
+        """For each connector, its first registration at or after `moment`."""
+        firsts = []
+        for times in self.registered_at.values():
+            later = [t for t in times if t >= moment]
+            if later:
+                firsts.append(min(later))
+        return firsts
+
+
+def time_to_share(moment: float, registrations: list[float], total: int, share: float) -> float | None:
+    """Seconds after `moment` until `share` of `total` connectors had re-registered; None if never."""
+    needed = max(1, int(-(-total * share // 1)))  # ceil without floats going astray
+    if len(registrations) < needed:
+        return None
+    return sorted(registrations)[needed - 1] - moment
+
+
+class Connector:
+    """One simulated connector: connect, hello, stay (pings answered by websockets), reconnect with backoff."""
+
+    def __init__(self, index: int, ws_url: str, token: str, deployment_id: str, log: FleetLog) -> None:
+        self.index = index
+        self.ws_url = ws_url
+        self.token = token
+        self.deployment_id = deployment_id
+        self.log = log
+        self.backoff = Backoff(rng=random.Random(index))
+        self.stopping = False
+
+    async def run(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus
+
+        while not self.stopping:
+            connected_at = None
+            try:
+                started = time.monotonic()
+                async with connect(self.ws_url, additional_headers={"Authorization": f"Bearer {self.token}"},
+                                   open_timeout=30, ping_interval=None, compression=None, close_timeout=2) as ws:
+                    connected_at = time.monotonic()
+                    await ws.send(jsonrpc.request(1, jsonrpc.HELLO, {
+                        "connectorVersion": "bench-fleet", "deploymentId": self.deployment_id,
+                        "bundle": None, "tools": [], "concurrency": 1}))
+                    reply = jsonrpc.parse_message(await ws.recv())
+                    if not isinstance(reply, jsonrpc.Response) or reply.error is not None:
+                        self.log.refusals[f"hello error {getattr(reply, 'error', None)}"] += 1
+                    else:
+                        now = time.monotonic()
+                        self.log.hello_seconds.append(now - started)
+                        self.log.registered_at.setdefault(self.index, []).append(now)
+                        heartbeat = float(reply.result.get("heartbeatSeconds") or 30)
+                        await self._stay(ws, heartbeat)
+            except InvalidStatus as exc:
+                self.log.refusals[f"HTTP {exc.response.status_code}"] += 1
+            except (OSError, asyncio.TimeoutError) as exc:
+                self.log.refusals[type(exc).__name__] += 1
+            except Exception as exc:  # ConnectionClosed and friends: the link went away
+                if type(exc).__name__.startswith("ConnectionClosed"):
+                    self.log.disconnects += 1
+                else:
+                    self.log.refusals[type(exc).__name__] += 1
+            if self.stopping:
+                return
+            if connected_at is not None:
+                self.backoff.connection_lost(time.monotonic() - connected_at)
+            # The real reconnect policy is the subject of this benchmark, so its delay is waited out.
+            await asyncio.sleep(self.backoff.next_delay())
+
+    async def _stay(self, ws, heartbeat: float) -> None:
+        """Read frames until the link closes; ping every heartbeat as SPEC §7 asks of both ends."""
+        async def pinger() -> None:
+            while True:
+                await asyncio.sleep(heartbeat)
+                pong = await ws.ping()
+                await asyncio.wait_for(pong, 2 * heartbeat)
+
+        ping_task = asyncio.create_task(pinger())
+        try:
+            async for frame in ws:
+                message = jsonrpc.parse_message(frame)
+                if isinstance(message, jsonrpc.Request):  # no tools here: answer so the platform never waits
+                    await ws.send(jsonrpc.error(message.id, {"code": jsonrpc.METHOD_NOT_FOUND,
+                                                             "message": "fleet client has no tools",
+                                                             "data": {"kind": "tool_not_found"}}))
+        finally:
+            ping_task.cancel()
+
+
+async def create_deployments(platform, count: int) -> list[tuple[str, str]]:
+    """`count` deployments of the bench org, each with a deployment token: [(deploymentId, token)]."""
+    semaphore = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(base_url=platform.url, timeout=120,
+                                 headers={"Authorization": f"Bearer {platform.token}"}) as http:
+        async def one(i: int) -> tuple[str, str]:
+            async with semaphore:
+                created = await http.post("/api/deployments", json={"name": f"fleet-{i:05d}"})
+                created.raise_for_status()
+                deployment_id = created.json()["deploymentId"]
+                minted = await http.post("/api/dev/tokens", json={
+                    "sub": f"deployment:{deployment_id}", "orgId": "org-bench",
+                    "deploymentId": deployment_id, "expiresIn": 3600})
+                minted.raise_for_status()
+                return deployment_id, minted.json()["token"]
+
+        return await asyncio.gather(*(one(i) for i in range(count)))
+
+
+async def connected_count(platform) -> int:
+    async with httpx.AsyncClient(base_url=platform.url, timeout=30,
+                                 headers={"Authorization": f"Bearer {platform.token}"}) as http:
+        response = await http.get("/api/connectors")
+        response.raise_for_status()
+        body = response.json()
+        return len(body["connectors"] if isinstance(body, dict) else body)
+
+
+async def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(interval)
+    return predicate()
+
+
+@dataclass
+class FleetResult:
+    connectors: int
+    connect_all_s: float | None
+    hello_p50_ms: float
+    hello_p99_ms: float
+    platform_cpu_percent: float
+    platform_rss_base: int
+    platform_rss_held: int
+    platform_seen: int
+    to_99_s: float | None
+    to_100_s: float | None
+    recovered: int
+    refusals: Counter
+    backoff_window_s: float
+
+
+async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
+    from .procstats import tree_cpu_seconds, tree_rss
+    from .stack import start_platform
+
+    platform = start_platform(work / "platform", extra_args=["--heartbeat", str(args.heartbeat)])
+    tasks: list[asyncio.Task] = []
+    connectors: list[Connector] = []
+    try:
+        print(f"creating {args.connectors} deployments …", file=sys.stderr)
+        identities = await create_deployments(platform, args.connectors)
+        log = FleetLog()
+        rss_base = tree_rss(platform.pid)
+        connectors = [Connector(i, platform.process.ws_url, token, dep, log)
+                      for i, (dep, token) in enumerate(identities)]
+        started = time.monotonic()
+        tasks = [asyncio.create_task(c.run()) for c in connectors]
+        all_in = await wait_for(lambda: len(log.registered_at) >= args.connectors, 120)
+        connect_all = time.monotonic() - started if all_in else None
+
+        cpu_before = tree_cpu_seconds(platform.pid)
+        hold_started = time.monotonic()
+        await asyncio.sleep(args.hold)  # the measurement window itself
+        cpu_percent = (tree_cpu_seconds(platform.pid) - cpu_before) / (time.monotonic() - hold_started) * 100
+        rss_held = tree_rss(platform.pid)
+        seen = await connected_count(platform)
+
+        log.refusals.clear()
+        disconnect_at = time.monotonic()
+        async with httpx.AsyncClient(base_url=platform.url, timeout=60,
+                                     headers={"Authorization": f"Bearer {platform.token}"}) as http:
+            response = await http.post("/api/sim/disconnect", json={})
+            response.raise_for_status()
+        await wait_for(lambda: len(log.registrations_after(disconnect_at)) >= args.connectors, args.recovery_timeout)
+        registrations = log.registrations_after(disconnect_at)
+        probe = Backoff()
+        window = probe.initial * (1 + probe.jitter)
+        hello = [s * 1000 for s in log.hello_seconds]
+        return FleetResult(
+            connectors=args.connectors, connect_all_s=connect_all,
+            hello_p50_ms=percentile(hello, 50), hello_p99_ms=percentile(hello, 99),
+            platform_cpu_percent=cpu_percent, platform_rss_base=rss_base, platform_rss_held=rss_held,
+            platform_seen=seen,
+            to_99_s=time_to_share(disconnect_at, registrations, args.connectors, RECOVERED_SHARE),
+            to_100_s=time_to_share(disconnect_at, registrations, args.connectors, 1.0),
+            recovered=len(registrations), refusals=Counter(log.refusals), backoff_window_s=window,
+        )
+    finally:
+        for connector in connectors:
+            connector.stopping = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        platform.stop()
+
+
+def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
+    table = Table(f"fleet: {r.connectors:,} connectors, heartbeat {heartbeat:g} s, held {hold:g} s, then sim disconnect",
+                  ["figure", "value", "budget", "met"])
+    table.add("connectors registered (client side / platform's /api/connectors)",
+              f"{r.connectors:,} / {r.platform_seen:,}", f"{r.connectors:,} held", verdict(r.platform_seen >= r.connectors))
+    table.add("initial connect of the whole fleet", "—" if r.connect_all_s is None else f"{r.connect_all_s:.2f} s", "—", "—")
+    table.add("hello round trip p50 / p99 (all handshakes)", f"{r.hello_p50_ms:.1f} / {r.hello_p99_ms:.1f} ms", "—", "—")
+    table.add("platform CPU while holding the fleet", f"{r.platform_cpu_percent:.1f} % of one core", "—", "—")
+    per_connector = max(0, r.platform_rss_held - r.platform_rss_base) / r.connectors
+    table.add("platform RSS (before → holding) / per connector",
+              f"{fmt_mb(r.platform_rss_base)} → {fmt_mb(r.platform_rss_held)} / {per_connector / 1024:.1f} KiB",
+              "—", "—")
+    limit = r.backoff_window_s + HANDSHAKE_GRACE_S
+    table.add(f"after disconnect: ≥ {RECOVERED_SHARE:.0%} re-registered",
+              "never" if r.to_99_s is None else f"{r.to_99_s:.2f} s",
+              f"≤ {limit:.1f} s (backoff ≤ {r.backoff_window_s:g} s + {HANDSHAKE_GRACE_S:g} s)",
+              verdict(r.to_99_s is not None and r.to_99_s <= limit))
+    table.add("after disconnect: 100 % re-registered",
+              f"never ({r.recovered:,} back)" if r.to_100_s is None else f"{r.to_100_s:.2f} s", "—", "—")
+    refusals = ", ".join(f"{k}: {v}" for k, v in sorted(r.refusals.items())) or "none"
+    server_errors = sum(v for k, v in r.refusals.items() if k.startswith("HTTP 5"))
+    table.add("handshake refusals during the reconnect storm", refusals, "no 5xx storm", verdict(server_errors == 0))
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    limit = raise_fd_limit(2 * args.connectors + 256)
+    if limit < args.connectors + 64:
+        print(f"the open-files limit ({limit}) is too low for {args.connectors} connectors; raise `ulimit -n`",
+              file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+        result = asyncio.run(run_fleet(args, Path(tmp)))
+    print(render(result, args.heartbeat, args.hold).render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
