@@ -1,0 +1,173 @@
+"""Smoke tests of the benchmark scripts: arguments parse, pure helpers compute the right figures.
+
+The benchmarks themselves are never run here (they take minutes and need the whole product).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import socket
+from pathlib import Path
+
+import pytest
+
+from benchmarks import build, call_path, fleet, footprint, sync
+from benchmarks.bundles import largest_ballast, make_echo_bundle
+from benchmarks.loadgen import KeepAliveConnection, sequential, throughput
+from benchmarks.stats import Table, fmt_ratio, percentile, ratio, summarize_latencies, verdict
+from edge_protocol.archive import read_archive
+from edge_protocol.limits import MAX_ARCHIVE_BYTES
+
+
+# ----------------------------------------------------------------------------------------- stats
+def test_percentile_interpolates_between_ranks_like_numpy():
+    samples = [4.0, 1.0, 3.0, 2.0]  # unsorted on purpose
+    assert percentile(samples, 0) == 1.0
+    assert percentile(samples, 100) == 4.0
+    assert percentile(samples, 50) == pytest.approx(2.5)
+    assert percentile(samples, 99) == pytest.approx(3.97)
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_percentile_refuses_nonsense():
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_latency_summary_reports_milliseconds():
+    summary = summarize_latencies([0.001] * 98 + [0.010, 0.020])
+    assert summary.count == 100
+    assert summary.p50_ms == pytest.approx(1.0)
+    assert summary.max_ms == pytest.approx(20.0)
+    assert summary.mean_ms == pytest.approx((98 * 1.0 + 10 + 20) / 100)
+    assert 10.0 <= summary.p99_ms <= 20.0
+
+
+def test_ratio_and_formatting():
+    assert ratio(reference=2.0, ours=0.5) == 4.0
+    assert math.isinf(ratio(1.0, 0.0))
+    assert fmt_ratio(2.0) == "2.00×"
+    assert verdict(True) == "yes" and verdict(False) == "NO" and verdict(None) == "—"
+
+
+def test_table_renders_aligned_markdown_with_notes():
+    table = Table("t", ["a", "long header"])
+    table.add("x", 1)
+    table.add("longer cell", "2")
+    table.note("a note")
+    lines = table.render().splitlines()
+    assert lines[0] == "### t"
+    rows = [line for line in lines if line.startswith("|")]
+    assert len(rows) == 4 and len({len(row) for row in rows}) == 1  # header, rule, 2 rows, all one width
+    assert "| longer cell | 2           |" in rows
+    assert lines[-1] == "- a note"
+    with pytest.raises(ValueError):
+        table.add("only one cell")
+
+
+# ---------------------------------------------------------------------------------- arguments
+@pytest.mark.parametrize("module", [build, call_path, sync, footprint, fleet])
+def test_every_benchmark_has_a_quick_mode(module):
+    assert module.parse_args(["--quick"]).quick is True
+
+
+def test_quick_modes_are_smaller_than_defaults():
+    assert call_path.parse_args(["--quick"]).calls < call_path.parse_args([]).calls == 2000
+    assert call_path.parse_args([]).concurrency == [1, 16, 64]
+    assert fleet.parse_args([]).connectors == 1000 and fleet.parse_args(["--quick"]).connectors == 100
+    assert footprint.parse_args([]).seconds == 60.0 and footprint.parse_args(["--quick"]).seconds == 10.0
+    assert build.parse_args(["--quick"]).runs < build.parse_args([]).runs
+    assert sync.parse_args(["--quick"]).runs == 1
+
+
+def test_bad_arguments_are_usage_errors():
+    with pytest.raises(SystemExit):
+        call_path.parse_args(["--concurrency", "1,x"])
+    with pytest.raises(SystemExit):
+        call_path.parse_args(["--concurrency", "0"])
+    with pytest.raises(SystemExit):
+        fleet.parse_args(["--connectors", "0"])
+    with pytest.raises(SystemExit):
+        build.parse_args(["--runs", "0"])
+
+
+# ------------------------------------------------------------------------------------- helpers
+def test_build_project_generator_spreads_every_package(tmp_path):
+    entries = build.write_project(tmp_path)
+    assert len(entries) == build.TOOL_COUNT
+    used = set()
+    for i, entry in enumerate(entries, start=1):
+        text = entry.read_text()
+        assert f'name: "tool_{i:02d}"' in text
+        used.update(build.tool_packages(i))
+    assert used == set(build.PACKAGES)
+    assert json.loads((tmp_path / "package.json").read_text())["dependencies"] == build.PACKAGES
+
+
+def test_fleet_recovery_time_counts_each_connector_once():
+    log = fleet.FleetLog()
+    log.registered_at = {0: [1.0, 10.5], 1: [1.0, 10.2, 10.9], 2: [1.0]}
+    after = sorted(log.registrations_after(10.0))
+    assert after == [10.2, 10.5]  # connector 2 never came back
+    assert fleet.time_to_share(10.0, after, total=2, share=0.99) == pytest.approx(0.5)
+    assert fleet.time_to_share(10.0, after, total=3, share=0.99) is None
+    assert fleet.time_to_share(10.0, after, total=3, share=0.5) == pytest.approx(0.5)
+
+
+def test_echo_bundle_is_a_valid_archive_with_the_marker(tmp_path):
+    bundle = make_echo_bundle(tmp_path, name="bench-echo", marker="m1", ballast_bytes=4096)
+    manifest = read_archive(bundle.archive, tmp_path / "unpacked", expected_checksum=bundle.checksum)
+    assert [t.name for t in manifest.tools] == ["echo"]
+    assert '"m1"' in (tmp_path / "unpacked" / "dist" / "echo.js").read_text()
+    assert (tmp_path / "unpacked" / "dist" / "ballast.bin").stat().st_size == 4096
+    assert 0 < largest_ballast() < MAX_ARCHIVE_BYTES
+
+
+def test_keep_alive_client_and_loops_against_a_tiny_server():
+    """The load client speaks HTTP/1.1 keep-alive correctly; throughput counts every call once."""
+
+    async def scenario() -> tuple[list[float], int, int]:
+        served = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal served
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    break
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                body = await reader.readexactly(length)
+                served += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, family=socket.AF_INET)
+        port = server.sockets[0].getsockname()[1]
+        conns: list[KeepAliveConnection] = []
+
+        async def make_caller(_: int):
+            conn = await KeepAliveConnection(f"http://127.0.0.1:{port}").connect()
+            conns.append(conn)
+
+            async def call() -> None:
+                status, body = await conn.post_json("/echo", {"n": 1})
+                assert status == 200 and body == {"n": 1}
+            return call
+
+        samples = await sequential(await make_caller(0), 5)
+        result = await throughput(make_caller, 4, 40)
+        for conn in conns:
+            await conn.close()
+        server.close()
+        await server.wait_closed()
+        return samples, result.calls, served
+
+    samples, calls, served = asyncio.run(scenario())
+    assert len(samples) == 5 and all(s > 0 for s in samples)
+    assert calls == 40 and served == 45
