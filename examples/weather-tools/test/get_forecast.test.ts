@@ -18,8 +18,8 @@ const GOOD = {
   },
 };
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Error & { code: string; details?: any }> {
-  const err = await promise.then(
+async function rejectsWith(action: () => unknown, code: string): Promise<Error & { code: string; details?: any }> {
+  const err = await Promise.resolve().then(action).then(
     () => assert.fail(`expected ToolError ${code}`),
     (e) => e,
   );
@@ -64,7 +64,7 @@ describe("get_forecast", () => {
 
   it("maps a slow upstream to upstream_timeout", async () => {
     answer = () => {}; // never answers
-    const err = await rejectsWith(tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_timeout");
+    const err = await rejectsWith(() => tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_timeout");
     assert.equal(err.details.timeoutMs, 300);
   });
 
@@ -73,19 +73,19 @@ describe("get_forecast", () => {
       res.statusCode = 503;
       res.end("maintenance");
     };
-    const err = await rejectsWith(tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_error");
+    const err = await rejectsWith(() => tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_error");
     assert.equal(err.details.status, 503);
     assert.match(err.message, /HTTP 503/);
   });
 
   it("maps a body that is not JSON to upstream_bad_response", async () => {
     answer = (_req, res) => res.end("<html>captive portal</html>");
-    await rejectsWith(tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_bad_response");
+    await rejectsWith(() => tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_bad_response");
   });
 
   it("maps JSON of the wrong shape to upstream_bad_response", async () => {
     answer = (_req, res) => res.end(JSON.stringify({ reason: "nope" }));
-    await rejectsWith(tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_bad_response");
+    await rejectsWith(() => tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_bad_response");
   });
 
   it("maps a refused connection to upstream_unreachable", async () => {
@@ -96,7 +96,7 @@ describe("get_forecast", () => {
     const saved = process.env.WEATHER_API_URL;
     process.env.WEATHER_API_URL = `http://127.0.0.1:${port}`;
     try {
-      const err = await rejectsWith(tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_unreachable");
+      const err = await rejectsWith(() => tool.run({ latitude: 0, longitude: 0 }, testContext()), "upstream_unreachable");
       assert.match(err.message, /ECONNREFUSED/);
     } finally {
       process.env.WEATHER_API_URL = saved;
@@ -106,8 +106,8 @@ describe("get_forecast", () => {
   it("stops waiting when the call itself is aborted", async () => {
     answer = () => {};
     const controller = new AbortController();
-    const pending = tool.run({ latitude: 0, longitude: 0 }, testContext(controller.signal));
+    const pending = Promise.resolve(tool.run({ latitude: 0, longitude: 0 }, testContext(controller.signal)));
     controller.abort();
-    await rejectsWith(pending, "cancelled");
+    await rejectsWith(() => pending, "cancelled");
   });
 });

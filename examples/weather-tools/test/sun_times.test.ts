@@ -22,7 +22,7 @@ describe("sun_times", () => {
   });
 
   it("refuses a day that is not on the calendar", async () => {
-    await assert.rejects(tool.run({ latitude: 0, longitude: 0, date: "2026-02-30" }, testContext()), {
+    await assert.rejects(async () => tool.run({ latitude: 0, longitude: 0, date: "2026-02-30" }, testContext()), {
       name: "ToolError",
       code: "invalid_date",
     });

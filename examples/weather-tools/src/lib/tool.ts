@@ -1,42 +1,48 @@
-// The tool contract, scaffolded into every project (there is no npm SDK).
-// Each built tool file inlines its own copy, so hosts recognise a ToolError by
-// `err.name === "ToolError"` or a string `err.code`, never by instanceof.
+// The tool definition contract (there is no npm SDK: this file is yours to read and keep).
+// `defineTool` only adds types; the bundler reads the definition by loading the built file.
 
-export type JsonSchema = Record<string, unknown>;
+/** A JSON Schema (draft 2020-12) object. */
+export type JsonSchema = { [key: string]: unknown };
 
+/** What every call receives besides its input. */
 export interface ToolContext {
-  /** Unique id of this call, handy in log lines. */
+  /** Unique id of this call, useful in logs. */
   callId: string;
-  /** Aborted when the call's deadline passes or the caller gives up. */
+  /** Aborted when the call times out or is cancelled: pass it to fetch() and friends. */
   signal: AbortSignal;
-  /** Goes to the runtime log, tagged with the tool name. */
+  /** Writes to the connector's log, tagged with the tool name. */
   log: (...args: unknown[]) => void;
 }
 
 export interface ToolDefinition<Input = any, Output = unknown> {
+  /** ^[a-zA-Z][a-zA-Z0-9_-]{0,63}$, unique in a bundle. */
   name: string;
   description: string;
   inputSchema: JsonSchema;
   outputSchema?: JsonSchema;
+  /** Default 30 000; the connector may cap it. */
   timeoutMs?: number;
   run(input: Input, ctx: ToolContext): Promise<Output> | Output;
 }
 
-/** Identity function that gives a tool definition its types. */
 export function defineTool<Input = any, Output = unknown>(
-  def: ToolDefinition<Input, Output>,
+  definition: ToolDefinition<Input, Output>,
 ): ToolDefinition<Input, Output> {
-  return def;
+  return definition;
 }
 
-/** A failure the caller should see as a structured `tool_error` with this code. */
+/**
+ * A failure the agent should see as a structured error with a stable `code`.
+ * Hosts recognise it by `name === "ToolError"` (each bundle carries its own copy of this class).
+ */
 export class ToolError extends Error {
   override name = "ToolError";
-  constructor(
-    public code: string,
-    message: string,
-    public details?: unknown,
-  ) {
+  readonly code: string;
+  readonly details?: unknown;
+
+  constructor(code: string, message: string, details?: unknown) {
     super(message);
+    this.code = code;
+    this.details = details;
   }
 }
