@@ -19,6 +19,8 @@ from typing import Callable
 
 import uvicorn
 
+from edge_protocol.limits import MAX_FRAME_BYTES
+
 from .config import PlatformConfig
 
 DEFAULT_HOST = "127.0.0.1"
@@ -81,8 +83,11 @@ def _server(config: PlatformConfig, log_level: str = "warning") -> uvicorn.Serve
 
     uv_config = uvicorn.Config(
         create_app(config), log_level=log_level, lifespan="on", access_log=False,
-        # WebSocket pings are the hub's job (SPEC.md §7); uvicorn's own would double them.
-        ws_ping_interval=None, ws_ping_timeout=None, timeout_graceful_shutdown=5,
+        # ASGI gives the hub no way to send pings, so uvicorn's keepalive is the hub's heartbeat
+        # (SPEC.md §7): a ping every interval, a link silent for another interval is closed. Frames
+        # up to twice the protocol limit reach the hub, which refuses oversized ones with close 4000.
+        ws_ping_interval=config.heartbeat_seconds, ws_ping_timeout=config.heartbeat_seconds,
+        ws_max_size=2 * MAX_FRAME_BYTES, timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(uv_config)
 

@@ -1,5 +1,86 @@
-"""(being written)"""
+"""Fault injection (`/api/sim/*`, dev mode only): drop links, refuse handshakes, slow the wire, mute pushes.
 
-from fastapi import APIRouter
+Every switch acts on the caller's organization only, so tests sharing a platform cannot disturb
+each other and nobody can disturb another org.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from edge_protocol import jsonrpc
+
+from .auth import Principal, current_user
+from .errors import ApiError
+from .hub import hub_of
+
+router = APIRouter(prefix="/api/sim")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if not request.app.state.platform.config.dev:
+        raise ApiError(404, "not_found", "Fault injection is only available in dev mode")
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_request", f"Request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "Request body must be a JSON object")
+    return body
+
+
+def _json(data: Any) -> Response:
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
+def _number(body: dict[str, Any], key: str, *, integer: bool) -> Any:
+    value = body.get(key)
+    valid = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not valid or value < 0:
+        kind = "a non-negative integer" if integer else "a non-negative number"
+        raise ApiError(422, "invalid_request", f"'{key}' must be {kind}")
+    return value
+
+
+@router.post("/disconnect")
+async def disconnect(request: Request, principal: Principal = Depends(current_user)) -> Response:
+    body = await _body(request)
+    deployment_id = body.get("deploymentId")
+    code = body.get("code", jsonrpc.CLOSE_PLATFORM_RESTART)
+    if deployment_id is not None and not isinstance(deployment_id, str):
+        raise ApiError(422, "invalid_request", "'deploymentId' must be a string")
+    if isinstance(code, bool) or not isinstance(code, int) or not (code == 1000 or 1001 <= code <= 1014 or 3000 <= code <= 4999):
+        raise ApiError(422, "invalid_request", "'code' must be a WebSocket close code (1000-1014 or 3000-4999)")
+    count = await hub_of(request).disconnect(principal.org_id, deployment_id, code)
+    return _json({"disconnected": count})
+
+
+@router.post("/reject")
+async def reject(request: Request, principal: Principal = Depends(current_user)) -> Response:
+    count = _number(await _body(request), "count", integer=True)
+    hub_of(request).sim(principal.org_id).reject_next = count
+    return _json({"rejectNext": count})
+
+
+@router.post("/latency")
+async def latency(request: Request, principal: Principal = Depends(current_user)) -> Response:
+    ms = _number(await _body(request), "ms", integer=False)
+    hub_of(request).sim(principal.org_id).latency_ms = float(ms)
+    return _json({"latencyMs": ms})
+
+
+@router.post("/pushes")
+async def pushes(request: Request, principal: Principal = Depends(current_user)) -> Response:
+    enabled = (await _body(request)).get("enabled")
+    if not isinstance(enabled, bool):
+        raise ApiError(422, "invalid_request", "'enabled' must be true or false")
+    hub = hub_of(request)
+    hub.sim(principal.org_id).pushes_enabled = enabled
+    if enabled:
+        await hub.push_assignments(principal.org_id)  # catch up on what was held back
+    return _json({"pushesEnabled": enabled})
