@@ -1,0 +1,463 @@
+"""The `edge-connector dev` session: platform + runtime + watcher, every save live within a second.
+
+The session owns three things and tears all of them down on Ctrl-C: an embedded mock platform
+(a child process, unless `--platform URL` names one), a connector runtime (a child process running
+`edge-connector start` in `DIR/.edge/runtime/`) and a file watcher that rebuilds, uploads and waits
+until the runtime reports the new version. Children get a parent-death signal on Linux, so even a
+`kill -9` of the dev process leaves no orphan behind.
+
+The org default tracks the newest version, so an upload alone makes the platform push
+`bundle.updated` and the runtime hot-swaps; the dev loop never restarts anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import httpx
+
+from bundler.build import BuildResult, build_project
+from bundler.errors import BuildError
+from bundler.node import node_env, npm_command
+from edge_protocol.manifest import Manifest
+
+from .client import PlatformClient
+from .errors import CliError
+
+DEV_EMAIL = "dev@localhost"
+DEV_ORG = "dev"
+DEV_DEPLOYMENT = "dev"
+_LISTENING = re.compile(r"mock-platform listening on (http://\S+)")
+#: Paths under the project whose changes never trigger a build.
+_IGNORED_PARTS = {".edge", "node_modules", ".git", "dist", ".mock-platform"}
+#: How long the runtime may take to report a new version before the reload is called failed.
+LIVE_TIMEOUT_SECONDS = 20.0
+
+
+# ------------------------------------------------------------------------------------ policy
+@dataclass
+class RebuildScheduler:
+    """Coalesces file changes into builds: never two at once, changes during a build give one more.
+
+    Pure state, no I/O: `changed()` says whether to start a build now; `finished()` whether to
+    start another one straight away because something changed meanwhile.
+    """
+
+    building: bool = False
+    pending: bool = False
+
+    def changed(self) -> bool:
+        if self.building:
+            self.pending = True
+            return False
+        self.building = True
+        return True
+
+    def finished(self) -> bool:
+        if self.pending:
+            self.pending = False
+            return True
+        self.building = False
+        return False
+
+
+def is_watched(path: str, project_dir: Path) -> bool:
+    """Sources, `edge.json`, `package.json` and lock files count; build output and deps don't."""
+    try:
+        relative = Path(path).resolve().relative_to(project_dir.resolve())
+    except ValueError:
+        return False
+    if any(part in _IGNORED_PARTS for part in relative.parts):
+        return False
+    name = relative.name
+    # Editors' atomic saves create temporary siblings (.foo.ts.swp, foo.ts~, 4913, .#foo.ts).
+    if name.startswith((".#", ".~")) or name.endswith(("~", ".swp", ".swx", ".tmp")) or name == "4913":
+        return False
+    return True
+
+
+def tools_changed(old: Manifest | None, new: Manifest) -> str:
+    """A short human summary of what a reload changed: `+added -removed ~changed`."""
+    if old is None:
+        return ", ".join(t.name for t in new.tools)
+    old_files = {f.path: f.sha256 for f in old.files}
+    new_files = {f.path: f.sha256 for f in new.files}
+    before = {t.name: t for t in old.tools}
+    after = {t.name: t for t in new.tools}
+    parts = [f"+{name}" for name in sorted(after.keys() - before.keys())]
+    parts += [f"-{name}" for name in sorted(before.keys() - after.keys())]
+    for name in sorted(after.keys() & before.keys()):
+        a, b = before[name], after[name]
+        if old_files.get(a.entry) != new_files.get(b.entry) or (a.description, a.inputSchema, a.timeoutMs) != (
+            b.description, b.inputSchema, b.timeoutMs
+        ):
+            parts.append(f"~{name}")
+    return " ".join(parts) or "no tool changed"
+
+
+def example_arguments(schema: dict[str, Any]) -> dict[str, Any]:
+    """A plausible argument object for a ready-to-paste `call` line: required properties only."""
+    properties = schema.get("properties") or {}
+    example: dict[str, Any] = {}
+    for name in schema.get("required") or []:
+        example[name] = _example_value(properties.get(name) or {})
+    return example
+
+
+def _example_value(schema: dict[str, Any]) -> Any:
+    if "default" in schema:
+        return schema["default"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "examples" in schema and schema["examples"]:
+        return schema["examples"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind in ("number", "integer"):
+        low = schema.get("minimum", 1)
+        return low if isinstance(low, (int, float)) else 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        return example_arguments(schema)
+    return "example"
+
+
+# ------------------------------------------------------------------------------- processes
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGTERM when the dev process dies, however it dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+@dataclass
+class Child:
+    """One child process whose output is relayed to the terminal with a prefix."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    echo: Callable[[str], None]
+    process: subprocess.Popen | None = None
+    lines: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=self.env, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        threading.Thread(target=self._relay, name=f"relay-{self.name}", daemon=True).start()
+
+    def _relay(self) -> None:
+        assert self.process and self.process.stdout
+        for line in self.process.stdout:
+            line = line.rstrip("\n")
+            if len(self.lines) < 200:
+                self.lines.append(line)
+            self.echo(f"[{self.name}] {line}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float) -> None:
+        if not self.alive():
+            return
+        assert self.process
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EC_DISABLE_TRAY": "1", "EC_DISABLE_AUTOSTART": "1", **extra}
+    # The dev loop's own CLI token must not leak into the children's view of the world.
+    env.pop("EDGE_CONNECTOR_TOKEN", None)
+    return env
+
+
+# -------------------------------------------------------------------------------- session
+@dataclass
+class Reload:
+    version: int | None
+    changed: str
+    save_to_live_ms: float | None
+
+
+class DevSession:
+    """Runs one dev loop for one project folder. `run()` blocks until `stop()` or Ctrl-C."""
+
+    def __init__(self, project_dir: Path, *, platform_url: str | None, echo: Callable[[str], None],
+                 health_port: int | None = None) -> None:
+        self.project_dir = project_dir.resolve()
+        self.edge_dir = self.project_dir / ".edge"
+        self.runtime_dir = self.edge_dir / "runtime"
+        self.platform_url = platform_url.rstrip("/") if platform_url else None
+        self.echo = echo
+        self.health_port = health_port or free_port()
+        self.platform: Child | None = None
+        self.runtime: Child | None = None
+        self.client: PlatformClient | None = None
+        self.manifest: Manifest | None = None
+        self.version: int | None = None
+        self.scheduler = RebuildScheduler()
+        self._stop = asyncio.Event()
+
+    # --- lifecycle
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        from edge_runtime.lock import AlreadyRunning, RuntimeLock
+
+        lock = RuntimeLock(self.edge_dir / "dev")
+        try:
+            lock.acquire()
+        except AlreadyRunning as exc:
+            raise CliError(f"edge-connector dev is already running in {self.project_dir} (pid {exc.pid})",
+                           "Use that session, or stop it with Ctrl-C first") from None
+        try:
+            await self._start_everything()
+            await self._watch()
+        finally:
+            await asyncio.to_thread(self._teardown)
+            lock.release()
+
+    def _teardown(self) -> None:
+        if self.runtime:
+            self.runtime.stop(timeout=15)
+        if self.platform:
+            self.platform.stop(timeout=10)
+        if self.client:
+            self.client.close()
+
+    async def _start_everything(self) -> None:
+        await asyncio.to_thread(self._npm_install_if_needed)
+        url = self.platform_url or await asyncio.to_thread(self._start_platform)
+        token = await asyncio.to_thread(self._login, url)
+        self.client = PlatformClient(url, token)
+        deployment = await asyncio.to_thread(self._dev_deployment)
+        result = await asyncio.to_thread(self._build)
+        if result is None:
+            raise CliError("The first build failed (see above)", "Fix the error and run edge-connector dev again")
+        published = await asyncio.to_thread(self._publish, result, True)
+        self._prepare_runtime_dir(url, token, deployment)
+        self._start_runtime()
+        await self._wait_live(published, time.time())
+        self.manifest, self.version = result.manifest, published
+        self._print_ready(url)
+
+    # --- set-up steps
+    def _npm_install_if_needed(self) -> None:
+        package = self.project_dir / "package.json"
+        if not package.is_file() or (self.project_dir / "node_modules").is_dir():
+            return
+        try:
+            data = json.loads(package.read_text())
+        except ValueError:
+            return  # the build explains a malformed package.json
+        if not (data.get("dependencies") or data.get("devDependencies")):
+            return
+        self.echo("node_modules is missing: running npm install (bundled npm)…")
+        done = subprocess.run([*npm_command(), "install", "--no-audit", "--no-fund"], cwd=self.project_dir,
+                              env=node_env(), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise CliError(f"npm install failed in {self.project_dir}: {done.stderr.strip().splitlines()[-1:]}",
+                           "Run npm install there yourself to see the full error")
+
+    def _start_platform(self) -> str:
+        data_dir = self.edge_dir / "platform"
+        self.platform = Child(
+            "platform",
+            [sys.executable, "-m", "mock_platform.serve", "--host", "127.0.0.1", "--port", "0", "--data", str(data_dir)],
+            _child_env(), echo=lambda line: None if "listening on" in line else self.echo(line),
+        )
+        self.platform.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for line in list(self.platform.lines):
+                match = _LISTENING.search(line)
+                if match:
+                    return match.group(1)
+            if not self.platform.alive():
+                raise CliError("The embedded mock platform exited at start:\n" + "\n".join(self.platform.lines[-10:]))
+            time.sleep(0.02)  # polling the child's output with a deadline
+        raise CliError("The embedded mock platform did not start within 30 s", "Run it alone with edge-connector platform serve to see why")
+
+    def _login(self, url: str) -> str:
+        try:
+            response = httpx.post(f"{url}/api/auth/dev-login", json={"email": DEV_EMAIL, "orgId": DEV_ORG}, timeout=10)
+        except httpx.HTTPError as exc:
+            raise CliError(f"Cannot reach the platform at {url} ({exc})", "Is it running?") from None
+        if response.status_code != 200:
+            raise CliError(f"The platform at {url} refused the dev login (HTTP {response.status_code})",
+                           "edge-connector dev needs a mock platform in dev mode")
+        return response.json()["token"]
+
+    def _dev_deployment(self) -> dict[str, Any]:
+        assert self.client
+        listed = self.client.get("/api/deployments")
+        for deployment in listed.get("deployments", listed if isinstance(listed, list) else []):
+            if deployment.get("name") == DEV_DEPLOYMENT:
+                return deployment
+        return self.client.post("/api/deployments", {"name": DEV_DEPLOYMENT})
+
+    def _prepare_runtime_dir(self, url: str, token: str, deployment: dict[str, Any]) -> None:
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        token_path = self.runtime_dir / "auth-token.json"
+        tmp = token_path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"token": token, "platformUrl": url, "savedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, handle)
+        os.replace(tmp, token_path)
+        config = {
+            "toolRpcUrl": url.replace("http://", "ws://").replace("https://", "wss://") + "/tool-rpc",
+            "deploymentId": deployment.get("id") or deployment.get("deploymentId"),
+            "healthHost": "127.0.0.1",
+            "healthPort": self.health_port,
+            "backoffInitialSeconds": 0.5,
+            "backoffMaxSeconds": 5,
+        }
+        (self.runtime_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+    def _start_runtime(self) -> None:
+        self.runtime = Child(
+            "runtime", [sys.executable, "-m", "edge_cli", "start", "--dir", str(self.runtime_dir)],
+            _child_env(), echo=self.echo,
+        )
+        self.runtime.start()
+
+    # --- build → upload → live
+    def _build(self) -> BuildResult | None:
+        try:
+            return build_project(self.project_dir)
+        except BuildError as exc:
+            self.echo(f"✗ build failed: {exc}")
+            return None
+
+    def _publish(self, result: BuildResult, set_default: bool) -> int:
+        """Upload (the platform answers an unchanged bundle with its existing version) and return the version."""
+        assert self.client
+        status, body = self.client.upload(
+            f"/api/bundles/{result.manifest.bundle}/versions", result.archive_path,
+            {"X-Bundle-Checksum": result.checksum},
+        )
+        version = int(body["version"])
+        if set_default:
+            self.client.put("/api/bundles/default", {"name": result.manifest.bundle})
+        return version
+
+    def _runtime_status(self) -> dict[str, Any] | None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.health_port}/statusz", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    async def _wait_live(self, version: int, saved_at: float) -> float:
+        """Wait until the runtime serves `version`; returns milliseconds since `saved_at` (wall clock)."""
+        deadline = time.monotonic() + LIVE_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            status = await asyncio.to_thread(self._runtime_status)
+            bundle = (status or {}).get("bundle") or {}
+            if bundle.get("version") == version and (status or {}).get("connection", {}).get("registered", True):
+                return (time.time() - saved_at) * 1000
+            if self.runtime and not self.runtime.alive():
+                raise CliError("The runtime exited (see its log above)")
+            await asyncio.sleep(0.01)  # polling /statusz with a deadline
+        raise CliError(f"The runtime did not report version {version} within {LIVE_TIMEOUT_SECONDS:.0f} s",
+                       f"Check http://127.0.0.1:{self.health_port}/statusz")
+
+    async def _rebuild(self, saved_at: float) -> None:
+        started = time.perf_counter()
+        result = await asyncio.to_thread(self._build)
+        if result is None:
+            self.echo("  the last good version keeps serving")
+            return
+        if self.manifest is not None and result.checksum == self.manifest.checksum:
+            self.echo(f"= no change in the bundle ({(time.perf_counter() - started) * 1000:.0f} ms)")
+            return
+        version = await asyncio.to_thread(self._publish, result, False)
+        try:
+            ms = await self._wait_live(version, saved_at)
+        except CliError as exc:
+            self.echo(f"✗ reload failed: {exc}")
+            return
+        self.echo(f"✓ v{version} live in {ms:.0f} ms from save · {tools_changed(self.manifest, result.manifest)}")
+        self.manifest, self.version = result.manifest, version
+
+    async def _watch(self) -> None:
+        from watchfiles import awatch
+
+        rebuilding: asyncio.Task | None = None
+        latest_save = [time.time()]
+
+        async def build_loop() -> None:
+            while True:
+                await self._rebuild(latest_save[0])
+                if not self.scheduler.finished():
+                    return
+
+        async for changes in awatch(
+            self.project_dir, watch_filter=lambda _change, path: is_watched(path, self.project_dir),
+            debounce=40, step=10, stop_event=self._stop, rust_timeout=200, yield_on_timeout=False,
+        ):
+            latest_save[0] = _latest_mtime(path for _, path in changes) or time.time()
+            if self.scheduler.changed():
+                rebuilding = asyncio.create_task(build_loop())
+        if rebuilding and not rebuilding.done():
+            rebuilding.cancel()
+
+    # --- output
+    def _print_ready(self, url: str) -> None:
+        assert self.manifest is not None
+        token_path = self.runtime_dir / "auth-token.json"
+        lines = [
+            "",
+            f"Ready: {self.manifest.bundle} v{self.version} with {len(self.manifest.tools)} tool(s).",
+            f"  dashboard  {url}/",
+            f"  health     http://127.0.0.1:{self.health_port}/statusz",
+            "  call a tool:",
+        ]
+        for tool in self.manifest.tools:
+            arguments = json.dumps(example_arguments(tool.inputSchema))
+            lines.append(f"    AUTH_TOKEN_PATH={token_path} edge-connector call {tool.name} '{arguments}' --platform {url}")
+        lines += ["Watching for changes; Ctrl-C stops everything.", ""]
+        for line in lines:
+            self.echo(line)
+
+
+def _latest_mtime(paths: Iterable[str]) -> float | None:
+    times = []
+    for path in paths:
+        try:
+            times.append(os.stat(path).st_mtime)
+        except OSError:
+            pass
+    return max(times) if times else None
