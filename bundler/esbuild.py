@@ -13,12 +13,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
+from .filelock import exclusive_lock
 from .node import NodeNotFound, node_env, npm_command
 
 #: The esbuild this edge-connector is tested with; installed into the user cache when needed.
@@ -131,7 +131,7 @@ def ensure_cached_esbuild(
     if existing is not None:
         return existing
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(target.parent / f"esbuild-{version}.lock"):
+    with exclusive_lock(target.parent / f"esbuild-{version}.lock"):
         existing = _binary_in(target / "node_modules")
         if existing is not None:  # another process installed it while we waited
             return existing
@@ -174,31 +174,3 @@ def _npm_install_esbuild(folder: Path, version: str) -> None:
             f"npm could not install esbuild@{version} ({detail}); check the network and npm registry, "
             "or install esbuild yourself and set ESBUILD_BINARY_PATH"
         )
-
-
-@contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """An OS file lock (released by the OS if the holder dies, so no stale-lock guessing)."""
-    with open(path, "a+b") as handle:
-        if os.name == "nt":
-            import msvcrt
-
-            while True:
-                try:
-                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:  # LK_LOCK gives up after ~10 s; keep waiting for the installer
-                    continue
-            try:
-                yield
-            finally:
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
