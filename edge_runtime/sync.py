@@ -1,0 +1,375 @@
+"""Bundle sync (SPEC.md §8 Sync): find what to run, download it, load it, swap it in.
+
+Triggers: `assigned(ref)` (hello's `assignedBundle`, each `bundle.updated`), `request(reason)`, and a
+poll of `GET /api/connectors/assignment` every `interval`. Triggers arriving while a sync runs
+coalesce into one more sync afterwards. The decision is a pure function (`decide`); the I/O around
+it is: stream the archive into the installation directory (capped at 50 MB), unpack and verify it
+in a thread (`BundleStore.stage_archive`), require every tool to load in fresh workers
+(`Executor.load`, calls keep flowing to the old workers meanwhile), then commit it on disk
+(`BundleStore.activate`) and tell the platform (`on_swapped`). Any failure keeps the old bundle,
+logs `Bundle sync error: <cause>`, and retries with backoff capped at the interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+import httpx
+
+from edge_protocol.archive import ArchiveError, too_large_message
+from edge_protocol.backoff import Backoff
+from edge_protocol.limits import MAX_ARCHIVE_BYTES
+from edge_protocol.manifest import Manifest
+
+from .bundle_store import BundleStore
+from .executor import BundleLoadError, Executor
+
+ASSIGNMENT_ROUTE = "/api/connectors/assignment"
+NO_BUNDLE_ASSIGNED = (
+    "No bundle assigned to this deployment; assign one with `edge-connector bundle set-default NAME` "
+    "(or `edge-connector bundle assign DEPLOYMENT_ID NAME`)"
+)
+#: First retry delay after a failed sync (doubling, capped at the sync interval).
+RETRY_INITIAL_SECONDS = 5.0
+
+
+class SyncError(Exception):
+    """Why a sync failed, in words fit for `Bundle sync error: <cause>`."""
+
+
+@dataclass(frozen=True)
+class BundleRef:
+    """A bundle the platform wants this connector to run (`assignedBundle` / `bundle.updated`)."""
+
+    name: str
+    version: int | None
+    checksum: str
+    size: int | None = None
+    archive_url: str | None = None
+
+    @classmethod
+    def from_wire(cls, data: Any) -> "BundleRef | None":
+        if data is None:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str) \
+                or not isinstance(data.get("checksum"), str):
+            raise SyncError(f"the platform sent a malformed bundle reference: {data!r:.200}")
+        version = data.get("version")
+        size = data.get("size")
+        return cls(
+            name=data["name"],
+            version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+            checksum=data["checksum"],
+            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+            archive_url=data.get("archiveUrl") if isinstance(data.get("archiveUrl"), str) else None,
+        )
+
+    @property
+    def url(self) -> str:
+        if self.archive_url:
+            return self.archive_url
+        return f"/api/bundles/{quote(self.name, safe='@/')}/versions/{self.version}/archive"
+
+    def label(self) -> str:
+        return f"{self.name} v{self.version}" if self.version is not None else self.name
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "checksum": self.checksum}
+
+
+class Decision(enum.Enum):
+    NOTHING_ASSIGNED = "nothing_assigned"
+    UP_TO_DATE = "up_to_date"
+    DOWNLOAD = "download"
+
+
+def decide(target: BundleRef | None, active: Manifest | None) -> Decision:
+    """What a sync does, from what is assigned and what runs (no I/O)."""
+    if target is None:
+        return Decision.NOTHING_ASSIGNED
+    if active is not None and active.checksum == target.checksum:
+        return Decision.UP_TO_DATE
+    return Decision.DOWNLOAD
+
+
+_UNSET: Any = object()
+
+
+class BundleSync:
+    def __init__(
+        self,
+        store: BundleStore,
+        executor: Executor,
+        http: httpx.AsyncClient,
+        token_provider: Callable[[], Awaitable[str]],
+        interval: float,
+        on_swapped: Callable[[Manifest], Awaitable[None]],
+        logger: logging.Logger,
+        *,
+        deployment_id: str | None = None,
+        retry_initial: float = RETRY_INITIAL_SECONDS,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.http = http
+        self.token_provider = token_provider
+        self.interval = interval
+        self.on_swapped = on_swapped
+        self.logger = logger
+        self.deployment_id = deployment_id
+        self._backoff = Backoff(initial=min(retry_initial, interval), maximum=interval)
+        self._trigger = asyncio.Event()
+        self._pushed: Any = _UNSET  # the latest ref handed to assigned(), not yet acted on
+        self._reasons: list[str] = []
+        self._syncing = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._lock = asyncio.Lock()
+        self._next_sync_at = time.time() + interval
+        # What /statusz shows
+        self.last_sync_at: float | None = None
+        self.last_sync_error: str | None = None
+        self.assigned_ref: BundleRef | None = None
+        self.nothing_assigned = False
+        self.syncs = 0
+        self.sync_errors = 0
+        self.downloads = 0
+        self.last_swap_ms: float | None = None
+        self.last_download_bytes: int | None = None
+
+    # ---------------------------------------------------------------------------- triggers
+    def assigned(self, ref: dict[str, Any] | BundleRef | None) -> None:
+        """The platform said what to run (hello's `assignedBundle`, `bundle.updated` params): sync now."""
+        self._pushed = ref
+        self._reasons.append("assigned")
+        self._trigger.set()
+
+    def request(self, reason: str) -> None:
+        """Sync as soon as possible, asking the platform what is assigned."""
+        self._reasons.append(reason)
+        self._trigger.set()
+
+    # -------------------------------------------------------------------------------- loop
+    async def start_installed(self) -> Manifest | None:
+        """At start: repair the installation directory and load the bundle found there, if any."""
+        found = await asyncio.to_thread(self.store.recover)
+        if found is None:
+            return None
+        bundle_dir, manifest = found
+        try:
+            await self.executor.load(bundle_dir, manifest)
+        except BundleLoadError as exc:
+            self._failed(f"the installed bundle does not load: {exc}")
+            return None
+        return manifest
+
+    async def run(self) -> None:
+        """Sync on every trigger and every `interval` until cancelled."""
+        while True:
+            delay = max(0.0, self._next_sync_at - time.time())
+            try:
+                await asyncio.wait_for(self._trigger.wait(), delay)
+            except asyncio.TimeoutError:
+                self._reasons.append("interval")
+            await self.sync_now()
+
+    async def sync_now(self) -> Decision | None:
+        """One sync with every trigger gathered so far; returns what it decided (None on failure)."""
+        async with self._lock:
+            return await self._sync_gathered()
+
+    async def _sync_gathered(self) -> Decision | None:
+        self._trigger.clear()
+        pushed, self._pushed = self._pushed, _UNSET
+        reasons, self._reasons = self._reasons, []
+        self._syncing = True
+        self._idle.clear()
+        try:
+            decision = await self._sync(pushed, reasons)
+        except SyncError as exc:
+            self._failed(str(exc))
+            self._next_sync_at = time.time() + min(self.interval, self._backoff.next_delay())
+            return None
+        finally:
+            self._syncing = False
+            self._idle.set()
+        self.last_sync_error = None
+        self._backoff.attempts = 0
+        self._next_sync_at = time.time() + self.interval
+        return decision
+
+    def _failed(self, cause: str) -> None:
+        self.sync_errors += 1
+        self.last_sync_at = time.time()
+        self.last_sync_error = cause
+        self.logger.error("Bundle sync error: %s", cause)
+
+    async def _sync(self, pushed: Any, reasons: list[str]) -> Decision:
+        if pushed is _UNSET:
+            target = await self._poll_assignment()
+        elif pushed is None or isinstance(pushed, BundleRef):
+            target = pushed
+        else:
+            target = BundleRef.from_wire(pushed)
+        self.assigned_ref = target
+        active = self.executor.manifest
+        decision = decide(target, active)
+        self.syncs += 1
+        self.last_sync_at = time.time()
+        if decision is Decision.NOTHING_ASSIGNED:
+            self.nothing_assigned = True
+            self.logger.warning(NO_BUNDLE_ASSIGNED)
+            return decision
+        self.nothing_assigned = False
+        assert target is not None
+        if decision is Decision.UP_TO_DATE:
+            self.logger.debug("Bundle %s is up to date (%s); nothing to download", target.label(), target.checksum)
+            return decision
+        await self._install(target, reasons)
+        return decision
+
+    # --------------------------------------------------------------------------------- I/O
+    async def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token_provider()}"}
+
+    async def _poll_assignment(self) -> BundleRef | None:
+        params = {"deploymentId": self.deployment_id} if self.deployment_id else None
+        try:
+            response = await self.http.get(ASSIGNMENT_ROUTE, params=params, headers=await self._headers())
+        except httpx.HTTPError as exc:
+            raise SyncError(f"could not ask the platform for the assigned bundle ({_describe_http_error(exc)})") from None
+        if response.status_code != 200:
+            raise SyncError(f"the platform refused the assignment poll: {_describe_refusal(response.status_code, response.content)}")
+        try:
+            return BundleRef.from_wire(response.json().get("assignedBundle"))
+        except (ValueError, AttributeError):
+            raise SyncError("the platform answered the assignment poll with something that is not JSON") from None
+
+    async def _install(self, target: BundleRef, reasons: list[str]) -> None:
+        started = time.monotonic()
+        self.logger.info("Downloading bundle %s (%s)", target.label(), target.checksum,
+                         extra={"bundle": target.name, "reasons": ",".join(sorted(set(reasons)))})
+        download = self.store.new_download_path()
+        try:
+            size = await self._download(target, download)
+            try:
+                bundle_dir, manifest = await asyncio.to_thread(self.store.stage_archive, download, target.checksum)
+            except ArchiveError as exc:
+                raise SyncError(f"bundle {target.label()} refused: {exc}") from None
+            except OSError as exc:
+                raise SyncError(f"could not unpack bundle {target.label()} into {self.store.install_dir}: {exc}") from None
+        finally:
+            download.unlink(missing_ok=True)
+        self.downloads += 1
+        self.last_download_bytes = size
+        manifest = manifest.with_version(target.version)
+        try:
+            await self.executor.load(bundle_dir, manifest)
+        except BundleLoadError as exc:
+            await asyncio.to_thread(self.store.discard, bundle_dir)
+            raise SyncError(f"bundle {target.label()} refused: {exc}") from None
+        try:
+            await asyncio.to_thread(self.store.activate, bundle_dir, manifest)
+        except OSError as exc:
+            # The new workers serve already; only the on-disk commit failed, so a restart runs the old one.
+            raise SyncError(f"bundle {target.label()} is serving but could not be saved: {exc}") from None
+        self.last_swap_ms = (time.monotonic() - started) * 1000
+        self.logger.info("Bundle %s is now serving (%d tools, %.0f ms after the download started)",
+                         target.label(), len(manifest.tools), self.last_swap_ms,
+                         extra={"bundle": target.name, "checksum": target.checksum})
+        try:
+            await self.on_swapped(manifest)
+        except Exception as exc:  # telling the platform is best effort; the next hello re-registers
+            self.logger.warning("Could not announce the new tools to the platform: %s", exc)
+
+    async def _download(self, target: BundleRef, path: Path) -> int:
+        if target.size is not None and target.size > MAX_ARCHIVE_BYTES:
+            raise SyncError(f"bundle {target.label()} refused: {too_large_message(target.size)}")
+        received = 0
+        try:
+            async with self.http.stream("GET", target.url, headers=await self._headers()) as response:
+                if response.status_code != 200:
+                    body = await _read_capped(response, 65536)
+                    raise SyncError(f"download of bundle {target.label()} failed: "
+                                    f"{_describe_refusal(response.status_code, body)}")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > MAX_ARCHIVE_BYTES:
+                    raise SyncError(f"bundle {target.label()} refused: {too_large_message(int(declared))}")
+                with open(path, "wb") as out:
+                    async for chunk in response.aiter_bytes(1 << 16):
+                        received += len(chunk)
+                        if received > MAX_ARCHIVE_BYTES:
+                            raise SyncError(f"bundle {target.label()} refused: {too_large_message(received)}")
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise SyncError(f"download of bundle {target.label()} failed ({_describe_http_error(exc)})") from None
+        except OSError as exc:
+            raise SyncError(f"could not write the download into {path.parent}: {exc}") from None
+        return received
+
+    # ------------------------------------------------------------------------------ status
+    async def wait_idle(self) -> None:
+        """Wait until no sync is running (for shutdown)."""
+        await self._idle.wait()
+
+    def status(self) -> dict[str, Any]:
+        manifest = self.executor.manifest
+        return {
+            "bundle": manifest.ref() if manifest else None,
+            "assignedBundle": self.assigned_ref.to_wire() if self.assigned_ref else None,
+            "noBundleAssigned": self.nothing_assigned,
+            "syncing": self._syncing,
+            "lastSyncAt": _iso(self.last_sync_at),
+            "lastSyncError": self.last_sync_error,
+            "nextSyncAt": _iso(self._next_sync_at),
+            "syncs": self.syncs,
+            "syncErrors": self.sync_errors,
+            "downloads": self.downloads,
+            "lastSwapMs": round(self.last_swap_ms, 1) if self.last_swap_ms is not None else None,
+            "lastDownloadBytes": self.last_download_bytes,
+        }
+
+
+def _iso(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(stamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= limit:
+            break
+    return body[:limit]
+
+
+def _describe_refusal(status: int, body: bytes) -> str:
+    """`HTTP 404 not_found: No such bundle` from the platform's `{"error": {code, message}}` body."""
+    try:
+        error = json.loads(body).get("error") or {}
+        code, message = error.get("code"), error.get("message")
+    except (ValueError, AttributeError):
+        code = message = None
+    if code or message:
+        return f"HTTP {status} {code or ''}: {message or ''}".replace(" :", ":")
+    return f"HTTP {status}"
+
+
+def _describe_http_error(exc: httpx.HTTPError) -> str:
+    text = str(exc) or exc.__class__.__name__
+    try:
+        url = exc.request.url.copy_with(query=None)
+        return f"{exc.__class__.__name__} for {url}: {text}"
+    except RuntimeError:  # no request attached
+        return f"{exc.__class__.__name__}: {text}"
