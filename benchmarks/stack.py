@@ -145,19 +145,21 @@ def start_runtime(platform: Platform, install_dir: Path, env: dict[str, str] | N
     runtime = Runtime(install_dir, port, process)
     threading.Thread(target=_pump, args=(process, runtime.output), daemon=True).start()
 
-    def healthy() -> bool:
+    def healthy_or_dead() -> str | None:
         if process.poll() is not None:
-            raise StackError(f"runtime exited with {process.returncode}:\n{runtime.log_tail()}")
+            return "dead"
         try:
-            return httpx.get(f"{runtime.health_url}/healthz", timeout=2).status_code == 200
+            return "healthy" if httpx.get(f"{runtime.health_url}/healthz", timeout=2).status_code == 200 else None
         except httpx.HTTPError:
-            return False
+            return None
 
     try:
-        wait_until(healthy, timeout, message="runtime /healthz")
+        state = wait_until(healthy_or_dead, timeout, message="runtime /healthz")
     except AssertionError as exc:
         runtime.stop()
         raise StackError(f"{exc}\n{runtime.log_tail()}") from None
+    if state == "dead":
+        raise StackError(f"runtime exited with {process.returncode}:\n{runtime.log_tail()}")
     return runtime
 
 
