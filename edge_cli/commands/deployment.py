@@ -1,7 +1,83 @@
-"""`edge-connector deployment` (not yet wired)."""
+"""`edge-connector deployment create|list|rotate-secret|delete`: connector identities on the platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
+from rich.table import Table
+
+from ..client import connect
+from ..console import err, out, print_json
+
+deployment_app = typer.Typer(help="Create and manage deployments (DEPLOYMENT_ID / DEPLOYMENT_SECRET).",
+                             no_args_is_help=True)
+
+PLATFORM_OPTION = typer.Option(None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000).")
+JSON_OPTION = typer.Option(False, "--json", help="Print as JSON.")
+
+
+def _print_secret(data: dict, as_json: bool, verb: str) -> None:
+    if as_json:
+        print_json(data)
+        return
+    out.print(f"{verb} deployment {data['name']!r}.")
+    out.print(f"DEPLOYMENT_ID={data['deploymentId']}")
+    out.print(f"DEPLOYMENT_SECRET={data['secret']}")
+    err.print("The secret is shown only now: store it where the connector runs (it is kept hashed on the platform).")
+
+
+@deployment_app.command("create")
+def create(name: str = typer.Argument(..., help="A name for the deployment (e.g. the host it runs on)."),
+           platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Create a deployment and print its DEPLOYMENT_ID and DEPLOYMENT_SECRET (the secret only once)."""
+    with connect(platform, Path.cwd()) as client:
+        _print_secret(client.post("/api/deployments", {"name": name}), as_json, "Created")
+
+
+@deployment_app.command("list")
+def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Deployments of your organization, with the bundle each one runs."""
+    with connect(platform, Path.cwd()) as client:
+        data = client.get("/api/deployments")
+    if as_json:
+        print_json(data)
+        return
+    if not data["deployments"]:
+        out.print("No deployments yet. Create one with: edge-connector deployment create NAME")
+        return
+    table = Table(title="Deployments", title_justify="left")
+    table.add_column("ID", no_wrap=True, min_width=max(len(d["deploymentId"]) for d in data["deployments"]))
+    for column in ("Name", "Assignment", "Runs", "Created"):
+        table.add_column(column)
+    for d in data["deployments"]:
+        assignment = d.get("assignment")
+        assigned = (f"{assignment['name']}@{assignment['version'] or 'latest'}" if assignment else "(org default)")
+        resolved = d.get("resolvedBundle")
+        runs = f"{resolved['name']}@{resolved['version']}" if resolved else "(nothing assigned)"
+        table.add_row(d["deploymentId"], d["name"], assigned, runs, d["createdAt"])
+    out.print(table)
+
+
+@deployment_app.command("rotate-secret")
+def rotate_secret(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
+                  platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Issue a new DEPLOYMENT_SECRET; the old one stops working at once."""
+    with connect(platform, Path.cwd()) as client:
+        _print_secret(client.post(f"/api/deployments/{deployment_id}/rotate-secret"), as_json, "Rotated the secret of")
+
+
+@deployment_app.command("delete")
+def delete(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
+           platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Delete a deployment: its credentials and tokens stop working and its connector is dropped."""
+    with connect(platform, Path.cwd()) as client:
+        client.delete(f"/api/deployments/{deployment_id}")
+    if as_json:
+        print_json({"deleted": deployment_id})
+    else:
+        out.print(f"Deleted deployment {deployment_id}.")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(deployment_app, name="deployment")

@@ -1,7 +1,42 @@
-"""`edge-connector platform` (not yet wired)."""
+"""`edge-connector platform serve`: run the mock platform (same as the `mock-platform` command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from ..errors import CliError, UsageError
+
+platform_app = typer.Typer(help="Run the included mock platform.", no_args_is_help=True)
+
+
+@platform_app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port (0 = any free port)."),
+    data: Path = typer.Option(Path(".mock-platform"), "--data", help="State directory (SQLite + archives)."),
+    jwt_secret: str = typer.Option(None, "--jwt-secret", envvar="EC_JWT_SECRET",
+                                   help="HS256 secret (default: generated once into the data directory).",
+                                   show_envvar=True),
+    dev: bool = typer.Option(None, "--dev/--no-dev",
+                             help="Dev tokens and fault injection (default: on for loopback hosts only)."),
+    heartbeat: float = typer.Option(None, "--heartbeat", help="WebSocket ping interval in seconds (default 30)."),
+    log_level: str = typer.Option("warning", "--log-level", help="critical, error, warning, info or debug."),
+) -> None:
+    """Run the mock platform in the foreground; prints `mock-platform listening on http://HOST:PORT`."""
+    from mock_platform import serve as server
+
+    try:
+        config = server.build_config(host, port, data, jwt_secret, dev, heartbeat)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        server.serve(config, log_level)
+    except OSError as exc:
+        raise CliError(f"Cannot listen on {host}:{port} ({exc.strerror or exc})",
+                       "Choose another --port, or stop what is using it") from None
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(platform_app, name="platform")

@@ -1,7 +1,65 @@
-"""`edge-connector sim` (not yet wired)."""
+"""`edge-connector sim disconnect|reject|latency|pushes`: drive the mock platform's fault injection (dev mode)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from ..client import connect
+from ..console import out, print_json
+from .deployment import JSON_OPTION, PLATFORM_OPTION
+
+sim_app = typer.Typer(help="Fault injection on the mock platform (dev mode, your organization only).",
+                      no_args_is_help=True)
+
+
+def _post(platform: str | None, path: str, body: dict, as_json: bool, summary: str) -> dict:
+    with connect(platform, Path.cwd()) as client:
+        result = client.post(f"/api/sim/{path}", body)
+    if as_json:
+        print_json(result)
+    else:
+        out.print(summary.format(**(result or {})))
+    return result
+
+
+@sim_app.command("disconnect")
+def disconnect(
+    deployment: str = typer.Option(None, "--deployment", help="Only this deployment's connector (default: all of your org)."),
+    code: int = typer.Option(1012, "--code", help="WebSocket close code (1012 platform restart, 4001 token expired, 4009 replaced…)."),
+    platform: str = PLATFORM_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Close connector connections now."""
+    body = {"code": code, **({"deploymentId": deployment} if deployment else {})}
+    _post(platform, "disconnect", body, as_json, "Closed {disconnected} connection(s) with code " + str(code) + ".")
+
+
+@sim_app.command("reject")
+def reject(count: int = typer.Argument(..., min=0, metavar="N", help="How many handshakes to refuse (0 stops)."),
+           platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Refuse the next N connector handshakes with 503."""
+    _post(platform, "reject", {"count": count}, as_json, "The next {rejectNext} handshake(s) will be refused with 503.")
+
+
+@sim_app.command("latency")
+def latency(ms: float = typer.Argument(..., min=0, metavar="MS", help="Delay in milliseconds (0 turns it off)."),
+            platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Delay every message to and from connectors."""
+    _post(platform, "latency", {"ms": ms}, as_json, "Every connector message is now delayed by {latencyMs} ms.")
+
+
+@sim_app.command("pushes")
+def pushes(state: str = typer.Argument(..., metavar="on|off", help="off: hold back bundle.updated pushes."),
+           platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Turn bundle.updated pushes off (connectors then only learn of uploads by polling) or back on."""
+    normalized = state.strip().lower()
+    if normalized not in ("on", "off"):
+        raise typer.BadParameter("use on or off", param_hint="on|off")
+    _post(platform, "pushes", {"enabled": normalized == "on"}, as_json,
+          "Bundle pushes are now " + normalized + ".")
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(sim_app, name="sim")

@@ -1,7 +1,145 @@
-"""`edge-connector upload` (not yet wired)."""
+"""`edge-connector upload [DIR] [--set-default] [--deployment ID]`: build if stale, then publish a version.
+
+An unchanged bundle (same checksum as a version already on the platform) is not sent again; the
+command reports that version. The 50 MB limit is checked before a single byte goes out.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from bundler.build import default_out_dir, is_stale
+from bundler.errors import BuildError
+from bundler.project import load_project
+from edge_protocol.archive import MANIFEST_NAME, ArchiveError, read_archive, too_large_message
+from edge_protocol.limits import MAX_ARCHIVE_BYTES
+from edge_protocol.manifest import Manifest, ManifestError
+
+from ..client import PlatformClient, connect, load_token
+from ..console import err, out, print_json
+from ..errors import CliError
+from .build import run_build
+from .deployment import JSON_OPTION, PLATFORM_OPTION
+
+
+@dataclass(frozen=True)
+class LocalBundle:
+    name: str
+    checksum: str
+    archive: Path
+    size: int
+
+
+def local_bundle(project_dir: Path, archive: Path | None) -> LocalBundle:
+    """The bundle to upload: a given archive (verified here), or the project's build, rebuilt if stale."""
+    if archive is not None:
+        return _from_archive(archive)
+    try:
+        config = load_project(project_dir)
+    except BuildError as exc:
+        raise CliError(exc.message, exc.hint) from None
+    out_dir = default_out_dir(config.root)
+    archive_path = out_dir / config.archive_file_name
+    if is_stale(config.root) or not archive_path.is_file():
+        err.print("Sources changed since the last build: building…", markup=False)
+        result = run_build(config.root)
+        return LocalBundle(result.manifest.bundle, result.checksum, result.archive_path, result.archive_size)
+    try:
+        manifest = Manifest.load(out_dir / MANIFEST_NAME)
+    except (OSError, ManifestError) as exc:
+        raise CliError(f"The last build in {out_dir} is unreadable ({exc})", "Run edge-connector build") from None
+    return LocalBundle(manifest.bundle, manifest.checksum, archive_path, archive_path.stat().st_size)
+
+
+def _from_archive(archive: Path) -> LocalBundle:
+    if not archive.is_file():
+        raise CliError(f"No archive at {archive}", "Pass the .tar.gz written by edge-connector build")
+    size = archive.stat().st_size
+    if size > MAX_ARCHIVE_BYTES:
+        raise CliError(too_large_message(size))
+    scratch = Path(tempfile.mkdtemp(prefix="edge-upload-"))
+    try:
+        manifest = read_archive(archive, scratch / "bundle")
+    except ArchiveError as exc:
+        raise CliError(f"{archive} is not a valid bundle archive: {exc}", "Rebuild it with edge-connector build") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return LocalBundle(manifest.bundle, manifest.checksum, archive, size)
+
+
+def existing_version(client: PlatformClient, bundle: LocalBundle) -> dict | None:
+    """The platform's version of this exact content, if it already has one."""
+    for summary in client.get("/api/bundles")["bundles"]:
+        if summary["name"] == bundle.name:
+            return next((v for v in summary["versions"] if v["checksum"] == bundle.checksum), None)
+    return None
+
+
+def send(client: PlatformClient, bundle: LocalBundle, show_progress: bool = True) -> tuple[dict, bool]:
+    """Upload with a progress bar on stderr; returns `(version info, created)`."""
+    with Progress(
+        TextColumn("Uploading {task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TimeRemainingColumn(), console=err, transient=True, disable=not (show_progress and err.is_terminal),
+    ) as progress:
+        task = progress.add_task(bundle.name, total=bundle.size)
+        status, data = client.upload(
+            f"/api/bundles/{bundle.name}/versions", bundle.archive, {"X-Bundle-Checksum": bundle.checksum},
+            progress=lambda n: progress.advance(task, n),
+            restart=lambda: progress.reset(task, total=bundle.size),
+        )
+    return data, status == 201
+
+
+def publish(project_dir: Path, *, archive: Path | None = None, set_default: bool = False,
+            deployment: str | None = None, platform: str | None = None, show_progress: bool = True) -> dict:
+    """Build if needed, upload unless unchanged, then apply `--set-default` / `--deployment` (also used by `dev`)."""
+    load_token()  # fail on a missing token before spending time on a build
+    bundle = local_bundle(project_dir, archive)
+    if bundle.size > MAX_ARCHIVE_BYTES:
+        raise CliError(too_large_message(bundle.size))
+    with connect(platform, project_dir) as client:
+        version = existing_version(client, bundle)
+        uploaded = version is None
+        if version is None:
+            version, uploaded = send(client, bundle, show_progress)
+        result = {**version, "uploaded": uploaded}
+        if set_default:
+            client.put("/api/bundles/default", {"name": bundle.name, "version": version["version"]})
+            result["default"] = True
+        if deployment:
+            client.put(f"/api/deployments/{deployment}/bundle", {"name": bundle.name, "version": version["version"]})
+            result["assignedTo"] = deployment
+    return result
+
+
+def upload(
+    directory: Path = typer.Argument(Path("."), help="The tool project folder.", show_default="."),
+    set_default: bool = typer.Option(False, "--set-default", help="Also make this version the org default."),
+    deployment: str = typer.Option(None, "--deployment", help="Also assign this version to that deployment."),
+    archive: Path = typer.Option(None, "--archive", help="Upload this prebuilt archive instead of building DIR."),
+    platform: str = PLATFORM_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Build if the sources changed, check the 50 MB limit, upload with a progress bar, print name, version, checksum."""
+    result = publish(directory, archive=archive, set_default=set_default, deployment=deployment,
+                     platform=platform, show_progress=not as_json)
+    if as_json:
+        print_json(result)
+        return
+    state = "Uploaded" if result["uploaded"] else "Unchanged, not sent again:"
+    out.print(f"{state} {result['name']} version {result['version']} ({result['size']:,} bytes)")
+    out.print(f"Checksum  {result['checksum']}")
+    if result.get("default"):
+        out.print(f"Org default is now {result['name']}@{result['version']}.")
+    if result.get("assignedTo"):
+        out.print(f"Deployment {result['assignedTo']} now runs {result['name']}@{result['version']}.")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("upload")(upload)

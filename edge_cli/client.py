@@ -1,0 +1,356 @@
+"""How the CLI talks to the platform: which URL, which token, and an HTTP client that retries sanely.
+
+- `resolve_platform_url`: `--platform` > `EDGE_PLATFORM_URL` > `edge.json` `platformUrl` > the URL saved
+  with the token > `http://127.0.0.1:8000` (SPEC.md §4).
+- `load_token`: `EDGE_CONNECTOR_TOKEN` > the file at `AUTH_TOKEN_PATH` > `<user config dir>/auth-token.json`.
+- `PlatformClient`: JSON in and out; retries network errors, 429 and 5xx (3 times, backoff, `Retry-After`),
+  never a 4xx; every refusal becomes a `CliError` in the words of the troubleshooting page.
+Tokens never appear in an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import platformdirs
+
+from .errors import CliError
+
+DEFAULT_PLATFORM_URL = "http://127.0.0.1:8000"
+TOKEN_FILE_NAME = "auth-token.json"
+APP_NAME = "edge-connector"
+ENV_TOKEN = "EDGE_CONNECTOR_TOKEN"
+ENV_TOKEN_PATH = "AUTH_TOKEN_PATH"
+ENV_PLATFORM_URL = "EDGE_PLATFORM_URL"
+#: First retry delay in seconds (doubles each time); tests shorten it.
+ENV_RETRY_BASE = "EC_HTTP_RETRY_BASE"
+MAX_RETRIES = 3
+MAX_RETRY_AFTER_SECONDS = 60.0
+UPLOAD_CHUNK = 256 * 1024
+
+REAUTH_HINT = "Re-authenticate with edge-connector auth --browser or edge-connector auth --token <new-token>"
+NO_ORG_HINT = (
+    "The JWT must contain an orgId claim or an orgs map. Log in to an organization "
+    "(edge-connector auth --browser) and generate a new token"
+)
+
+
+# ------------------------------------------------------------------------------------ platform URL
+def resolve_platform_url(flag: str | None, project_dir: Path | str | None = None) -> str:
+    for candidate in (flag, os.environ.get(ENV_PLATFORM_URL), _edge_json_url(project_dir), _saved_url()):
+        if candidate and candidate.strip():
+            return _normalise_url(candidate.strip())
+    return DEFAULT_PLATFORM_URL
+
+
+def _normalise_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"Platform URL {url!r} must start with http:// or https://",
+                       "Pass e.g. --platform http://127.0.0.1:8000")
+    return url.rstrip("/")
+
+
+def _edge_json_url(project_dir: Path | str | None) -> str | None:
+    if project_dir is None:
+        return None
+    try:
+        data = json.loads((Path(project_dir) / "edge.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("platformUrl") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _saved_url() -> str | None:
+    try:
+        data = json.loads(token_file_path().read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("platformUrl") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+# ------------------------------------------------------------------------------------ tokens
+def token_file_path() -> Path:
+    """Where `auth` saves the token: `AUTH_TOKEN_PATH`, else the user config dir."""
+    explicit = os.environ.get(ENV_TOKEN_PATH)
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / TOKEN_FILE_NAME
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    token: str
+    #: where it came from, for messages: "EDGE_CONNECTOR_TOKEN" or the file path
+    source: str
+    platform_url: str | None = None
+    saved_at: str | None = None
+
+
+def find_token() -> StoredToken | None:
+    env_token = os.environ.get(ENV_TOKEN, "").strip()
+    if env_token:
+        return StoredToken(env_token, ENV_TOKEN)
+    path = token_file_path()
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise CliError(f"The token file {path} cannot be read ({exc})",
+                       "Delete it and run edge-connector auth --browser again") from None
+    token = data.get("token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        return None
+    return StoredToken(token.strip(), str(path), data.get("platformUrl"), data.get("savedAt"))
+
+
+def where_tokens_are_looked_for() -> str:
+    path = token_file_path()
+    via = f"{ENV_TOKEN_PATH}={path}" if os.environ.get(ENV_TOKEN_PATH) else str(path)
+    return f"looked in ${ENV_TOKEN} (not set) and {via} (no token there)"
+
+
+def load_token() -> StoredToken:
+    """The CLI's token, or the `No authentication token found` failure saying where it looked."""
+    found = find_token()
+    if found is None:
+        raise CliError(
+            f"No authentication token found: {where_tokens_are_looked_for()}",
+            "Run edge-connector auth --browser, or edge-connector auth --token <token>; in CI set EDGE_CONNECTOR_TOKEN",
+        )
+    return found
+
+
+def save_token(token: str, url: str | None) -> Path:
+    """Write the token file atomically with mode 0600 (never readable by others, even for an instant)."""
+    path = token_file_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"token": token, "platformUrl": url,
+            "savedAt": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    fd, tmp = tempfile.mkstemp(prefix=".auth-token-", dir=path.parent)  # mkstemp creates it 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def delete_token_file() -> Path | None:
+    path = token_file_path()
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return None
+    return path
+
+
+# ------------------------------------------------------------------------------------ errors
+def refusal_to_cli_error(status: int, body: Any, url: str) -> CliError:
+    """A platform refusal in the words of the troubleshooting page, with what to do."""
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if code == "token_expired":
+        return CliError("Token has expired", REAUTH_HINT)
+    if code == "unauthenticated":
+        return CliError(f"No authentication token found: the platform at {url} got no token",
+                        "Run edge-connector auth --browser, or edge-connector auth --token <token>")
+    if code == "token_invalid":
+        return CliError(message or "Token validation failed", f"Was it issued by the platform at {url}? {REAUTH_HINT}")
+    if code == "no_organization":
+        return CliError("No organization in token", NO_ORG_HINT)
+    if status == 413:
+        return CliError(message or "Bundle too large for the platform (50 MB)",
+                        "Reduce inlined dependencies or split the tools across bundles")
+    if message:
+        return CliError(f"{message.rstrip('.')} ({code or status})")
+    return CliError(f"The platform at {url} answered HTTP {status}", "Check the platform's log")
+
+
+def _network_error(exc: httpx.HTTPError, url: str) -> CliError:
+    if isinstance(exc, httpx.ConnectError):
+        return CliError(f"Connection refused (ECONNREFUSED): cannot reach the platform at {url}",
+                        "Is the platform running? Start it with edge-connector platform serve, "
+                        "or point --platform / EDGE_PLATFORM_URL at it")
+    if isinstance(exc, httpx.TimeoutException):
+        return CliError(f"The platform at {url} did not answer in time ({type(exc).__name__})",
+                        "Check that it is running and reachable, then try again")
+    return CliError(f"Lost the connection to the platform at {url} ({type(exc).__name__})",
+                    "Check the network and the platform, then try again")
+
+
+# ------------------------------------------------------------------------------------ client
+def retry_delay(attempt: int, response: httpx.Response | None, base: float | None = None) -> float:
+    """Backoff before retry number `attempt` (0-based): doubling from the base, or `Retry-After`."""
+    if base is None:
+        base = float(os.environ.get(ENV_RETRY_BASE, "0.5"))
+    if response is not None:
+        hinted = parse_retry_after(response.headers.get("retry-after"))
+        if hinted is not None:
+            return min(hinted, MAX_RETRY_AFTER_SECONDS)
+    return base * (2 ** attempt)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+ProgressCallback = Callable[[int], None]
+
+
+class PlatformClient:
+    """JSON API client of one platform URL with one token (or none, for open routes)."""
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.url = url.rstrip("/")
+        self._token = token
+        self._sleep = sleep
+        headers = {"User-Agent": "edge-connector-cli"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "PlatformClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- verbs
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None} or None)
+
+    def post(self, path: str, body: Any = None, *, timeout: float | None = None) -> Any:
+        return self.request("POST", path, json=body, timeout=timeout)
+
+    def put(self, path: str, body: Any = None) -> Any:
+        return self.request("PUT", path, json=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                timeout: float | None = None) -> Any:
+        extra = {"timeout": timeout} if timeout is not None else {}
+        response = self._send(lambda: self._http.request(method, path, json=json, params=params, **extra))
+        return _json_of(response)
+
+    def request_raw(self, method: str, path: str, *, json: Any = None, timeout: float | None = None,
+                    retry: bool = False) -> tuple[int, Any]:
+        """`(status, body)` for any HTTP status, for callers that interpret refusals themselves (`call`).
+
+        Without `retry` only a refused connection is retried (the request never arrived); a tool call
+        must never run twice because an answer was slow or failed.
+        """
+        extra = {"timeout": timeout} if timeout is not None else {}
+        response = self._send(lambda: self._http.request(method, path, json=json, **extra), retry=retry,
+                              raise_refusals=False)
+        return response.status_code, _json_or_none(response)
+
+    def upload(self, path: str, file: Path, headers: dict[str, str], progress: ProgressCallback | None = None,
+               restart: Callable[[], None] | None = None) -> tuple[int, Any]:
+        """Stream `file` as the request body; returns `(status, json)`. `restart` is told when a retry resends."""
+        size = Path(file).stat().st_size
+        first = [True]
+
+        def send() -> httpx.Response:
+            if not first[0] and restart:
+                restart()
+            first[0] = False
+            body = _file_chunks(Path(file), progress)
+            return self._http.post(path, content=body,
+                                   headers={**headers, "Content-Type": "application/gzip", "Content-Length": str(size)},
+                                   timeout=httpx.Timeout(300.0, connect=10.0))
+
+        response = self._send(send)
+        return response.status_code, _json_of(response)
+
+    def _send(self, attempt_once: Callable[[], httpx.Response], *, retry: bool = True,
+              raise_refusals: bool = True) -> httpx.Response:
+        for attempt in range(MAX_RETRIES + 1):
+            last = attempt == MAX_RETRIES
+            try:
+                response = attempt_once()
+            except httpx.HTTPError as exc:
+                if last or not (retry or isinstance(exc, httpx.ConnectError)):
+                    raise _network_error(exc, self.url) from None
+                self._sleep(retry_delay(attempt, None))
+                continue
+            if retry and _retryable(response.status_code) and not last:
+                self._sleep(retry_delay(attempt, response))
+                continue
+            if response.status_code >= 400 and raise_refusals:
+                raise refusal_to_cli_error(response.status_code, _json_or_none(response), self.url)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _file_chunks(path: Path, progress: ProgressCallback | None) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(UPLOAD_CHUNK):
+            if progress:
+                progress(len(chunk))
+            yield chunk
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _json_of(response: httpx.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise CliError(f"The platform answered HTTP {response.status_code} with something that is not JSON",
+                       "Is --platform pointing at an edge-connector platform?") from None
+
+
+def connect(platform_flag: str | None = None, project_dir: Path | str | None = None,
+            need_token: bool = True) -> PlatformClient:
+    """The client every command uses: resolved URL, the CLI's token (required unless `need_token` False)."""
+    url = resolve_platform_url(platform_flag, project_dir)
+    token = load_token().token if need_token else (find_token().token if find_token() else None)
+    return PlatformClient(url, token)
