@@ -49,7 +49,8 @@ def parse_errors(stderr: str) -> list[EsbuildMessage]:
             ))
         else:
             messages.append(EsbuildMessage(match["message"]))
-    return messages
+    # esbuild parses files in parallel, so its order varies; sorted output is stable and reads top-down.
+    return sorted(messages, key=lambda m: (m.file is None, m.file or "", m.line or 0, m.column or 0))
 
 
 def package_of(specifier: str) -> str | None:
