@@ -12,6 +12,7 @@
   let token = sessionStorage.getItem(TOKEN_KEY);
   let pollTimer = null;
   let toolsByName = new Map(); // name -> {description, inputSchema}
+  let toolsSignature = "";
   let lastPrefill = null; // the arguments text we generated, so we never overwrite the user's own
 
   // ---- DOM helpers ---------------------------------------------------------------------------
@@ -202,11 +203,13 @@
         api("GET", `/api/calls?limit=${RECENT_CALLS}`),
       ]);
       const connected = connectors?.connectors ?? [];
-      renderConnectors(connected);
-      renderDeployments(deployments?.deployments ?? [], connected);
+      const deploymentList = deployments?.deployments ?? [];
+      const names = new Map(deploymentList.map((d) => [d.deploymentId, d.name]));
+      renderConnectors(connected, names);
+      renderDeployments(deploymentList, connected);
       renderBundles(bundles);
       renderCalls(calls?.calls ?? []);
-      updateCallForm(connected);
+      updateCallForm(connected, names, toolCatalog(bundles));
       showBanner("");
       $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
@@ -222,22 +225,30 @@
 
   // ---- renderers -----------------------------------------------------------------------------
 
-  function renderConnectors(connectors) {
+  /** A connector is listed while its socket is open; what it can do depends on its bundle. */
+  function connectorState(c) {
+    if (!c.bundle) return ["connected, no bundle", ""];
+    if ((c.inFlight ?? 0) > 0) return ["busy", "ok"];
+    return ["ready", "ok"];
+  }
+
+  function renderConnectors(connectors, deploymentNames) {
     $("connectors-count").textContent = connectors.length ? `(${connectors.length})` : "";
     fillTable(
       "connectors",
       connectors.map((c) => {
-        const state = c.state ?? "connected";
+        const [state, kind] = connectorState(c);
         const tools = (c.tools ?? []).map(toolName);
         return el(
           "tr",
           { "data-deployment": c.deploymentId },
-          el("td", {}, el("div", {}, c.deploymentName ?? c.deploymentId ?? "—"), el("div", { class: "muted mono" }, c.deploymentId ?? "")),
-          el("td", {}, badge(state, state === "connected" || state === "registered" ? "ok" : "")),
+          el("td", {}, el("div", {}, deploymentNames.get(c.deploymentId) ?? c.deploymentId ?? "—"),
+            el("div", { class: "muted mono" }, c.deploymentId ?? "")),
+          el("td", {}, badge(state, kind)),
           el("td", { class: "mono" }, bundleLabel(c.bundle)),
           el("td", {}, tools.length ? tools.map((t) => el("span", { class: "tag mono" }, t)) : "—"),
-          el("td", { class: "num" }, String(c.callsInFlight ?? c.inFlight ?? 0)),
-          el("td", { title: c.since ?? "" }, sinceLabel(c.since)),
+          el("td", { class: "num" }, `${c.inFlight ?? 0}${c.concurrency ? ` / ${c.concurrency}` : ""}`),
+          el("td", { title: c.since ?? "" }, sinceLabel(c.since), el("div", { class: "muted" }, `${c.callsTotal ?? 0} calls`)),
         );
       }),
     );
@@ -248,15 +259,16 @@
     fillTable(
       "deployments",
       deployments.map((d) => {
-        const id = d.id ?? d.deploymentId;
-        const assigned = d.bundle ?? d.assignment ?? null;
+        const own = d.assignment;
+        const runs = d.resolvedBundle ? bundleLabel(d.resolvedBundle) : "nothing assigned";
         return el(
           "tr",
-          { "data-deployment": id },
+          { "data-deployment": d.deploymentId },
           el("td", {}, d.name ?? "—"),
-          el("td", { class: "mono" }, id ?? "—"),
-          el("td", { class: "mono" }, assigned ? bundleLabel(assigned) : el("span", { class: "muted" }, "org default")),
-          el("td", {}, online.has(id) ? badge("connected", "ok") : badge("offline")),
+          el("td", { class: "mono" }, d.deploymentId),
+          el("td", {}, el("div", { class: "mono" }, runs),
+            el("div", { class: "muted" }, own ? `own assignment: ${bundleLabel(own)}` : "org default")),
+          el("td", {}, online.has(d.deploymentId) ? badge("connected", "ok") : badge("offline")),
         );
       }),
     );
@@ -268,21 +280,36 @@
     fillTable(
       "bundles",
       bundles.map((b) => {
-        const versions = [...(b.versions ?? [])].sort((x, y) => (y.version ?? 0) - (x.version ?? 0));
+        const versions = [...(b.versions ?? [])].sort((x, y) => y.version - x.version);
         const latest = versions[0] ?? {};
-        const tools = (latest.tools ?? b.tools ?? []).map(toolName);
-        const isDefault = orgDefault && orgDefault.name === b.name;
+        const tools = (latest.tools ?? []).map(toolName);
+        let defaultCell = "";
+        if (orgDefault && orgDefault.name === b.name) {
+          defaultCell = badge(orgDefault.version == null ? `default (newest: v${orgDefault.resolvedVersion})` : `default @v${orgDefault.version}`, "ok");
+        }
         return el(
           "tr",
           { "data-bundle": b.name },
-          el("td", { class: "mono" }, b.name),
+          el("td", { class: "mono" }, b.name, (b.assignedTo ?? []).length
+            ? el("div", { class: "muted" }, `assigned to ${b.assignedTo.length} deployment(s)`) : null),
           el("td", { class: "mono" }, versions.map((v) => `v${v.version}`).join(", ") || "—"),
           el("td", { class: "num" }, sizeLabel(latest.size)),
           el("td", {}, tools.length ? tools.map((t) => el("span", { class: "tag mono" }, t)) : "—"),
-          el("td", {}, isDefault ? badge(orgDefault.version == null ? "default (newest)" : `default @${orgDefault.version}`, "ok") : ""),
+          el("td", {}, defaultCell),
         );
       }),
     );
+  }
+
+  /** name -> {name, description, inputSchema} for each tool of each version, to describe the call form. */
+  function toolCatalog(bundlesData) {
+    const catalog = new Map();
+    for (const b of bundlesData?.bundles ?? []) {
+      for (const v of b.versions ?? []) {
+        for (const t of v.tools ?? []) catalog.set(`${b.name}@${v.version}/${t.name}`, t);
+      }
+    }
+    return catalog;
   }
 
   function renderCalls(calls) {
@@ -312,23 +339,32 @@
     if ([...select.options].some((o) => o.value === previous)) select.value = previous;
   }
 
-  function updateCallForm(connectors) {
+  function updateCallForm(connectors, deploymentNames, catalog) {
     const tools = new Map();
     for (const c of connectors) {
       for (const tool of c.tools ?? []) {
         const name = toolName(tool);
-        if (name && !tools.has(name)) tools.set(name, typeof tool === "string" ? { name } : tool);
+        if (!name || tools.has(name)) continue;
+        const known = c.bundle ? catalog.get(`${c.bundle.name}@${c.bundle.version}/${name}`) : undefined;
+        tools.set(name, known ?? (typeof tool === "string" ? { name } : tool));
       }
     }
-    const namesBefore = [...toolsByName.keys()].join("\n");
+    // Rebuild the form only when the tools (or what we know of them) changed, so polling never
+    // resets what the user is typing.
+    const signature = JSON.stringify([...tools.entries()].sort());
+    const changed = signature !== toolsSignature;
+    toolsSignature = signature;
     toolsByName = tools;
     const toolSelect = $("call-tool");
-    if ([...tools.keys()].join("\n") !== namesBefore || toolSelect.options.length !== tools.size) {
+    if (changed) {
       replaceOptions(toolSelect, [...tools.keys()].sort().map((n) => [n, n]), false);
       onToolChosen();
     }
     const deploymentSelect = $("call-deployment");
-    const wanted = connectors.map((c) => [c.deploymentId, c.deploymentName ? `${c.deploymentName} (${c.deploymentId})` : c.deploymentId]);
+    const wanted = connectors.map((c) => {
+      const name = deploymentNames.get(c.deploymentId);
+      return [c.deploymentId, name ? `${name} (${c.deploymentId})` : c.deploymentId];
+    });
     const have = [...deploymentSelect.options].slice(1).map((o) => o.value).join("\n");
     if (wanted.map(([v]) => v).join("\n") !== have) replaceOptions(deploymentSelect, wanted, true);
     $("call-submit").disabled = tools.size === 0;

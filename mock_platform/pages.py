@@ -32,6 +32,14 @@ _ASSETS = {
     "dashboard.css": "text/css; charset=utf-8",
 }
 
+# Small enough to live here; without one the browser asks for /favicon.ico and logs a 404.
+_FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect width="16" height="16" rx="3" fill="#1d2330"/>'
+    '<path d="M3 8h6M7 5l3 3-3 3" stroke="#7fa4ff" stroke-width="1.8" fill="none" stroke-linecap="round"/>'
+    '<circle cx="12.5" cy="8" r="1.6" fill="#7fa4ff"/></svg>'
+)
+
 
 @lru_cache(maxsize=None)
 def _asset(name: str) -> str:
@@ -51,6 +59,11 @@ def render_dashboard(dev_mode: bool) -> str:
 def dashboard(request: Request) -> HTMLResponse:
     dev_mode = bool(request.app.state.platform.config.dev)
     return HTMLResponse(render_dashboard(dev_mode), headers=_SECURITY_HEADERS)
+
+
+@router.get("/static/favicon.svg")
+def favicon() -> Response:
+    return Response(_FAVICON_SVG, media_type="image/svg+xml", headers=_SECURITY_HEADERS)
 
 
 @router.get("/static/{name}")

@@ -1,0 +1,210 @@
+"""The dashboard at `GET /`, driven in a real headless Chromium against a real platform and a real runtime.
+
+A user signs in with the dev form, sees the connector, its deployment and bundle, calls a tool through
+the form and sees the result and the call in the recent-calls table. Tool descriptions are hostile on
+purpose: the page must show them as text, never run them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.bundles import JsTool, make_archive
+from tests.support.runtime import RuntimeProcess
+from tests.support.waiting import wait_until
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+EMAIL = "ana@example.com"
+ORG = "org-dashboard"
+# If the page ever renders user data as HTML, this runs and sets window.__xss.
+XSS_DESCRIPTION = 'Echo <img src=x onerror="window.__xss=1"> back'
+TOOLS = [
+    JsTool("echo", "return { echoed: input.message };", description=XSS_DESCRIPTION,
+           input_schema={"type": "object", "required": ["message"],
+                         "properties": {"message": {"type": "string"}}, "additionalProperties": False}),
+    JsTool("refuse", "throw new ToolError('not_today', 'refusing on purpose', { why: 'test' });"),
+]
+
+
+def _api(platform, token: str) -> httpx.Client:
+    return httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+@pytest.fixture
+def connected(platform, tmp_path):
+    """A platform with an uploaded default bundle, a deployment, and a runtime of it connected and serving."""
+    token = platform.user_token(EMAIL, ORG)
+    archive, manifest = make_archive(tmp_path / "bundle", TOOLS, name="dash-tools")
+    with _api(platform, token) as api:
+        uploaded = api.post("/api/bundles/dash-tools/versions", content=archive.read_bytes(),
+                            headers={"X-Bundle-Checksum": manifest.checksum})
+        assert uploaded.status_code == 201, uploaded.text
+        assert api.put("/api/bundles/default", json={"name": "dash-tools"}).status_code == 200
+        deployment = api.post("/api/deployments", json={"name": "office-pc"}).json()
+    runtime = RuntimeProcess(tmp_path / "install", env={
+        "TOOL_RPC_URL": platform.ws_url,
+        "DEPLOYMENT_ID": deployment["deploymentId"],
+        "DEPLOYMENT_SECRET": deployment["secret"],
+    }).start()
+    try:
+        with _api(platform, token) as api:
+            wait_until(lambda: any(c["tools"] == ["echo", "refuse"] for c in api.get("/api/connectors").json()["connectors"]),
+                       20, message="the connector to register its tools")
+        yield platform, deployment["deploymentId"]
+    finally:
+        runtime.stop()
+
+
+@pytest.fixture
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium); the dashboard browser test needs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.mark.browser
+def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path: Path) -> None:
+    platform, deployment_id = connected
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    page.goto(platform.url + "/")
+    page.fill("#login-email", EMAIL)
+    page.fill("#login-org", ORG)
+    page.click("#dev-login-form button[type=submit]")
+
+    # The connector appears with its deployment name, its bundle and its tools.
+    row = page.locator(f"#connectors tr[data-deployment='{deployment_id}']")
+    row.wait_for(timeout=10_000)
+    assert "office-pc" in row.inner_text()
+    assert "dash-tools@1" in row.inner_text()
+    assert "ready" in row.inner_text()
+    assert page.inner_text("#whoami") == f"{EMAIL} · {ORG}"
+    assert "connected" in page.inner_text(f"#deployments tr[data-deployment='{deployment_id}']")
+    bundle_row = page.inner_text("#bundles tr[data-bundle='dash-tools']")
+    assert "v1" in bundle_row and "default" in bundle_row
+
+    # The token stays in the tab's sessionStorage, never in the URL.
+    assert page.evaluate("sessionStorage.getItem('edge-connector.dashboard.token')")
+    assert "token" not in page.url
+
+    # Hostile descriptions are shown as text and never run.
+    page.select_option("#call-tool", "echo")
+    assert page.inner_text("#call-tool-description") == XSS_DESCRIPTION
+    assert page.evaluate("window.__xss") is None
+
+    # The form is prefilled from the schema; a call through it shows the output.
+    assert json.loads(page.input_value("#call-arguments")) == {"message": ""}
+    page.fill("#call-arguments", json.dumps({"message": "hello from chromium"}))
+    page.click("#call-submit")
+    page.wait_for_selector("#call-result[data-outcome='ok']", timeout=10_000)
+    assert json.loads(page.inner_text("#call-output")) == {"echoed": "hello from chromium"}
+    assert deployment_id in page.inner_text("#call-summary")
+
+    # A tool error shows its code and message.
+    page.select_option("#call-tool", "refuse")
+    page.fill("#call-arguments", "{}")
+    page.click("#call-submit")
+    page.wait_for_selector("#call-result[data-outcome='error']", timeout=10_000)
+    assert page.inner_text("#call-summary").startswith("tool_error:")
+    assert "refusing on purpose" in page.inner_text("#call-summary")
+
+    # Arguments that are not JSON are caught before any request.
+    page.fill("#call-arguments", "{not json")
+    page.click("#call-submit")
+    page.wait_for_function("document.querySelector('#call-summary').textContent.startsWith('Arguments are not valid JSON')")
+
+    # Both calls land in the recent-calls table by themselves (polling), newest first.
+    page.wait_for_function("document.querySelectorAll('#calls tbody tr').length >= 2", timeout=10_000)
+    calls = page.locator("#calls tbody tr")
+    assert "refuse" in calls.nth(0).inner_text() and "tool_error" in calls.nth(0).inner_text()
+    assert "echo" in calls.nth(1).inner_text() and "ok" in calls.nth(1).inner_text()
+
+    screenshot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 20_000
+    print(f"dashboard screenshot: {screenshot}")
+
+    # Reloading keeps the session; signing out forgets the token.
+    page.reload()
+    page.locator(f"#connectors tr[data-deployment='{deployment_id}']").wait_for(timeout=10_000)
+    page.click("#sign-out")
+    assert page.is_visible("#dev-login-form")
+    assert page.evaluate("sessionStorage.getItem('edge-connector.dashboard.token')") is None
+    # The only failed load is the tool error's 502, which the page handled and showed.
+    assert [e for e in errors if "status of 502" not in e] == []
+
+
+@pytest.mark.browser
+def test_a_refused_token_sends_the_user_back_to_sign_in(platform, browser) -> None:
+    page = browser.new_page()
+    page.goto(platform.url + "/")
+    page.evaluate("sessionStorage.setItem('edge-connector.dashboard.token', 'not-a-jwt')")
+    page.reload()
+    page.wait_for_selector("#sign-in-error:not([hidden])", timeout=10_000)
+    assert "Token validation failed" in page.inner_text("#sign-in-error")
+    assert page.evaluate("sessionStorage.getItem('edge-connector.dashboard.token')") is None
+    assert page.is_hidden("#dashboard")
+
+
+@pytest.mark.browser
+def test_the_dashboard_updates_when_a_connector_connects(platform, browser, tmp_path: Path) -> None:
+    """Polling: a connector that connects after the page loaded shows up without a reload."""
+    token = platform.user_token(EMAIL, ORG)
+    page = browser.new_page()
+    page.goto(platform.url + "/")
+    page.fill("#login-email", EMAIL)
+    page.fill("#login-org", ORG)
+    page.click("#dev-login-form button[type=submit]")
+    page.wait_for_selector("#connectors-card .empty:not([hidden])", timeout=10_000)
+    assert page.is_disabled("#call-submit")
+
+    archive, manifest = make_archive(tmp_path / "bundle", TOOLS[:1], name="late-tools")
+    with _api(platform, token) as api:
+        api.post("/api/bundles/late-tools/versions", content=archive.read_bytes(),
+                 headers={"X-Bundle-Checksum": manifest.checksum}).raise_for_status()
+        api.put("/api/bundles/default", json={"name": "late-tools"}).raise_for_status()
+        deployment = api.post("/api/deployments", json={"name": "late"}).json()
+    runtime = RuntimeProcess(tmp_path / "install", env={
+        "TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": deployment["deploymentId"],
+        "DEPLOYMENT_SECRET": deployment["secret"],
+    }).start()
+    try:
+        page.locator(f"#connectors tr[data-deployment='{deployment['deploymentId']}']").wait_for(timeout=15_000)
+        page.wait_for_function("!document.querySelector('#call-submit').disabled", timeout=10_000)
+    finally:
+        runtime.stop()
+
+
+def test_page_and_assets_are_locked_down(platform) -> None:
+    """No browser needed: the shell carries no data, and the CSP allows only the platform's own assets."""
+    page = httpx.get(platform.url + "/", timeout=10)
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert 'src="/static/dashboard.js"' in page.text
+    assert "<script>" not in page.text  # no inline script: the CSP would block it anyway
+    assert 'data-dev-mode="true"' in page.text
+    script = httpx.get(platform.url + "/static/dashboard.js", timeout=10)
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert ".innerHTML" not in script.text  # everything is rendered as text nodes
+    assert httpx.get(platform.url + "/static/../app.py", timeout=10).status_code == 404
+    assert httpx.get(platform.url + "/static/secret.txt", timeout=10).status_code == 404
