@@ -138,6 +138,7 @@ def ensure_cached_esbuild(
         say = announce or (lambda line: print(line, file=sys.stderr, flush=True))
         say(f"Installing esbuild {version} into {target} (first use; later builds reuse it)")
         staging = Path(tempfile.mkdtemp(prefix=f"esbuild-{version}.staging-", dir=target.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
         try:
             _npm_install_esbuild(staging, version)
             if _binary_in(staging / "node_modules") is None:
