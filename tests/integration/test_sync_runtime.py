@@ -1,0 +1,128 @@
+"""Bundle sync end to end: a real platform, a real `edge-connector start`, real Node.js workers.
+
+An agent's call goes through the platform to the runtime; uploads reach the runtime by push (within
+one second) or, with pushes muted, by the periodic poll; identical content is never downloaded
+again; deleting `manifest.json` and `dist` forces a full download at the next start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.bundles import echo_tool, make_archive
+from tests.support.runtime import RuntimeProcess, write_token_file
+from tests.support.waiting import wait_until
+
+NAME = "sync-e2e"
+
+
+def upload(platform, token: str, work: Path, tag: str) -> dict[str, Any]:
+    path, manifest = make_archive(work / tag, [echo_tool(tag=tag)], name=NAME)
+    response = httpx.post(f"{platform.url}/api/bundles/{NAME}/versions", content=path.read_bytes(),
+                          headers={"Authorization": f"Bearer {token}", "X-Bundle-Checksum": manifest.checksum},
+                          timeout=30)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def platform_call(platform, token: str, **arguments: Any) -> Any:
+    response = httpx.post(f"{platform.url}/api/tools/echo/call", json={"arguments": arguments},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return response.json()["output"] if response.status_code == 200 else None
+
+
+def answering_tag(platform, token: str) -> str | None:
+    output = platform_call(platform, token, probe=True)
+    return output["tag"] if isinstance(output, dict) else None
+
+
+def start_runtime(platform, token: str, install: Path, **env: str) -> RuntimeProcess:
+    write_token_file(install, token, platform.url)
+    runtime = RuntimeProcess(install, env={"TOOL_RPC_URL": platform.ws_url, **env}).start()
+    runtime.wait_healthy()
+    return runtime
+
+
+def test_an_upload_is_served_within_a_second_via_push(platform, tmp_path):
+    token = platform.user_token()
+    v1 = upload(platform, token, tmp_path, "v1")
+    assert httpx.put(f"{platform.url}/api/bundles/default", json={"name": NAME},
+                     headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    runtime = start_runtime(platform, token, tmp_path / "install")
+    try:
+        wait_until(lambda: answering_tag(platform, token) == "v1", 15, message="v1 to answer")
+        sync = runtime.status()["sync"]
+        assert sync["bundle"]["version"] == v1["version"] and sync["lastSyncError"] is None
+
+        v2 = upload(platform, token, tmp_path, "v2")  # the default tracks the newest: a push follows
+        uploaded = time.monotonic()
+        wait_until(lambda: answering_tag(platform, token) == "v2", 1.0, interval=0.01,
+                   message="v2 to answer within one second of the upload")
+        print(f"upload done -> v2 answers: {(time.monotonic() - uploaded) * 1000:.0f} ms")
+        runtime.wait_for_log(f"Bundle {NAME} v{v2['version']} is now serving")
+        assert "Bundle sync error" not in runtime.text
+        manifest = (tmp_path / "install" / "manifest.json").read_text()
+        assert v2["checksum"] in manifest and (tmp_path / "install" / "dist" / "echo.js").is_file()
+    finally:
+        runtime.stop()
+
+
+def test_with_pushes_muted_the_poll_picks_up_the_new_version(platform, tmp_path):
+    token = platform.user_token()
+    upload(platform, token, tmp_path, "v1")
+    assert httpx.put(f"{platform.url}/api/bundles/default", json={"name": NAME},
+                     headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    runtime = start_runtime(platform, token, tmp_path / "install", EC_SYNC_INTERVAL="0.5")
+    try:
+        wait_until(lambda: answering_tag(platform, token) == "v1", 15, message="v1 to answer")
+        muted = httpx.post(f"{platform.url}/api/sim/pushes", json={"enabled": False},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert muted.status_code == 200, muted.text
+        announced_before = runtime.text.count("Platform announced bundle")
+        upload(platform, token, tmp_path, "v2")
+        wait_until(lambda: answering_tag(platform, token) == "v2", 10, message="the poll to bring v2")
+        assert runtime.text.count("Platform announced bundle") == announced_before  # no push did it
+        assert runtime.status()["sync"]["nextSyncAt"] is not None
+    finally:
+        runtime.stop()
+
+
+def test_same_checksum_is_not_downloaded_and_deleting_manifest_and_dist_forces_a_download(platform, tmp_path):
+    token = platform.user_token()
+    upload(platform, token, tmp_path, "v1")
+    assert httpx.put(f"{platform.url}/api/bundles/default", json={"name": NAME},
+                     headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    install = tmp_path / "install"
+    runtime = start_runtime(platform, token, install)
+    try:
+        wait_until(lambda: answering_tag(platform, token) == "v1", 15, message="v1 to answer")
+        assert runtime.text.count("Downloading bundle") == 1
+    finally:
+        runtime.stop()
+
+    again = start_runtime(platform, token, install)  # installed v1 == assigned v1: nothing to fetch
+    try:
+        wait_until(lambda: answering_tag(platform, token) == "v1", 15, message="v1 to answer after restart")
+        wait_until(lambda: _status_syncs(again) >= 1, 10, message="the sync on connect")
+        assert "Downloading bundle" not in again.text
+    finally:
+        again.stop()
+
+    os.remove(install / "manifest.json")
+    os.remove(install / "dist") if (install / "dist").is_symlink() else shutil.rmtree(install / "dist")
+    forced = start_runtime(platform, token, install)
+    try:
+        wait_until(lambda: answering_tag(platform, token) == "v1", 15, message="v1 after a forced download")
+        assert forced.text.count("Downloading bundle") == 1
+    finally:
+        forced.stop()
+
+
+def _status_syncs(runtime: RuntimeProcess) -> int:
+    return runtime.status()["sync"]["syncs"]
