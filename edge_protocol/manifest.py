@@ -95,7 +95,8 @@ class Manifest:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ManifestError(f"manifest.json: tool name {duplicates[0]!r} is used by more than one tool")
-        builder = data.get("builder") or {}
+        builder = data.get("builder")
+        builder = {} if builder is None else builder  # not `or {}`: an empty list must be refused too
         if not isinstance(builder, dict):
             raise ManifestError("manifest.json: 'builder' must be an object")
         return cls(
