@@ -156,20 +156,15 @@ class Runtime:
                 raise StartupError(str(exc)) from None
         self.executor = Executor(settings.workers, settings.max_concurrency, settings.tool_timeout_seconds,
                                  node, logging.getLogger("edge_runtime.executor"))
-        store = BundleStore(settings.install_dir)
-        store.recover()
-        active = store.active()
-        if active is None:
+        assert self.auth is not None
+        self.sync = BundleSync(BundleStore(settings.install_dir), self.executor, self._http, self.auth.token,
+                               settings.sync_interval_seconds, self._on_swapped,
+                               logging.getLogger("edge_runtime.sync"), deployment_id=self.deployment_id)
+        # Repairs a half-finished swap, then loads what is installed; a bundle that does not load is
+        # logged as a sync error and the runtime runs on without tools until a good one arrives.
+        manifest = await self.sync.start_installed()
+        if manifest is None and self.executor.manifest is None:
             log.info("No bundle installed in %s yet; waiting for the platform to assign one", settings.install_dir)
-        else:
-            bundle_dir, manifest = active
-            try:
-                await self.executor.load(bundle_dir, manifest)
-                log.info("Loaded bundle %s (%d tools)", _bundle_label(manifest), len(manifest.tools))
-            except Exception as exc:  # keep running: the sync may bring a bundle that loads
-                log.error("Bundle sync error: the installed bundle %s does not load: %s", _bundle_label(manifest), exc)
-        self.sync = BundleSync(store, self.executor, self._http, self.auth,
-                               settings.sync_interval_seconds, self._on_swapped)
 
     # ============================================================================ the link
     async def _connection_loop(self) -> None:
@@ -177,7 +172,11 @@ class Runtime:
         url = settings.tool_rpc_url
         while not self._stop.is_set():
             self.policy.attempting()
-            failure = await self._connect_once(url)
+            try:
+                failure = await self._connect_once(url)
+            except Exception as exc:  # a bug must cost one link, never the runtime's will to reconnect
+                log.exception("Unexpected error on the platform link")
+                failure = Failure(FailureKind.LOST, f"unexpected error: {type(exc).__name__}: {exc}")
             if self._stop.is_set():
                 return
             assert failure is not None
@@ -276,14 +275,8 @@ class Runtime:
         if self.sync is not None:
             self.sync.assigned(params)
 
-    def _on_swapped(self, manifest: Manifest) -> asyncio.Task:
-        """BundleSync's callback after a swap: re-register the tools on the live link (`tools.updated`).
-
-        Returns the sending task, so the caller may await it or not.
-        """
-        return asyncio.ensure_future(self._announce_tools(manifest))
-
-    async def _announce_tools(self, manifest: Manifest) -> None:
+    async def _on_swapped(self, manifest: Manifest) -> None:
+        """BundleSync's callback after a swap: re-register the tools on the live link (`tools.updated`)."""
         session = self.session
         if session is None:
             return  # the next hello carries the new tools

@@ -243,10 +243,11 @@ class Session:
             pass
 
     def _close_info(self) -> tuple[int | None, str | None]:
-        rcvd = self.ws.close_rcvd
+        protocol = self.ws.protocol  # the sans-I/O state machine knows which close frames went by
+        rcvd = protocol.close_rcvd
         if rcvd is not None:
             return rcvd.code, rcvd.reason
-        sent = self.ws.close_sent
+        sent = protocol.close_sent
         if sent is not None:
             return sent.code, sent.reason
         return None, None

@@ -143,6 +143,7 @@ class Hub:
 
     # ------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
+        logging.getLogger("uvicorn.error").addFilter(_DenialNoiseFilter())
         attach = getattr(self.events, "attach_loop", None)
         if attach is not None:
             attach(asyncio.get_running_loop())
@@ -483,6 +484,14 @@ class Hub:
                 }))
             except Exception:
                 pass  # the link is going away; its successor gets the bundle in its hello
+
+
+class _DenialNoiseFilter(logging.Filter):
+    """uvicorn (0.3x-0.5x, sansio websockets) logs a refused handshake that sent a denial response
+    as an error although the client got the status and body; drop that one false alarm."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing handshake" not in record.getMessage()
 
 
 def _schema_error(error) -> dict[str, Any]:

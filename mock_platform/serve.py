@@ -60,7 +60,9 @@ def build_config(
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (port 0 = any free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP;
+    # without it every response written in two parts waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -72,13 +74,14 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_of(sock: socket.socket, host: str) -> str:
+def url_of(sock: socket.socket, host: str, tls: bool = False) -> str:
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
-def _server(config: PlatformConfig, log_level: str = "warning") -> uvicorn.Server:
+def _server(config: PlatformConfig, log_level: str = "warning", ssl_certfile: Path | None = None,
+            ssl_keyfile: Path | None = None) -> uvicorn.Server:
     from .app import create_app
 
     uv_config = uvicorn.Config(
@@ -88,15 +91,18 @@ def _server(config: PlatformConfig, log_level: str = "warning") -> uvicorn.Serve
         # up to twice the protocol limit reach the hub, which refuses oversized ones with close 4000.
         ws_ping_interval=config.heartbeat_seconds, ws_ping_timeout=config.heartbeat_seconds,
         ws_max_size=2 * MAX_FRAME_BYTES, timeout_graceful_shutdown=5,
+        # TLS (https:// and wss://), e.g. to try a connector against a certificate it must trust.
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None, ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
     )
     return uvicorn.Server(uv_config)
 
 
-def serve(config: PlatformConfig, log_level: str = "warning") -> None:
+def serve(config: PlatformConfig, log_level: str = "warning", ssl_certfile: Path | None = None,
+          ssl_keyfile: Path | None = None) -> None:
     """Bind, announce, serve until SIGINT/SIGTERM (foreground)."""
     sock = bind_socket(config.host, config.port)
-    server = _server(config, log_level)
-    print(f"mock-platform listening on {url_of(sock, config.host)}", flush=True)
+    server = _server(config, log_level, ssl_certfile, ssl_keyfile)
+    print(f"mock-platform listening on {url_of(sock, config.host, tls=ssl_certfile is not None)}", flush=True)
     if config.dev:
         print("dev mode: /api/dev/tokens and /api/sim/* are enabled", flush=True)
     asyncio.run(server.serve(sockets=[sock]))
@@ -152,6 +158,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--heartbeat", type=float, default=None, metavar="SECONDS",
                         help="WebSocket ping interval announced to connectors (default 30)")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--ssl-certfile", type=Path, default=None, help="serve https/wss with this PEM certificate")
+    parser.add_argument("--ssl-keyfile", type=Path, default=None, help="the certificate's PEM private key")
     return parser.parse_args(argv)
 
 
@@ -159,12 +167,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         config = build_config(args.host, args.port, args.data, args.jwt_secret, args.dev, args.heartbeat)
+        if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
+            raise ValueError("--ssl-certfile and --ssl-keyfile go together: give both, or neither")
+        for option, path in (("--ssl-certfile", args.ssl_certfile), ("--ssl-keyfile", args.ssl_keyfile)):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{option} {path} does not exist")
     except ValueError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(2)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        serve(config, args.log_level)
+        serve(config, args.log_level, args.ssl_certfile, args.ssl_keyfile)
     except OSError as exc:
         print(f"Error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
               "Choose another --port, or stop what is using it.", file=sys.stderr)
