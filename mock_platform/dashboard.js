@@ -92,6 +92,7 @@
       super(error.message || `HTTP ${status}`);
       this.status = status;
       this.code = error.code || `http_${status}`;
+      this.toolCode = error.toolCode; // the ToolError's own code, e.g. "upstream_timeout"
       this.details = error.details;
     }
   }
@@ -435,7 +436,8 @@
         showSignIn(`Signed out: ${err.message}. Sign in again.`);
         return;
       }
-      showResult(false, `${err.code}: ${err.message}`, err.details);
+      const code = err.toolCode ? `${err.code} · ${err.toolCode}` : err.code;
+      showResult(false, `${code}: ${err.message}`, err.details);
     } finally {
       button.disabled = toolsByName.size === 0;
       refresh();

@@ -123,8 +123,8 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
     page.fill("#call-arguments", "{}")
     page.click("#call-submit")
     page.wait_for_selector("#call-result[data-outcome='error']", timeout=10_000)
-    assert page.inner_text("#call-summary").startswith("tool_error:")
-    assert "refusing on purpose" in page.inner_text("#call-summary")
+    assert page.inner_text("#call-summary") == "tool_error · not_today: refusing on purpose"
+    assert json.loads(page.inner_text("#call-output")) == {"why": "test"}
 
     # Arguments that are not JSON are caught before any request.
     page.fill("#call-arguments", "{not json")
