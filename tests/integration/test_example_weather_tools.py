@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bundler.build import build_project
 from bundler.node import node_env, npm_command
+from tests.support.runtime import RuntimeProcess
+from tests.support.waiting import wait_until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "weather-tools"
 EXPECTED_TOOLS = {"get_forecast", "sun_times", "feels_like"}
@@ -54,3 +59,119 @@ def test_example_tests_pass_with_npm_test(example_copy: Path) -> None:
     assert "# fail 0" in output or "ℹ fail 0" in output
     for suite in EXPECTED_TOOLS:
         assert suite in output
+
+
+# ---- end to end: the built example served by a real runtime, called through a real platform ----------
+
+
+class FakeOpenMeteo:
+    """A loopback stand-in for api.open-meteo.com that answers as the test says.
+
+    The stdlib server is enough for a test double that serves one request at a time.
+    """
+
+    FORECAST = {
+        "current": {"time": "2026-11-28T10:00", "temperature_2m": 7.5, "relative_humidity_2m": 81,
+                    "wind_speed_10m": 14.2},
+        "daily": {"time": ["2026-11-28"], "temperature_2m_min": [3.1], "temperature_2m_max": [9.0],
+                  "precipitation_sum": [1.2]},
+    }
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        fake = self
+        self.mode = "ok"
+        self.paths: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+                fake.paths.append(self.path)
+                if fake.mode == "slow":
+                    fake.release.wait(10)  # longer than the tool's upstream timeout
+                    return
+                status, body = (200, json.dumps(fake.FORECAST)) if fake.mode == "ok" else (503, "maintenance")
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.release = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def weather_runtime(example_copy, platform, tmp_path):
+    """The example built, uploaded as the org default, and served by a runtime whose tools reach FakeOpenMeteo."""
+    fake = FakeOpenMeteo()
+    token = platform.user_token("weather@example.com", "org-weather")
+    api = httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=15)
+    built = build_project(example_copy, tmp_path / "build")
+    api.post("/api/bundles/weather-tools/versions", content=built.archive_path.read_bytes(),
+             headers={"X-Bundle-Checksum": built.checksum}).raise_for_status()
+    api.put("/api/bundles/default", json={"name": "weather-tools"}).raise_for_status()
+    deployment = api.post("/api/deployments", json={"name": "weather"}).json()
+    runtime = RuntimeProcess(tmp_path / "install", env={
+        "TOOL_RPC_URL": platform.ws_url,
+        "DEPLOYMENT_ID": deployment["deploymentId"],
+        "DEPLOYMENT_SECRET": deployment["secret"],
+        "WEATHER_API_URL": fake.url,
+        "WEATHER_API_TIMEOUT_MS": "300",
+    }).start()
+    try:
+        wait_until(lambda: any(len(c["tools"]) == 3 for c in api.get("/api/connectors").json()["connectors"]),
+                   20, message="the runtime to serve the example's tools")
+        yield api, fake
+    finally:
+        runtime.stop()
+        api.close()
+        fake.close()
+
+
+def test_example_tools_answer_through_platform_and_runtime(weather_runtime) -> None:
+    api, fake = weather_runtime
+
+    def call(tool: str, arguments: dict) -> httpx.Response:
+        return api.post(f"/api/tools/{tool}/call", json={"arguments": arguments})
+
+    forecast = call("get_forecast", {"latitude": 52.52, "longitude": 13.41, "days": 1})
+    assert forecast.status_code == 200, forecast.text
+    assert forecast.json()["output"]["current"]["temperatureC"] == 7.5
+    assert fake.paths[-1].startswith("/v1/forecast?latitude=52.52&longitude=13.41")
+
+    # Upstream failures become ToolErrors with their own codes.
+    fake.mode = "down"
+    down = call("get_forecast", {"latitude": 0, "longitude": 0})
+    assert down.status_code == 502
+    assert down.json()["error"]["code"] == "tool_error"
+    assert down.json()["error"]["toolCode"] == "upstream_error"
+    assert down.json()["error"]["details"]["status"] == 503
+    fake.mode = "slow"
+    slow = call("get_forecast", {"latitude": 0, "longitude": 0})
+    assert slow.status_code == 502 and slow.json()["error"]["toolCode"] == "upstream_timeout"
+
+    # The npm dependency works inside the bundle.
+    sun = call("sun_times", {"latitude": 52.52, "longitude": 13.405, "date": "2026-06-21"})
+    assert sun.status_code == 200 and sun.json()["output"]["sunrise"].startswith("2026-06-21T02:4")
+
+    # Validation: the schema is enforced before the tool runs; the semantic check is the tool's own.
+    both = call("feels_like", {"temperature": 20, "unit": "C", "relativeHumidity": 50, "dewPoint": 10})
+    assert both.status_code == 422 and both.json()["error"]["code"] == "invalid_arguments"
+    bad_unit = call("feels_like", {"temperature": 20, "unit": "K"})
+    assert bad_unit.status_code == 422
+    dew = call("feels_like", {"temperature": 20, "unit": "C", "dewPoint": 25})
+    assert dew.status_code == 502 and dew.json()["error"]["toolCode"] == "dew_point_above_temperature"
+    chill = call("feels_like", {"temperature": -10, "unit": "C", "windSpeedKmh": 30})
+    assert chill.json()["output"] == {"feelsLike": -19.5, "unit": "C", "method": "wind_chill"}
