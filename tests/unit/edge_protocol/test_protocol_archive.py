@@ -1,0 +1,288 @@
+"""Bundle archives (SPEC.md §3.3): the deterministic writer and every refusal of the reader."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edge_protocol.archive import ArchiveError, ArchiveTooLarge, read_archive, write_archive
+from edge_protocol.limits import MAX_ARCHIVE_BYTES, MAX_UNPACKED_BYTES
+from edge_protocol.manifest import FileEntry, Manifest, content_checksum, file_entry_for
+
+
+# ------------------------------------------------------------------------------------ helpers
+def manifest_for(files: dict[str, bytes], checksum: str | None = None, tools: bool = True) -> Manifest:
+    import hashlib
+
+    entries = [FileEntry(p, hashlib.sha256(d).hexdigest(), len(d)) for p, d in sorted(files.items())]
+    from edge_protocol.manifest import ToolDescriptor
+
+    descriptors = [ToolDescriptor("t", "a tool", {"type": "object"}, entries[0].path)] if tools and entries else []
+    return Manifest(bundle="b", checksum=checksum or content_checksum(entries), files=entries, tools=descriptors,
+                    createdAt="2026-11-28T10:00:00Z")
+
+
+def regular(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    return info, data
+
+
+def special(name: str, kind: bytes, linkname: str = "") -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    return info, b""
+
+
+def craft(entries: list[tuple[tarfile.TarInfo, bytes]], compress: bool = True, level: int = 6) -> bytes:
+    """A tar (gzip'd unless told otherwise) holding exactly `entries`, in order, however unsafe."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in entries:
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    return gzip.compress(raw.getvalue(), compresslevel=level, mtime=0) if compress else raw.getvalue()
+
+
+def with_manifest(files: dict[str, bytes], manifest: Manifest | None = None, extra=()) -> bytes:
+    manifest = manifest or manifest_for(files)
+    entries = [regular("manifest.json", manifest.to_json().encode())]
+    entries += [regular(path, data) for path, data in files.items()]
+    return craft(entries + list(extra))
+
+
+def refused(archive: bytes, tmp_path: Path, **limits) -> ArchiveError:
+    dest = tmp_path / "dest"
+    with pytest.raises(ArchiveError) as caught:
+        read_archive(io.BytesIO(archive), dest, **limits)
+    assert not dest.exists(), "a refused archive must leave nothing behind"
+    return caught.value
+
+
+GOOD = {"dist/a.js": b"module.exports = 1;\n", "dist/package.json": b'{"type":"commonjs"}\n'}
+
+
+# ------------------------------------------------------------------------------------ writer
+def test_writer_is_deterministic_whatever_the_files_mtimes_and_modes(tmp_path):
+    for root in (tmp_path / "one", tmp_path / "two"):
+        for path, data in GOOD.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(data)
+    os.utime(tmp_path / "two/dist/a.js", (1_000_000, 1_000_000))
+    os.chmod(tmp_path / "two/dist/a.js", 0o600)
+    manifest = manifest_for(GOOD)
+    size_one = write_archive(tmp_path / "one", manifest, tmp_path / "one.tar.gz")
+    size_two = write_archive(tmp_path / "two", manifest, tmp_path / "two.tar.gz")
+    one = (tmp_path / "one.tar.gz").read_bytes()
+    assert one == (tmp_path / "two.tar.gz").read_bytes()
+    assert size_one == size_two == len(one)
+    assert one[4:8] == b"\0\0\0\0"  # gzip header mtime 0 (and FNAME unset: no file name inside)
+    assert one[3] & 0x08 == 0
+    with tarfile.open(tmp_path / "one.tar.gz") as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == ["manifest.json", "dist/a.js", "dist/package.json"]
+    assert {(m.mode, m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0o644, 0, 0, 0, "", "")}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_writer_output_is_readable_and_verified(tmp_path):
+    root = tmp_path / "src"
+    for path, data in GOOD.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    manifest = manifest_for(GOOD)
+    write_archive(root, manifest, tmp_path / "b.tar.gz")
+    read = read_archive(tmp_path / "b.tar.gz", tmp_path / "out", expected_checksum=manifest.checksum)
+    assert read.to_dict() == manifest.to_dict()
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file()) == [
+        "dist/a.js", "dist/package.json", "manifest.json"
+    ]
+
+
+safe_part = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789_-.", min_size=1, max_size=12).filter(
+    lambda s: s not in (".", "..")
+)
+safe_path = st.lists(safe_part, min_size=1, max_size=3).map(lambda parts: "dist/" + "/".join(parts))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.dictionaries(safe_path, st.binary(max_size=3000), min_size=1, max_size=8))
+def test_pack_then_read_round_trips_any_safe_file_set(tmp_path_factory, files):
+    # A path cannot be both a file and a folder on disk.
+    paths = sorted(files)
+    if any(b.startswith(a + "/") for a in paths for b in paths):
+        return
+    work = tmp_path_factory.mktemp("roundtrip")
+    for path, data in files.items():
+        (work / "src" / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / "src" / path).write_bytes(data)
+    manifest = manifest_for(files)
+    assert [file_entry_for(work / "src", p) for p in paths] == manifest.files
+    write_archive(work / "src", manifest, work / "b.tar.gz")
+    read = read_archive(work / "b.tar.gz", work / "out", expected_checksum=manifest.checksum)
+    assert read.to_dict() == manifest.to_dict()
+    for path, data in files.items():
+        assert (work / "out" / path).read_bytes() == data
+
+
+# ------------------------------------------------------------------------------------ reader refusals
+@pytest.mark.parametrize("name", ["/etc/passwd", "dist/../../evil.js", "../evil.js", "dist/./a.js", "dist//a.js"])
+def test_refuses_absolute_and_dot_dot_paths(tmp_path, name):
+    error = refused(with_manifest(GOOD, extra=[regular(name, b"x")]), tmp_path)
+    assert f"archive entry {name!r} has an unsafe path" in str(error)
+
+
+def test_refuses_symlinks(tmp_path):
+    error = refused(with_manifest(GOOD, extra=[special("dist/link.js", tarfile.SYMTYPE, "/etc/passwd")]), tmp_path)
+    assert str(error) == "archive entry 'dist/link.js' is a link; bundles hold regular files only"
+
+
+def test_refuses_hardlinks(tmp_path):
+    error = refused(with_manifest(GOOD, extra=[special("dist/hard.js", tarfile.LNKTYPE, "dist/a.js")]), tmp_path)
+    assert str(error) == "archive entry 'dist/hard.js' is a link; bundles hold regular files only"
+
+
+@pytest.mark.parametrize("kind", [tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE, tarfile.DIRTYPE])
+def test_refuses_devices_fifos_and_folders(tmp_path, kind):
+    error = refused(with_manifest(GOOD, extra=[special("dist/dev", kind)]), tmp_path)
+    assert f"archive entry 'dist/dev' is not a regular file (type {kind!r})" == str(error)
+
+
+def test_refuses_a_file_not_in_the_manifest(tmp_path):
+    error = refused(with_manifest(GOOD, extra=[regular("dist/extra.js", b"sneaky")]), tmp_path)
+    assert str(error) == "archive entry 'dist/extra.js' is not listed in manifest.json"
+
+
+def test_refuses_a_listed_file_that_is_missing(tmp_path):
+    listed = {**GOOD, "dist/missing.js": b"gone"}
+    error = refused(with_manifest(GOOD, manifest_for(listed)), tmp_path)
+    assert str(error) == "manifest.json lists 'dist/missing.js' but the archive does not contain it"
+
+
+def test_refuses_a_per_file_checksum_mismatch(tmp_path):
+    tampered = {**GOOD, "dist/a.js": b"module.exports = 2;\n"}  # same size, other content
+    error = refused(with_manifest(tampered, manifest_for(GOOD)), tmp_path)
+    assert str(error).startswith("checksum mismatch for 'dist/a.js': manifest says sha256 ")
+
+
+def test_refuses_a_whole_checksum_mismatch(tmp_path):
+    error = refused(with_manifest(GOOD, manifest_for(GOOD, checksum="sha256:" + "0" * 64)), tmp_path)
+    assert str(error).startswith("checksum mismatch: manifest says sha256:000")
+
+
+def test_refuses_an_unexpected_checksum(tmp_path):
+    error = refused(with_manifest(GOOD), tmp_path, expected_checksum="sha256:" + "1" * 64)
+    assert str(error) == f"checksum mismatch: expected sha256:{'1' * 64}, archive holds {manifest_for(GOOD).checksum}"
+
+
+def test_refuses_a_duplicate_entry(tmp_path):
+    error = refused(with_manifest(GOOD, extra=[regular("dist/a.js", GOOD["dist/a.js"])]), tmp_path)
+    assert str(error) == "archive entry 'dist/a.js' appears twice"
+
+
+def test_refuses_a_second_manifest(tmp_path):
+    second = regular("manifest.json", manifest_for(GOOD).to_json().encode())
+    error = refused(with_manifest(GOOD, extra=[second]), tmp_path)
+    assert str(error) == "archive entry 'manifest.json' appears twice"
+
+
+def test_refuses_an_archive_without_manifest(tmp_path):
+    error = refused(craft([regular(p, d) for p, d in GOOD.items()]), tmp_path)
+    assert str(error) == "archive has no manifest.json"
+
+
+def test_refuses_an_invalid_manifest(tmp_path):
+    error = refused(craft([regular("manifest.json", b'{"schemaVersion": 1}')]), tmp_path)
+    assert "manifest.json: 'bundle' must be a non-empty string" in str(error)
+
+
+def test_refuses_what_is_not_gzip(tmp_path):
+    assert "not a gzip'd tar archive" in str(refused(b"PK\x03\x04 this is a zip, not a bundle" * 20, tmp_path))
+    assert "not a gzip'd tar archive" in str(refused(b"", tmp_path))
+
+
+def test_refuses_an_uncompressed_tar(tmp_path):
+    error = refused(craft([regular("manifest.json", b"{}")], compress=False), tmp_path)
+    assert "not a gzip'd tar archive" in str(error)
+
+
+def test_refuses_gzip_that_is_not_a_tar(tmp_path):
+    error = refused(gzip.compress(b"hello, not a tar" * 100), tmp_path)
+    assert "not a gzip'd tar archive" in str(error) or "truncated or corrupt" in str(error)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_refuses_a_truncated_archive(tmp_path, keep):
+    archive = with_manifest({**GOOD, "dist/big.js": os.urandom(50_000)})
+    error = refused(archive[: int(len(archive) * keep)], tmp_path)
+    assert "truncated or corrupt" in str(error) or "not a gzip'd tar archive" in str(error)
+
+
+def test_refuses_over_the_packed_limit_given_as_parameter(tmp_path):
+    archive = with_manifest({**GOOD, "dist/big.js": os.urandom(20_000)})
+    error = refused(archive, tmp_path, max_packed=10_000)
+    assert isinstance(error, ArchiveTooLarge)
+    assert "over the limit of 10,000 bytes" in str(error)
+
+
+def test_refuses_a_real_archive_over_50_mb_packed(tmp_path):
+    payload = os.urandom(MAX_ARCHIVE_BYTES + 1_000_000)  # random: gzip cannot shrink it under the limit
+    archive = with_manifest_fast({"dist/huge.js": payload})
+    assert len(archive) > MAX_ARCHIVE_BYTES
+    error = refused(archive, tmp_path)
+    assert isinstance(error, ArchiveTooLarge)
+    assert "over the limit of 52,428,800 bytes (50 MB)" in str(error)
+
+
+def with_manifest_fast(files: dict[str, bytes]) -> bytes:
+    """Like `with_manifest`, stored without compression work (gzip level 0) to keep the test fast."""
+    manifest = manifest_for(files)
+    entries = [regular("manifest.json", manifest.to_json().encode())] + [regular(p, d) for p, d in files.items()]
+    return craft(entries, level=0)
+
+
+def test_refuses_over_the_unpacked_limit_given_as_parameter(tmp_path):
+    files = {f"dist/{i}.js": b"x" * 4000 for i in range(5)}
+    error = refused(with_manifest(files), tmp_path, max_unpacked=10_000)
+    assert isinstance(error, ArchiveTooLarge)
+    assert str(error) == "archive unpacks to more than 10,000 bytes (at entry 'dist/2.js'); refused"
+
+
+def gzip_bomb(unpacked: int) -> bytes:
+    """A real gzip'd tar whose one file is `unpacked` zero bytes, compressed with zlib as a stream."""
+    info = tarfile.TarInfo("dist/bomb.js")
+    info.size = unpacked
+    header = info.tobuf(format=tarfile.PAX_FORMAT)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip container
+    parts = [compressor.compress(header)]
+    zeros = bytes(1 << 20)
+    for _ in range(unpacked // len(zeros)):
+        parts.append(compressor.compress(zeros))
+    parts.append(compressor.compress(bytes(unpacked % len(zeros) + 1024)))  # tail padding and end blocks
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def test_refuses_a_real_gzip_bomb_over_256_mib_unpacked(tmp_path):
+    bomb = gzip_bomb(MAX_UNPACKED_BYTES + (1 << 20))
+    assert len(bomb) < 1_000_000  # small on disk
+    error = refused(bomb, tmp_path)
+    assert isinstance(error, ArchiveTooLarge)
+    assert str(error) == f"archive unpacks to more than {MAX_UNPACKED_BYTES:,} bytes (at entry 'dist/bomb.js'); refused"
+
+
+def test_refuses_to_unpack_into_an_existing_folder(tmp_path):
+    (tmp_path / "dest").mkdir()
+    (tmp_path / "dest/keep.txt").write_text("mine")
+    with pytest.raises(ArchiveError, match="already exists"):
+        read_archive(io.BytesIO(with_manifest(GOOD)), tmp_path / "dest")
+    assert (tmp_path / "dest/keep.txt").read_text() == "mine"
