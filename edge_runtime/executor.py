@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
@@ -93,7 +94,6 @@ class Executor:
         self._pool: _Pool | None = None
         self._old_pools: set[_Pool] = set()
         self._ids = itertools.count(1)
-        self._calls: dict[int, InFlight] = {}  # answered-or-not, keyed by id, for routing replies
         self._pending = 0  # calls whose caller is still waiting (the overload measure)
         self._closing = False
         self._load_lock = asyncio.Lock()
@@ -156,6 +156,11 @@ class Executor:
                 await self._stop_pool(pool, drain_timeout=0)
                 who = f"tool {exc.tool!r}" if exc.tool else f"bundle {manifest.bundle!r}"
                 raise BundleLoadError(f"{who} failed to load: {exc}") from None
+            except OSError as exc:
+                await self._stop_pool(pool, drain_timeout=0)
+                raise BundleLoadError(
+                    f"could not start Node.js ({self.node}): {exc}; set EC_NODE to a working node binary"
+                ) from None
             except BaseException:
                 await self._stop_pool(pool, drain_timeout=0)
                 raise
@@ -279,17 +284,19 @@ class Executor:
     ) -> Any:
         loop = asyncio.get_running_loop()
         call = InFlight(next(self._ids), name, loop.create_future())
+        try:
+            frame = orjson.dumps({"t": "call", "id": call.id, "tool": name, "input": arguments, "callId": call_id})
+        except TypeError as exc:  # e.g. an integer beyond 64 bits: refuse before it reaches a worker
+            raise ToolCallError(ToolErrorKind.INVALID_ARGUMENTS, f"Invalid arguments for {name!r}: {exc}") from None
         worker.in_flight[call.id] = call
-        self._calls[call.id] = call
         call.timer = loop.call_later(max(0.0, remaining_ms) / 1000, self._on_deadline, worker, call, deadline_ms)
-        worker.send({"t": "call", "id": call.id, "tool": name, "input": arguments, "callId": call_id})
+        worker.send_frame(frame)
         return await call.future
 
     def _on_message(self, worker: Worker, message: dict[str, Any]) -> None:
         call = worker.in_flight.pop(message.get("id"), None)
         if call is None:
             return
-        self._calls.pop(call.id, None)
         if call.timer is not None:
             call.timer.cancel()
         if not call.future.done():
@@ -327,7 +334,6 @@ class Executor:
         reason = worker.exit_reason or "exited"
         for call in list(worker.in_flight.values()):
             worker.in_flight.pop(call.id, None)
-            self._calls.pop(call.id, None)
             if call.timer is not None:
                 call.timer.cancel()
             if not call.future.done():

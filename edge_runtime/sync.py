@@ -195,8 +195,12 @@ class BundleSync:
         self._idle.clear()
         try:
             decision = await self._sync(pushed, reasons)
-        except SyncError as exc:
-            self._failed(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the sync loop must outlive any one failure
+            if isinstance(exc, SyncError):
+                self._failed(str(exc))
+            else:
+                self.logger.debug("Unexpected failure during bundle sync", exc_info=True)
+                self._failed(f"{exc.__class__.__name__}: {exc}")
             self._next_sync_at = time.time() + min(self.interval, self._backoff.next_delay())
             return None
         finally:

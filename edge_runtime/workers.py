@@ -167,8 +167,12 @@ class Worker:
         raise WorkerLoadError(None, f"loading the tools took longer than {timeout:g} s")
 
     def send(self, message: dict[str, Any]) -> None:
+        self.send_frame(orjson.dumps(message))
+
+    def send_frame(self, frame: bytes) -> None:
+        """One already-encoded JSON message; a worker whose channel closed simply never answers."""
         if not self.writer.is_closing():
-            self.writer.write(orjson.dumps(message) + b"\n")
+            self.writer.write(frame + b"\n")
 
     def kill(self, reason: str) -> None:
         """SIGKILL the process; `exited` resolves once it is reaped, with this reason."""

@@ -227,6 +227,16 @@ async def test_a_bundle_that_does_not_load_is_refused_and_the_old_one_keeps_serv
     assert executor.stats()["workers"] == 2
 
 
+async def test_a_missing_node_binary_is_a_load_error_naming_the_fix(tmp_path):
+    manifest = write_bundle(tmp_path, [echo_tool()])
+    executor = Executor(1, 8, 30, str(tmp_path / "no-such-node"), logging.getLogger(LOGGER))
+    with pytest.raises(BundleLoadError, match=r"could not start Node.js .*set EC_NODE"):
+        await executor.load(tmp_path, manifest)
+    assert executor.manifest is None
+    await expect_error(ToolErrorKind.TOOL_NOT_FOUND, executor.call("echo", {}, call_id="c"))
+    await executor.close()
+
+
 async def test_swap_moves_new_calls_to_the_new_pool_and_lets_running_ones_finish(tmp_path, make_executor):
     slow_v1 = JsTool("slow", "await new Promise((r) => setTimeout(r, 400)); return 'v1';")
     executor = await make_executor(tmp_path / "v1", [echo_tool(tag="v1"), slow_v1], max_concurrency=512)
