@@ -81,8 +81,9 @@ class Principal:
 
 class TokenService:
     def __init__(self, secret: str) -> None:
-        if len(secret) < 16:
-            raise ValueError("the JWT secret must be at least 16 characters")
+        # RFC 7518 §3.2: an HS256 key shorter than the hash output (32 bytes) weakens the signature.
+        if len(secret.encode("utf-8")) < 32:
+            raise ValueError("the JWT secret must be at least 32 bytes long (e.g. `openssl rand -hex 32`)")
         self._secret = secret
 
     @classmethod

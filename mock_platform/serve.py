@@ -46,6 +46,8 @@ def build_config(
     heartbeat_seconds: float | None = None,
 ) -> PlatformConfig:
     """Dev mode (dev tokens, fault injection) defaults to on for loopback and off for any other host."""
+    if jwt_secret is not None and len(jwt_secret.encode("utf-8")) < 32:
+        raise ValueError("--jwt-secret must be at least 32 bytes long (e.g. `openssl rand -hex 32`)")
     config = PlatformConfig(
         data_dir=Path(data_dir), host=host, port=port, jwt_secret=jwt_secret,
         dev=is_loopback(host) if dev is None else dev,

@@ -23,6 +23,8 @@ def serve(
                              help="Dev tokens and fault injection (default: on for loopback hosts only)."),
     heartbeat: float = typer.Option(None, "--heartbeat", help="WebSocket ping interval in seconds (default 30)."),
     log_level: str = typer.Option("warning", "--log-level", help="critical, error, warning, info or debug."),
+    ssl_certfile: Path = typer.Option(None, "--ssl-certfile", help="Serve https/wss with this PEM certificate."),
+    ssl_keyfile: Path = typer.Option(None, "--ssl-keyfile", help="The certificate's PEM private key."),
 ) -> None:
     """Run the mock platform in the foreground; prints `mock-platform listening on http://HOST:PORT`."""
     from mock_platform import serve as server
@@ -31,8 +33,13 @@ def serve(
         config = server.build_config(host, port, data, jwt_secret, dev, heartbeat)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise UsageError("--ssl-certfile and --ssl-keyfile go together: give both, or neither")
+    for option, path in (("--ssl-certfile", ssl_certfile), ("--ssl-keyfile", ssl_keyfile)):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{option} {path} does not exist")
     try:
-        server.serve(config, log_level)
+        server.serve(config, log_level, ssl_certfile, ssl_keyfile)
     except OSError as exc:
         raise CliError(f"Cannot listen on {host}:{port} ({exc.strerror or exc})",
                        "Choose another --port, or stop what is using it") from None

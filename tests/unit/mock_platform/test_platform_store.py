@@ -1,0 +1,136 @@
+"""Store: versions, idempotence, resolution order, hashed secrets, persistence, org scoping."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from mock_platform.store import Store, hash_secret, personal_org_id, secret_matches
+from tests.support.bundles import echo_tool, make_archive
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "data")
+    yield store
+    store.close()
+
+
+def _add(store: Store, tmp_path, tag: str, org: str = "org-a", name: str = "tools"):
+    archive, manifest = make_archive(tmp_path / tag, [echo_tool(tag=tag)], name=name)
+    return store.add_bundle_version(org, manifest, archive)
+
+
+def test_versions_count_up_per_name_and_identical_content_is_not_a_new_version(store, tmp_path):
+    v1, created1 = _add(store, tmp_path, "a")
+    v2, created2 = _add(store, tmp_path, "b")
+    again, created_again = _add(store, tmp_path, "a")
+    other, _ = _add(store, tmp_path, "c", name="other")
+    assert (v1.version, created1, v2.version, created2) == (1, True, 2, True)
+    assert (again.version, created_again, again.checksum) == (1, False, v1.checksum)
+    assert other.version == 1
+    assert store.archive_path(v1.checksum).read_bytes()[:2] == b"\x1f\x8b"
+    assert store.archive_path(v1.checksum).name == v1.checksum.removeprefix("sha256:") + ".tar.gz"
+    assert [v.version for v in store.list_bundle_versions("org-a", "tools")] == [1, 2]
+    assert store.get_bundle_version("org-a", "tools").version == 2  # no version: the newest
+
+
+def test_resolution_prefers_the_assignment_then_the_default_and_tracks_newest(store, tmp_path):
+    dep, _ = store.create_deployment("org-a", "edge")
+    assert store.resolve_bundle("org-a", dep.id) is None
+    _add(store, tmp_path, "a")
+    store.set_default("org-a", "tools", None)
+    assert store.resolve_bundle("org-a", dep.id).version == 1
+    assert store.resolve_bundle("org-a", None).version == 1
+    _add(store, tmp_path, "b")
+    assert store.resolve_bundle("org-a", dep.id).version == 2  # tracking the newest
+    store.assign("org-a", dep.id, "tools", 1)
+    resolved = store.resolve_bundle("org-a", dep.id)
+    assert resolved.version == 1 and resolved.archive_url == "/api/bundles/tools/versions/1/archive"
+    assert resolved.to_wire()["size"] == resolved.size and resolved.tools[0]["name"] == "echo"
+    assert store.resolve_bundle("org-a", None).version == 2  # the default is untouched
+    assert store.unassign("org-a", dep.id) is True
+    assert store.resolve_bundle("org-a", dep.id).version == 2
+    store.set_default("org-a", "tools", 1)
+    assert store.resolve_bundle("org-a", dep.id).version == 1
+    store.assign("org-a", dep.id, "missing", None)
+    assert store.resolve_bundle("org-a", dep.id) is None  # assigned to nothing uploaded: nothing to run
+
+
+def test_deployment_secrets_are_hashed_and_checked(store, tmp_path):
+    dep, secret = store.create_deployment("org-a", "edge")
+    assert store.verify_deployment_secret(dep.id, secret) == dep
+    assert store.verify_deployment_secret(dep.id, secret[:-1] + "x") is None
+    assert store.verify_deployment_secret("dep-unknown", secret) is None
+    raw = sqlite3.connect(tmp_path / "data" / "platform.db").execute("SELECT secret_hash FROM deployments").fetchone()[0]
+    assert secret not in raw and raw.startswith("scrypt$")
+    new = store.rotate_secret("org-a", dep.id)
+    assert store.verify_deployment_secret(dep.id, secret) is None
+    assert store.verify_deployment_secret(dep.id, new) is not None
+    assert store.rotate_secret("org-b", dep.id) is None  # another org cannot rotate it
+
+
+def test_secret_hash_format():
+    stored = hash_secret("s3cret")
+    assert secret_matches("s3cret", stored) and not secret_matches("s3cret!", stored)
+    assert hash_secret("s3cret") != stored  # salted
+    assert not secret_matches("s3cret", "garbage") and not secret_matches("s3cret", "md5$1$2$3$ab$cd")
+
+
+def test_everything_is_scoped_to_an_org(store, tmp_path):
+    dep, _ = store.create_deployment("org-a", "edge")
+    _add(store, tmp_path, "a")
+    assert store.get_deployment("org-b", dep.id) is None
+    assert store.list_deployments("org-b") == []
+    assert store.list_bundle_versions("org-b") == []
+    assert store.get_bundle_version("org-b", "tools", 1) is None
+    assert store.delete_deployment("org-b", dep.id) is False
+    assert store.unassign("org-b", dep.id) is False
+    assert store.get_deployment("org-a", dep.id) == dep
+
+
+def test_deleting_a_deployment_drops_its_assignment(store, tmp_path):
+    dep, _ = store.create_deployment("org-a", "edge")
+    _add(store, tmp_path, "a")
+    store.assign("org-a", dep.id, "tools", 1)
+    assert store.delete_deployment("org-a", dep.id) is True
+    assert store.list_assignments("org-a") == []
+    assert store.get_deployment("org-a", dep.id) is None
+
+
+def test_state_survives_reopening(tmp_path):
+    first = Store(tmp_path / "data")
+    dep, secret = first.create_deployment("org-a", "edge")
+    version, _ = _add(first, tmp_path, "a")
+    first.set_default("org-a", "tools", None)
+    first.assign("org-a", dep.id, "tools", 1)
+    sub, org, orgs = first.sign_in("Ada@Example.com", "org-a")
+    first.close()
+
+    second = Store(tmp_path / "data")
+    try:
+        assert second.get_deployment("org-a", dep.id) == dep
+        assert second.verify_deployment_secret(dep.id, secret) == dep
+        assert second.get_bundle_version("org-a", "tools", 1) == version
+        assert second.get_default("org-a").name == "tools"
+        assert second.get_assignment("org-a", dep.id).version == 1
+        assert second.sign_in("ada@example.com") == (sub, org, orgs)
+        assert second.archive_path(version.checksum).exists()
+    finally:
+        second.close()
+    assert sqlite3.connect(tmp_path / "data" / "platform.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sign_in_without_an_org_makes_a_personal_one(store):
+    sub, org, orgs = store.sign_in("grace@example.com")
+    assert sub == "grace@example.com" and org == personal_org_id("grace@example.com") and orgs == {org: "owner"}
+    _, joined, orgs = store.sign_in("grace@example.com", "org-team")
+    assert joined == "org-team" and list(orgs) == ["org-team", org]
+    _, again, _ = store.sign_in("grace@example.com")
+    assert again == org  # the first org stays the default
+
+
+def test_checksums_must_look_like_checksums(store):
+    with pytest.raises(ValueError):
+        store.archive_path("sha256:../../etc/passwd")
