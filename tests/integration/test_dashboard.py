@@ -86,6 +86,7 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
     page.goto(platform.url + "/")
+    assert page.is_hidden("#sign-out") and page.is_hidden("#dashboard")
     page.fill("#login-email", EMAIL)
     page.fill("#login-org", ORG)
     page.click("#dev-login-form button[type=submit]")
@@ -147,6 +148,7 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
     page.locator(f"#connectors tr[data-deployment='{deployment_id}']").wait_for(timeout=10_000)
     page.click("#sign-out")
     assert page.is_visible("#dev-login-form")
+    assert page.is_hidden("#sign-out") and page.is_hidden("#dashboard")
     assert page.evaluate("sessionStorage.getItem('edge-connector.dashboard.token')") is None
     # The only failed load is the tool error's 502, which the page handled and showed.
     assert [e for e in errors if "status of 502" not in e] == []
