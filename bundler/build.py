@@ -205,7 +205,8 @@ def _run_esbuild(esbuild: Esbuild, config: ProjectConfig, sources: list[Path], s
 def _index_tools(
     config: ProjectConfig, sources: list[Path], entries: list[str], staging: Path
 ) -> list[ToolDescriptor]:
-    results = load_definitions([staging / entry for entry in entries])
+    labels = [source.relative_to(config.root).as_posix() for source in sources]
+    results = load_definitions([staging / entry for entry in entries], labels)
     problems: list[str] = []
     tools: list[ToolDescriptor] = []
     named: list[tuple[str, str]] = []

@@ -10,6 +10,8 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const [resultPath, ...files] = process.argv.slice(2);
+// Which file is loading right now: if a tool ends or hangs the process while loading, the build names it.
+const progressPath = `${resultPath}.loading`;
 
 function describe(value) {
   if (value === null) return "null";
@@ -37,6 +39,7 @@ function definitionOf(exported) {
 
 function index(file) {
   let exported;
+  fs.writeFileSync(progressPath, file);
   try {
     exported = require(path.resolve(file));
   } catch (err) {

@@ -31,14 +31,24 @@ class ToolDefinition:
     timeout_ms: int | None
 
 
-def load_definitions(built_files: list[Path]) -> list[dict[str, Any]]:
-    """Run `indexer.cjs` once over every built file; one raw result per file, in order."""
+def load_definitions(built_files: list[Path], labels: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run `indexer.cjs` once over every built file; one raw result per file, in order.
+
+    `labels` (the source files, for messages) name the tool that ends or blocks the process while loading.
+    """
+    names = dict(zip(map(str, built_files), labels or map(str, built_files)))
     try:
         node = node_binary()
     except NodeNotFound as exc:
         raise BuildError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="edge-index-") as scratch:
         result_path = Path(scratch) / "index.json"
+        progress_path = Path(scratch) / "index.json.loading"
+
+        def culprit() -> str:
+            loading = progress_path.read_text(encoding="utf-8") if progress_path.is_file() else ""
+            return names.get(loading, "a tool")
+
         try:
             done = subprocess.run(
                 [node, str(INDEXER_SCRIPT), str(result_path), *map(str, built_files)],
@@ -46,14 +56,14 @@ def load_definitions(built_files: list[Path]) -> list[dict[str, Any]]:
             )
         except subprocess.TimeoutExpired:
             raise BuildError(
-                f"loading the built tools in Node.js took more than {INDEX_TIMEOUT_SECONDS} s",
+                f"{culprit()}: loading it in Node.js took more than {INDEX_TIMEOUT_SECONDS} s",
                 "a tool blocks while being loaded; move slow work from the module's top level into run()",
             ) from None
         if done.returncode != 0 or not result_path.is_file():
-            detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
             raise BuildError(
-                f"Node.js failed while loading the built tools ({detail})",
-                "a tool may end the process while being loaded (process.exit at top level); remove that",
+                f"{culprit()}: ends the Node.js process while being loaded ({detail})",
+                "remove process.exit() and other process-ending code from the module's top level",
             )
         return json.loads(result_path.read_text(encoding="utf-8"))
 

@@ -320,6 +320,16 @@ def test_tool_that_throws_while_being_loaded(tmp_path, npm_deps):
     assert "\n" not in error.message  # only the bad tool is reported
 
 
+def test_a_tool_that_ends_the_process_while_being_loaded_is_named(tmp_path, npm_deps):
+    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
+        "src/tools/a.ts": tool_source("a"),
+        "src/tools/quitter.ts": "process.exit(3);\n" + tool_source("quitter"),
+    })
+    error = build_error(project)
+    assert error.message == "src/tools/quitter.ts: ends the Node.js process while being loaded (exit code 3)"
+    assert "process.exit()" in error.hint
+
+
 def test_a_tool_printing_and_leaving_timers_at_load_time_does_not_break_indexing(tmp_path, npm_deps):
     project = make_project(tmp_path / "p", node_modules=npm_deps, files={
         "src/tools/noisy.ts": 'console.log("[]"); process.stdout.write("garbage");\nsetInterval(() => {}, 1000);\n'
