@@ -13,9 +13,11 @@ logs `Bundle sync error: <cause>`, and retries with backoff capped at the interv
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -262,19 +264,10 @@ class BundleSync:
         started = time.monotonic()
         self.logger.info("Downloading bundle %s (%s)", target.label(), target.checksum,
                          extra={"bundle": target.name, "reasons": ",".join(sorted(set(reasons)))})
-        download = self.store.new_download_path()
-        try:
-            size = await self._download(target, download)
-            try:
-                bundle_dir, manifest = await asyncio.to_thread(self.store.stage_archive, download, target.checksum)
-            except ArchiveError as exc:
-                raise SyncError(f"bundle {target.label()} refused: {exc}") from None
-            except OSError as exc:
-                raise SyncError(f"could not unpack bundle {target.label()} into {self.store.install_dir}: {exc}") from None
-        finally:
-            download.unlink(missing_ok=True)
+        size, downloaded, (bundle_dir, manifest) = await self._download_and_stage(target)
         self.downloads += 1
         self.last_download_bytes = size
+        verified = time.monotonic()
         manifest = manifest.with_version(target.version)
         try:
             await self.executor.load(bundle_dir, manifest)
@@ -286,16 +279,56 @@ class BundleSync:
         except OSError as exc:
             # The new workers serve already; only the on-disk commit failed, so a restart runs the old one.
             raise SyncError(f"bundle {target.label()} is serving but could not be saved: {exc}") from None
-        self.last_swap_ms = (time.monotonic() - started) * 1000
-        self.logger.info("Bundle %s is now serving (%d tools, %.0f ms after the download started)",
-                         target.label(), len(manifest.tools), self.last_swap_ms,
-                         extra={"bundle": target.name, "checksum": target.checksum})
+        now = time.monotonic()
+        self.last_swap_ms = (now - started) * 1000
+        self.logger.info(
+            "Bundle %s is now serving (%d tools; %.0f ms: download %.0f, verify %.0f, load + swap %.0f)",
+            target.label(), len(manifest.tools), self.last_swap_ms, (downloaded - started) * 1000,
+            (verified - downloaded) * 1000, (now - verified) * 1000,
+            extra={"bundle": target.name, "checksum": target.checksum, "bytes": size},
+        )
         try:
             await self.on_swapped(manifest)
         except Exception as exc:  # telling the platform is best effort; the next hello re-registers
             self.logger.warning("Could not announce the new tools to the platform: %s", exc)
 
-    async def _download(self, target: BundleRef, path: Path) -> int:
+    async def _download_and_stage(self, target: BundleRef) -> tuple[int, float, tuple[Path, Manifest]]:
+        """Stream the archive straight into the verifying unpacker (a thread), so both run at once.
+
+        Returns the bytes received, when the download ended, and the staged bundle. Memory stays
+        bounded: at most `_ChunkPipe.MAX_BUFFERED` bytes wait between the two.
+        """
+        loop = asyncio.get_running_loop()
+        pipe = _ChunkPipe(loop)
+
+        def stage() -> tuple[Path, Manifest]:
+            try:
+                return self.store.stage_archive(pipe, target.checksum)
+            finally:
+                pipe.reader_done()
+
+        staging = loop.run_in_executor(None, stage)
+        try:
+            await self._download(target, pipe)
+            pipe.finish()
+        except _ReaderGone:
+            pipe.finish()  # the unpacker stopped first: its result or its error says why
+        except BaseException:
+            pipe.finish(SyncError("the download stopped"))  # the unpacker removes what it wrote
+            await asyncio.wait([staging])
+            if not staging.cancelled():
+                staging.exception()  # retrieved: the download's own error is the one to report
+            raise
+        downloaded = time.monotonic()
+        try:
+            staged = await staging
+        except ArchiveError as exc:
+            raise SyncError(f"bundle {target.label()} refused: {exc}") from None
+        except OSError as exc:
+            raise SyncError(f"could not unpack bundle {target.label()} into {self.store.install_dir}: {exc}") from None
+        return pipe.written, downloaded, staged
+
+    async def _download(self, target: BundleRef, pipe: "_ChunkPipe") -> None:
         if target.size is not None and target.size > MAX_ARCHIVE_BYTES:
             raise SyncError(f"bundle {target.label()} refused: {too_large_message(target.size)}")
         received = 0
@@ -308,17 +341,13 @@ class BundleSync:
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > MAX_ARCHIVE_BYTES:
                     raise SyncError(f"bundle {target.label()} refused: {too_large_message(int(declared))}")
-                with open(path, "wb") as out:
-                    async for chunk in response.aiter_bytes(1 << 16):
-                        received += len(chunk)
-                        if received > MAX_ARCHIVE_BYTES:
-                            raise SyncError(f"bundle {target.label()} refused: {too_large_message(received)}")
-                        out.write(chunk)
+                async for chunk in response.aiter_bytes(1 << 16):
+                    received += len(chunk)
+                    if received > MAX_ARCHIVE_BYTES:
+                        raise SyncError(f"bundle {target.label()} refused: {too_large_message(received)}")
+                    await pipe.write(chunk)
         except httpx.HTTPError as exc:
             raise SyncError(f"download of bundle {target.label()} failed ({_describe_http_error(exc)})") from None
-        except OSError as exc:
-            raise SyncError(f"could not write the download into {path.parent}: {exc}") from None
-        return received
 
     # ------------------------------------------------------------------------------ status
     async def wait_idle(self) -> None:
@@ -377,3 +406,76 @@ def _describe_http_error(exc: httpx.HTTPError) -> str:
         return f"{exc.__class__.__name__} for {url}: {text}"
     except RuntimeError:  # no request attached
         return f"{exc.__class__.__name__}: {text}"
+
+
+class _ReaderGone(Exception):
+    """The unpacker stopped reading (it failed, or the archive ended before the stream did)."""
+
+
+class _ChunkPipe:
+    """A bounded byte pipe from the event loop (`write`) to a thread (`read`, a file-like source).
+
+    The producer awaits when `MAX_BUFFERED` bytes wait unread, so a fast network cannot pile a
+    50 MB archive up in memory; `finish(error)` makes the reader see the end or that error.
+    """
+
+    MAX_BUFFERED = 4 << 20
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._cond = threading.Condition()
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._buffered = 0
+        self._eof = False
+        self._error: BaseException | None = None
+        self._reader_gone = False
+        self.written = 0
+        self._space = asyncio.Event()
+        self._space.set()
+
+    # producer side (event loop)
+    async def write(self, chunk: bytes) -> None:
+        while True:
+            with self._cond:
+                if self._reader_gone:
+                    raise _ReaderGone()
+                if self._buffered < self.MAX_BUFFERED:
+                    self.written += len(chunk)
+                    self._chunks.append(chunk)
+                    self._buffered += len(chunk)
+                    self._cond.notify()
+                    return
+                self._space.clear()
+            await self._space.wait()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self._cond:
+            self._eof = True
+            self._error = error
+            self._cond.notify()
+
+    # consumer side (thread)
+    def read(self, size: int = -1) -> bytes:
+        with self._cond:
+            while not self._chunks and not self._eof:
+                self._cond.wait()
+            if self._error is not None:
+                raise self._error
+            if not self._chunks:
+                return b""
+            chunk = self._chunks.popleft()
+            if 0 <= size < len(chunk):
+                self._chunks.appendleft(chunk[size:])
+                chunk = chunk[:size]
+            self._buffered -= len(chunk)
+            if self._buffered < self.MAX_BUFFERED:
+                self._loop.call_soon_threadsafe(self._space.set)
+            return chunk
+
+    def reader_done(self) -> None:
+        with self._cond:
+            self._reader_gone = True
+        try:
+            self._loop.call_soon_threadsafe(self._space.set)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,18 @@ def ref_of(info: dict[str, Any]) -> dict[str, Any]:
 
 def sync_errors(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Bundle sync error: ")]
+
+
+def huge_valid_archive():
+    """A well-formed gzip'd tar past 50 MB (stored, not compressed), produced as it is sent."""
+    packer = zlib.compressobj(0, zlib.DEFLATED, 31)  # level 0, gzip framing
+    header = tarfile.TarInfo("dist/big.bin")
+    header.size = 51 << 20
+    yield packer.compress(header.tobuf(format=tarfile.PAX_FORMAT))
+    block = b"\0" * (1 << 20)
+    for _ in range(51):
+        yield packer.compress(block)
+    yield packer.flush()
 
 
 class LoopbackServer:
@@ -223,7 +236,7 @@ async def test_refused_bundles_keep_the_old_one_serving_and_report_the_cause(
         entry.size = 2
         tar.addfile(entry, io.BytesIO(b"//"))
     server.routes["/unsafe"] = (200, unsafe.getvalue())
-    server.routes["/huge"] = (200, lambda: (b"\0" * (1 << 20) for _ in range(51)))
+    server.routes["/huge"] = (200, huge_valid_archive)
     h.sync.http = httpx.AsyncClient(base_url=url, timeout=10)
     try:
         h.sync.assigned(BundleRef("x", 4, "sha256:" + "c" * 64, archive_url="/unsafe"))
