@@ -1,12 +1,30 @@
 """The runtime's two network doors, each built in exactly one place: the WebSocket and the HTTP client.
 
-Proxy and TLS settings belong here (and only here), so every connection the runtime makes follows them.
+Proxy and TLS settings belong here (and only here), so every connection the runtime makes follows them:
+- Proxies: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (and lower-case forms) from the environment, for the
+  WebSocket (websockets' `proxy=True`, an HTTP CONNECT tunnel) and for HTTP (httpx's `trust_env`).
+  Neither library exempts loopback by default: list `localhost,127.0.0.1` in NO_PROXY to bypass it.
+- TLS: the operating system's trust store (`truststore`: Keychain on macOS, the Windows certificate
+  store, the distribution bundle on Linux) plus `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, for both.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+from urllib.parse import urlsplit
+
 import httpx
+import truststore
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidProxy, InvalidProxyStatus, ProxyError
+from websockets.proxy import get_proxy
+from websockets.uri import parse_uri
 
 from edge_protocol import __version__
 from edge_protocol.limits import MAX_FRAME_BYTES
@@ -16,6 +34,89 @@ USER_AGENT = f"edge-connector/{__version__}"
 # Frames up to twice the protocol limit are read and refused by the session with a 4000 close (a
 # protocol error the peer can see); only beyond that does the library itself cut the link (1009).
 WS_READ_LIMIT = 2 * MAX_FRAME_BYTES
+
+
+# Distribution CA bundles, first existing one wins. OpenSSL's defaults are *replaced* by SSL_CERT_FILE,
+# so it is loaded explicitly: adding a private CA must not drop the public ones.
+_LINUX_SYSTEM_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/ca-bundle.pem",  # SUSE
+    "/etc/ssl/cert.pem",  # Arch, BSD
+)
+
+
+class TlsSetupError(OSError):
+    """SSL_CERT_FILE / SSL_CERT_DIR point at something unusable; `strerror` says which and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
+
+
+class CertificateNotTrusted(OSError):
+    """The platform's TLS certificate failed verification; `strerror` says how to trust it."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(None, (
+            f"TLS certificate verify failed for {url} ({reason}): the platform's certificate is not trusted. "
+            "Set SSL_CERT_FILE to a PEM file holding its CA certificate, or add that CA to the system trust store"
+        ))
+
+
+class ProxySetupError(OSError):
+    """The proxy from the environment is unusable or refused the tunnel; `strerror` says what to check."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, message)
+
+
+def _without_credentials(proxy: str) -> str:
+    parts = urlsplit(proxy)
+    if parts.username or parts.password:
+        return proxy.replace(parts.netloc, parts.netloc.rsplit("@", 1)[1], 1)
+    return proxy
+
+
+def websocket_proxy(url: str) -> str | None:
+    """The proxy the WebSocket to `url` goes through, from the environment (None: direct).
+
+    websockets' own lookup (the `ws`/`wss` scheme's proxy, else HTTPS_PROXY, else HTTP_PROXY; NO_PROXY
+    respected), with one fix: a bare `host:port` means an HTTP proxy, as curl and httpx read it.
+    """
+    proxy = get_proxy(parse_uri(url))
+    if proxy and "://" not in proxy:
+        proxy = "http://" + proxy
+    return proxy
+
+
+def tls_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
+    """A client TLS context trusting the OS store plus `SSL_CERT_FILE` / `SSL_CERT_DIR` (shared, cached)."""
+    env = os.environ if environ is None else environ
+    return _tls_context(env.get("SSL_CERT_FILE") or None, env.get("SSL_CERT_DIR") or None)
+
+
+@lru_cache(maxsize=4)
+def _tls_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    # Built once per setting: loading a CA bundle takes tens of milliseconds.
+    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if sys.platform.startswith("linux"):
+        system_bundle = next((p for p in _LINUX_SYSTEM_BUNDLES if os.path.isfile(p)), None)
+        if system_bundle and system_bundle != cafile:
+            context.load_verify_locations(cafile=system_bundle)
+    if cafile:
+        if not Path(cafile).is_file():
+            raise TlsSetupError(f"SSL_CERT_FILE={cafile} does not exist; point it at a PEM file of CA certificates or unset it")
+        try:
+            context.load_verify_locations(cafile=cafile)
+        except (ssl.SSLError, ValueError) as exc:
+            raise TlsSetupError(
+                f"SSL_CERT_FILE={cafile} holds no usable PEM certificate ({exc}); point it at a PEM file of CA certificates"
+            ) from None
+    if capath:
+        if not Path(capath).is_dir():
+            raise TlsSetupError(f"SSL_CERT_DIR={capath} is not a directory; point it at a hashed certificate directory or unset it")
+        context.load_verify_locations(capath=capath)
+    return context
 
 
 async def open_websocket(
@@ -31,28 +132,54 @@ async def open_websocket(
     Pings every `heartbeat_seconds`; a peer that has not answered one within another interval is
     dead (two silent intervals, SPEC.md §7), which also catches half-open links after a network change.
     """
+    secure = url.lower().startswith("wss://")
+    proxy = websocket_proxy(url)
+    # `ssl` only for wss:// (websockets refuses it for ws://).
+    tls = {"ssl": tls_context()} if secure else {}
     headers = {"Authorization": f"Bearer {token}"}
     if deployment_id:
         # Lets the platform refuse a duplicate before the upgrade even for a user token.
         headers["X-Deployment-Id"] = deployment_id
-    return await connect(
-        url,
-        additional_headers=headers,
-        user_agent_header=USER_AGENT,
-        open_timeout=open_timeout,
-        ping_interval=heartbeat_seconds,
-        ping_timeout=heartbeat_seconds,
-        close_timeout=5.0,
-        max_size=WS_READ_LIMIT,
-        max_queue=64,
-        compression=None,  # small JSON frames: deflate costs more CPU than it saves on the call path
-    )
+    try:
+        return await connect(
+            url,
+            additional_headers=headers,
+            proxy=proxy,  # HTTPS_PROXY/HTTP_PROXY/NO_PROXY: an HTTP CONNECT tunnel, as httpx below
+            **tls,
+            user_agent_header=USER_AGENT,
+            open_timeout=open_timeout,
+            ping_interval=heartbeat_seconds,
+            ping_timeout=heartbeat_seconds,
+            close_timeout=5.0,
+            max_size=WS_READ_LIMIT,
+            max_queue=64,
+            compression=None,  # small JSON frames: deflate costs more CPU than it saves on the call path
+        )
+    except ssl.SSLCertVerificationError as exc:
+        raise CertificateNotTrusted(url, exc.verify_message or str(exc)) from exc
+    except InvalidProxy as exc:
+        raise ProxySetupError(
+            f"the proxy {_without_credentials(proxy or '')} from HTTPS_PROXY/HTTP_PROXY is not usable ({exc.msg}); "
+            "use http://host:port, or add the platform's host to NO_PROXY"
+        ) from None
+    except InvalidProxyStatus as exc:
+        raise ProxySetupError(
+            f"the proxy {_without_credentials(proxy or '')} refused the tunnel to {url} (HTTP {exc.response.status_code}); "
+            "check the proxy's credentials and rules, or add the platform's host to NO_PROXY"
+        ) from None
+    except ProxyError as exc:
+        raise ProxySetupError(
+            f"the proxy {_without_credentials(proxy or '')} failed to open a tunnel to {url} ({exc}); "
+            "check HTTPS_PROXY/HTTP_PROXY or add the platform's host to NO_PROXY"
+        ) from None
 
 
 def http_client(base_url: str | None = None, timeout: float = 30.0) -> httpx.AsyncClient:
     """The runtime's HTTP client (token exchange, bundle downloads)."""
     return httpx.AsyncClient(
         base_url=base_url or "",
+        verify=tls_context(),  # the same trust as the WebSocket (httpx alone would use certifi only)
+        trust_env=True,  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY
         timeout=httpx.Timeout(timeout, connect=10.0),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,

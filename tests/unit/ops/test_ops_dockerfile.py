@@ -137,6 +137,7 @@ def test_build_context_excludes_local_state(tmp_path, instructions):
         assert "__pycache__" not in path and "/node_modules/" not in path, path
 
 
+@pytest.mark.slow  # ~15 s on an idle 2-core machine (pip install from the local cache); `-m "not slow"` skips it
 def test_install_steps_work_in_a_fresh_virtualenv(tmp_path, instructions):
     """Run the image's install RUN step for real: `pip install` of the build context into a new venv,
     then its own checks (`edge-connector --help`, the bundled node binary runs)."""
