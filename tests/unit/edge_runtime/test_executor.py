@@ -1,0 +1,61 @@
+"""Executor policy without processes: which worker takes a call, how log floods are cut, schemas at load."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from edge_protocol.errors import ToolCallError, ToolErrorKind
+from edge_protocol.manifest import ToolDescriptor
+from edge_runtime.executor import BundleLoadError, Executor, _compile_schema, _Pool
+from edge_runtime.workers import _LogBudget
+
+
+def fake_worker(load: int, *, ready: bool = True, alive: bool = True, overdue: bool = False):
+    calls = {i: SimpleNamespace(overdue=overdue and i == 0) for i in range(load)}
+    return SimpleNamespace(ready=ready, alive=alive, in_flight=calls, load=load,
+                           has_overdue=any(c.overdue for c in calls.values()))
+
+
+def pool_of(*workers) -> _Pool:
+    pool = _Pool(Path("."), manifest=None, validators={})  # type: ignore[arg-type]
+    pool.workers.extend(workers)
+    return pool
+
+
+def test_pick_takes_the_least_busy_ready_worker_and_the_first_on_ties():
+    a, b, c = fake_worker(2), fake_worker(1), fake_worker(1)
+    assert pool_of(a, b, c).pick() is b
+
+
+def test_pick_skips_workers_that_are_starting_dead_or_stuck_past_a_deadline():
+    idle_but_starting = fake_worker(0, ready=False)
+    idle_but_dead = fake_worker(0, alive=False)
+    stuck = fake_worker(1, overdue=True)
+    busy = fake_worker(5)
+    assert pool_of(idle_but_starting, idle_but_dead, stuck, busy).pick() is busy
+    assert pool_of(idle_but_starting, stuck).pick() is None
+
+
+def test_log_budget_passes_a_burst_then_drops_and_counts():
+    budget = _LogBudget(rate=0.0001, burst=10)
+    taken = sum(budget.take() for _ in range(25))
+    assert taken == 10 and budget.dropped == 15
+
+
+def test_an_invalid_input_schema_is_a_load_error_naming_the_tool():
+    tool = ToolDescriptor(name="bad", description="", inputSchema={"type": "no-such-type"}, entry="dist/bad.js")
+    with pytest.raises(BundleLoadError, match=r"tool 'bad' failed to load: its inputSchema is not valid JSON Schema"):
+        _compile_schema(tool)
+
+
+async def test_calls_before_any_bundle_is_loaded_are_tool_not_found():
+    executor = Executor(1, 4, 30, "node", logging.getLogger("test"))
+    with pytest.raises(ToolCallError) as caught:
+        await executor.call("echo", {}, call_id="c")
+    assert caught.value.kind is ToolErrorKind.TOOL_NOT_FOUND and "no bundle is loaded yet" in caught.value.message
+    assert executor.stats()["errorsPerKind"] == {"tool_not_found": 1} and executor.tools == []
+    await executor.close()
