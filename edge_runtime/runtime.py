@@ -38,6 +38,7 @@ from .metrics import METRICS_CONTENT_TYPE, RuntimeMetrics, ToolCounts
 from .net import http_client, open_websocket
 from .session import HelloRefused, SeenCalls, Session
 from .settings import Settings, describe
+from .tray import TrayHandle, maybe_start_tray
 
 log = logging.getLogger("edge_runtime")
 
@@ -73,6 +74,7 @@ class Runtime:
         self._stop = asyncio.Event()
         self._fatal: str | None = None
         self._tasks: list[asyncio.Task] = []
+        self._tray: TrayHandle | None = None
 
     # ============================================================================ lifecycle
     def request_stop(self) -> None:
@@ -126,11 +128,26 @@ class Runtime:
         log.info("Health server listening on %s (/livez /healthz /statusz /metrics)", self.health.url)
         self.lock.update(healthUrl=self.health.url)
         self._register_gauges()
+        self._start_tray()
 
         await self._start_executor()
         self._tasks.append(asyncio.create_task(self._connection_loop(), name="connection"))
         if self.sync is not None:
             self._tasks.append(asyncio.create_task(self.sync.run(), name="bundle-sync"))
+
+    def _start_tray(self) -> None:
+        """The optional tray icon (off without a display, pystray or with EC_DISABLE_TRAY=1; logs why)."""
+        loop = asyncio.get_running_loop()
+
+        def status_for_tray() -> dict[str, Any]:
+            # Called from the tray's thread: read the status on the event loop that owns it.
+            async def read() -> dict[str, Any]:
+                return self.status()
+
+            return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout=2)
+
+        self._tray = maybe_start_tray(status_for_tray, lambda: loop.call_soon_threadsafe(self.request_stop), log,
+                                      health_url=self.health.url if self.health else None)
 
     def _token_source(self) -> TokenSource:
         settings = self.settings
@@ -303,6 +320,8 @@ class Runtime:
                 await self.executor.close(drain_timeout=1.0)
             except Exception as exc:
                 log.warning("Stopping the tool workers failed: %s", exc)
+        if self._tray is not None:
+            await asyncio.to_thread(self._tray.stop)  # joins the tray's thread: keep the loop free meanwhile
         if self.health is not None:
             await self.health.stop()
         if self._http is not None:
@@ -345,7 +364,7 @@ class Runtime:
                 for tool in (manifest.tools if manifest else [])
             ],
             "executor": executor_stats,
-            "inFlight": self.session.in_flight if self.session is not None else 0,
+            "inFlight": self.executor.in_flight if self.executor is not None else 0,
             "health": {"url": self.health.url if self.health else None},
             "settings": describe(self.settings),
         }
@@ -356,7 +375,7 @@ class Runtime:
         self.metrics.gauge("edge_reconnect_attempts", "Attempts since the last stable connection.",
                            lambda: float(self.policy.reconnect_attempts))
         self.metrics.gauge("edge_calls_in_flight", "Tool calls being run now.",
-                           lambda: float(self.session.in_flight if self.session else 0))
+                           lambda: float(self.executor.in_flight if self.executor is not None else 0))
         self.metrics.gauge("edge_tools_loaded", "Tools of the active bundle.",
                            lambda: float(len(self.executor.tools) if self.executor is not None else 0))
         self.metrics.gauge("edge_bundle_version", "Version of the active bundle (0 when none).",

@@ -237,14 +237,17 @@ def maybe_start_tray(
     stop_fn: StopFn,
     logger: logging.Logger,
     *,
+    health_url: str | None = None,
     environ: Mapping[str, str] | None = None,
     platform: str | None = None,
     load_pystray: Callable[[], Any] = _import_pystray,
 ) -> TrayHandle | None:
     """Show the tray icon when it can be shown; otherwise log why not and return None.
 
-    `status_fn` returns the runtime's `/statusz` document; `stop_fn` starts the normal shutdown
-    (it is called from the tray's thread: make it thread-safe, e.g. `loop.call_soon_threadsafe`).
+    `status_fn` returns the runtime's `/statusz` document; `stop_fn` starts the normal shutdown. Both
+    are called from the tray's thread, never from the caller's: make them thread-safe (e.g. through
+    `asyncio.run_coroutine_threadsafe` / `loop.call_soon_threadsafe`). `health_url` (the health
+    server's base URL) is what the macOS child process reads `/statusz` from.
     """
     env = os.environ if environ is None else environ
     platform = platform or sys.platform
@@ -254,7 +257,7 @@ def maybe_start_tray(
         return None
     try:
         if platform == "darwin":
-            url = status_page_url(status_fn())
+            url = status_page_url({"health": {"url": health_url}})
             if not url:
                 logger.info("tray icon off: the health server is not listening, so the tray has no status to read")
                 return None

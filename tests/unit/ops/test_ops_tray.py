@@ -176,3 +176,19 @@ def test_icon_color_follows_the_state():
     center = tray.ICON_SIZE // 2
     assert image.getpixel((center, center)) == (*tray.GREEN, 255)
     assert image.getpixel((0, 0))[3] == 0  # transparent corners
+
+
+def test_the_runtime_starts_without_a_tray_and_says_why(platform, tmp_path, monkeypatch):
+    """The real `edge-connector start`, with no display: no tray, one log line, and the runtime runs on."""
+    from tests.support.runtime import RuntimeProcess, write_token_file
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "EC_DISABLE_TRAY"):
+        monkeypatch.delenv(name, raising=False)
+    install = tmp_path / "install"
+    write_token_file(install, platform.user_token(), platform.url)
+    runtime = RuntimeProcess(install, env={"TOOL_RPC_URL": platform.ws_url, "EC_DISABLE_TRAY": "0"}).start()
+    try:
+        runtime.wait_healthy()
+        assert "tray icon off: no display (DISPLAY and WAYLAND_DISPLAY are unset)" in runtime.text
+    finally:
+        runtime.stop()
