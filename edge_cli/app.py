@@ -63,13 +63,22 @@ def main() -> None:
     except Exception as exc:  # click's usage errors and aborts come here in non-standalone mode
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
+        # typer >= 0.29 raises its vendored copy of click's exceptions (typer._click), not click's own.
+        flavours = [click.exceptions]
+        try:
+            from typer._click import exceptions as typer_click_exceptions
+
+            flavours.append(typer_click_exceptions)
+        except ImportError:
+            pass
+        for flavour in flavours:
+            if isinstance(exc, flavour.ClickException):
+                exc.show()
+                sys.exit(exc.exit_code)
+            if isinstance(exc, flavour.Abort):
+                sys.exit(1)
+            if isinstance(exc, flavour.Exit):
+                sys.exit(exc.exit_code)
         if os.environ.get("EC_DEBUG") == "1":
             raise
         error_line(f"{type(exc).__name__}: {exc}. Run again with --debug to see the traceback, and report it if it persists.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -20,7 +19,7 @@ class Platform:
     store: "Store"
     tokens: "TokenService"
     events: "EventBus"
-    hub: Any  # mock_platform.hub.Hub: connected connectors, tool-call routing, bundle.updated pushes
+    hub: "Hub"  # connected connectors, tool-call routing, bundle.updated pushes
 
 
 def create_app(config: PlatformConfig | None = None) -> FastAPI:
@@ -34,19 +33,16 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     store = Store(config.data_dir)
     tokens = TokenService.for_config(config)
     events = EventBus()
-    hub_class = getattr(hub, "Hub", None)  # the hub module lands separately; the publishing API works without it
-    platform = Platform(config, store, tokens, events, hub_class(config, store, tokens, events) if hub_class else None)
+    platform = Platform(config, store, tokens, events, hub.Hub(config, store, tokens, events))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         events.attach_loop(asyncio.get_running_loop())
-        if platform.hub is not None:
-            await platform.hub.start()
+        await platform.hub.start()
         try:
             yield
         finally:
-            if platform.hub is not None:
-                await platform.hub.stop()
+            await platform.hub.stop()
             store.close()
 
     app = FastAPI(
@@ -71,4 +67,5 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
 if False:  # pragma: no cover - names for type checkers only
     from .auth import TokenService
     from .events import EventBus
+    from .hub import Hub
     from .store import Store

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -107,14 +108,20 @@ def serve(config: PlatformConfig, log_level: str = "warning", ssl_certfile: Path
     print(f"mock-platform listening on {url_of(sock, config.host, tls=ssl_certfile is not None)}", flush=True)
     if config.dev:
         print("dev mode: /api/dev/tokens and /api/sim/* are enabled", flush=True)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler that was
+    # there before it: make that one a clean exit (status 0) instead of death by signal (143).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     asyncio.run(server.serve(sockets=[sock]))
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def run_in_thread(config: PlatformConfig, log_level: str = "warning", timeout: float = 20.0) -> tuple[str, Callable[[], None]]:
     """Serve in a background thread (for `edge-connector dev`); returns `(url, stop)` once it accepts requests."""
     sock = bind_socket(config.host, config.port)
     server = _server(config, log_level)
-    server.config.install_signal_handlers = False  # only the main thread may own signals (uvicorn < 0.29)
     errors: list[BaseException] = []
 
     def run() -> None:

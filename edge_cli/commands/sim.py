@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -9,6 +10,11 @@ import typer
 from ..client import connect
 from ..console import out, print_json
 from .deployment import JSON_OPTION, PLATFORM_OPTION
+
+class Switch(str, Enum):
+    on = "on"
+    off = "off"
+
 
 sim_app = typer.Typer(help="Fault injection on the mock platform (dev mode, your organization only).",
                       no_args_is_help=True)
@@ -51,14 +57,10 @@ def latency(ms: float = typer.Argument(..., min=0, metavar="MS", help="Delay in 
 
 
 @sim_app.command("pushes")
-def pushes(state: str = typer.Argument(..., metavar="on|off", help="off: hold back bundle.updated pushes."),
+def pushes(state: Switch = typer.Argument(..., help="off: hold back bundle.updated pushes."),
            platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Turn bundle.updated pushes off (connectors then only learn of uploads by polling) or back on."""
-    normalized = state.strip().lower()
-    if normalized not in ("on", "off"):
-        raise typer.BadParameter("use on or off", param_hint="on|off")
-    _post(platform, "pushes", {"enabled": normalized == "on"}, as_json,
-          "Bundle pushes are now " + normalized + ".")
+    _post(platform, "pushes", {"enabled": state is Switch.on}, as_json, f"Bundle pushes are now {state.value}.")
 
 
 def register(app: typer.Typer) -> None:
