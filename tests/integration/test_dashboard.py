@@ -8,6 +8,7 @@ purpose: the page must show them as text, never run them.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from tests.support.bundles import JsTool, make_archive
 from tests.support.runtime import RuntimeProcess
 from tests.support.waiting import wait_until
 
+# Waits go through locators (expect), never wait_for_function: Playwright polls string predicates
+# with eval, which the page's Content-Security-Policy rightly blocks.
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -32,6 +35,12 @@ TOOLS = [
                          "properties": {"message": {"type": "string"}}, "additionalProperties": False}),
     JsTool("refuse", "throw new ToolError('not_today', 'refusing on purpose', { why: 'test' });"),
 ]
+
+
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
 
 
 def _api(platform, token: str) -> httpx.Client:
@@ -130,10 +139,10 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
     # Arguments that are not JSON are caught before any request.
     page.fill("#call-arguments", "{not json")
     page.click("#call-submit")
-    page.wait_for_function("document.querySelector('#call-summary').textContent.startsWith('Arguments are not valid JSON')")
+    expect(page.locator("#call-summary")).to_have_text(re.compile(r"^Arguments are not valid JSON"))
 
     # Both calls land in the recent-calls table by themselves (polling), newest first.
-    page.wait_for_function("document.querySelectorAll('#calls tbody tr').length >= 2", timeout=10_000)
+    expect(page.locator("#calls tbody tr")).to_have_count(2, timeout=10_000)
     calls = page.locator("#calls tbody tr")
     assert "refuse" in calls.nth(0).inner_text() and "tool_error" in calls.nth(0).inner_text()
     assert "echo" in calls.nth(1).inner_text() and "ok" in calls.nth(1).inner_text()
@@ -190,7 +199,7 @@ def test_the_dashboard_updates_when_a_connector_connects(platform, browser, tmp_
     }).start()
     try:
         page.locator(f"#connectors tr[data-deployment='{deployment['deploymentId']}']").wait_for(timeout=15_000)
-        page.wait_for_function("!document.querySelector('#call-submit').disabled", timeout=10_000)
+        expect(page.locator("#call-submit")).to_be_enabled(timeout=10_000)
     finally:
         runtime.stop()
 
