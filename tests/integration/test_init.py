@@ -147,3 +147,15 @@ def test_build_errors_are_one_line_without_traceback(tmp_path):
     assert malformed.returncode == 1 and malformed.stdout == ""
     assert "package.json is not valid JSON (line 1, column 2" in malformed.stderr
     assert "Traceback" not in malformed.stderr
+
+
+def test_a_failing_npm_install_is_explained_and_leaves_the_files(tmp_path):
+    failing_node = tmp_path / "node-that-fails"
+    failing_node.write_text("#!/bin/sh\necho 'npm ERR! network unreachable' >&2\nexit 7\n")
+    failing_node.chmod(0o755)
+    done = cli("init", "demo", cwd=tmp_path, env={"EC_NODE": str(failing_node)})
+    assert done.returncode == 1
+    assert "npm ERR! network unreachable" in done.stderr  # npm's own output is shown
+    assert "Error: npm install failed in demo (exit 7). The project files are in place" in done.stderr
+    assert "run `npm install` in demo" in done.stderr
+    assert (tmp_path / "demo/src/tools/make_slug.ts").is_file()
