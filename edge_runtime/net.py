@@ -46,28 +46,35 @@ _LINUX_SYSTEM_BUNDLES = (
 )
 
 
-class TlsSetupError(OSError):
-    """SSL_CERT_FILE / SSL_CERT_DIR point at something unusable; `strerror` says which and what to do."""
+class ExplainedConnectError(OSError):
+    """A connection problem with a one-line explanation naming the fix (`strerror` and `str()` are that line).
+
+    An OSError, so callers that already treat OSError as "platform unreachable, retry" handle it too.
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(None, message)
 
+    def __str__(self) -> str:
+        return self.strerror or ""
 
-class CertificateNotTrusted(OSError):
-    """The platform's TLS certificate failed verification; `strerror` says how to trust it."""
+
+class TlsSetupError(ExplainedConnectError):
+    """SSL_CERT_FILE / SSL_CERT_DIR point at something unusable; the message says which and what to do."""
+
+
+class CertificateNotTrusted(ExplainedConnectError):
+    """The platform's TLS certificate failed verification; the message says how to trust it."""
 
     def __init__(self, url: str, reason: str) -> None:
-        super().__init__(None, (
+        super().__init__(
             f"TLS certificate verify failed for {url} ({reason}): the platform's certificate is not trusted. "
             "Set SSL_CERT_FILE to a PEM file holding its CA certificate, or add that CA to the system trust store"
-        ))
+        )
 
 
-class ProxySetupError(OSError):
-    """The proxy from the environment is unusable or refused the tunnel; `strerror` says what to check."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(None, message)
+class ProxySetupError(ExplainedConnectError):
+    """The proxy from the environment is unusable or refused the tunnel; the message says what to check."""
 
 
 def _without_credentials(proxy: str) -> str:

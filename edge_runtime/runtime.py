@@ -35,7 +35,7 @@ from .connection import ConnectionPolicy, Failure, FailureKind, LinkState
 from .health import HealthPortInUse, HealthRoutes, HealthServer
 from .lock import AlreadyRunning, RuntimeLock
 from .metrics import METRICS_CONTENT_TYPE, RuntimeMetrics, ToolCounts
-from .net import http_client, open_websocket
+from .net import TlsSetupError, http_client, open_websocket
 from .session import HelloRefused, SeenCalls, Session
 from .settings import Settings, describe
 from .tray import TrayHandle, maybe_start_tray
@@ -108,7 +108,10 @@ class Runtime:
 
     async def _start(self) -> None:
         settings = self.settings
-        self._http = http_client(settings.platform_http_url)
+        try:
+            self._http = http_client(settings.platform_http_url)
+        except TlsSetupError as exc:  # SSL_CERT_FILE/SSL_CERT_DIR unusable: nothing will connect until fixed
+            raise StartupError(str(exc)) from None
         self.auth = self._token_source()
         try:
             info = self.auth.check_at_start()

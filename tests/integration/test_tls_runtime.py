@@ -7,8 +7,11 @@ bundle download all succeed — also through an HTTPS proxy tunnel.
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +149,16 @@ def test_wss_and_https_through_a_proxy_tunnel(tls_platform, certs, tmp_path):
             runtime.stop()
     finally:
         proxy.stop()
+
+
+def test_an_unusable_ssl_cert_file_stops_the_start_with_one_line(tmp_path):
+    missing = tmp_path / "nowhere" / "ca.pem"
+    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARS}
+    env.update({"SSL_CERT_FILE": str(missing), "TOOL_RPC_URL": "wss://localhost:9/tool-rpc", "HEALTH_PORT": "0",
+                "EC_DISABLE_TRAY": "1"})
+    completed = subprocess.run([sys.executable, "-m", "edge_cli", "start", "--dir", str(tmp_path / "install")],
+                               capture_output=True, text=True, timeout=60, env=env)
+    assert completed.returncode == 1
+    assert (f"Error: SSL_CERT_FILE={missing} does not exist; point it at a PEM file of CA certificates or unset it"
+            in completed.stderr)
+    assert "Traceback" not in completed.stderr + completed.stdout

@@ -173,3 +173,34 @@ def test_ordinary_messages_are_left_alone():
 def test_unknown_format_is_refused_naming_the_allowed_values():
     with pytest.raises(ValueError, match=r"'xml'.*text, json"):
         logs.configure("xml")
+
+
+def test_a_real_runtime_in_json_mode_writes_only_json_lines_and_no_secret(platform, tmp_path):
+    """`edge-connector start` with EC_LOG_FORMAT=json and client credentials: every line parses, none
+    carries the deployment secret or a token (the exchange, the handshake and a forced reconnect log a lot)."""
+    import httpx
+
+    from tests.support.runtime import RuntimeProcess
+
+    user = platform.user_token()
+    created = httpx.post(f"{platform.url}/api/deployments", json={"name": "json-logs"},
+                         headers={"Authorization": f"Bearer {user}"}, timeout=10).json()
+    runtime = RuntimeProcess(tmp_path / "install", env={
+        "TOOL_RPC_URL": platform.ws_url, "EC_LOG_FORMAT": "json",
+        "DEPLOYMENT_ID": created["deploymentId"], "DEPLOYMENT_SECRET": created["secret"],
+    }).start()
+    try:
+        runtime.wait_healthy()
+        # Drop the link so the runtime logs a disconnect and a reconnect too.
+        assert httpx.post(f"{platform.url}/api/sim/disconnect", json={"deploymentId": created["deploymentId"]},
+                          headers={"Authorization": f"Bearer {user}"}, timeout=10).status_code == 200
+        runtime.wait_for_log("Disconnected from platform server")
+        runtime.wait_for_log("Connected to platform server", count=2)
+    finally:
+        runtime.stop()
+    lines = [line for line in runtime.text.splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # fails on any line that is not one JSON object
+    assert {"time", "level", "logger", "event"} <= set(entries[0])
+    assert any(e["event"].startswith("Disconnected from platform server") for e in entries)
+    assert created["secret"] not in runtime.text
+    assert not re.search(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.", runtime.text), "a JWT reached the log"
