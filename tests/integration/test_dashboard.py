@@ -219,3 +219,16 @@ def test_page_and_assets_are_locked_down(platform) -> None:
     assert ".innerHTML" not in script.text  # everything is rendered as text nodes
     assert httpx.get(platform.url + "/static/../app.py", timeout=10).status_code == 404
     assert httpx.get(platform.url + "/static/secret.txt", timeout=10).status_code == 404
+
+
+def test_without_dev_mode_the_page_offers_only_the_token_form(tmp_path: Path) -> None:
+    from tests.support.platform import PlatformProcess
+
+    production_like = PlatformProcess(tmp_path / "platform-data", extra_args=["--no-dev"]).start()
+    try:
+        page = httpx.get(production_like.url + "/", timeout=10).text
+    finally:
+        production_like.stop()
+    assert 'data-dev-mode="false"' in page
+    assert '<form id="dev-login-form" hidden>' in page
+    assert '<details id="token-login" open>' in page
