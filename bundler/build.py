@@ -25,13 +25,12 @@ from .diagnostics import build_error_from_esbuild
 from .errors import BuildError
 from .esbuild import Esbuild, EsbuildNotFound, find_esbuild
 from .indexing import check_definition, duplicate_name_problems, load_definitions
-from .project import ProjectConfig, load_project, tool_sources
+from .filelock import exclusive_lock
+from .project import DEFAULT_OUT_DIR, METAFILE_NAME, ProjectConfig, load_project, tool_sources
 from .size_report import too_large_error
 from .staleness import is_stale  # noqa: F401  (re-exported: `upload` and `dev` ask the build module)
 
 DIST_DIR = "dist"
-METAFILE_NAME = "metafile.json"
-DEFAULT_OUT_DIR = Path(".edge") / "build"
 #: Makes Node.js read dist/*.js as CommonJS even inside a `"type": "module"` project folder.
 DIST_PACKAGE_JSON = '{\n  "type": "commonjs"\n}\n'
 ESBUILD_TIMEOUT_SECONDS = 300
@@ -273,11 +272,15 @@ def _edge_connector_version() -> str:
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace `out` with `staging` by renames; the old output is removed only after the new one is in place."""
+    """Replace `out` with `staging` by renames; the old output is removed only after the new one is in place.
+
+    A lock serialises two builds finishing at once (a `dev` rebuild and a manual `build`): last one wins.
+    """
     old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        os.replace(out, old)
-    os.replace(staging, out)
+    with exclusive_lock(out.with_name(f".{out.name}.lock")):
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+            os.replace(out, old)
+        os.replace(staging, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

@@ -17,6 +17,9 @@ DEFAULT_TOOLS_DIR = "src/tools"
 DEFAULT_TARGET = "node20"
 #: Files whose change makes a build stale even though no bundled source changed.
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb")
+#: Where a build goes unless told otherwise, and esbuild's metafile inside it (staleness and size reports read it).
+DEFAULT_OUT_DIR = Path(".edge") / "build"
+METAFILE_NAME = "metafile.json"
 #: Source files the bundler treats as tool entries (one file = one tool).
 TOOL_SUFFIXES = (".ts", ".js", ".mts", ".mjs", ".cts", ".cjs")
 

@@ -8,9 +8,7 @@ from pathlib import Path
 from edge_protocol.archive import MANIFEST_NAME
 
 from .errors import BuildError
-from .project import load_project
-
-METAFILE_NAME = "metafile.json"
+from .project import DEFAULT_OUT_DIR, METAFILE_NAME, load_project
 
 
 def is_stale(project_dir: Path | str, out_dir: Path | str | None = None) -> bool:
@@ -24,7 +22,7 @@ def is_stale(project_dir: Path | str, out_dir: Path | str | None = None) -> bool
         config = load_project(Path(project_dir))
     except BuildError:
         return True  # building will report the problem
-    out = Path(out_dir).resolve() if out_dir is not None else config.root / ".edge" / "build"
+    out = Path(out_dir).resolve() if out_dir is not None else config.root / DEFAULT_OUT_DIR
     manifest, metafile = out / MANIFEST_NAME, out / METAFILE_NAME
     if not manifest.is_file() or not metafile.is_file():
         return True

@@ -158,8 +158,20 @@ def test_a_failed_build_keeps_the_last_good_output(good_project):
     build_error(good_project)
     assert (good.out_dir / "manifest.json").read_bytes() == manifest_before
     assert good.archive_path.read_bytes() == archive_before
-    leftovers = [p.name for p in good.out_dir.parent.iterdir() if p.name != "build"]
+    leftovers = [p.name for p in good.out_dir.parent.iterdir() if p.name not in ("build", ".build.lock")]
     assert leftovers == []  # no staging folder left behind
+
+
+def test_two_builds_finishing_at_once_leave_one_complete_output(good_project):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: build_project(good_project), range(2)))
+    assert results[0].checksum == results[1].checksum
+    out = good_project / ".edge/build"
+    read_archive(out / "good-tools.tar.gz", good_project / "check", expected_checksum=results[0].checksum)
+    Manifest.load(out / "manifest.json").verify_checksum()
+    assert sorted(p.name for p in out.parent.iterdir()) == [".build.lock", "build"]
 
 
 # ------------------------------------------------------------------------------------ staleness
