@@ -1,7 +1,107 @@
-"""`edge-connector status` (not yet wired)."""
+"""`edge-connector status`: read `/statusz` of a running runtime and show it readably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
+from ..console import out, print_json
+from ..errors import CliError
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("status")
+    def status(
+        port: Optional[int] = typer.Option(None, "--port", help="Health port of the runtime [HEALTH_PORT]."),
+        host: Optional[str] = typer.Option(None, "--host", help="Health host of the runtime [HEALTH_HOST]."),
+        dir: Optional[Path] = typer.Option(None, "--dir", help="Installation directory (finds the port of the runtime running there)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the raw /statusz JSON."),
+    ) -> None:
+        """Show the state of the runtime: connection, bundle, sync, tools and workers."""
+        url = _status_url(port, host, dir)
+        data = _fetch(url)
+        if as_json:
+            print_json(data)
+            return
+        _print(data, url)
+
+
+def _status_url(port: int | None, host: str | None, directory: Path | None) -> str:
+    """--port/--host > the health URL the runtime of the directory recorded > HEALTH_* settings > defaults."""
+    from edge_runtime.lock import read_lock_file
+    from edge_runtime.settings import SettingsError, load_settings
+
+    if port is None:
+        recorded = read_lock_file(Path(directory) if directory else Path.cwd()).get("healthUrl")
+        if isinstance(recorded, str) and recorded.startswith("http") and host is None:
+            return recorded.rstrip("/") + "/statusz"
+    try:
+        settings = load_settings(directory)
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
+    port = port if port is not None else settings.health_port
+    host = host or settings.health_host
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/statusz"
+
+
+def _fetch(url: str) -> dict[str, Any]:
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=5)
+    except httpx.HTTPError:
+        raise CliError(f"No edge runtime answered at {url}",
+                       "Start one with `edge-connector start`, or pass --port (or --dir) of the running runtime") from None
+    if response.status_code != 200:
+        raise CliError(f"{url} answered HTTP {response.status_code}", "Is that port really the runtime's HEALTH_PORT?")
+    try:
+        data = response.json()
+    except ValueError:
+        raise CliError(f"{url} did not answer JSON", "Is that port really the runtime's HEALTH_PORT?") from None
+    if not isinstance(data, dict):
+        raise CliError(f"{url} did not answer a status object", "Is that port really the runtime's HEALTH_PORT?")
+    return data
+
+
+def _print(data: dict[str, Any], url: str) -> None:
+    state = data.get("state", "?")
+    colour = "green" if data.get("ready") else "yellow"
+    out.print(f"[bold]Edge runtime[/] {data.get('version', '')} (pid {data.get('pid')}) in {data.get('installDir')}")
+    out.print(f"  connection   [{colour}]{state}[/] to {data.get('platformUrl')}")
+    if data.get("connectorId"):
+        out.print(f"  connector    {data['connectorId']} (org {data.get('orgId')}, since {data.get('connectedSince')})")
+    out.print(f"  deployment   {data.get('deploymentId') or 'none (organization default)'}")
+    if data.get("lastError"):
+        out.print(f"  last error   [red]{data['lastError']}[/] ({data.get('lastErrorAt')})")
+    if data.get("nextRetryAt"):
+        out.print(f"  next retry   {data['nextRetryAt']} (attempt {data.get('reconnectAttempts')})")
+    bundle = data.get("bundle")
+    out.print(f"  bundle       {_bundle(bundle) if bundle else 'none installed'}")
+    sync = data.get("sync") or {}
+    if sync:
+        out.print(f"  last sync    {sync.get('lastSyncAt') or 'never'}; next {sync.get('nextSyncAt') or '-'}")
+        if sync.get("lastSyncError"):
+            out.print(f"  sync error   [red]Bundle sync error: {sync['lastSyncError']}[/]")
+        if sync.get("noBundleAssigned"):
+            out.print("  [yellow]No bundle assigned[/]: run `edge-connector bundle set-default NAME`")
+    executor = data.get("executor") or {}
+    out.print(f"  workers      {executor.get('workers', 0)} running, {executor.get('inFlight', 0)} calls in flight"
+              f" (max {executor.get('maxConcurrency', '?')})")
+    tools = data.get("tools") or []
+    if tools:
+        out.print("  tools")
+        width = max(len(t.get("name", "")) for t in tools)
+        for tool in tools:
+            avg = tool.get("avgDurationMs")
+            out.print(f"    {tool.get('name', ''):<{width}}  {tool.get('calls', 0)} calls, {tool.get('errors', 0)} errors"
+                      + (f", avg {avg} ms" if avg is not None else ""))
+
+
+def _bundle(bundle: dict[str, Any]) -> str:
+    version = bundle.get("version")
+    return f"{bundle.get('name')} v{version if version is not None else '(local)'} {bundle.get('checksum', '')}"
