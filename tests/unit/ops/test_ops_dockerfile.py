@@ -49,7 +49,7 @@ def test_runs_as_a_created_non_root_user_after_the_install(instructions):
     user = _only(instructions, "USER").arguments
     assert user not in ("root", "0") and not user.startswith("0:")
     runs = [i.arguments for i in instructions if i.keyword == "RUN"]
-    assert any(f"useradd" in run and run.rstrip().endswith(user) for run in runs), "the USER is never created"
+    assert any("useradd" in run and run.rstrip().endswith(user) for run in runs), "the USER is never created"
     # Installing needs root; running must not: USER comes after every RUN and before CMD.
     user_at = _index(instructions, "USER")
     assert all(n < user_at for n, i in enumerate(instructions) if i.keyword == "RUN")
@@ -133,7 +133,7 @@ def test_build_context_excludes_local_state(tmp_path, instructions):
     assert "pyproject.toml" in copied and "edge_runtime/logs.py" in copied and "README.md" in copied
     for path in copied:
         top = path.split("/")[0]
-        assert top not in {".venv", ".git", "tests", "node_modules", ".edge"}, path
+        assert top not in {".venv", ".git", ".ci", ".briefs", "tests", "node_modules", ".edge"}, path
         assert "__pycache__" not in path and "/node_modules/" not in path, path
 
 
