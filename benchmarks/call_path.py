@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-reference", action="store_true", help="measure only edge-connector")
     parser.add_argument("--skip-ours", action="store_true", help="measure only the mcp SDK reference")
     parser.add_argument("--workers", type=int, default=None, help="EC_WORKERS for the runtime (default: its own)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="after the measured runs, load both processes again under py-spy and write "
+                             "their collapsed stacks and a summary of the hottest frames into DIR")
     args = parser.parse_args(argv)
     if args.calls is None:
         args.calls = 300 if args.quick else 2000
@@ -95,7 +98,8 @@ async def measure_mcp_reference(calls: int, throughput_calls: int, levels: list[
 
 
 # ------------------------------------------------------------------------------------------ ours
-async def measure_edge_connector(calls: int, throughput_calls: int, levels: list[int], workers: int | None) -> SideResult:
+async def measure_edge_connector(calls: int, throughput_calls: int, levels: list[int], workers: int | None,
+                                 profile_dir: Path | None = None) -> SideResult:
     from .bundles import make_echo_bundle
     from .procstats import tree_cpu_seconds
     from .stack import start_platform, start_runtime, wait_for_tool
@@ -159,6 +163,9 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
                     (tree_cpu_seconds(platform.pid) - cpu_before["platform"]) / result.calls * 1e6)
                 extra[f"runtime_cpu_per_call_us@{level}"] = (
                     (tree_cpu_seconds(runtime.pid) - cpu_before["runtime"]) / result.calls * 1e6)
+            if profile_dir is not None:
+                await profile_under_load(caller, max(levels), throughput_calls, profile_dir,
+                                         {"platform": platform.pid, "runtime": runtime.pid})
             for conn in connections:
                 await conn.close()
             return SideResult("edge-connector", latency, results, errors, extra)
@@ -166,6 +173,26 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
             if runtime is not None:
                 runtime.stop()
             platform.stop()
+
+
+async def profile_under_load(caller, level: int, calls: int, folder: Path, pids: dict[str, int]) -> None:
+    """A separate, unmeasured run at `level` callers with py-spy sampling each process."""
+    from .profiling import record, summarize_collapsed, top_self
+
+    folder.mkdir(parents=True, exist_ok=True)
+    recordings = {name: record(pid, folder / f"{name}.collapsed.txt") for name, pid in pids.items()}
+    await asyncio.sleep(0.5)  # py-spy attaches asynchronously; its first samples must see the load
+    result = await throughput(caller, level, calls)
+    for name, recording in recordings.items():
+        path = recording.stop()
+        text = path.read_text() if path.exists() else ""
+        total, hot = summarize_collapsed(text, top=25)
+        lines = [f"{name} (pid {pids[name]}): {total} samples while {result.calls} calls ran at {level} callers "
+                 f"({result.per_second:,.0f} calls/s under the profiler)", "", "inclusive%  self%  frame"]
+        lines += [f"{h.inclusive_pct:9.1f} {h.self_pct:6.1f}  {h.frame}" for h in hot]
+        lines += ["", "self time:"] + [f"{pct:6.1f}  {frame}" for frame, pct in top_self(text, 20)]
+        (folder / f"{name}.summary.txt").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines[:20]), file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------------------- table
@@ -223,11 +250,20 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.profile is not None:
+        from .profiling import ProfilerMissing, py_spy
+
+        try:
+            py_spy()
+        except ProfilerMissing as exc:
+            print(exc, file=sys.stderr)
+            return 1
     reference = ours = None
     if not args.skip_reference:
         reference = asyncio.run(measure_mcp_reference(args.calls, args.throughput_calls, args.concurrency))
     if not args.skip_ours:
-        ours = asyncio.run(measure_edge_connector(args.calls, args.throughput_calls, args.concurrency, args.workers))
+        ours = asyncio.run(measure_edge_connector(args.calls, args.throughput_calls, args.concurrency, args.workers,
+                                                  args.profile))
     print(render(ours, reference, args.calls, args.concurrency).render())
     return 0
 

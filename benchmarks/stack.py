@@ -174,14 +174,19 @@ def _pump(process: subprocess.Popen, sink: list[str]) -> None:
 def wait_for_tool(platform: Platform, tool: str, arguments: dict, timeout: float = 30.0,
                   accept=lambda output: True) -> dict:
     """Call `tool` until a 200 whose output passes `accept`; returns that response body."""
+    last: list[str] = ["no answer yet"]
     with platform.client(timeout=10) as http:
         def answered():
             response = http.post(f"/api/tools/{tool}/call", json={"arguments": arguments})
+            last[0] = f"{response.status_code} {response.text[:300]}"
             if response.status_code == 200 and accept(response.json().get("output")):
                 return response.json()
             return None
 
-        return wait_until(answered, timeout, interval=0.005, message=f"tool {tool} to answer")
+        try:
+            return wait_until(answered, timeout, interval=0.005, message=f"tool {tool} to answer")
+        except AssertionError as exc:
+            raise StackError(f"{exc}; last answer: {last[0]}") from None
 
 
 def elapsed_since(started: float) -> float:
