@@ -352,5 +352,7 @@ def connect(platform_flag: str | None = None, project_dir: Path | str | None = N
             need_token: bool = True) -> PlatformClient:
     """The client every command uses: resolved URL, the CLI's token (required unless `need_token` False)."""
     url = resolve_platform_url(platform_flag, project_dir)
-    token = load_token().token if need_token else (find_token().token if find_token() else None)
-    return PlatformClient(url, token)
+    if need_token:
+        return PlatformClient(url, load_token().token)
+    found = find_token()
+    return PlatformClient(url, found.token if found else None)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from .auth import Principal, current_principal
+from .auth import Principal, bearer_token, current_principal
 from .errors import ApiError
 from .models import (
     AUTH_ERRORS,
@@ -67,9 +67,7 @@ def mint_dev_token(body: DevTokenRequest, request: Request) -> TokenResponse:
 @router.get("/api/me", response_model=MeResponse, tags=["auth"], responses=error_responses(*AUTH_ERRORS))
 def me(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> MeResponse:
     """Who the token says you are (user or deployment token)."""
-    from .auth import bearer_token
-
-    claims = _platform(request).tokens.verify(bearer_token(request))
+    claims = _platform(request).tokens.verify(bearer_token(request))  # already accepted: only read here
     return MeResponse(sub=principal.sub, orgId=principal.org_id, orgs=claims.orgs or {principal.org_id: "member"},
                       deploymentId=principal.deployment_id, expiresAt=_iso(claims.exp))
 

@@ -39,6 +39,8 @@ router = APIRouter(tags=["bundles"])
 User = Annotated[Principal, Depends(current_user)]
 AnyToken = Annotated[Principal, Depends(current_principal)]
 _CHECKSUM_HEADER = re.compile(r"^sha256:[0-9a-f]{64}$")
+#: `/api/bundles/default` is the org default, so no bundle may be called that.
+RESERVED_NAME = "default"
 
 
 def _platform(request: Request):
@@ -143,6 +145,9 @@ async def upload_version(name: str, request: Request, response: Response, princi
     store: Store = platform.store
     if not BUNDLE_NAME_RE.match(name):
         raise ApiError(422, "invalid_bundle", f"Bundle name {name!r} is not valid (lowercase npm-style names only)")
+    if name == RESERVED_NAME:
+        raise ApiError(422, "invalid_bundle", "The bundle name 'default' is reserved (it names the org default); "
+                       "rename the bundle in edge.json")
     expected = request.headers.get("x-bundle-checksum", "")
     if not _CHECKSUM_HEADER.match(expected):
         raise ApiError(422, "invalid_bundle", "The X-Bundle-Checksum header must be 'sha256:' and 64 lowercase hex digits")
@@ -216,7 +221,7 @@ def download_archive(name: str, version: int, request: Request, principal: AnyTo
     record = store.get_bundle_version(principal.org_id, name, version)
     if record is None:
         raise not_found("bundle", f"{name}@{version}")
-    path = store.archive_path(record.checksum)
+    path = store.archive_path(record.checksum, record.name)
     if not path.exists():
         raise ApiError(500, "archive_missing", f"The archive of {name}@{version} is missing from the data directory")
     return FileResponse(path, media_type="application/gzip", filename=f"{name.replace('/', '__')}-{version}.tar.gz",

@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import tarfile
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -269,11 +270,25 @@ class Store:
         return _deployment(rows[0]) if rows and ok else None
 
     # -- bundles
-    def archive_path(self, checksum: str) -> Path:
+    def archive_path(self, checksum: str, bundle: str | None = None) -> Path:
+        """Where the archive of `checksum` is: `archives/<checksum hex>.tar.gz`.
+
+        The checksum covers the files, not `manifest.json`, so the same files uploaded under another
+        bundle name get their own `<hex>-<name hash>.tar.gz` (a connector must receive a manifest
+        naming the bundle it was assigned). Pass `bundle` to find that one when it exists.
+        """
         hex_digest = checksum.removeprefix("sha256:")
         if not re.fullmatch(r"[0-9a-f]{64}", hex_digest):
             raise ValueError(f"not a bundle checksum: {checksum!r}")
-        return self.archives_dir / f"{hex_digest}.tar.gz"
+        canonical = self.archives_dir / f"{hex_digest}.tar.gz"
+        if bundle is not None:
+            renamed = self._renamed_archive(hex_digest, bundle)
+            if renamed.exists():
+                return renamed
+        return canonical
+
+    def _renamed_archive(self, hex_digest: str, bundle: str) -> Path:
+        return self.archives_dir / f"{hex_digest}-{hashlib.sha256(bundle.encode('utf-8')).hexdigest()[:12]}.tar.gz"
 
     def new_incoming_path(self) -> Path:
         """A fresh path for an upload being received (same filesystem as the archives, for an atomic move)."""
@@ -283,9 +298,9 @@ class Store:
         """Record a verified archive; returns `(version, created)`.
 
         The same checksum under the same name gives back the existing version (created False); the
-        archive file is moved into place only when no archive with that checksum is stored yet.
+        archive file is moved into place only when no archive of that content and name is stored yet
+        (another org's identical upload is shared).
         """
-        size = Path(archive_file).stat().st_size
         tools = [_tool_dict(t) for t in manifest.tools]
         with self._transaction() as db:
             row = db.execute(
@@ -294,9 +309,13 @@ class Store:
             ).fetchone()
             if row:
                 return _bundle_version(row), False
-            target = self.archive_path(manifest.checksum)
+            target = self.archive_path(manifest.checksum, manifest.bundle)
+            if target.exists() and _archived_bundle_name(target) != manifest.bundle:
+                target = self._renamed_archive(manifest.checksum.removeprefix("sha256:"), manifest.bundle)
             if not target.exists():
                 os.replace(archive_file, target)
+            # The stored file is what connectors download: its size is the one to announce.
+            size = target.stat().st_size
             (latest,) = db.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM bundle_versions WHERE org_id = ? AND name = ?",
                 (org_id, manifest.bundle),
@@ -406,6 +425,19 @@ class _Transaction:
             self._store._db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self._store._lock.release()
+
+
+def _archived_bundle_name(path: Path) -> str | None:
+    """The `bundle` of the manifest inside a stored (already verified) archive."""
+    try:
+        with tarfile.open(path, "r|gz") as tar:
+            for member in tar:
+                if member.name == "manifest.json":
+                    handle = tar.extractfile(member)
+                    return json.loads(handle.read(member.size)).get("bundle") if handle else None
+    except (OSError, tarfile.TarError, ValueError):
+        return None
+    return None
 
 
 def personal_org_id(email: str) -> str:

@@ -36,6 +36,14 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
+def can_open_a_browser() -> bool:
+    """Only with a desktop (or an explicit $BROWSER): on a bare Linux console, `webbrowser` would start a
+    text browser such as lynx in this very terminal, taking it over while we wait for the callback."""
+    if os.environ.get("BROWSER") or sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 @auth_app.callback(invoke_without_command=True)
 def auth(
     ctx: typer.Context,
@@ -99,7 +107,7 @@ def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bo
             "'Show a token to paste instead' on the page and run edge-connector auth --token <token>.",
             markup=False,
         )
-        if open_browser:
+        if open_browser and can_open_a_browser():
             try:
                 webbrowser.open(login_url)
             except Exception:  # a missing browser is fine: the URL is printed above

@@ -382,3 +382,9 @@ def test_openapi_documents_every_route_with_models(server):
             assert "requestBody" in operation, f"{method.upper()} {path} has no request body model"
     assert "application/gzip" in paths["/api/bundles/{name}/versions"]["post"]["requestBody"]["content"]
     assert httpx.get(f"{server.url}/docs").status_code == 200
+
+
+def test_the_name_default_is_reserved(org, tmp_path):
+    archive, manifest = make_archive(tmp_path, [echo_tool()], name="default")
+    status, code, message = _error(org.upload(archive, manifest.checksum, name="default"))
+    assert (status, code) == (422, "invalid_bundle") and "reserved" in message

@@ -134,3 +134,19 @@ def test_sign_in_without_an_org_makes_a_personal_one(store):
 def test_checksums_must_look_like_checksums(store):
     with pytest.raises(ValueError):
         store.archive_path("sha256:../../etc/passwd")
+
+
+def test_identical_files_under_another_name_get_an_archive_naming_that_bundle(store, tmp_path):
+    from edge_protocol.manifest import Manifest
+    import tarfile
+
+    first, _ = _add(store, tmp_path, "same", org="org-a", name="alpha")
+    shared, _ = _add(store, tmp_path / "again", "same", org="org-b", name="alpha")
+    renamed, _ = _add(store, tmp_path / "other", "same", org="org-b", name="beta")
+    assert first.checksum == shared.checksum == renamed.checksum
+    assert store.archive_path(first.checksum, "alpha") == store.archive_path(first.checksum)  # shared file
+    beta_path = store.archive_path(renamed.checksum, "beta")
+    assert beta_path != store.archive_path(first.checksum)
+    with tarfile.open(beta_path) as tar:
+        assert Manifest.from_json(tar.extractfile("manifest.json").read()).bundle == "beta"
+    assert renamed.size == beta_path.stat().st_size and shared.size == first.size
