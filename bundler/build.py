@@ -127,7 +127,8 @@ def build_project(
         mark = time.perf_counter()
         manifest = _manifest(config, staging, tools, esbuild, metafile)
         (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-        (staging / METAFILE_NAME).write_text(json.dumps(metafile, indent=1), encoding="utf-8")
+        # No indent: json.dumps then uses its C encoder (metafiles of big projects are megabytes).
+        (staging / METAFILE_NAME).write_text(json.dumps(metafile), encoding="utf-8")
         archive_path = staging / config.archive_file_name
         archive_size = write_archive(staging, manifest, archive_path)
         timings["pack"] = _ms_since(mark)

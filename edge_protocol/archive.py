@@ -48,7 +48,9 @@ def write_archive(root: Path, manifest: Manifest, out_path: Path) -> int:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
     manifest_bytes = manifest.to_json().encode("utf-8")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+    # Level 6 (gzip's own default): on bundled JavaScript level 9 costs ~3x the CPU for ~1 % smaller
+    # archives, and packing sits inside the build's time budget (raw esbuild + 300 ms).
+    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
         with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
             _add_bytes(tar, MANIFEST_NAME, manifest_bytes)
             for entry in sorted(manifest.files, key=lambda f: f.path):
