@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import httpx
 import jwt
@@ -27,9 +28,24 @@ from tests.support.waiting import free_port, wait_until
 ORG = "org-test"
 
 
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    """One platform for the module: each test works in its own organization (sim switches are per org)."""
+    proc = PlatformProcess(tmp_path_factory.mktemp("platform") / "data").start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def user_token(platform) -> str:
+    unique = uuid.uuid4().hex[:12]
+    return platform.user_token(email=f"{unique}@example.com", org_id=f"org-{unique}")
+
+
 def install(tmp_path, platform, name="inst", tools=None, token=None) -> "Path":
     directory = tmp_path / name
-    write_token_file(directory, token or platform.user_token(), platform.url)
+    write_token_file(directory, token or user_token(platform), platform.url)
     write_bundle(directory, tools or [echo_tool()], version=1)
     return directory
 
@@ -52,7 +68,7 @@ def create_deployment(platform, token: str, name: str = "edge-1") -> tuple[str, 
 
 # ------------------------------------------------------------------------------------ health & reconnect
 def test_healthz_503_then_200_then_503_across_a_disconnect_then_200_after_backoff(platform, tmp_path):
-    token = platform.user_token()
+    token = user_token(platform)
     rt = runtime(install(tmp_path, platform, token=token), platform).start()
     try:
         status = rt.wait_healthy()
@@ -110,7 +126,7 @@ def test_platform_down_at_start_logs_econnrefused_with_the_url_then_connects_whe
 
 def test_platform_killed_mid_call_the_runtime_survives_and_retries(tmp_path):
     platform = PlatformProcess(tmp_path / "data").start()
-    token = platform.user_token()
+    token = user_token(platform)
     slow = JsTool("slow", "await new Promise(r => setTimeout(r, 1500)); return 'done';")
     rt = runtime(install(tmp_path, platform, tools=[slow], token=token), platform).start()
     try:
@@ -201,7 +217,7 @@ def test_wrongly_signed_token_is_refused_at_the_handshake_and_retried(platform, 
         assert rt.healthz() == 503 and not rt.exited()
         assert "Signature verification failed" in rt.status()["lastError"]
         # Saving a good token fixes the running runtime at its next attempt: no restart needed.
-        write_token_file(directory, platform.user_token(), platform.url)
+        write_token_file(directory, user_token(platform), platform.url)
         rt.wait_healthy()
         assert forged not in rt.text
     finally:
@@ -209,7 +225,7 @@ def test_wrongly_signed_token_is_refused_at_the_handshake_and_retried(platform, 
 
 
 def test_client_credentials_connect_as_the_deployment_and_secrets_never_reach_a_log(platform, tmp_path):
-    user = platform.user_token()
+    user = user_token(platform)
     deployment_id, secret = create_deployment(platform, user)
     directory = tmp_path / "inst"
     write_bundle(directory, [echo_tool()], version=1)
@@ -235,7 +251,7 @@ def test_client_credentials_connect_as_the_deployment_and_secrets_never_reach_a_
 
 
 def test_wrong_deployment_secret_exits_1_saying_the_credentials_are_invalid(platform, tmp_path):
-    deployment_id, secret = create_deployment(platform, platform.user_token())
+    deployment_id, secret = create_deployment(platform, user_token(platform))
     wrong = "wrong-" + secret[::-1]
     directory = tmp_path / "inst"
     rt = runtime(directory, platform, DEPLOYMENT_ID=deployment_id, DEPLOYMENT_SECRET=wrong).start()
@@ -247,7 +263,7 @@ def test_wrong_deployment_secret_exits_1_saying_the_credentials_are_invalid(plat
 
 # ------------------------------------------------------------------------------------ duplicates
 def test_a_duplicate_deployment_is_refused_409_and_keeps_retrying_at_the_maximum(platform, tmp_path):
-    user = platform.user_token()
+    user = user_token(platform)
     deployment_id, secret = create_deployment(platform, user)
     env = {"DEPLOYMENT_ID": deployment_id, "DEPLOYMENT_SECRET": secret}
     first = runtime(install(tmp_path, platform, "a"), platform, **env).start()
@@ -266,7 +282,7 @@ def test_a_duplicate_deployment_is_refused_409_and_keeps_retrying_at_the_maximum
 def test_a_frozen_runtime_does_not_lock_its_deployment_out(tmp_path):
     # Platform heartbeat 0.5 s: a link silent for two intervals is dropped.
     platform = PlatformProcess(tmp_path / "data", extra_args=["--heartbeat", "0.5"]).start()
-    user = platform.user_token()
+    user = user_token(platform)
     deployment_id, secret = create_deployment(platform, user)
     env = {"DEPLOYMENT_ID": deployment_id, "DEPLOYMENT_SECRET": secret, "EC_BACKOFF_MAX": "0.5"}
     ghost = runtime(install(tmp_path, platform, "a"), platform, **env).start()
@@ -289,7 +305,7 @@ def test_a_frozen_runtime_does_not_lock_its_deployment_out(tmp_path):
 
 # ------------------------------------------------------------------------------------ calls & shutdown
 def test_sim_disconnect_during_50_concurrent_calls_runs_none_twice_and_none_hangs(platform, tmp_path):
-    token = platform.user_token()
+    token = user_token(platform)
     ledger = tmp_path / "ledger.txt"
     tool = JsTool("record", (
         "await new Promise(r => setTimeout(r, 300 + Math.floor(Math.random() * 1200)));"
@@ -338,7 +354,7 @@ def test_sim_disconnect_during_50_concurrent_calls_runs_none_twice_and_none_hang
 
 
 def test_sigterm_drains_calls_in_flight_closes_1000_and_exits_0(platform, tmp_path):
-    token = platform.user_token()
+    token = user_token(platform)
     slow = JsTool("slow", "await new Promise(r => setTimeout(r, 1000)); return 'finished';")
     directory = install(tmp_path, platform, tools=[slow], token=token)
     rt = runtime(directory, platform).start()

@@ -1,0 +1,373 @@
+"""The platform hub (`WS /tool-rpc`, `POST /api/tools/{tool}/call`, pushes, sim) against raw protocol clients.
+
+The connectors here are scripted websockets clients, so each test controls exactly what the
+"runtime" answers, including nothing at all and frames no real runtime sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any, Callable
+
+import httpx
+import jwt
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from edge_protocol import jsonrpc
+from edge_protocol.limits import MAX_FRAME_BYTES
+from tests.support.bundles import echo_tool, make_archive
+from tests.support.platform import PlatformProcess
+
+ECHO = {"name": "echo", "description": "", "entry": "dist/echo.js", "timeoutMs": 30000,
+        "inputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    proc = PlatformProcess(tmp_path_factory.mktemp("hub") / "data").start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def new_org(platform) -> str:
+    unique = uuid.uuid4().hex[:12]
+    return platform.user_token(email=f"{unique}@example.com", org_id=f"org-{unique}")
+
+
+Answer = Callable[[dict[str, Any]], Any]
+
+
+class Connector:
+    """A scripted connector: hello, then answer each tools/call with `answer(params)` (None = stay silent)."""
+
+    def __init__(self, platform, token: str, tools=None, answer: Answer | None = None, headers=None) -> None:
+        self.platform, self.token = platform, token
+        self.tools = [ECHO] if tools is None else tools
+        self.answer = answer or (lambda params: {"output": params["arguments"], "durationMs": 0.1})
+        self.headers = headers or {}
+        self.received: asyncio.Queue = asyncio.Queue()
+        self.calls: list[dict] = []
+        self.hello_result: dict | None = None
+
+    async def __aenter__(self) -> "Connector":
+        self.ws = await connect(self.platform.ws_url, additional_headers={
+            "Authorization": f"Bearer {self.token}", **self.headers}, max_size=None)
+        await self.ws.send(jsonrpc.request("h", jsonrpc.HELLO, {
+            "connectorVersion": "test", "deploymentId": None, "bundle": None, "tools": self.tools, "concurrency": 8}))
+        self.hello_result = json.loads(await self.ws.recv())["result"]
+        self.reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                message = json.loads(frame)
+                if message.get("method") == jsonrpc.TOOLS_CALL:
+                    self.calls.append(message["params"])
+                    reply = self.answer(message["params"])
+                    if isinstance(reply, dict) and "code" in reply:
+                        await self.ws.send(jsonrpc.error(message["id"], reply))
+                    elif reply is not None:
+                        await self.ws.send(jsonrpc.result(message["id"], reply))
+                else:
+                    await self.received.put(message)
+        except ConnectionClosed:
+            pass
+
+    async def next_message(self, timeout: float = 5.0) -> dict:
+        return await asyncio.wait_for(self.received.get(), timeout)
+
+    async def __aexit__(self, *exc) -> None:
+        self.reader.cancel()
+        await self.ws.close()
+
+
+def client(platform, token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+async def refusal(platform, headers: dict[str, str]) -> tuple[int, dict]:
+    with pytest.raises(InvalidStatus) as caught:
+        async with connect(platform.ws_url, additional_headers=headers):
+            pass
+    return caught.value.response.status_code, json.loads(caught.value.response.body)
+
+
+# ------------------------------------------------------------------------------------ handshake
+async def test_handshake_refusals_are_http_statuses_with_the_json_error(platform):
+    status, body = await refusal(platform, {})
+    assert (status, body["error"]["code"]) == (401, "unauthenticated")
+    expired = platform.mint_token(sub="a@example.com", orgId="org-x", expiresIn=-10)
+    status, body = await refusal(platform, {"Authorization": f"Bearer {expired}"})
+    assert (status, body["error"]) == (401, {"code": "token_expired", "message": "Token has expired"})
+    forged = jwt.encode({"sub": "a", "orgId": "org-x", "iat": int(time.time()), "exp": int(time.time()) + 60},
+                        "some-other-secret-0123456789abcdef", algorithm="HS256")
+    status, body = await refusal(platform, {"Authorization": f"Bearer {forged}"})
+    assert status == 401 and body["error"]["code"] == "token_invalid"
+    assert body["error"]["message"].startswith("Token validation failed: ")
+    orgless = platform.mint_token(sub="a@example.com", expiresIn=60)
+    status, body = await refusal(platform, {"Authorization": f"Bearer {orgless}"})
+    assert (status, body["error"]) == (403, {"code": "no_organization", "message": "No organization in token"})
+    status, body = await refusal(platform, {"Authorization": "Basic abc"})
+    assert status == 401 and body["error"]["code"] == "token_invalid"
+
+
+async def test_a_second_link_of_one_deployment_is_refused_409_while_the_first_is_alive(platform):
+    user = new_org(platform)
+    async with client(platform, user) as api:
+        deployment = (await api.post("/api/deployments", json={"name": "d"})).json()["deploymentId"]
+    token = platform.mint_token(sub="connector", orgId=jwt.decode(user, options={"verify_signature": False})["orgId"],
+                                deploymentId=deployment)
+    async with Connector(platform, token) as first:
+        assert first.hello_result["deploymentId"] == deployment
+        status, body = await refusal(platform, {"Authorization": f"Bearer {token}"})
+        assert (status, body["error"]) == (409, {"code": "deployment_already_connected",
+                                                 "message": "Deployment already connected"})
+        # A user token naming the deployment in a header is refused before the upgrade too.
+        status, _ = await refusal(platform, {"Authorization": f"Bearer {user}", "X-Deployment-Id": deployment})
+        assert status == 409
+    async with Connector(platform, token):  # once the first is gone, the deployment is free
+        pass
+    status, body = await refusal(platform, {"Authorization": f"Bearer {user}", "X-Deployment-Id": "dep-of-nobody"})
+    assert status == 404 and body["error"]["code"] == "deployment_not_found"
+
+
+async def test_sim_reject_refuses_the_next_n_handshakes_of_the_org_only(platform):
+    user, other = new_org(platform), new_org(platform)
+    async with client(platform, user) as api:
+        assert (await api.post("/api/sim/reject", json={"count": 2})).json() == {"rejectNext": 2}
+    async with Connector(platform, other):
+        pass  # another org is not affected
+    for _ in range(2):
+        status, body = await refusal(platform, {"Authorization": f"Bearer {user}"})
+        assert status == 503 and body["error"]["code"] == "unavailable"
+    async with Connector(platform, user):
+        pass
+
+
+# ------------------------------------------------------------------------------------ bad input at the hub
+async def test_bad_frames_get_json_rpc_errors_and_oversized_ones_close_4000(platform):
+    user = new_org(platform)
+    async with Connector(platform, user) as connector:
+        ws = connector.ws
+        await ws.send("{not json")
+        assert (await connector.next_message())["error"]["code"] == jsonrpc.PARSE_ERROR
+        await ws.send(b"\x00binary")
+        assert (await connector.next_message())["error"]["code"] == jsonrpc.INVALID_REQUEST
+        await ws.send(jsonrpc.request(5, "platform/reboot", {}))
+        reply = await connector.next_message()
+        assert (reply["id"], reply["error"]["code"]) == (5, jsonrpc.METHOD_NOT_FOUND)
+        await ws.send(jsonrpc.result("no-such-call", {"output": 1}))  # a stray answer is ignored
+        async with client(platform, user) as api:
+            assert (await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}})).status_code == 200
+        await ws.send("x" * (MAX_FRAME_BYTES + 1))
+        await asyncio.wait_for(ws.wait_closed(), 10)
+        assert ws.close_code == jsonrpc.CLOSE_PROTOCOL_ERROR
+
+
+async def test_the_first_message_must_be_hello(platform):
+    user = new_org(platform)
+    async with connect(platform.ws_url, additional_headers={"Authorization": f"Bearer {user}"}) as ws:
+        await ws.send(jsonrpc.request(1, jsonrpc.TOOLS_CALL, {}))
+        assert json.loads(await ws.recv())["error"]["code"] == jsonrpc.INVALID_REQUEST
+        await asyncio.wait_for(ws.wait_closed(), 5)
+        assert ws.close_code == jsonrpc.CLOSE_PROTOCOL_ERROR
+
+
+# ------------------------------------------------------------------------------------ calls
+async def test_call_statuses(platform):
+    user = new_org(platform)
+
+    def answer(params):
+        if params["arguments"].get("n") == 2:
+            return ToolError.tool_error
+        if params["arguments"].get("n") == 3:
+            return None  # never answers
+        return {"output": {"doubled": params["arguments"]["n"] * 2}, "durationMs": 0.2}
+
+    async with client(platform, user) as api:
+        response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}})
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "connector_unavailable"
+        assert response.json()["error"]["message"].startswith("connector unavailable")
+        async with Connector(platform, user, answer=answer) as connector:
+            response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}})
+            assert response.status_code == 200
+            body = response.json()
+            assert body["output"] == {"doubled": 2} and body["durationMs"] == 0.2 and body["callId"].startswith("call_")
+            assert connector.calls[-1]["callId"] == body["callId"] and connector.calls[-1]["timeoutMs"] == 30000
+
+            response = await api.post("/api/tools/echo/call", json={"arguments": {"n": "one"}})
+            assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_arguments"
+            assert response.json()["error"]["details"][0]["path"] == "/n"
+            assert len(connector.calls) == 1  # refused by the platform; the connector never saw it
+
+            response = await api.post("/api/tools/nope/call", json={"arguments": {}})
+            assert response.status_code == 404 and response.json()["error"]["code"] == "tool_not_found"
+
+            response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 2}})
+            assert response.status_code == 502
+            assert response.json()["error"] == {"code": "tool_error", "message": "city is empty",
+                                                "details": {"field": "city"}, "toolCode": "bad_city"}
+
+            started = time.monotonic()
+            response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 3}, "timeoutMs": 300})
+            assert response.status_code == 504 and response.json()["error"]["code"] == "tool_timeout"
+            assert 0.3 <= time.monotonic() - started < 3
+            assert connector.calls[-1]["timeoutMs"] == 300
+
+            for bad in ({"arguments": {}, "timeoutMs": -1}, {"arguments": {}, "deploymentId": 5}, [1]):
+                response = await api.post("/api/tools/echo/call", json=bad)
+                assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
+            response = await api.post("/api/tools/echo/call", content=b"{nope")
+            assert response.status_code == 400
+
+            calls = (await api.get("/api/calls", params={"limit": 3})).json()["calls"]
+            assert [c["errorCode"] for c in calls] == ["tool_timeout", "tool_error", "tool_not_found"]
+            assert calls[0]["outcome"] == "error" and calls[0]["tool"] == "echo"
+
+
+class ToolError:
+    tool_error = {"code": -32001, "message": "city is empty",
+                  "data": {"kind": "tool_error", "code": "bad_city", "details": {"field": "city"}}}
+
+
+async def test_a_dropped_link_fails_its_calls_in_flight_at_once(platform):
+    user = new_org(platform)
+    async with client(platform, user) as api:
+        connector = await Connector(platform, user, answer=lambda params: None).__aenter__()
+        pending = asyncio.create_task(api.post("/api/tools/echo/call", json={"arguments": {"n": 1}, "timeoutMs": 20000}))
+        while not connector.calls:
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await connector.__aexit__()
+        response = await pending
+        assert response.status_code == 503 and response.json()["error"]["code"] == "connector_unavailable"
+        assert time.monotonic() - started < 2
+
+
+async def test_routing_least_busy_and_by_deployment(platform):
+    user = new_org(platform)
+    async with client(platform, user) as api:
+        deployment = (await api.post("/api/deployments", json={"name": "d"})).json()["deploymentId"]
+        busy_answers: list = []
+
+        def busy(params):
+            busy_answers.append(params)
+            return None  # stays busy
+
+        async with Connector(platform, user, answer=busy) as first, \
+                Connector(platform, user, headers={"X-Deployment-Id": deployment}) as second:
+            assert second.hello_result["deploymentId"] == deployment
+            stuck = asyncio.create_task(api.post("/api/tools/echo/call", json={"arguments": {"n": 0}, "timeoutMs": 5000}))
+            while not (busy_answers or second.calls):
+                await asyncio.sleep(0.01)
+            # Whichever got the first call is busy now: the next three go to the other one.
+            idle = second if busy_answers else first
+            expected = deployment if idle is second else None
+            for n in range(3):
+                response = await api.post("/api/tools/echo/call", json={"arguments": {"n": n}})
+                assert response.status_code == 200 and response.json()["deploymentId"] == expected
+            response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 7}, "deploymentId": deployment})
+            assert response.status_code == 200 and response.json()["deploymentId"] == deployment
+            response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 7}, "deploymentId": "dep-nobody"})
+            assert response.status_code == 503
+            connectors = (await api.get("/api/connectors")).json()["connectors"]
+            assert sorted(str(c["deploymentId"]) for c in connectors) == sorted([deployment, "None"])
+            assert sorted(c["inFlight"] for c in connectors) == [0, 1]  # the stuck call
+            stuck.cancel()
+
+
+async def test_organizations_are_isolated(platform):
+    alice, bob = new_org(platform), new_org(platform)
+    async with Connector(platform, alice):
+        async with client(platform, bob) as api:
+            assert (await api.get("/api/connectors")).json() == {"connectors": []}
+            response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}})
+            assert response.status_code == 503
+            assert (await api.post("/api/sim/disconnect", json={})).json() == {"disconnected": 0}
+            assert (await api.get("/api/calls")).json()["calls"][0]["errorCode"] == "connector_unavailable"
+        async with client(platform, alice) as api:
+            assert len((await api.get("/api/connectors")).json()["connectors"]) == 1
+            assert all(c["errorCode"] is None for c in (await api.get("/api/calls")).json()["calls"])
+
+
+async def test_tools_updated_replaces_the_registry(platform):
+    user = new_org(platform)
+    async with Connector(platform, user) as connector, client(platform, user) as api:
+        renamed = {**ECHO, "name": "echo2"}
+        await connector.ws.send(jsonrpc.notification(jsonrpc.TOOLS_UPDATED, {
+            "bundle": {"name": "b", "version": 2, "checksum": "sha256:" + "b" * 64}, "tools": [renamed]}))
+        for _ in range(200):
+            connectors = (await api.get("/api/connectors")).json()["connectors"]
+            if connectors[0]["tools"] == ["echo2"]:
+                break
+            await asyncio.sleep(0.02)
+        assert connectors[0]["tools"] == ["echo2"] and connectors[0]["bundle"]["version"] == 2
+        assert (await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}})).status_code == 404
+        assert (await api.post("/api/tools/echo2/call", json={"arguments": {"n": 1}})).status_code == 200
+
+
+async def test_bundle_updated_is_pushed_on_assignment_changes_and_hello_carries_the_assignment(platform, tmp_path):
+    user = new_org(platform)
+    archive, manifest = make_archive(tmp_path, [echo_tool()], name="push-tools")
+    async with client(platform, user) as api:
+        async with Connector(platform, user) as connector:
+            assert connector.hello_result["assignedBundle"] is None
+            uploaded = await api.post("/api/bundles/push-tools/versions", content=archive.read_bytes(),
+                                      headers={"X-Bundle-Checksum": manifest.checksum})
+            assert uploaded.status_code == 201, uploaded.text
+            assert (await api.put("/api/bundles/default", json={"name": "push-tools"})).status_code == 200
+            pushed = await connector.next_message()
+            assert pushed["method"] == jsonrpc.BUNDLE_UPDATED
+            assert pushed["params"]["name"] == "push-tools" and pushed["params"]["version"] == 1
+            assert pushed["params"]["checksum"] == manifest.checksum
+            assert pushed["params"]["archiveUrl"] == "/api/bundles/push-tools/versions/1/archive"
+            # Muted pushes hold the next change back; re-enabling catches up.
+            assert (await api.post("/api/sim/pushes", json={"enabled": False})).status_code == 200
+            archive2, manifest2 = make_archive(tmp_path / "v2", [echo_tool(tag="v2")], name="push-tools")
+            await api.post("/api/bundles/push-tools/versions", content=archive2.read_bytes(),
+                           headers={"X-Bundle-Checksum": manifest2.checksum})
+            with pytest.raises(asyncio.TimeoutError):
+                await connector.next_message(timeout=0.5)
+            assert (await api.post("/api/sim/pushes", json={"enabled": True})).status_code == 200
+            assert (await connector.next_message())["params"]["version"] == 2
+        async with Connector(platform, user) as later:
+            assigned = later.hello_result["assignedBundle"]
+            assert assigned == {"name": "push-tools", "version": 2, "checksum": manifest2.checksum,
+                                "size": archive2.stat().st_size,
+                                "archiveUrl": "/api/bundles/push-tools/versions/2/archive"}
+
+
+async def test_sim_latency_and_validation_of_sim_bodies(platform):
+    user = new_org(platform)
+    async with Connector(platform, user), client(platform, user) as api:
+        assert (await api.post("/api/sim/latency", json={"ms": 150})).json() == {"latencyMs": 150}
+        started = time.monotonic()
+        assert (await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}})).status_code == 200
+        assert time.monotonic() - started >= 0.3  # delayed on the way out and on the way back
+        await api.post("/api/sim/latency", json={"ms": 0})
+        for path, body in (("/api/sim/latency", {"ms": -1}), ("/api/sim/reject", {"count": "2"}),
+                           ("/api/sim/pushes", {"enabled": "yes"}), ("/api/sim/disconnect", {"code": 99})):
+            response = await api.post(path, json=body)
+            assert response.status_code == 422, (path, response.text)
+
+
+async def test_sim_routes_need_a_user_token_and_dev_mode(platform, tmp_path):
+    response = httpx.post(f"{platform.url}/api/sim/reject", json={"count": 1})
+    assert response.status_code == 401
+    production = PlatformProcess(tmp_path / "prod", extra_args=["--no-dev"]).start()
+    try:
+        token = production.user_token()
+        response = httpx.post(f"{production.url}/api/sim/disconnect", json={},
+                              headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 404
+    finally:
+        production.stop()
