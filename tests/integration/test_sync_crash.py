@@ -19,7 +19,7 @@ from pathlib import Path
 from edge_runtime.bundle_store import BundleStore
 from tests.support.bundles import JsTool, make_archive
 
-RUNS = 24
+RUNS = 20
 
 CHILD = textwrap.dedent("""
     import shutil, sys
