@@ -27,6 +27,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     from .auth import TokenService
     from .errors import install_error_handlers
     from .events import EventBus
+    from .models import HealthStatus
     from .store import Store
 
     config = config or PlatformConfig()
@@ -54,10 +55,10 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     app.state.platform = platform
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["health"], responses={200: {"description": "the platform is up"}})
-    def healthz() -> dict[str, str]:
+    @app.get("/healthz", tags=["health"], response_model=HealthStatus)
+    def healthz() -> HealthStatus:
         """Open. 200 while the platform serves requests."""
-        return {"status": "ok"}
+        return HealthStatus(status="ok")
 
     for module in (api_auth, api_deployments, api_bundles, tool_calls, sim, hub, pages):
         app.include_router(module.router)

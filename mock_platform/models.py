@@ -171,3 +171,103 @@ class AssignedBundle(_Model):
 
 class AssignmentPoll(_Model):
     assignedBundle: AssignedBundle | None
+
+
+# ------------------------------------------------------------------------------------ health
+class HealthStatus(_Model):
+    status: str = Field(examples=["ok"])
+
+
+# ------------------------------------------------------------------------------------ hub routes
+# Documentation models of the hub's routes (tool_calls.py, sim.py, hub.py). Those routes build their
+# JSON by hand on the hot path; these give /docs the same shapes without putting pydantic on it.
+class ToolCallRequest(_Model):
+    arguments: Any = Field(default_factory=dict, description="the tool's input, checked against its inputSchema")
+    deploymentId: str | None = Field(default=None, description="omit: the least busy connector that has the tool")
+    timeoutMs: int | None = Field(default=None, gt=0)
+
+
+class ToolCallResult(_Model):
+    output: Any
+    durationMs: float
+    deploymentId: str | None
+
+
+class ToolCallErrorDetail(_Model):
+    code: str = Field(examples=["tool_error"], description="tool_not_found, invalid_arguments, tool_error, "
+                      "tool_timeout, tool_crashed, overloaded or connector_unavailable")
+    message: str
+    details: Any = None
+    toolCode: str | None = Field(default=None, description="the tool's own ToolError code")
+
+
+class ToolCallErrorBody(_Model):
+    error: ToolCallErrorDetail
+
+
+class RecentCall(_Model):
+    callId: str
+    tool: str
+    deploymentId: str | None
+    at: str
+    durationMs: float
+    outcome: str = Field(examples=["ok", "error"])
+    errorCode: str | None
+
+
+class RecentCalls(_Model):
+    calls: list[RecentCall]
+
+
+class ConnectorInfo(_Model):
+    connectorId: str
+    deploymentId: str | None
+    since: str
+    connectorVersion: str | None = None
+    bundle: dict[str, Any] | None = None
+    tools: list[str]
+    inFlight: int
+    concurrency: int
+    callsTotal: int
+
+
+class ConnectorList(_Model):
+    connectors: list[ConnectorInfo]
+
+
+class SimDisconnectRequest(_Model):
+    deploymentId: str | None = None
+    code: int = Field(default=1012, description="WebSocket close code")
+
+
+class SimDisconnectResult(_Model):
+    disconnected: int
+
+
+class SimRejectRequest(_Model):
+    count: int = Field(ge=0)
+
+
+class SimRejectResult(_Model):
+    rejectNext: int
+
+
+class SimLatencyRequest(_Model):
+    ms: float = Field(ge=0)
+
+
+class SimLatencyResult(_Model):
+    latencyMs: float
+
+
+class SimPushesRequest(_Model):
+    enabled: bool
+
+
+class SimPushesResult(_Model):
+    pushesEnabled: bool
+
+
+def documented_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra=` for a route that parses its JSON body by hand: /docs still shows `model`."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
