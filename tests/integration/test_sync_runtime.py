@@ -124,5 +124,46 @@ def test_same_checksum_is_not_downloaded_and_deleting_manifest_and_dist_forces_a
         forced.stop()
 
 
+def test_two_deployments_follow_their_own_assignments_side_by_side(platform, tmp_path):
+    token = platform.user_token()
+    auth = {"Authorization": f"Bearer {token}"}
+    red = upload(platform, token, tmp_path, "red")
+    blue = upload(platform, token, tmp_path, "blue")
+    deployments = {}
+    for label, info in (("one", red), ("two", blue)):
+        created = httpx.post(f"{platform.url}/api/deployments", json={"name": label}, headers=auth, timeout=10).json()
+        assigned = httpx.put(f"{platform.url}/api/deployments/{created['deploymentId']}/bundle",
+                             json={"name": NAME, "version": info["version"]}, headers=auth, timeout=10)
+        assert assigned.status_code == 200, assigned.text
+        deployments[label] = created
+
+    def tag_of(label: str) -> str | None:
+        response = httpx.post(f"{platform.url}/api/tools/echo/call", headers=auth, timeout=10, json={
+            "arguments": {}, "deploymentId": deployments[label]["deploymentId"]})
+        return response.json()["output"]["tag"] if response.status_code == 200 else None
+
+    runtimes = []
+    try:
+        for label in ("one", "two"):
+            runtime = RuntimeProcess(tmp_path / f"install-{label}", env={
+                "TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": deployments[label]["deploymentId"],
+                "DEPLOYMENT_SECRET": deployments[label]["secret"]}).start()
+            runtimes.append(runtime)
+        for runtime in runtimes:
+            runtime.wait_healthy()
+        wait_until(lambda: tag_of("one") == "red" and tag_of("two") == "blue", 15, message="each its own bundle")
+        # Re-assigning one deployment moves only that one (pushed to it at once).
+        moved = httpx.put(f"{platform.url}/api/deployments/{deployments['one']['deploymentId']}/bundle",
+                          json={"name": NAME, "version": blue["version"]}, headers=auth, timeout=10)
+        assert moved.status_code == 200, moved.text
+        wait_until(lambda: tag_of("one") == "blue", 5, message="deployment one to follow its new assignment")
+        assert tag_of("two") == "blue" and runtimes[1].text.count("Downloading bundle") == 1
+        for runtime in runtimes:
+            assert deployments["one"]["secret"] not in runtime.text and deployments["two"]["secret"] not in runtime.text
+    finally:
+        for runtime in runtimes:
+            runtime.stop()
+
+
 def _status_syncs(runtime: RuntimeProcess) -> int:
     return runtime.status()["sync"]["syncs"]
