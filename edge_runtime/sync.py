@@ -350,6 +350,11 @@ class BundleSync:
             raise SyncError(f"download of bundle {target.label()} failed ({_describe_http_error(exc)})") from None
 
     # ------------------------------------------------------------------------------ status
+    @property
+    def next_sync_at(self) -> float:
+        """Wall-clock time (epoch seconds) of the next interval poll or retry."""
+        return self._next_sync_at
+
     async def wait_idle(self) -> None:
         """Wait until no sync is running (for shutdown)."""
         await self._idle.wait()
