@@ -56,10 +56,12 @@ def label_for(proc: psutil.Process, root_pid: int) -> str:
     if proc.pid == root_pid:
         return "runtime (python)"
     try:
-        name = proc.name()
-    except psutil.NoSuchProcess:
+        # node renames its main thread, so the executable and arguments tell what it is
+        command = " ".join(proc.cmdline())
+        exe = Path(proc.exe()).name
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return f"pid {proc.pid}"
-    return "node worker" if "node" in name else name
+    return "node worker" if exe.startswith("node") or "host.mjs" in command else exe
 
 
 def measure_idle(root_pid: int, seconds: float) -> list[ProcessFootprint]:

@@ -62,35 +62,56 @@ def tree_cpu_seconds(pid: int) -> float:
 
 @dataclass
 class PeakRssSampler:
-    """Samples the summed RSS of a process tree on a thread until stopped; keeps the peak."""
+    """Samples RSS of a process and of its whole tree on a thread until stopped; keeps the peaks.
+
+    The root's own peak and the tree's are kept apart: during a bundle swap the tree briefly holds
+    the old and the new node workers, which is a different cost from the root buffering data.
+    """
 
     pid: int
     interval: float = 0.005
     baseline: int = 0
     peak: int = 0
+    root_baseline: int = 0
+    root_peak: int = 0
+    max_processes: int = 0
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> "PeakRssSampler":
-        self.baseline = tree_rss(self.pid)
-        self.peak = self.baseline
+        self.baseline = self.peak = tree_rss(self.pid)
+        self.root_baseline = self.root_peak = status_bytes(self.pid, "VmRSS")
+        self.max_processes = len(tree(self.pid))
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(self.pid))
+            procs = tree(self.pid)
+            total = 0
+            for proc in procs:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.NoSuchProcess:
+                    pass
+            self.peak = max(self.peak, total)
+            self.root_peak = max(self.root_peak, status_bytes(self.pid, "VmRSS"))
+            self.max_processes = max(self.max_processes, len(procs))
             self.samples += 1
             self._stop.wait(self.interval)
 
     def stop(self) -> int:
-        """Stop sampling; returns the peak growth over the baseline in bytes."""
+        """Stop sampling; returns the tree's peak growth over its baseline in bytes."""
         self._stop.set()
         if self._thread:
             self._thread.join()
         return max(0, self.peak - self.baseline)
+
+    @property
+    def root_growth(self) -> int:
+        return max(0, self.root_peak - self.root_baseline)
 
 
 @dataclass(frozen=True)

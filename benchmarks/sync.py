@@ -40,6 +40,9 @@ class SyncRun:
     to_live_s: float
     rss_growth: int
     hwm_growth: int
+    python_growth: int
+    processes_before: int
+    processes_peak: int
 
     @property
     def total_s(self) -> float:
@@ -96,7 +99,7 @@ def measure_reference(archive: Path, runs: int, scratch: Path) -> float:
 # ------------------------------------------------------------------------------------------ ours
 def measure_ours(work: Path, runs: int, big_bundles: list) -> list[SyncRun]:
     from .bundles import make_echo_bundle
-    from .procstats import PeakRssSampler, status_bytes
+    from .procstats import PeakRssSampler, status_bytes, tree
     from .stack import start_platform, start_runtime, wait_for_tool
 
     platform = start_platform(work / "platform")
@@ -110,6 +113,7 @@ def measure_ours(work: Path, runs: int, big_bundles: list) -> list[SyncRun]:
             marker = bundle.marker
             # Sampling starts after the runtime settled, so the growth is the sync's own.
             hwm_before = status_bytes(runtime.pid, "VmHWM")
+            processes_before = len(tree(runtime.pid))
             sampler = PeakRssSampler(runtime.pid).start()
             started = time.perf_counter()
             version = int(platform.upload(bundle)["version"])
@@ -120,7 +124,8 @@ def measure_ours(work: Path, runs: int, big_bundles: list) -> list[SyncRun]:
             live = time.perf_counter()
             growth = sampler.stop()
             results.append(SyncRun(uploaded - started, live - uploaded, growth,
-                                   max(0, status_bytes(runtime.pid, "VmHWM") - hwm_before)))
+                                   max(0, status_bytes(runtime.pid, "VmHWM") - hwm_before),
+                                   sampler.root_growth, processes_before, sampler.max_processes))
         return results
     finally:
         if runtime is not None:
@@ -140,15 +145,20 @@ def render(reference_s: float, runs: list[SyncRun], archive_size: int) -> Table:
     total = median(r.total_s for r in runs)
     growth = max(r.rss_growth for r in runs)
     hwm = max(r.hwm_growth for r in runs)
+    python_growth = max(r.python_growth for r in runs)
+    worst = max(runs, key=lambda r: r.rss_growth)
     table.add("upload (POST archive)", f"{upload:.3f} s", "—", "—", "—", "—")
     table.add("upload done → new version answers", f"{to_live:.3f} s", f"{reference_s:.3f} s",
               fmt_ratio(to_live / reference_s), "—", "—")
     table.add("upload start → new version answers", f"{total:.3f} s", "—", "—", f"≤ {TOTAL_BUDGET_S:g} s",
               verdict(total <= TOTAL_BUDGET_S))
-    table.add("runtime tree peak RSS growth (sampled)", fmt_mb(growth), "—", "—", f"≤ {fmt_mb(RSS_BUDGET_BYTES)}",
-              verdict(growth <= RSS_BUDGET_BYTES))
-    table.add("runtime python VmHWM growth", fmt_mb(hwm), "—", "—", f"≤ {fmt_mb(RSS_BUDGET_BYTES)}",
-              verdict(hwm <= RSS_BUDGET_BYTES))
+    table.add("runtime python peak RSS growth (sampled / kernel VmHWM)", f"{fmt_mb(python_growth)} / {fmt_mb(hwm)}",
+              "—", "—", f"≤ {fmt_mb(RSS_BUDGET_BYTES)}", verdict(max(python_growth, hwm) <= RSS_BUDGET_BYTES))
+    table.add("runtime tree peak RSS growth (python + node workers)", fmt_mb(growth), "—", "—",
+              f"≤ {fmt_mb(RSS_BUDGET_BYTES)}", verdict(growth <= RSS_BUDGET_BYTES))
+    table.note(f"processes in the runtime tree: {worst.processes_before} before, up to {worst.processes_peak} during "
+               "the swap (new workers load the new bundle while the old ones finish), so the tree's peak "
+               "includes one extra worker pool for a moment")
     table.note(f"median of {len(runs)} sync(s); peak RSS is the worst run")
     return table
 
