@@ -146,7 +146,9 @@ class TrayController:
         self._open_url = open_url
         self._closing = threading.Event()
         self._shown: TraySummary | None = None
-        summary = summarize(self._read_status())
+        # No status read here: the constructor runs on the caller's thread (the runtime's event loop),
+        # and `status_fn` may need that very loop. The tray's own thread reads it as soon as it runs.
+        summary = summarize({"state": "starting"})
         menu = pystray.Menu(
             pystray.MenuItem(lambda _item: self._shown.label if self._shown else "edge-connector", None, enabled=False),
             pystray.MenuItem("Open status", self.open_status, default=True),
@@ -186,12 +188,14 @@ class TrayController:
 
     def _refresh_loop(self, icon: Any) -> None:
         icon.visible = True
-        # Event.wait is the period between polls and wakes at once on close().
-        while not self._closing.wait(REFRESH_SECONDS):
+        # Refresh at once, then every REFRESH_SECONDS; Event.wait wakes at once on close().
+        while True:
             try:
                 self.refresh()
             except Exception as exc:
                 self._log.debug("tray: refresh failed: %s", exc)
+            if self._closing.wait(REFRESH_SECONDS):
+                return
 
     def run(self) -> None:
         """Block in pystray's loop (call from the thread that should own it)."""

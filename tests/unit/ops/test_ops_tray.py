@@ -140,10 +140,18 @@ def pystray_without_display(monkeypatch):
 
 def test_menu_open_status_and_quit(pystray_without_display):
     status = dict(CONNECTED)
-    opened, stopped = [], []
-    controller = tray.TrayController(pystray_without_display, lambda: status, lambda: stopped.append(True),
+    opened, stopped, reads = [], [], []
+
+    def status_fn():
+        reads.append(True)
+        return status
+
+    controller = tray.TrayController(pystray_without_display, status_fn, lambda: stopped.append(True),
                                      logging.getLogger("edge_runtime.test"), open_url=opened.append)
     icon = controller.icon
+    # Built on the caller's thread (the runtime's loop), it must not read the status there.
+    assert reads == [] and icon.title.startswith("edge-connector: Starting")
+    controller.refresh()
     assert icon.title.startswith("edge-connector: Connected")
     items = {str(item): item for item in icon.menu.items}
     assert set(items) >= {"Connected", "Open status", "Quit"}
@@ -192,3 +200,29 @@ def test_the_runtime_starts_without_a_tray_and_says_why(platform, tmp_path, monk
         assert "tray icon off: no display (DISPLAY and WAYLAND_DISPLAY are unset)" in runtime.text
     finally:
         runtime.stop()
+
+
+def test_started_tray_reads_status_on_its_own_thread_and_stops(pystray_without_display):
+    import threading
+
+    from tests.support.waiting import wait_until
+
+    caller = threading.current_thread()
+    readers: list[threading.Thread] = []
+
+    def status_fn():
+        readers.append(threading.current_thread())
+        return CONNECTED
+
+    handle = tray.maybe_start_tray(status_fn, lambda: None, logging.getLogger("edge_runtime.test"),
+                                   environ={"DISPLAY": ":0"}, platform="linux",
+                                   load_pystray=lambda: pystray_without_display)
+    assert isinstance(handle, tray.ThreadTray)
+    try:
+        wait_until(lambda: handle.controller.icon.title.startswith("edge-connector: Connected"), 5,
+                   message="the tray's first refresh")
+        assert readers and all(reader is not caller for reader in readers)
+        assert handle.controller.icon.visible
+    finally:
+        handle.stop()
+    assert "stop" in handle.controller.icon.calls
