@@ -41,8 +41,7 @@ const original = {
   log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug,
 };
 
-function writeTagged(level, args) {
-  const tool = currentTool.getStore() ?? "-";
+function writeTagged(level, args, tool = currentTool.getStore() ?? "-") {
   let text = util.format(...args);
   if (text.length > MAX_LOG_LINE_CHARS) text = text.slice(0, MAX_LOG_LINE_CHARS) + "… (truncated)";
   const stream = level === "error" || level === "warn" ? process.stderr : process.stdout;
@@ -128,7 +127,7 @@ function runCall({ id, tool, input, callId }) {
   const ctx = {
     callId,
     signal: controller.signal,
-    log: (...args) => writeTagged("info", args),
+    log: (...args) => writeTagged("info", args, tool),
   };
   currentTool.run(tool, () => {
     let pending;
