@@ -129,6 +129,12 @@ async def test_call_deadline_is_the_smallest_of_call_tool_and_runtime_limits(tmp
     error = await expect_error(ToolErrorKind.TOOL_TIMEOUT, executor.call("quick_limit", {}, call_id="c",
                                                                           timeout_ms=10_000))
     assert "150 ms" in error.message
+    # The runtime-wide toolTimeoutSeconds caps both.
+    settles_on_abort = JsTool("polite", "await new Promise((r) => ctx.signal.addEventListener('abort', r));",
+                              timeout_ms=60_000)
+    capped = await make_executor(tmp_path / "capped", [settles_on_abort], tool_timeout_s=0.25)
+    error = await expect_error(ToolErrorKind.TOOL_TIMEOUT, capped.call("polite", {}, call_id="c", timeout_ms=60_000))
+    assert "250 ms" in error.message
 
 
 async def test_deadline_aborts_ctx_signal_and_a_settling_tool_keeps_its_worker(tmp_path, make_executor, caplog):
