@@ -266,15 +266,16 @@ async def test_routing_least_busy_and_by_deployment(platform):
         async with Connector(platform, user, answer=busy) as first, \
                 Connector(platform, user, headers={"X-Deployment-Id": deployment}) as second:
             assert second.hello_result["deploymentId"] == deployment
-            stuck = asyncio.create_task(api.post("/api/tools/echo/call", json={"arguments": {"n": 0}, "timeoutMs": 5000}))
-            while not (busy_answers or second.calls):
-                await asyncio.sleep(0.01)
-            # Whichever got the first call is busy now: the next three go to the other one.
-            idle = second if busy_answers else first
-            expected = deployment if idle is second else None
+            # Calls until one lands on `first`, which never answers: from then on it is the busier one.
+            stuck: list[asyncio.Task] = []
+            while not busy_answers:
+                stuck.append(asyncio.create_task(
+                    api.post("/api/tools/echo/call", json={"arguments": {"n": 0}, "timeoutMs": 5000})))
+                await asyncio.sleep(0.05)
             for n in range(3):
                 response = await api.post("/api/tools/echo/call", json={"arguments": {"n": n}})
-                assert response.status_code == 200 and response.json()["deploymentId"] == expected
+                assert response.status_code == 200 and response.json()["deploymentId"] == deployment
+            assert len(busy_answers) == 1
             response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 7}, "deploymentId": deployment})
             assert response.status_code == 200 and response.json()["deploymentId"] == deployment
             response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 7}, "deploymentId": "dep-nobody"})
@@ -282,7 +283,8 @@ async def test_routing_least_busy_and_by_deployment(platform):
             connectors = (await api.get("/api/connectors")).json()["connectors"]
             assert sorted(str(c["deploymentId"]) for c in connectors) == sorted([deployment, "None"])
             assert sorted(c["inFlight"] for c in connectors) == [0, 1]  # the stuck call
-            stuck.cancel()
+            for task in stuck:
+                task.cancel()
 
 
 async def test_organizations_are_isolated(platform):
