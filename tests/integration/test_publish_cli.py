@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -20,6 +21,12 @@ from tests.support.platform import PlatformProcess
 from tests.support.waiting import free_port
 
 EDGE_CONNECTOR = str(Path(sys.executable).parent / "edge-connector")
+_SECRETS = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+|ecs_[\w-]+")
+
+
+def redact(text: str) -> str:
+    """Failure messages of these tests never show a token or a deployment secret."""
+    return _SECRETS.sub("<redacted>", text)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +55,7 @@ class Cli:
         result = subprocess.run([EDGE_CONNECTOR, *args], capture_output=True, text=True, timeout=120,
                                 env={**self.env, **(env or {})}, cwd=cwd or self.home)
         if ok is True:
-            assert result.returncode == 0, f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            assert result.returncode == 0, redact(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
 
     def json(self, *args: str, **kwargs) -> dict:
