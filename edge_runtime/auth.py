@@ -14,6 +14,7 @@ the one that verifies signatures.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import time
 from dataclasses import dataclass
@@ -210,7 +211,17 @@ class ClientCredentials:
 
 
 def _describe(exc: Exception) -> str:
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(cause, ConnectionRefusedError) or "refused" in str(exc).lower():
-        return "ECONNREFUSED (connection refused)"
+    if _refused(exc):
+        return "ECONNREFUSED (connection refused): is the platform running at this URL? Check TOOL_RPC_URL"
     return str(exc) or type(exc).__name__
+
+
+def _refused(exc: BaseException | None, depth: int = 0) -> bool:
+    """Somewhere in the cause chain (or exception group) the connection was refused."""
+    if exc is None or depth > 8:
+        return False
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+        return True
+    if any(_refused(inner, depth + 1) for inner in getattr(exc, "exceptions", ()) or ()):
+        return True
+    return _refused(exc.__cause__ or exc.__context__, depth + 1)

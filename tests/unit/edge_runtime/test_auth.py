@@ -83,3 +83,92 @@ def test_the_file_is_read_again_on_every_attempt(tmp_path):
     assert asyncio.run(source.token()) == first
     save(tmp_path, second)  # `edge-connector auth --token` while the runtime runs
     assert asyncio.run(source.token()) == second
+
+
+# ------------------------------------------------------------------------------------ client credentials
+class TokenEndpoint:
+    """A real loopback HTTP server playing `POST /oauth/token` (counts exchanges, answers a set lifetime)."""
+
+    def __init__(self, expires_in: int = 3600, status: int = 200) -> None:
+        import http.server
+        import threading
+
+        endpoint = self
+        self.requests: list[str] = []
+        self.expires_in, self.status = expires_in, status
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                endpoint.requests.append(body)
+                payload = (json.dumps({"access_token": make_token(orgId="org-1", deploymentId="dep-1") + str(len(endpoint.requests)),
+                                       "token_type": "Bearer", "expires_in": endpoint.expires_in})
+                           if endpoint.status == 200 else json.dumps({"error": {"code": "invalid_client", "message": "no"}}))
+                self.send_response(endpoint.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def exchange_twice(endpoint: TokenEndpoint) -> tuple[str, str]:
+    import httpx
+
+    from edge_runtime.auth import ClientCredentials
+
+    async with httpx.AsyncClient() as http:
+        source = ClientCredentials(endpoint.url, "dep-1", "the-secret-value", http)
+        return await source.token(), await source.token()
+
+
+def test_client_credentials_cache_the_token_until_near_expiry():
+    endpoint = TokenEndpoint(expires_in=3600)
+    try:
+        first, second = asyncio.run(exchange_twice(endpoint))
+    finally:
+        endpoint.close()
+    assert first == second and len(endpoint.requests) == 1
+    assert "grant_type=client_credentials" in endpoint.requests[0] and "client_id=dep-1" in endpoint.requests[0]
+
+
+def test_client_credentials_refresh_a_token_about_to_expire():
+    endpoint = TokenEndpoint(expires_in=20)  # inside the refresh margin: exchanged again on every use
+    try:
+        first, second = asyncio.run(exchange_twice(endpoint))
+    finally:
+        endpoint.close()
+    assert first != second and len(endpoint.requests) == 2
+
+
+def test_refused_client_credentials_are_fatal_and_say_invalid():
+    endpoint = TokenEndpoint(status=401)
+    try:
+        with pytest.raises(AuthProblem) as caught:
+            asyncio.run(exchange_twice(endpoint))
+    finally:
+        endpoint.close()
+    assert caught.value.fatal
+    assert caught.value.message.startswith("Deployment credentials invalid: the platform refused DEPLOYMENT_ID dep-1")
+    assert "the-secret-value" not in caught.value.message
+
+
+def test_an_unreachable_token_endpoint_is_retried_not_fatal():
+    from tests.support.waiting import free_port
+
+    class Nowhere:
+        url = f"http://127.0.0.1:{free_port()}"
+
+    with pytest.raises(AuthProblem) as caught:
+        asyncio.run(exchange_twice(Nowhere()))  # type: ignore[arg-type]
+    assert not caught.value.fatal and "ECONNREFUSED" in caught.value.message
