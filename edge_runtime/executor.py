@@ -164,6 +164,9 @@ class Executor:
             except BaseException:
                 await self._stop_pool(pool, drain_timeout=0)
                 raise
+            if self._closing:  # close() ran while the workers started: they must not outlive it
+                await self._stop_pool(pool, drain_timeout=0)
+                raise BundleLoadError("the executor is shutting down")
             previous, self._pool = self._pool, pool
             pool.current = True
             pool.ready_event.set()
