@@ -231,11 +231,12 @@ class Store:
     def create_deployment(self, org_id: str, name: str) -> tuple[Deployment, str]:
         """A new deployment and its secret; the secret exists in clear only in this return value."""
         secret = new_secret()
+        hashed = hash_secret(secret)  # ~50 ms of scrypt: never while holding the store lock
         deployment = Deployment("dep-" + secrets.token_hex(6), org_id, name, utc_now())
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO deployments (id, org_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                (deployment.id, org_id, name, hash_secret(secret), deployment.created_at),
+                (deployment.id, org_id, name, hashed, deployment.created_at),
             )
         return deployment, secret
 
@@ -256,10 +257,11 @@ class Store:
 
     def rotate_secret(self, org_id: str, deployment_id: str) -> str | None:
         secret = new_secret()
+        hashed = hash_secret(secret)
         with self._transaction() as db:
             changed = db.execute(
                 "UPDATE deployments SET secret_hash = ?, secret_rotated_at = ? WHERE id = ? AND org_id = ?",
-                (hash_secret(secret), utc_now(), deployment_id, org_id),
+                (hashed, utc_now(), deployment_id, org_id),
             ).rowcount
         return secret if changed else None
 

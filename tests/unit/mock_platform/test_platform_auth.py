@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import time
 
 import jwt
 import pytest
@@ -78,3 +79,14 @@ def test_secret_is_generated_once_into_the_data_dir_with_mode_0600(tmp_path):
 def test_short_secrets_are_refused():
     with pytest.raises(ValueError):
         TokenService("short")
+
+
+def test_a_cached_token_still_expires(tokens, monkeypatch):
+    token = tokens.issue("u", org_id="o", expires_in=60)
+    assert tokens.verify(token).sub == "u"
+    assert tokens.verify(token).sub == "u"  # from the cache
+    import mock_platform.auth as auth_module
+
+    later = time.time() + 120
+    monkeypatch.setattr(auth_module.time, "time", lambda: later)
+    assert _refusal(tokens, token) == (401, "token_expired", "Token has expired")
