@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import re
 import shutil
 import statistics
 import subprocess
@@ -43,6 +44,8 @@ class SyncRun:
     python_growth: int
     processes_before: int
     processes_peak: int
+    #: The runtime's own account of the swap, from its log line "… is now serving (…)".
+    runtime_breakdown: str = ""
 
     @property
     def total_s(self) -> float:
@@ -99,6 +102,8 @@ def measure_reference(archive: Path, runs: int, scratch: Path) -> float:
 # ------------------------------------------------------------------------------------------ ours
 def measure_ours(work: Path, runs: int, big_bundles: list) -> list[SyncRun]:
     from .bundles import make_echo_bundle
+    from tests.support.waiting import wait_until
+
     from .procstats import PeakRssSampler, status_bytes, tree
     from .stack import start_platform, start_runtime, wait_for_tool
 
@@ -114,6 +119,7 @@ def measure_ours(work: Path, runs: int, big_bundles: list) -> list[SyncRun]:
             # Sampling starts after the runtime settled, so the growth is the sync's own.
             hwm_before = status_bytes(runtime.pid, "VmHWM")
             processes_before = len(tree(runtime.pid))
+            swaps_before = len(swap_breakdowns(runtime.output))
             sampler = PeakRssSampler(runtime.pid).start()
             started = time.perf_counter()
             version = int(platform.upload(bundle)["version"])
@@ -123,14 +129,27 @@ def measure_ours(work: Path, runs: int, big_bundles: list) -> list[SyncRun]:
                           accept=lambda out, m=marker: out.get("bundle") == m)
             live = time.perf_counter()
             growth = sampler.stop()
+            try:  # the runtime logs its timing right after the swap, which may trail the first answer
+                logged = wait_until(lambda: swap_breakdowns(runtime.output)[swaps_before:], 5.0)[0]
+            except AssertionError:
+                logged = ""
             results.append(SyncRun(uploaded - started, live - uploaded, growth,
                                    max(0, status_bytes(runtime.pid, "VmHWM") - hwm_before),
-                                   sampler.root_growth, processes_before, sampler.max_processes))
+                                   sampler.root_growth, processes_before, sampler.max_processes,
+                                   logged))
         return results
     finally:
         if runtime is not None:
             runtime.stop()
         platform.stop()
+
+
+_SERVING = re.compile(r"is now serving \(([^)]*)\)")
+
+
+def swap_breakdowns(log_lines: list[str]) -> list[str]:
+    """Every "is now serving (… ms: download …, verify …, load + swap …)" detail the runtime logged."""
+    return [m.group(1) for m in map(_SERVING.search, list(log_lines)) if m]
 
 
 def render(reference_s: float, runs: list[SyncRun], archive_size: int) -> Table:
@@ -159,6 +178,9 @@ def render(reference_s: float, runs: list[SyncRun], archive_size: int) -> Table:
     table.note(f"processes in the runtime tree: {worst.processes_before} before, up to {worst.processes_peak} during "
                "the swap (new workers load the new bundle while the old ones finish), so the tree's peak "
                "includes one extra worker pool for a moment")
+    for i, run in enumerate(runs, 1):
+        if run.runtime_breakdown:
+            table.note(f"sync {i}, the runtime's own timing: {run.runtime_breakdown}")
     table.note(f"median of {len(runs)} sync(s); peak RSS is the worst run")
     return table
 
