@@ -202,6 +202,8 @@ class Runtime:
             assert failure is not None
             if self.policy.state is LinkState.REGISTERED:
                 delay = self.policy.lost(failure)
+                if failure.kind is FailureKind.UNAUTHORIZED and self.settings.uses_client_credentials:
+                    delay = 0.0  # the token ran out (close 4001) on a good link: a fresh one is one exchange away
                 self.metrics.disconnected()
                 log.warning("Disconnected from platform server: %s; reconnecting in %.1fs", failure.message, delay)
             else:

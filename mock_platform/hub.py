@@ -81,6 +81,8 @@ class Link:
     validators: dict[str, Draft202012Validator | None] = field(default_factory=dict)
     pending: dict[str, asyncio.Future] = field(default_factory=dict)  # JSON-RPC id → answer
     announced_checksum: str | None = None  # the bundle we last told it to run
+    token_expires_at: float | None = None  # wall-clock `exp` of the token it connected with
+    expiry_timer: asyncio.TimerHandle | None = None
     closed: bool = False
     calls_total: int = 0
 
@@ -140,6 +142,7 @@ class Hub:
         self.validators = ValidatorCache()
         self._ids = itertools.count(1)
         self._unsubscribe = None
+        self._background: set[asyncio.Future] = set()
 
     # ------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -165,12 +168,13 @@ class Hub:
     async def serve(self, websocket: WebSocket) -> None:
         """The whole life of one `/tool-rpc` connection."""
         try:
-            org_id, deployment_id = self._admit(websocket)
+            org_id, deployment_id, expires_at = self._admit(websocket)
         except ApiError as refusal:
             await websocket.send_denial_response(JSONResponse(refusal.body(), status_code=refusal.status))
             return
         await websocket.accept()
-        link = Link(f"conn_{uuid.uuid4().hex[:16]}", org_id, deployment_id, websocket, _now_iso())
+        link = Link(f"conn_{uuid.uuid4().hex[:16]}", org_id, deployment_id, websocket, _now_iso(),
+                    token_expires_at=expires_at)
         try:
             if not await self._hello(link):
                 return
@@ -182,7 +186,7 @@ class Hub:
         finally:
             self._drop(link)
 
-    def _admit(self, websocket: WebSocket) -> tuple[str, str | None]:
+    def _admit(self, websocket: WebSocket) -> tuple[str, str | None, float]:
         """Decide before the upgrade: who is it, is its deployment free, does the sim refuse it."""
         header = websocket.headers.get("authorization")
         token = None
@@ -207,7 +211,7 @@ class Hub:
             if existing is not None and not existing.closed:
                 status, code, message = jsonrpc.HANDSHAKE_DUPLICATE
                 raise ApiError(status, code, message)
-        return org_id, deployment_id
+        return org_id, deployment_id, float(claims.exp)
 
     async def _hello(self, link: Link) -> bool:
         ws = link.websocket
@@ -255,6 +259,7 @@ class Hub:
             link.concurrency = concurrency
         self._set_tools(link, params.get("bundle"), tools)
         self._register(link)
+        self._expire_with_token(link)
         resolved = self.store.resolve_bundle(link.org_id, link.deployment_id)
         link.announced_checksum = resolved.checksum if resolved else None
         await self._send(link, jsonrpc.result(message.id, {
@@ -296,10 +301,25 @@ class Hub:
                 del self.by_org[link.org_id]
         if link.deployment_id is not None and self.by_deployment.get((link.org_id, link.deployment_id)) is link:
             del self.by_deployment[(link.org_id, link.deployment_id)]
+        if link.expiry_timer is not None:
+            link.expiry_timer.cancel()
         pending, link.pending = link.pending, {}
         for future in pending.values():
             if not future.done():
                 future.set_exception(unavailable())
+
+    def _expire_with_token(self, link: Link) -> None:
+        """A link lives no longer than its token: close 4001 at `exp`, the connector re-authenticates."""
+        if link.token_expires_at is None:
+            return
+        delay = max(0.0, link.token_expires_at - time.time())
+        link.expiry_timer = asyncio.get_running_loop().call_later(delay, self._spawn_close, link,
+                                                                  jsonrpc.CLOSE_TOKEN_EXPIRED, "Token has expired")
+
+    def _spawn_close(self, link: Link, code: int, reason: str) -> None:
+        task = asyncio.ensure_future(self._close(link, code, reason))
+        self._background.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------------------ reading
     @staticmethod

@@ -373,3 +373,15 @@ async def test_sim_routes_need_a_user_token_and_dev_mode(platform, tmp_path):
         assert response.status_code == 404
     finally:
         production.stop()
+
+
+async def test_a_link_lives_no_longer_than_its_token(platform):
+    user = new_org(platform)
+    org = jwt.decode(user, options={"verify_signature": False})["orgId"]
+    short = platform.mint_token(sub="short@example.com", orgId=org, expiresIn=1)
+    async with Connector(platform, short) as connector:
+        await asyncio.wait_for(connector.ws.wait_closed(), 5)
+        assert connector.ws.close_code == jsonrpc.CLOSE_TOKEN_EXPIRED
+        assert connector.ws.close_reason == "Token has expired"
+    async with client(platform, user) as api:
+        assert (await api.get("/api/connectors")).json() == {"connectors": []}

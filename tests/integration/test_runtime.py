@@ -209,7 +209,7 @@ def test_org_less_token_exits_1(platform, tmp_path):
 
 def test_wrongly_signed_token_is_refused_at_the_handshake_and_retried(platform, tmp_path):
     forged = jwt.encode({"sub": "dev@example.com", "orgId": ORG, "iat": int(time.time()),
-                         "exp": int(time.time()) + 3600}, "not-the-platform-secret-at-all", algorithm="HS256")
+                         "exp": int(time.time()) + 3600}, "not-the-platform-secret-at-all-0123456789", algorithm="HS256")
     directory = install(tmp_path, platform, token=forged)
     rt = runtime(directory, platform).start()
     try:
@@ -220,6 +220,23 @@ def test_wrongly_signed_token_is_refused_at_the_handshake_and_retried(platform, 
         write_token_file(directory, user_token(platform), platform.url)
         rt.wait_healthy()
         assert forged not in rt.text
+    finally:
+        rt.stop()
+
+
+def test_a_token_expiring_while_connected_is_closed_4001_and_a_new_token_file_is_picked_up(platform, tmp_path):
+    token = user_token(platform)
+    org = jwt.decode(token, options={"verify_signature": False})["orgId"]
+    short = platform.mint_token(sub="dev@example.com", orgId=org, expiresIn=5)
+    directory = install(tmp_path, platform, token=short)
+    rt = runtime(directory, platform).start()
+    try:
+        rt.wait_healthy()
+        rt.wait_for_log("Disconnected from platform server: Token has expired: re-authenticate with "
+                        "edge-connector auth --browser or edge-connector auth --token <new-token>", timeout=15)
+        assert rt.healthz() == 503 and not rt.exited()
+        write_token_file(directory, token, platform.url)  # what `edge-connector auth --token` does
+        rt.wait_healthy()
     finally:
         rt.stop()
 
