@@ -177,6 +177,9 @@ def refusal_to_cli_error(status: int, body: Any, url: str) -> CliError:
         return CliError(message or "Token validation failed", f"Was it issued by the platform at {url}? {REAUTH_HINT}")
     if code == "no_organization":
         return CliError("No organization in token", NO_ORG_HINT)
+    if code == "user_token_required":
+        return CliError(message or "This needs a user token",
+                        "Log in as a person (edge-connector auth --browser); deployment tokens only sync bundles")
     if status == 413:
         return CliError(message or "Bundle too large for the platform (50 MB)",
                         "Reduce inlined dependencies or split the tools across bundles")

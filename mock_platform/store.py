@@ -178,7 +178,10 @@ class Store:
             directory.mkdir(parents=True, exist_ok=True)
         # Leftovers of uploads interrupted by a crash are never referenced: start clean.
         for leftover in self.incoming_dir.iterdir():
-            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.data_dir / "platform.db", check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row

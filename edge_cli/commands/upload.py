@@ -21,7 +21,7 @@ from edge_protocol.archive import MANIFEST_NAME, ArchiveError, read_archive, too
 from edge_protocol.limits import MAX_ARCHIVE_BYTES
 from edge_protocol.manifest import Manifest, ManifestError
 
-from ..client import PlatformClient, connect, load_token
+from ..client import PlatformClient, connect, load_token, refusal_to_cli_error
 from ..console import err, out, print_json
 from ..errors import CliError
 from .build import run_build
@@ -75,10 +75,12 @@ def _from_archive(archive: Path) -> LocalBundle:
 
 def existing_version(client: PlatformClient, bundle: LocalBundle) -> dict | None:
     """The platform's version of this exact content, if it already has one."""
-    for summary in client.get("/api/bundles")["bundles"]:
-        if summary["name"] == bundle.name:
-            return next((v for v in summary["versions"] if v["checksum"] == bundle.checksum), None)
-    return None
+    status, body = client.request_raw("GET", f"/api/bundles/{bundle.name}", retry=True)
+    if status == 404:
+        return None  # a bundle name the platform has never seen
+    if status >= 400:
+        raise refusal_to_cli_error(status, body, client.url)
+    return next((v for v in body["versions"] if v["checksum"] == bundle.checksum), None)
 
 
 def send(client: PlatformClient, bundle: LocalBundle, show_progress: bool = True) -> tuple[dict, bool]:
