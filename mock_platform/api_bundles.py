@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from edge_protocol.archive import ArchiveError, ArchiveTooLarge, read_archive, too_large_message
+from edge_protocol.archive import ArchiveError, ArchiveTooLarge, read_archive
 from edge_protocol.limits import BUNDLE_NAME_RE, MAX_ARCHIVE_BYTES
 from edge_protocol.manifest import Manifest
 
