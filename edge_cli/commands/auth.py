@@ -14,6 +14,7 @@ import typer
 from ..browser_login import CallbackServer, LoginTimeout
 from ..client import (
     ENV_TOKEN,
+    PlatformClient,
     load_token,
     delete_token_file,
     resolve_platform_url,
@@ -90,6 +91,8 @@ def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bo
             "auth --browser needs an interactive terminal (no TTY, or CI=true)",
             f"Non-interactive ways: edge-connector auth --token <token>, or set {ENV_TOKEN} in the environment",
         )
+    with PlatformClient(url) as platform:
+        platform.get("/healthz")  # a platform that is down fails now, not after five minutes of waiting
     state = secrets.token_urlsafe(24)
     timeout = float(os.environ.get("EC_AUTH_TIMEOUT", DEFAULT_LOGIN_TIMEOUT))
     try:

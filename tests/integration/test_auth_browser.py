@@ -198,3 +198,14 @@ def test_login_page_refuses_non_loopback_callbacks(platform):
         assert submitted.status_code == 400 and "eyJ" not in submitted.text
     for callback in ("http://127.0.0.1:9/cb", "http://[::1]:9/cb", "http://localhost:9/cb"):
         assert httpx.get(f"{platform.url}/login", params={"callback": callback, "state": "s"}).status_code == 200
+
+
+def test_a_platform_that_is_down_fails_at_once(tmp_path):
+    down = f"http://127.0.0.1:{free_port()}"
+    login = BrowserLogin(tmp_path, down, env={"EC_HTTP_RETRY_BASE": "0.01"})
+    try:
+        assert login.finish() == 1
+    finally:
+        login.stop()
+    errors = "".join(login.stderr)
+    assert "Connection refused" in errors and down in errors and "Is the platform running?" in errors
