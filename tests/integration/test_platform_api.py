@@ -388,3 +388,24 @@ def test_the_name_default_is_reserved(org, tmp_path):
     archive, manifest = make_archive(tmp_path, [echo_tool()], name="default")
     status, code, message = _error(org.upload(archive, manifest.checksum, name="default"))
     assert (status, code) == (422, "invalid_bundle") and "reserved" in message
+
+
+def test_concurrent_uploads_get_distinct_versions(org, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    archives = [make_archive(tmp_path / f"c{i}", [echo_tool(tag=f"c{i}")]) for i in range(6)]
+    archives.append(archives[0])  # the same content twice at once: still one version
+
+    def send(item):
+        archive, manifest = item
+        with httpx.Client(base_url=org.http.base_url, headers=org.http.headers, timeout=30) as client:
+            return client.post("/api/bundles/test-tools/versions", content=archive.read_bytes(),
+                               headers={"X-Bundle-Checksum": manifest.checksum})
+
+    with ThreadPoolExecutor(len(archives)) as pool:
+        replies = list(pool.map(send, archives))
+    assert sorted(r.status_code for r in replies) == [200] + [201] * 6
+    versions = {r.json()["checksum"]: r.json()["version"] for r in replies}
+    assert sorted(versions.values()) == [1, 2, 3, 4, 5, 6]
+    listed = org.http.get("/api/bundles/test-tools").json()["versions"]
+    assert {v["checksum"]: v["version"] for v in listed} == versions
