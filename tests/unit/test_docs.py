@@ -138,7 +138,7 @@ def test_troubleshooting_has_a_section_per_reference_symptom(troubleshooting: st
     assert any("ECONNREFUSED" in heading for heading in headings)
 
 
-def test_troubleshooting_messages_are_the_products_own() -> None:
+def test_troubleshooting_messages_are_the_products_own(troubleshooting: str) -> None:
     """The quoted messages are the texts the code really uses (not paraphrases that drifted)."""
     sources = "\n".join(
         path.read_text(encoding="utf-8")
@@ -148,7 +148,10 @@ def test_troubleshooting_messages_are_the_products_own() -> None:
     for message in ("Token has expired", "No authentication token found", "No organization in token",
                     "Token validation failed", "Edge runtime already running (pid", "Deployment already connected",
                     "Disconnected from platform server", "Bundle sync error", "No bundle assigned",
-                    "connector unavailable"):
+                    "connector unavailable", "Cannot connect to platform server", "nothing is listening at",
+                    "is already in use: set HEALTH_PORT", "Took over a stale lock in", "Deployment credentials invalid",
+                    "re-authenticate with"):
+        assert message in troubleshooting, f"{message!r} is not on the troubleshooting page"
         assert message in sources, f"{message!r} is documented but no module prints it"
 
 
