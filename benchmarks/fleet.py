@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hold", type=float, default=None, help="seconds the registered fleet is held (default 30)")
     parser.add_argument("--heartbeat", type=float, default=10.0,
                         help="platform heartbeat seconds (clients ping at the announced value; default 10)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="sample the platform with py-spy during the reconnect storm; write the stacks "
+                             "and a summary of the hottest frames into DIR")
     parser.add_argument("--recovery-timeout", type=float, default=60.0,
                         help="give up waiting for re-registration after this many seconds")
     args = parser.parse_args(argv)
@@ -75,6 +78,8 @@ class FleetLog:
     hello_seconds: list[float] = field(default_factory=list)
     refusals: Counter = field(default_factory=Counter)
     disconnects: int = 0
+    #: (close frame received, connection fully closed) per lost link, to see the close handshake's wait.
+    closes: list[tuple[float, float]] = field(default_factory=list)
 
     def registrations_after(self, moment: float) -> list[float]:
         """For each connector, its first registration at or after `moment`."""
@@ -92,6 +97,15 @@ def time_to_share(moment: float, registrations: list[float], total: int, share: 
     if len(registrations) < needed:
         return None
     return sorted(registrations)[needed - 1] - moment
+
+
+def close_figures(closes: list[tuple[float, float]], since: float) -> dict[str, float]:
+    storm = [(seen, done) for seen, done in closes if seen >= since]
+    if not storm:
+        return {}
+    waits = [done - seen for seen, done in storm]
+    return {"close_spread_s": max(seen for seen, _ in storm) - since,
+            "close_wait_p50_s": percentile(waits, 50), "close_wait_p99_s": percentile(waits, 99)}
 
 
 class Connector:
@@ -112,6 +126,7 @@ class Connector:
 
         while not self.stopping:
             connected_at = None
+            self.close_seen = None
             try:
                 started = time.monotonic()
                 async with connect(self.ws_url, additional_headers={"Authorization": f"Bearer {self.token}"},
@@ -140,6 +155,8 @@ class Connector:
                     self.log.refusals[type(exc).__name__] += 1
             if self.stopping:
                 return
+            if self.close_seen is not None:
+                self.log.closes.append((self.close_seen, time.monotonic()))
             if connected_at is not None:
                 self.backoff.connection_lost(time.monotonic() - connected_at)
             # The real reconnect policy is the subject of this benchmark, so its delay is waited out.
@@ -162,6 +179,7 @@ class Connector:
                                                              "message": "fleet client has no tools",
                                                              "data": {"kind": "tool_not_found"}}))
         finally:
+            self.close_seen = time.monotonic()
             ping_task.cancel()
 
 
@@ -219,6 +237,11 @@ class FleetResult:
     backoff_window_s: float
     storm_platform_cpu_s: float
     storm_client_cpu_s: float
+    #: seconds from the sim call until the last link saw its close frame
+    close_spread_s: float = 0.0
+    #: p50 / p99 seconds between a close frame and the connection being fully closed (client side)
+    close_wait_p50_s: float = 0.0
+    close_wait_p99_s: float = 0.0
 
 
 async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
@@ -248,6 +271,13 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
         seen = await connected_count(platform)
 
         log.refusals.clear()
+        recording = None
+        if args.profile is not None:
+            from .profiling import record
+
+            args.profile.mkdir(parents=True, exist_ok=True)
+            recording = record(platform.pid, args.profile / "platform-storm.collapsed.txt")
+            await asyncio.sleep(0.5)  # py-spy attaches asynchronously
         storm_cpu_before = (tree_cpu_seconds(platform.pid), time.process_time())
         disconnect_at = time.monotonic()
         async with httpx.AsyncClient(base_url=platform.url, timeout=60,
@@ -257,6 +287,8 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
         await wait_for(lambda: len(log.registrations_after(disconnect_at)) >= args.connectors, args.recovery_timeout)
         storm_platform_cpu = tree_cpu_seconds(platform.pid) - storm_cpu_before[0]
         storm_client_cpu = time.process_time() - storm_cpu_before[1]
+        if recording is not None:
+            write_profile_summary(recording.stop(), args.profile / "platform-storm.summary.txt")
         registrations = log.registrations_after(disconnect_at)
         probe = Backoff()
         window = probe.initial * (1 + probe.jitter)
@@ -270,6 +302,7 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
             to_100_s=time_to_share(disconnect_at, registrations, args.connectors, 1.0),
             recovered=len(registrations), refusals=Counter(log.refusals), backoff_window_s=window,
             storm_platform_cpu_s=storm_platform_cpu, storm_client_cpu_s=storm_client_cpu,
+            **close_figures(log.closes, disconnect_at),
         )
     finally:
         for connector in connectors:
@@ -278,6 +311,17 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         platform.stop()
+
+
+def write_profile_summary(collapsed: Path, target: Path) -> None:
+    from .profiling import summarize_collapsed, top_self
+
+    text = collapsed.read_text() if collapsed.exists() else ""
+    total, hot = summarize_collapsed(text, top=40)
+    lines = [f"platform during the reconnect storm: {total} samples", "", "inclusive%  self%  frame"]
+    lines += [f"{h.inclusive_pct:9.1f} {h.self_pct:6.1f}  {h.frame}" for h in hot]
+    lines += ["", "self time:"] + [f"{pct:6.1f}  {frame}" for frame, pct in top_self(text, 25)]
+    target.write_text("\n".join(lines) + "\n")
 
 
 def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
@@ -299,6 +343,8 @@ def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
               verdict(r.to_99_s is not None and r.to_99_s <= limit))
     table.add("after disconnect: 100 % re-registered",
               f"never ({r.recovered:,} back)" if r.to_100_s is None else f"{r.to_100_s:.2f} s", "—", "—")
+    table.add("sim disconnect: last close frame received / close handshake wait p50, p99",
+              f"{r.close_spread_s:.2f} s / {r.close_wait_p50_s * 1000:.0f}, {r.close_wait_p99_s * 1000:.0f} ms", "—", "—")
     table.add("CPU spent on the reconnect storm: platform / simulated fleet",
               f"{r.storm_platform_cpu_s:.2f} s / {r.storm_client_cpu_s:.2f} s "
               f"({r.storm_platform_cpu_s / r.connectors * 1000:.2f} ms per platform handshake)", "—", "—")
@@ -312,6 +358,14 @@ def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.profile is not None:
+        from .profiling import ProfilerMissing, py_spy
+
+        try:
+            py_spy()
+        except ProfilerMissing as exc:
+            print(exc, file=sys.stderr)
+            return 1
     limit = raise_fd_limit(2 * args.connectors + 256)
     if limit < args.connectors + 64:
         print(f"the open-files limit ({limit}) is too low for {args.connectors} connectors; raise `ulimit -n`",
