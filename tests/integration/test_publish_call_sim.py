@@ -9,8 +9,8 @@ import httpx
 
 import pytest
 
-from tests.integration.test_publish_cli import Cli
 from tests.support.bundles import JsTool, echo_tool, make_archive
+from tests.support.cli import Cli
 from tests.support.platform import PlatformProcess
 from tests.support.runtime import RuntimeProcess
 from tests.support.waiting import wait_until

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -17,16 +14,9 @@ import pytest
 from edge_protocol.limits import MAX_ARCHIVE_BYTES
 from tests.fixtures.projects.support import make_project, tool_source
 from tests.support.bundles import echo_tool, make_archive
+from tests.support.cli import Cli
 from tests.support.platform import PlatformProcess
 from tests.support.waiting import free_port
-
-EDGE_CONNECTOR = str(Path(sys.executable).parent / "edge-connector")
-_SECRETS = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+|ecs_[\w-]+")
-
-
-def redact(text: str) -> str:
-    """Failure messages of these tests never show a token or a deployment secret."""
-    return _SECRETS.sub("<redacted>", text)
 
 
 @pytest.fixture(scope="module")
@@ -36,30 +26,6 @@ def server(tmp_path_factory):
         yield proc
     finally:
         proc.stop()
-
-
-class Cli:
-    """Runs the installed `edge-connector` with its own token file and config dir."""
-
-    def __init__(self, home: Path, url: str) -> None:
-        self.home = home
-        self.token_path = home / "auth-token.json"
-        self.env = {k: v for k, v in os.environ.items() if k not in ("EDGE_CONNECTOR_TOKEN", "CI", "EC_DEBUG")}
-        self.env.update({
-            "EDGE_PLATFORM_URL": url, "AUTH_TOKEN_PATH": str(self.token_path), "XDG_CONFIG_HOME": str(home / "config"),
-            "HOME": str(home), "EC_HTTP_RETRY_BASE": "0.01", "NO_COLOR": "1", "COLUMNS": "200",
-        })
-
-    def __call__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 ok: bool | None = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([EDGE_CONNECTOR, *args], capture_output=True, text=True, timeout=120,
-                                env={**self.env, **(env or {})}, cwd=cwd or self.home)
-        if ok is True:
-            assert result.returncode == 0, redact(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-        return result
-
-    def json(self, *args: str, **kwargs) -> dict:
-        return json.loads(self(*args, "--json", **kwargs).stdout)
 
 
 @pytest.fixture
