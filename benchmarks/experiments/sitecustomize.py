@@ -61,7 +61,12 @@ if "httptools" in _EXPERIMENTS:
     import httptools  # noqa: F401  (fails loudly here if it is missing; uvicorn's "auto" then picks it)
 
 
-if "nojwt" in _EXPERIMENTS:
+def _is_runtime() -> bool:
+    argv = getattr(sys, "orig_argv", [])
+    return "start" in argv and any("edge_cli" in a or a.endswith("edge-connector") for a in argv)
+
+
+if "nojwt" in _EXPERIMENTS and _is_runtime():  # the platform signs tokens: it keeps PyJWT
     import base64
     import json
     import types
