@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from .output import emit
 from .stats import Table, fmt_ms, fmt_ratio, verdict
 
 TOOL_COUNT = 20
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     table.note(f"where `build_project()` spends it (its own timings, median): {breakdown}")
     table.note(f"CLI start alone (`python -m edge_cli --help`): {fmt_ms(startup_ms)}")
     table.note(f"output JS: raw {raw_bytes / 1024:.0f} KiB, ours {ours_bytes / 1024:.0f} KiB; esbuild {esbuild}")
-    print(table.render())
+    emit(table)
     return 0
 
 

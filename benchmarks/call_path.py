@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .loadgen import KeepAliveConnection, ThroughputResult, sequential, throughput
+from .output import emit
 from .stats import LatencySummary, Table, fmt_ms, fmt_ratio, ratio, summarize_latencies, verdict
 
 P50_BUDGET_MS = 1.0
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_ours:
         ours = asyncio.run(measure_edge_connector(args.calls, args.throughput_calls, args.concurrency, args.workers,
                                                   args.profile))
-    print(render(ours, reference, args.calls, args.concurrency).render())
+    emit(render(ours, reference, args.calls, args.concurrency))
     return 0
 
 

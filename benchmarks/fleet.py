@@ -29,6 +29,7 @@ import httpx
 from edge_protocol import jsonrpc
 from edge_protocol.backoff import Backoff
 
+from .output import emit
 from .stats import Table, fmt_mb, percentile, verdict
 
 RECOVERED_SHARE = 0.99
@@ -373,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         result = asyncio.run(run_fleet(args, Path(tmp)))
-    print(render(result, args.heartbeat, args.hold).render())
+    emit(render(result, args.heartbeat, args.hold))
     return 0
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 
+from .output import emit
 from .stats import Table, fmt_mb, verdict
 
 PYTHON_RSS_BUDGET = 60 * 1_048_576
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             if runtime is not None:
                 runtime.stop()
             platform.stop()
-    print(render(results, args.seconds).render())
+    emit(render(results, args.seconds))
     return 0
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from .output import emit
 from .stats import Table, fmt_mb, fmt_ratio, verdict
 
 TOTAL_BUDGET_S = 3.0
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(bundle.archive.parent / bundle.manifest.bundle)
         reference_s = measure_reference(bundles[0].archive, max(args.runs, 3), work)
         runs = [] if args.skip_ours else measure_ours(work, args.runs, bundles)
-        print(render(reference_s, runs, bundles[0].size).render())
+        emit(render(reference_s, runs, bundles[0].size))
     return 0
 
 
