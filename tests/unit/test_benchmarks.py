@@ -171,3 +171,38 @@ def test_keep_alive_client_and_loops_against_a_tiny_server():
     samples, calls, served = asyncio.run(scenario())
     assert len(samples) == 5 and all(s > 0 for s in samples)
     assert calls == 40 and served == 45
+
+
+# ------------------------------------------------------------------------------------ profiles
+def test_collapsed_stacks_summary_counts_inclusive_and_self_time():
+    from benchmarks.profiling import summarize_collapsed, top_self
+
+    collapsed = "\n".join([
+        "main;loop;handle_call;jwt_decode 30",
+        "main;loop;handle_call;send 50",
+        "main;loop;idle 20",
+        "garbage line without a count",
+    ])
+    total, hot = summarize_collapsed(collapsed, top=10)
+    assert total == 100
+    by_frame = {h.frame: h for h in hot}
+    # frames in every stack say nothing and are left out
+    assert "main" not in by_frame and "loop" not in by_frame
+    assert by_frame["handle_call"].inclusive_pct == pytest.approx(80.0)
+    assert by_frame["handle_call"].self_pct == 0.0
+    assert by_frame["send"].self_pct == pytest.approx(50.0)
+    assert [f for f, _ in top_self(collapsed, 2)] == ["send", "jwt_decode"]
+    assert summarize_collapsed("") == (0, [])
+
+
+def test_fleet_close_figures_only_count_links_closed_by_the_storm():
+    closes = [(1.0, 1.1), (10.2, 10.2), (10.4, 10.5)]  # the first one closed before the sim call
+    figures = fleet.close_figures(closes, since=10.0)
+    assert figures["close_spread_s"] == pytest.approx(0.4)
+    assert figures["close_wait_p50_s"] == pytest.approx(0.05)
+    assert fleet.close_figures([], since=10.0) == {}
+
+
+def test_sync_reads_the_runtimes_swap_timing_from_its_log():
+    lines = ["noise\n", "INFO Bundle b@2 is now serving (1 tools; 298 ms: download 221, verify 23, load + swap 54)\n"]
+    assert sync.swap_breakdowns(lines) == ["1 tools; 298 ms: download 221, verify 23, load + swap 54"]
