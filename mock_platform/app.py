@@ -62,6 +62,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
 
     for module in (api_auth, api_deployments, api_bundles, tool_calls, sim, hub, pages):
         app.include_router(module.router)
+    app.add_middleware(tool_calls.CallFastPath)  # the call path skips FastAPI's routing (see tool_calls)
     return app
 
 

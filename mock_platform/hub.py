@@ -141,6 +141,7 @@ class Hub:
         self.recent: dict[str, deque] = {}
         self.validators = ValidatorCache()
         self._ids = itertools.count(1)
+        self._turn = 0
         self._unsubscribe = None
         self._background: set[asyncio.Future] = set()
 
@@ -420,8 +421,15 @@ class Hub:
             if not links:
                 raise unavailable(f"{CONNECTOR_UNAVAILABLE}: no connector of this organization is connected")
             raise CallFailed(404, "tool_not_found", f"Tool {tool!r} not found on any connected connector")
-        # Least busy relative to what each connector accepts at once.
-        return min(candidates, key=lambda link: len(link.pending) / link.concurrency)
+        if len(candidates) == 1:
+            return candidates[0]
+        # Least busy relative to what each connector accepts at once; ties take turns, so idle
+        # connectors share the load instead of one of them getting every call.
+        loads = [len(link.pending) / link.concurrency for link in candidates]
+        lowest = min(loads)
+        idle = [link for link, load in zip(candidates, loads) if load == lowest]
+        self._turn += 1
+        return idle[self._turn % len(idle)]
 
     async def _roundtrip(self, link: Link, call_id: str, tool: str, arguments: Any, deadline_ms: int) -> dict[str, Any]:
         rpc_id = str(next(self._ids))

@@ -52,12 +52,22 @@ def register(app: typer.Typer) -> None:
         configure(settings.log_format)
         runtime = Runtime(settings)
         try:
-            asyncio.run(_run(runtime))
+            _run_loop(_run(runtime))
         except AlreadyRunning as exc:
             raise CliError(str(exc), "Stop that runtime first, or use a separate installation directory (--dir) "
                            "with its own deployment") from None
         except StartupError as exc:
             raise CliError(str(exc)) from None
+
+
+def _run_loop(coro) -> None:
+    """uvloop when installed (cheaper socket I/O on the call path), else the stdlib loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
 
 
 async def _run(runtime) -> None:

@@ -268,7 +268,9 @@ async def test_routing_least_busy_and_by_deployment(platform):
             assert second.hello_result["deploymentId"] == deployment
             # Calls until one lands on `first`, which never answers: from then on it is the busier one.
             stuck: list[asyncio.Task] = []
-            while not busy_answers:
+            for _ in range(50):  # ties take turns, so this ends within two calls
+                if busy_answers:
+                    break
                 stuck.append(asyncio.create_task(
                     api.post("/api/tools/echo/call", json={"arguments": {"n": 0}, "timeoutMs": 5000})))
                 await asyncio.sleep(0.05)
@@ -385,3 +387,11 @@ async def test_a_link_lives_no_longer_than_its_token(platform):
         assert connector.ws.close_reason == "Token has expired"
     async with client(platform, user) as api:
         assert (await api.get("/api/connectors")).json() == {"connectors": []}
+
+
+async def test_idle_connectors_take_turns(platform):
+    user = new_org(platform)
+    async with Connector(platform, user) as first, Connector(platform, user) as second, client(platform, user) as api:
+        for n in range(10):
+            assert (await api.post("/api/tools/echo/call", json={"arguments": {"n": n}})).status_code == 200
+        assert (len(first.calls), len(second.calls)) == (5, 5)
