@@ -160,6 +160,13 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
             }
             if durations_ms:
                 extra["runtime_duration_p50_ms"] = percentile(durations_ms, 50)
+            # The platform's own account of the last sequential calls: hub → runtime → hub.
+            status, recent = await floor_conn.send(floor_conn.request_bytes("GET", "/api/calls?limit=500"))
+            if status == 200:
+                hub_ms = [c["durationMs"] for c in orjson.loads(recent).get("calls", [])
+                          if c.get("tool") == "echo" and isinstance(c.get("durationMs"), (int, float))]
+                if hub_ms:
+                    extra["hub_duration_p50_ms"] = percentile(hub_ms, 50)
 
             results = {}
             for level in levels:
@@ -246,9 +253,13 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
         x = ours.extra
         parts = [f"platform HTTP floor p50: GET /healthz {fmt_ms(x['healthz_p50_ms'])}, "
                  f"GET /api/me (JWT check) {fmt_ms(x['api_me_p50_ms'])}"]
+        if "hub_duration_p50_ms" in x:
+            parts.append(f"the platform hub's time per call (its /api/calls durationMs: WebSocket out, runtime, "
+                         f"WebSocket back) p50 {fmt_ms(x['hub_duration_p50_ms'])}")
         if "runtime_duration_p50_ms" in x:
             parts.append(f"the runtime's own time per call (durationMs: schema check + node round trip) p50 "
-                         f"{fmt_ms(x['runtime_duration_p50_ms'])}, so HTTP + platform + WebSocket hops take the rest")
+                         f"{fmt_ms(x['runtime_duration_p50_ms'])}; the rest of the end-to-end p50 is HTTP in and out "
+                         f"of the platform")
         table.note("where the time goes: " + "; ".join(parts))
         for level in levels:
             table.note(f"CPU per call at {level} callers: platform {x[f'platform_cpu_per_call_us@{level}']:.0f} µs, "
