@@ -6,8 +6,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import jwt
-
 from .client import NO_ORG_HINT, REAUTH_HINT
 from .errors import CliError
 
@@ -36,6 +34,8 @@ def read_claims(token: str) -> TokenInfo:
     if token.count(".") != 2:
         raise CliError("That is not a JWT (expected three dot-separated parts)",
                        "Copy the whole token shown by the platform's sign-in page")
+    import jwt  # here, not at the top: PyJWT loads cryptography's OpenSSL (8.5 MB) into every CLI process, `start` included
+
     try:
         header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})

@@ -172,3 +172,9 @@ def test_an_unreachable_token_endpoint_is_retried_not_fatal():
     with pytest.raises(AuthProblem) as caught:
         asyncio.run(exchange_twice(Nowhere()))  # type: ignore[arg-type]
     assert not caught.value.fatal and "ECONNREFUSED" in caught.value.message
+
+
+@pytest.mark.parametrize("token", ["a.b", "a.!!!.c", "a." + "W10" + ".c", "x.eyJzdWIiOiJ4In0"])
+def test_malformed_tokens_are_validation_failures(token):
+    with pytest.raises(AuthProblem, match="^Token validation failed: the saved token is not a JWT"):
+        read_claims(token)
