@@ -438,3 +438,34 @@ def test_status_command_reads_statusz(platform, tmp_path):
     gone = subprocess.run([sys.executable, "-m", "edge_cli", "status", "--port", str(free_port())],
                           capture_output=True, text=True, timeout=30)
     assert gone.returncode == 1 and "No edge runtime answered at" in gone.stderr
+
+
+def test_a_frozen_platform_is_noticed_after_two_silent_heartbeats(tmp_path):
+    platform = PlatformProcess(tmp_path / "data").start()
+    rt = runtime(install(tmp_path, platform), platform, EC_HEARTBEAT="0.5").start()
+    try:
+        rt.wait_healthy()
+        os.kill(platform.process.pid, signal.SIGSTOP)  # a half-open link: the socket stays, nothing answers
+        try:
+            rt.wait_for_log("Disconnected from platform server: no heartbeat from the platform for 2 intervals "
+                            "(dead peer)", timeout=10)
+            assert rt.healthz() == 503
+        finally:
+            os.kill(platform.process.pid, signal.SIGCONT)
+        rt.wait_healthy(timeout=20)
+    finally:
+        rt.stop()
+        platform.stop()
+
+
+def test_sigint_stops_like_sigterm(platform, tmp_path):
+    directory = install(tmp_path, platform)
+    rt = runtime(directory, platform).start()
+    try:
+        rt.wait_healthy()
+        rt.process.send_signal(signal.SIGINT)
+        assert rt.wait_exit() == 0
+        assert "Edge runtime stopped" in rt.text and "Traceback" not in rt.text
+        assert not (directory / "edge-runtime.lock").exists()
+    finally:
+        rt.stop()
