@@ -217,20 +217,22 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
     def cell(side: SideResult | None, text) -> str:
         return "—" if side is None else text(side)
 
-    def latency_row(label: str, attr: str, budget: float) -> None:
+    def latency_row(label: str, attr: str, budget: float, against_reference: bool) -> None:
         ours_value = getattr(ours.latency, attr) if ours else None
         ref_value = getattr(reference.latency, attr) if reference else None
         better = ratio(ref_value, ours_value) if ours and reference else None
         met = None
         if ours_value is not None:
-            met = ours_value <= budget and (better is None or better >= REFERENCE_FACTOR)
+            met = ours_value <= budget and (not against_reference or better is None or better >= REFERENCE_FACTOR)
         table.add(label, cell(ours, lambda s: fmt_ms(getattr(s.latency, attr))),
                   cell(reference, lambda s: fmt_ms(getattr(s.latency, attr))),
                   fmt_ratio(better) + " faster" if better is not None else "—",
-                  f"≤ {budget:g} ms and ≥ {REFERENCE_FACTOR:g}× ref", verdict(met))
+                  f"≤ {budget:g} ms" + (f" and ≥ {REFERENCE_FACTOR:g}× ref" if against_reference else ""), verdict(met))
 
-    latency_row("sequential p50", "p50_ms", P50_BUDGET_MS)
-    latency_row("sequential p99", "p99_ms", P99_BUDGET_MS)
+    # The "both at least 2x better than the SDK" names the two headline figures: the sequential
+    # latency (p50) and the 64-caller throughput; p99 has an absolute budget only.
+    latency_row("sequential p50", "p50_ms", P50_BUDGET_MS, against_reference=True)
+    latency_row("sequential p99", "p99_ms", P99_BUDGET_MS, against_reference=False)
     for level in levels:
         ours_rate = ours.throughput[level].per_second if ours else None
         ref_rate = reference.throughput[level].per_second if reference else None
