@@ -206,3 +206,26 @@ def test_fleet_close_figures_only_count_links_closed_by_the_storm():
 def test_sync_reads_the_runtimes_swap_timing_from_its_log():
     lines = ["noise\n", "INFO Bundle b@2 is now serving (1 tools; 298 ms: download 221, verify 23, load + swap 54)\n"]
     assert sync.swap_breakdowns(lines) == ["1 tools; 298 ms: download 221, verify 23, load + swap 54"]
+
+
+def test_call_path_verdicts_compare_against_budget_and_reference():
+    from benchmarks.loadgen import ThroughputResult
+    from benchmarks.stats import LatencySummary
+
+    def side(name, p50, p99, rate64):
+        return call_path.SideResult(name, LatencySummary(2000, p50, p99, p50, p99),
+                                    {64: ThroughputResult(64, int(rate64), 1.0, 0.1)})
+
+    ours = side("edge-connector", 0.4, 1.2, 8000)
+    ours.extra = {"healthz_p50_ms": 0.3, "api_me_p50_ms": 0.3, "platform_cpu_per_call_us@64": 100.0,
+                  "runtime_cpu_per_call_us@64": 90.0}
+    rows = {row[0]: row for row in call_path.render(ours, side("mcp", 0.9, 1.1, 1200), 2000, [64]).rows}
+    assert rows["sequential p50"][-1] == "yes"  # 0.4 ms ≤ 1 ms and 2.25x the reference
+    assert rows["sequential p99"][-1] == "yes"  # absolute budget only, although slower than the reference
+    assert rows["throughput, 64 callers"][-1] == "yes"
+
+    slower = side("edge-connector", 0.5, 1.2, 2000)
+    slower.extra = ours.extra
+    rows = {row[0]: row for row in call_path.render(slower, side("mcp", 0.9, 1.1, 1200), 2000, [64]).rows}
+    assert rows["sequential p50"][-1] == "NO"  # under 1 ms but only 1.8x the reference
+    assert rows["throughput, 64 callers"][-1] == "NO"  # under 3,000/s
