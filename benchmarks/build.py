@@ -140,7 +140,7 @@ def ensure_installed(root: Path) -> None:
 
     print(f"installing {', '.join(PACKAGES)} into {root} (once) …", file=sys.stderr)
     subprocess.run([*npm_command(), "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                   cwd=root, env=node_env(), check=True)
+                   cwd=root, env=node_env(), check=True, stdout=sys.stderr)  # stdout is for the table
     marker.write_text(wanted)
 
 

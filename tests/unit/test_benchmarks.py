@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import build, call_path, fleet, footprint, sync
+from benchmarks import build, call_path, dev_loop, fleet, footprint, sync
 from benchmarks.bundles import largest_ballast, make_echo_bundle
 from benchmarks.loadgen import KeepAliveConnection, sequential, throughput
 from benchmarks.stats import Table, fmt_ratio, percentile, ratio, summarize_latencies, verdict
@@ -70,7 +70,7 @@ def test_table_renders_aligned_markdown_with_notes():
 
 
 # ---------------------------------------------------------------------------------- arguments
-@pytest.mark.parametrize("module", [build, call_path, sync, footprint, fleet])
+@pytest.mark.parametrize("module", [build, call_path, sync, footprint, fleet, dev_loop])
 def test_every_benchmark_has_a_quick_mode(module):
     assert module.parse_args(["--quick"]).quick is True
 
@@ -229,3 +229,12 @@ def test_call_path_verdicts_compare_against_budget_and_reference():
     rows = {row[0]: row for row in call_path.render(slower, side("mcp", 0.9, 1.1, 1200), 2000, [64]).rows}
     assert rows["sequential p50"][-1] == "NO"  # under 1 ms but only 1.8x the reference
     assert rows["throughput, 64 callers"][-1] == "NO"  # under 3,000/s
+
+
+def test_dev_loop_marks_the_edited_tools_output():
+    source = build.tool_source(1)
+    edited = dev_loop.edited_source(source, "edit-3")
+    assert 'return { marker: "edit-3", ' in edited and edited.count("marker") == 1
+    assert dev_loop.parse_args([]).edits == 10 and dev_loop.parse_args(["--quick"]).edits == 3
+    with pytest.raises(ValueError):
+        dev_loop.edited_source("export default {}", "x")
