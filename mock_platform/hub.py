@@ -318,9 +318,7 @@ class Hub:
                                                                   jsonrpc.CLOSE_TOKEN_EXPIRED, "Token has expired")
 
     def _spawn_close(self, link: Link, code: int, reason: str) -> None:
-        task = asyncio.ensure_future(self._close(link, code, reason))
-        self._background.add(task)  # keep a reference until it is done
-        task.add_done_callback(self._background.discard)
+        self._spawn(self._close(link, code, reason))
 
     # ------------------------------------------------------------------------------ reading
     @staticmethod
@@ -339,33 +337,50 @@ class Hub:
                 return
             sim = self.sims.get(link.org_id)
             if sim is not None and sim.latency_ms > 0:
-                await asyncio.sleep(sim.latency_ms / 1000)  # fault injection: a slow network
-            if isinstance(frame, bytes):
-                await self._send(link, jsonrpc.error(None, {"code": jsonrpc.INVALID_REQUEST,
-                                                            "message": "binary frames are not part of the protocol; send JSON text"}))
-                continue
-            if len(frame) > MAX_FRAME_BYTES:
-                await self._close(link, jsonrpc.CLOSE_PROTOCOL_ERROR, f"frame larger than {MAX_FRAME_BYTES} bytes")
+                # Fault injection: each frame arrives late, without holding up the frames behind it.
+                self._spawn(self._handle_late(link, frame, sim.latency_ms / 1000))
+            elif not await self._handle(link, frame):
                 return
-            try:
-                message = jsonrpc.parse_message(frame)
-            except jsonrpc.ProtocolError as exc:
-                await self._send(link, jsonrpc.error(exc.request_id, exc.error))
-                continue
-            if isinstance(message, jsonrpc.Response):
-                future = link.pending.pop(str(message.id), None)
-                if future is not None and not future.done():
-                    future.set_result(message)
-            elif isinstance(message, jsonrpc.Notification):
-                if message.method == jsonrpc.TOOLS_UPDATED:
-                    tools = message.params.get("tools")
-                    if isinstance(tools, list):
-                        self._set_tools(link, message.params.get("bundle"), tools)
-                        log.info("connector %s now runs %s with %d tools", link.connector_id,
-                                 (link.bundle or {}).get("checksum"), len(link.tools))
-            else:
-                await self._send(link, jsonrpc.error(message.id, {"code": jsonrpc.METHOD_NOT_FOUND,
-                                                                  "message": f"Method not found: {message.method}"}))
+
+    async def _handle_late(self, link: Link, frame: str | bytes, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not link.closed:
+            await self._handle(link, frame)
+
+    async def _handle(self, link: Link, frame: str | bytes) -> bool:
+        """Act on one frame from a connector; False when the link was closed for it."""
+        if isinstance(frame, bytes):
+            await self._send(link, jsonrpc.error(None, {"code": jsonrpc.INVALID_REQUEST,
+                                                        "message": "binary frames are not part of the protocol; send JSON text"}))
+            return True
+        if len(frame) > MAX_FRAME_BYTES:
+            await self._close(link, jsonrpc.CLOSE_PROTOCOL_ERROR, f"frame larger than {MAX_FRAME_BYTES} bytes")
+            return False
+        try:
+            message = jsonrpc.parse_message(frame)
+        except jsonrpc.ProtocolError as exc:
+            await self._send(link, jsonrpc.error(exc.request_id, exc.error))
+            return True
+        if isinstance(message, jsonrpc.Response):
+            future = link.pending.pop(str(message.id), None)
+            if future is not None and not future.done():
+                future.set_result(message)
+        elif isinstance(message, jsonrpc.Notification):
+            if message.method == jsonrpc.TOOLS_UPDATED:
+                tools = message.params.get("tools")
+                if isinstance(tools, list):
+                    self._set_tools(link, message.params.get("bundle"), tools)
+                    log.info("connector %s now runs %s with %d tools", link.connector_id,
+                             (link.bundle or {}).get("checksum"), len(link.tools))
+        else:
+            await self._send(link, jsonrpc.error(message.id, {"code": jsonrpc.METHOD_NOT_FOUND,
+                                                              "message": f"Method not found: {message.method}"}))
+        return True
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._background.discard)
 
     async def _send(self, link: Link, frame: str) -> None:
         sim = self.sims.get(link.org_id)

@@ -357,6 +357,11 @@ async def test_sim_latency_and_validation_of_sim_bodies(platform):
         started = time.monotonic()
         assert (await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}})).status_code == 200
         assert time.monotonic() - started >= 0.3  # delayed on the way out and on the way back
+        started = time.monotonic()
+        answers = await asyncio.gather(*(api.post("/api/tools/echo/call", json={"arguments": {"n": n}})
+                                         for n in range(10)))
+        assert all(a.status_code == 200 for a in answers)
+        assert time.monotonic() - started < 1.5  # each message is late, but they are not late one after another
         await api.post("/api/sim/latency", json={"ms": 0})
         for path, body in (("/api/sim/latency", {"ms": -1}), ("/api/sim/reject", {"count": "2"}),
                            ("/api/sim/pushes", {"enabled": "yes"}), ("/api/sim/disconnect", {"code": 99})):
