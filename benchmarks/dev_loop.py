@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     ensure_installed(project)
     tool_file = project / "src" / "tools" / f"{EDITED_TOOL}.ts"
     original = tool_source(1)
-    tool_file.write_text(edited_source(original, "start"))
+    # Markers unique to this run: the project's .edge/ keeps the embedded platform's versions between
+    # runs, and content equal to an older version would be answered with that version's number.
+    run = f"{int(time.time())}"
+    tool_file.write_text(edited_source(original, f"start-{run}"))
 
     dev = DevProcess(project)
     answered: list[float] = []
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         token = json.loads(Path(dev.wait_for(_TOKEN, 10).group(1)).read_text())["token"]
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
             for i in range(1, args.edits + 1):
-                marker = f"edit-{i}"
+                marker = f"edit-{run}-{i}"
                 mark = len(dev.lines)
                 tool_file.write_text(edited_source(original, marker))
                 saved = tool_file.stat().st_mtime  # the dev loop measures from the mtime too
