@@ -281,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     reference = ours = None
     if not args.skip_reference:
+        try:
+            import mcp  # noqa: F401
+        except ImportError:
+            print("the reference needs the official mcp SDK: pip install -e '.[bench]' (or pass --skip-reference)",
+                  file=sys.stderr)
+            return 1
         reference = asyncio.run(measure_mcp_reference(args.calls, args.throughput_calls, args.concurrency))
     if not args.skip_ours:
         ours = asyncio.run(measure_edge_connector(args.calls, args.throughput_calls, args.concurrency, args.workers,
