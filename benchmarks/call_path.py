@@ -30,6 +30,16 @@ P99_BUDGET_MS = 5.0
 THROUGHPUT_BUDGET = 3000.0
 REFERENCE_FACTOR = 2.0
 MESSAGE = {"message": "hello"}
+#: No phase of a run may take longer than this; a hung product fails the run instead of hanging it.
+PHASE_TIMEOUT_SECONDS = 300.0
+
+
+async def bounded(phase):
+    """Await one measured phase with the run's deadline (no per-call cost to the load generator)."""
+    try:
+        return await asyncio.wait_for(phase, PHASE_TIMEOUT_SECONDS)
+    except asyncio.TimeoutError:
+        raise SystemExit(f"a benchmark phase took more than {PHASE_TIMEOUT_SECONDS:.0f} s; is the product stuck?") from None
 
 
 @dataclass
@@ -91,12 +101,12 @@ async def measure_mcp_reference(calls: int, throughput_calls: int, levels: list[
 
         for _ in range(min(200, calls)):  # warm-up: imports, pydantic model caches
             await call()
-        latency = summarize_latencies(await sequential(call, calls))
+        latency = summarize_latencies(await bounded(sequential(call, calls)))
 
         async def shared_session(_: int):
             return call  # the SDK multiplexes concurrent requests over its one stdio session
 
-        results = {level: await throughput(shared_session, level, throughput_calls) for level in levels}
+        results = {level: await bounded(throughput(shared_session, level, throughput_calls)) for level in levels}
     return SideResult("mcp SDK (stdio)", latency, results, errors)
 
 
@@ -141,7 +151,7 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
             for _ in range(min(200, calls)):
                 await one()
             record_durations = True  # only the sequential phase: the runtime's own share of each call
-            latency = summarize_latencies(await sequential(one, calls))
+            latency = summarize_latencies(await bounded(sequential(one, calls)))
             record_durations = False
 
             # Where the time goes: the same connection on the platform's cheapest routes.
@@ -155,8 +165,8 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
                 return call
 
             extra = {
-                "healthz_p50_ms": summarize_latencies(await sequential(await call_raw(healthz), 500)).p50_ms,
-                "api_me_p50_ms": summarize_latencies(await sequential(await call_raw(me), 500)).p50_ms,
+                "healthz_p50_ms": summarize_latencies(await bounded(sequential(await call_raw(healthz), 500))).p50_ms,
+                "api_me_p50_ms": summarize_latencies(await bounded(sequential(await call_raw(me), 500))).p50_ms,
             }
             if durations_ms:
                 extra["runtime_duration_p50_ms"] = percentile(durations_ms, 50)
@@ -171,7 +181,7 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
             results = {}
             for level in levels:
                 cpu_before = {"platform": tree_cpu_seconds(platform.pid), "runtime": tree_cpu_seconds(runtime.pid)}
-                result = await throughput(caller, level, throughput_calls)
+                result = await bounded(throughput(caller, level, throughput_calls))
                 results[level] = result
                 extra[f"platform_cpu_per_call_us@{level}"] = (
                     (tree_cpu_seconds(platform.pid) - cpu_before["platform"]) / result.calls * 1e6)
@@ -196,7 +206,7 @@ async def profile_under_load(caller, level: int, calls: int, folder: Path, pids:
     folder.mkdir(parents=True, exist_ok=True)
     recordings = {name: record(pid, folder / f"{name}.collapsed.txt") for name, pid in pids.items()}
     await asyncio.sleep(0.5)  # py-spy attaches asynchronously; its first samples must see the load
-    result = await throughput(caller, level, calls)
+    result = await bounded(throughput(caller, level, calls))
     for name, recording in recordings.items():
         path = recording.stop()
         text = path.read_text() if path.exists() else ""
