@@ -238,3 +238,12 @@ def test_dev_loop_marks_the_edited_tools_output():
     assert dev_loop.parse_args([]).edits == 10 and dev_loop.parse_args(["--quick"]).edits == 3
     with pytest.raises(ValueError):
         dev_loop.edited_source("export default {}", "x")
+
+
+def test_run_all_accepts_only_known_benchmarks():
+    from benchmarks import all as run_all
+
+    assert run_all.parse_args([]).only == run_all.BENCHMARKS
+    assert run_all.parse_args(["--only", "sync,build", "--quick"]).only == ["sync", "build"]
+    with pytest.raises(SystemExit):
+        run_all.parse_args(["--only", "sync,nonsense"])
