@@ -385,8 +385,9 @@ class DevSession:
         deadline = time.monotonic() + LIVE_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             status = await asyncio.to_thread(self._runtime_status)
-            bundle = (status or {}).get("bundle") or {}
-            if bundle.get("version") == version and (status or {}).get("connection", {}).get("registered", True):
+            status = status or {}
+            # `ready`: connected and registered, so the platform routes calls to the new tools.
+            if (status.get("bundle") or {}).get("version") == version and status.get("ready"):
                 return (time.time() - saved_at) * 1000
             if self.runtime and not self.runtime.alive():
                 raise CliError("The runtime exited (see its log above)")
