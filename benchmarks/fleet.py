@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="sample the platform with py-spy during the reconnect storm; write the stacks "
                              "and a summary of the hottest frames into DIR")
+    parser.add_argument("--restart", action=argparse.BooleanOptionalAction, default=None,
+                        help="after the disconnect, also restart the platform (same port and data) and time "
+                             "the re-registration (default: on, off with --quick)")
     parser.add_argument("--recovery-timeout", type=float, default=60.0,
                         help="give up waiting for re-registration after this many seconds")
     args = parser.parse_args(argv)
@@ -54,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.connectors = 100 if args.quick else 1000
     if args.hold is None:
         args.hold = 10.0 if args.quick else 30.0
+    if args.restart is None:
+        args.restart = not args.quick
     if args.connectors < 1:
         parser.error("--connectors must be at least 1")
     if args.hold <= 0 or args.heartbeat <= 0:
@@ -238,6 +243,12 @@ class FleetResult:
     backoff_window_s: float
     storm_platform_cpu_s: float
     storm_client_cpu_s: float
+    #: the restart phase: platform stop → start took this long; re-registration after the stop
+    restart_down_s: float | None = None
+    restart_to_99_s: float | None = None
+    restart_to_100_s: float | None = None
+    restart_recovered: int = 0
+    restart_refusals: Counter = field(default_factory=Counter)
     #: seconds from the sim call until the last link saw its close frame
     close_spread_s: float = 0.0
     #: p50 / p99 seconds between a close frame and the connection being fully closed (client side)
@@ -249,7 +260,11 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
     from .procstats import tree_cpu_seconds, tree_rss
     from .stack import start_platform
 
-    platform = start_platform(work / "platform", extra_args=["--heartbeat", str(args.heartbeat)])
+    from tests.support.waiting import free_port
+
+    # A fixed port, so a restarted platform is found again at the same URL (the last --port wins).
+    platform = start_platform(work / "platform",
+                              extra_args=["--heartbeat", str(args.heartbeat), "--port", str(free_port())])
     tasks: list[asyncio.Task] = []
     connectors: list[Connector] = []
     try:
@@ -294,6 +309,8 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
         probe = Backoff()
         window = probe.initial * (1 + probe.jitter)
         hello = [s * 1000 for s in log.hello_seconds]
+        disconnect_closes = close_figures(log.closes, disconnect_at)  # before the restart adds its own
+        restart = await restart_phase(platform, log, args) if args.restart else {}
         return FleetResult(
             connectors=args.connectors, connect_all_s=connect_all,
             hello_p50_ms=percentile(hello, 50), hello_p99_ms=percentile(hello, 99),
@@ -303,7 +320,7 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
             to_100_s=time_to_share(disconnect_at, registrations, args.connectors, 1.0),
             recovered=len(registrations), refusals=Counter(log.refusals), backoff_window_s=window,
             storm_platform_cpu_s=storm_platform_cpu, storm_client_cpu_s=storm_client_cpu,
-            **close_figures(log.closes, disconnect_at),
+            **disconnect_closes, **restart,
         )
     finally:
         for connector in connectors:
@@ -312,6 +329,30 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         platform.stop()
+
+
+async def restart_phase(platform, log: FleetLog, args: argparse.Namespace) -> dict:
+    """Stop the platform (SIGTERM: it closes every link with 1012), start it again on the same port
+    and data, and time the fleet's return. Links must first have lived `STABLE_AFTER_SECONDS`, so
+    each client's backoff starts again from its initial delay, as after a long-lived connection."""
+    from edge_protocol.backoff import STABLE_AFTER_SECONDS
+
+    newest = max(max(times) for times in log.registered_at.values())
+    await asyncio.sleep(max(0.0, newest + STABLE_AFTER_SECONDS + 1 - time.monotonic()))  # policy time, not a sync
+    log.refusals.clear()
+    stopped_at = time.monotonic()
+    await asyncio.to_thread(platform.process.stop)
+    await asyncio.to_thread(platform.process.start)
+    down = time.monotonic() - stopped_at
+    await wait_for(lambda: len(log.registrations_after(stopped_at)) >= args.connectors, args.recovery_timeout)
+    registrations = log.registrations_after(stopped_at)
+    return {
+        "restart_down_s": down,
+        "restart_to_99_s": time_to_share(stopped_at, registrations, args.connectors, RECOVERED_SHARE),
+        "restart_to_100_s": time_to_share(stopped_at, registrations, args.connectors, 1.0),
+        "restart_recovered": len(registrations),
+        "restart_refusals": Counter(log.refusals),
+    }
 
 
 def write_profile_summary(collapsed: Path, target: Path) -> None:
@@ -326,7 +367,8 @@ def write_profile_summary(collapsed: Path, target: Path) -> None:
 
 
 def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
-    table = Table(f"fleet: {r.connectors:,} connectors, heartbeat {heartbeat:g} s, held {hold:g} s, then sim disconnect",
+    then = "sim disconnect, then a platform restart" if r.restart_down_s is not None else "then sim disconnect"
+    table = Table(f"fleet: {r.connectors:,} connectors, heartbeat {heartbeat:g} s, held {hold:g} s, {then}",
                   ["figure", "value", "budget", "met"])
     table.add("connectors registered (client side / platform's /api/connectors)",
               f"{r.connectors:,} / {r.platform_seen:,}", f"{r.connectors:,} held", verdict(r.platform_seen >= r.connectors))
@@ -352,6 +394,18 @@ def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
     refusals = ", ".join(f"{k}: {v}" for k, v in sorted(r.refusals.items())) or "none"
     server_errors = sum(v for k, v in r.refusals.items() if k.startswith("HTTP 5"))
     table.add("handshake refusals during the reconnect storm", refusals, "no 5xx storm", verdict(server_errors == 0))
+    if r.restart_down_s is not None:
+        table.add("platform restart (SIGTERM, start again on the same port): stopped → listening",
+                  f"{r.restart_down_s:.2f} s", "—", "—")
+        table.add(f"after the restart: ≥ {RECOVERED_SHARE:.0%} re-registered (from the stop)",
+                  "never" if r.restart_to_99_s is None else f"{r.restart_to_99_s:.2f} s",
+                  f"≤ {limit:.1f} s", verdict(r.restart_to_99_s is not None and r.restart_to_99_s <= limit))
+        table.add("after the restart: 100 % re-registered",
+                  f"never ({r.restart_recovered:,} back)" if r.restart_to_100_s is None else f"{r.restart_to_100_s:.2f} s",
+                  "—", "—")
+        restart_refusals = ", ".join(f"{k}: {v}" for k, v in sorted(r.restart_refusals.items())) or "none"
+        restart_5xx = sum(v for k, v in r.restart_refusals.items() if k.startswith("HTTP 5"))
+        table.add("handshake refusals around the restart", restart_refusals, "no 5xx storm", verdict(restart_5xx == 0))
     table.note("platform RSS 'before' is measured after the deployments were created: their scrypt secret "
                "hashing (16 MiB each, on the threadpool) is what lifts it above a fresh platform's ~65 MiB")
     return table

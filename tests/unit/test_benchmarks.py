@@ -79,6 +79,8 @@ def test_quick_modes_are_smaller_than_defaults():
     assert call_path.parse_args(["--quick"]).calls < call_path.parse_args([]).calls == 2000
     assert call_path.parse_args([]).concurrency == [1, 16, 64]
     assert fleet.parse_args([]).connectors == 1000 and fleet.parse_args(["--quick"]).connectors == 100
+    assert fleet.parse_args([]).restart is True and fleet.parse_args(["--quick"]).restart is False
+    assert fleet.parse_args(["--quick", "--restart"]).restart is True
     assert footprint.parse_args([]).seconds == 60.0 and footprint.parse_args(["--quick"]).seconds == 10.0
     assert build.parse_args(["--quick"]).runs < build.parse_args([]).runs
     assert sync.parse_args(["--quick"]).runs == 1
