@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import ipaddress
 from datetime import datetime, timezone
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -13,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from .auth import Principal, bearer_token, current_principal
+from .config import is_loopback
 from .errors import ApiError
 from .models import (
     AUTH_ERRORS,
@@ -121,12 +121,7 @@ def is_loopback_callback(url: str) -> bool:
         return False
     if parts.scheme != "http" or not host:
         return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(host)
 
 
 def _with_query(url: str, **params: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,3 +22,13 @@ class PlatformConfig:
     user_token_ttl_seconds: int = 7 * 24 * 3600
     #: Lifetime of deployment tokens from /oauth/token.
     deployment_token_ttl_seconds: int = 3600
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address: where dev mode is on by default and login callbacks may go."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import logging
 import signal
 import socket
@@ -22,20 +21,11 @@ import uvicorn
 
 from edge_protocol.limits import MAX_FRAME_BYTES
 
-from .config import PlatformConfig
+from .config import PlatformConfig, is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_DATA = Path(".mock-platform")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def build_config(
