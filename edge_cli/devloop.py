@@ -127,7 +127,10 @@ def _example_value(schema: dict[str, Any]) -> Any:
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
     if kind in ("number", "integer"):
-        low = schema.get("minimum", 1)
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+            middle = (low + high) / 2  # latitude -90..90 gives 0, not the pole
+            return int(middle) if kind == "integer" or middle == int(middle) else middle
         return low if isinstance(low, (int, float)) else 1
     if kind == "boolean":
         return True

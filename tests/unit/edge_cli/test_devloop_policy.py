@@ -48,3 +48,10 @@ def test_example_arguments_fill_required_properties_by_type():
         "required": ["city", "days", "unit"],
     }
     assert example_arguments(schema) == {"city": "example", "days": 1, "unit": "c"}
+
+
+def test_example_numbers_sit_inside_their_range():
+    schema = {"type": "object", "required": ["lat", "n"],
+              "properties": {"lat": {"type": "number", "minimum": -90, "maximum": 90},
+                             "n": {"type": "integer", "minimum": 1, "maximum": 4}}}
+    assert example_arguments(schema) == {"lat": 0, "n": 2}
