@@ -379,13 +379,22 @@
       const prop = properties[name] ?? {};
       if ("default" in prop) out[name] = prop.default;
       else if (Array.isArray(prop.enum)) out[name] = prop.enum[0];
-      else if (prop.type === "number" || prop.type === "integer") out[name] = prop.minimum ?? 0;
+      else if (prop.type === "number" || prop.type === "integer") out[name] = exampleNumber(prop);
       else if (prop.type === "boolean") out[name] = false;
       else if (prop.type === "array") out[name] = [];
       else if (prop.type === "object") out[name] = {};
       else out[name] = "";
     }
     return JSON.stringify(out, null, 2);
+  }
+
+  /** 0 when the schema allows it (latitude 0, not the pole), else the middle of the bounds. */
+  function exampleNumber(prop) {
+    const lo = prop.minimum ?? -Infinity;
+    const hi = prop.maximum ?? Infinity;
+    if (lo <= 0 && 0 <= hi) return 0;
+    const middle = Number.isFinite(hi) && Number.isFinite(lo) ? (lo + hi) / 2 : Number.isFinite(lo) ? lo : hi;
+    return prop.type === "integer" ? Math.round(middle) : middle;
   }
 
   function onToolChosen() {
