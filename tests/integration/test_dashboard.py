@@ -31,8 +31,10 @@ ORG = "org-dashboard"
 XSS_DESCRIPTION = 'Echo <img src=x onerror="window.__xss=1"> back'
 TOOLS = [
     JsTool("echo", "return { echoed: input.message };", description=XSS_DESCRIPTION,
-           input_schema={"type": "object", "required": ["message"],
-                         "properties": {"message": {"type": "string"}}, "additionalProperties": False}),
+           input_schema={"type": "object", "required": ["message", "count"],
+                         "properties": {"message": {"type": "string"},
+                                        "count": {"type": "integer", "minimum": 1, "maximum": 7}},
+                         "additionalProperties": False}),
     JsTool("refuse", "throw new ToolError('not_today', 'refusing on purpose', { why: 'test' });"),
 ]
 
@@ -121,8 +123,8 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
     assert page.evaluate("window.__xss") is None
 
     # The form is prefilled from the schema; a call through it shows the output.
-    assert json.loads(page.input_value("#call-arguments")) == {"message": ""}
-    page.fill("#call-arguments", json.dumps({"message": "hello from chromium"}))
+    assert json.loads(page.input_value("#call-arguments")) == {"message": "", "count": 4}
+    page.fill("#call-arguments", json.dumps({"message": "hello from chromium", "count": 2}))
     page.click("#call-submit")
     page.wait_for_selector("#call-result[data-outcome='ok']", timeout=10_000)
     assert json.loads(page.inner_text("#call-output")) == {"echoed": "hello from chromium"}
