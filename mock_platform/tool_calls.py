@@ -58,7 +58,11 @@ async def answer_call(request: Request, tool: str, principal: Principal | None =
 
 
 class CallFastPath:
-    """ASGI middleware: `POST /api/tools/{tool}/call` straight to the hub; everything else to the app."""
+    """ASGI wrapper: `POST /api/tools/{tool}/call` straight to the hub; everything else to the app.
+
+    `serve.py` puts it in front of the whole FastAPI app; `create_app` also installs it as a
+    middleware, so an app made by `create_app` alone (tests, embedders) answers calls the same way.
+    """
 
     def __init__(self, app) -> None:
         self.app = app
@@ -67,6 +71,9 @@ class CallFastPath:
         if scope["type"] == "http" and scope["method"] == "POST":
             match = _CALL_PATH.match(scope["path"])
             if match is not None:
+                # In front of the whole app (serve.py) nothing has set the scope's app yet; as a
+                # middleware inside it, Starlette has.
+                scope.setdefault("app", self.app)
                 status, body, headers = await answer_call(Request(scope, receive), unquote(match.group(1)))
                 await send({"type": "http.response.start", "status": status, "headers": [
                     _JSON, (b"content-length", str(len(body)).encode()),
