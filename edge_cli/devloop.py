@@ -6,7 +6,7 @@ The session owns three things and tears all of them down on Ctrl-C: an embedded 
 until the runtime reports the new version. Children get a parent-death signal on Linux, so even a
 `kill -9` of the dev process leaves no orphan behind.
 
-The org default tracks the newest version, so an upload alone makes the platform push
+Each upload pins the `dev` deployment to the uploaded version, so the platform pushes
 `bundle.updated` and the runtime hot-swaps; the dev loop never restarts anything.
 """
 
@@ -230,6 +230,7 @@ class DevSession:
         self.client: PlatformClient | None = None
         self.manifest: Manifest | None = None
         self.version: int | None = None
+        self.deployment_id: str | None = None
         self.scheduler = RebuildScheduler()
         self._stop = asyncio.Event()
 
@@ -267,11 +268,14 @@ class DevSession:
         token = await asyncio.to_thread(self._login, url)
         self.client = PlatformClient(url, token)
         deployment = await asyncio.to_thread(self._dev_deployment)
+        self.deployment_id = deployment.get("deploymentId") or deployment.get("id")
         result = await asyncio.to_thread(self._build)
         if result is None:
             raise CliError("The first build failed (see above)", "Fix the error and run edge-connector dev again")
-        published = await asyncio.to_thread(self._publish, result, True)
-        self._prepare_runtime_dir(url, token, deployment)
+        published = await asyncio.to_thread(self._publish, result)
+        # The org default too, so `edge-connector call` and other connectors of the org see the bundle.
+        await asyncio.to_thread(self.client.put, "/api/bundles/default", {"name": result.manifest.bundle})
+        self._prepare_runtime_dir(url, token)
         self._start_runtime()
         await self._wait_live(published, time.time())
         self.manifest, self.version = result.manifest, published
@@ -332,7 +336,7 @@ class DevSession:
                 return deployment
         return self.client.post("/api/deployments", {"name": DEV_DEPLOYMENT})
 
-    def _prepare_runtime_dir(self, url: str, token: str, deployment: dict[str, Any]) -> None:
+    def _prepare_runtime_dir(self, url: str, token: str) -> None:
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
         token_path = self.runtime_dir / "auth-token.json"
         tmp = token_path.with_suffix(".tmp")
@@ -342,7 +346,7 @@ class DevSession:
         os.replace(tmp, token_path)
         config = {
             "toolRpcUrl": url.replace("http://", "ws://").replace("https://", "wss://") + "/tool-rpc",
-            "deploymentId": deployment.get("id") or deployment.get("deploymentId"),
+            "deploymentId": self.deployment_id,
             "healthHost": "127.0.0.1",
             "healthPort": self.health_port,
             "backoffInitialSeconds": 0.5,
@@ -365,16 +369,21 @@ class DevSession:
             self.echo(f"✗ build failed: {exc}")
             return None
 
-    def _publish(self, result: BuildResult, set_default: bool) -> int:
-        """Upload (the platform answers an unchanged bundle with its existing version) and return the version."""
-        assert self.client
-        status, body = self.client.upload(
+    def _publish(self, result: BuildResult) -> int:
+        """Upload, then pin the dev deployment to exactly that version; returns the version.
+
+        The platform answers a bundle it already has with its existing version, so saving a file
+        back to earlier content gives an older version: pinning (not tracking the newest) makes the
+        runtime serve what is on disk now, and the assignment change pushes `bundle.updated`.
+        """
+        assert self.client and self.deployment_id
+        _status, body = self.client.upload(
             f"/api/bundles/{result.manifest.bundle}/versions", result.archive_path,
             {"X-Bundle-Checksum": result.checksum},
         )
         version = int(body["version"])
-        if set_default:
-            self.client.put("/api/bundles/default", {"name": result.manifest.bundle})
+        self.client.put(f"/api/deployments/{self.deployment_id}/bundle",
+                        {"name": result.manifest.bundle, "version": version})
         return version
 
     def _runtime_status(self) -> dict[str, Any] | None:
@@ -404,10 +413,10 @@ class DevSession:
         if result is None:
             self.echo("  the last good version keeps serving")
             return
-        if self.manifest is not None and result.checksum == self.manifest.checksum:
+        if self.manifest is not None and result.checksum == self.manifest.checksum:  # e.g. a comment edit
             self.echo(f"= no change in the bundle ({(time.perf_counter() - started) * 1000:.0f} ms)")
             return
-        version = await asyncio.to_thread(self._publish, result, False)
+        version = await asyncio.to_thread(self._publish, result)
         try:
             ms = await self._wait_live(version, saved_at)
         except CliError as exc:

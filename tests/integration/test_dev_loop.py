@@ -128,6 +128,11 @@ def test_dev_loop_edit_break_fix_and_clean_stop(project: Path, tmp_path: Path):
             tool_file.write_text(ECHO_TOOL.format(n=n))
             wait_until(lambda: _edit_answers(url, token, n), timeout=20, interval=0.01, message=f"edit {n} to be live")
             latencies.append(time.perf_counter() - saved)
+        # Saving back to content already uploaded (undo) serves that content again, not the newest version.
+        tool_file.write_text(ECHO_TOOL.format(n=3))
+        wait_until(lambda: _edit_answers(url, token, 3), timeout=20, message="undone edit to be live")
+        tool_file.write_text(ECHO_TOOL.format(n=EDITS))
+        wait_until(lambda: _edit_answers(url, token, EDITS), timeout=20, message="redone edit to be live")
         p50, worst = statistics.median(latencies), max(latencies)
         print(f"\nsave → live over {EDITS} edits: p50 {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms")
         assert p50 <= 1.5, f"save → live p50 {p50:.2f}s (target 1 s)"
