@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from edge_protocol import jsonrpc
 
 from .auth import Principal, current_user
-from .errors import ApiError
+from .errors import ApiError, json_object_body
 from .hub import hub_of
 
 router = APIRouter(prefix="/api/sim")
@@ -24,14 +24,7 @@ router = APIRouter(prefix="/api/sim")
 async def _body(request: Request) -> dict[str, Any]:
     if not request.app.state.platform.config.dev:
         raise ApiError(404, "not_found", "Fault injection is only available in dev mode")
-    raw = await request.body()
-    try:
-        body = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_request", f"Request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "Request body must be a JSON object")
-    return body
+    return json_object_body(await request.body())
 
 
 def _json(data: Any) -> Response:

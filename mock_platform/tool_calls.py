@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from .auth import Principal, current_principal
-from .errors import ApiError
+from .errors import ApiError, json_object_body
 from .hub import CallFailed, hub_of
 
 router = APIRouter()
@@ -28,12 +28,7 @@ _JSON = (b"content-type", b"application/json")
 
 
 def _call_request(raw: bytes) -> tuple[Any, str | None, int | None]:
-    try:
-        body = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_request", f"Request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "Request body must be an object {arguments, deploymentId?, timeoutMs?}")
+    body = json_object_body(raw, "an object {arguments, deploymentId?, timeoutMs?}")
     arguments = body.get("arguments", {})
     deployment_id = body.get("deploymentId")
     timeout_ms = body.get("timeoutMs")
