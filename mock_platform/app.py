@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from .config import PlatformConfig
+
+if TYPE_CHECKING:  # the services are imported inside create_app; their modules import this one
+    from .auth import TokenService
+    from .events import EventBus
+    from .hub import Hub
+    from .store import Store
 
 
 @dataclass
@@ -64,10 +71,3 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(tool_calls.CallFastPath)  # the call path skips FastAPI's routing (see tool_calls)
     return app
-
-
-if False:  # pragma: no cover - names for type checkers only
-    from .auth import TokenService
-    from .events import EventBus
-    from .hub import Hub
-    from .store import Store

@@ -29,7 +29,7 @@ from jsonschema.exceptions import SchemaError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from edge_protocol import jsonrpc
-from edge_protocol.errors import ToolCallError, ToolErrorKind
+from edge_protocol.errors import ToolCallError
 from edge_protocol.limits import DEFAULT_TOOL_TIMEOUT_MS, MAX_FRAME_BYTES
 
 from .auth import AuthError, Principal, current_principal
