@@ -5,43 +5,36 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from . import api_auth, api_bundles, api_deployments, hub, pages, sim, tool_calls
+from .auth import TokenService
 from .config import PlatformConfig
-
-if TYPE_CHECKING:  # the services are imported inside create_app; their modules import this one
-    from .auth import TokenService
-    from .events import EventBus
-    from .hub import Hub
-    from .store import Store
+from .errors import install_error_handlers
+from .events import EventBus
+from .hub import Hub
+from .models import HealthStatus
+from .store import Store
 
 
 @dataclass
 class Platform:
     """The services every route reaches through `request.app.state.platform`."""
 
-    config: "PlatformConfig"
-    store: "Store"
-    tokens: "TokenService"
-    events: "EventBus"
-    hub: "Hub"  # connected connectors, tool-call routing, bundle.updated pushes
+    config: PlatformConfig
+    store: Store
+    tokens: TokenService
+    events: EventBus
+    hub: Hub  # connected connectors, tool-call routing, bundle.updated pushes
 
 
 def create_app(config: PlatformConfig | None = None) -> FastAPI:
-    from . import api_auth, api_bundles, api_deployments, hub, pages, sim, tool_calls
-    from .auth import TokenService
-    from .errors import install_error_handlers
-    from .events import EventBus
-    from .models import HealthStatus
-    from .store import Store
-
     config = config or PlatformConfig()
     store = Store(config.data_dir)
     tokens = TokenService.for_config(config)
     events = EventBus()
-    platform = Platform(config, store, tokens, events, hub.Hub(config, store, tokens, events))
+    platform = Platform(config, store, tokens, events, Hub(config, store, tokens, events))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
