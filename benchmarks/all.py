@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["call_path", "sync", "build", "footprint", "fleet", "dev_loop"]
+BENCHMARKS = ["call_path", "sync", "build", "footprint", "fleet", "dev_loop", "reconnect_storm"]
 
 
 def parse_only(text: str) -> list[str]:

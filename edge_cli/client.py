@@ -16,12 +16,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import httpx
 import platformdirs
+
+from edge_protocol.backoff import parse_retry_after
 
 from .errors import CliError
 
@@ -210,22 +211,6 @@ def retry_delay(attempt: int, response: httpx.Response | None, base: float | Non
         if hinted is not None:
             return min(hinted, MAX_RETRY_AFTER_SECONDS)
     return base * (2 ** attempt)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """`Retry-After` as seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _retryable(status: int) -> bool:

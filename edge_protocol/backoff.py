@@ -1,4 +1,5 @@
-"""Reconnect delays (SPEC.md §6, §8): doubling from the initial delay to the cap, jitter after the cap.
+"""Reconnect delays (SPEC.md §6, §8, §14): doubling from the initial delay to the cap, jitter after the
+cap, and a refusal's `Retry-After` honoured instead of the schedule.
 
 Pure policy, no clock of its own: the caller says when a connection was made and lost, so tests
 drive it with plain numbers.
@@ -8,9 +9,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 #: A connection must have lasted this long before the next failure starts again from the initial delay.
 STABLE_AFTER_SECONDS = 30.0
+#: The longest `Retry-After` a connector waits (SPEC.md §14): a platform asking for more gets this.
+MAX_RETRY_AFTER_SECONDS = 300.0
 
 
 @dataclass
@@ -43,7 +48,31 @@ class Backoff:
         self.attempts += 1
         return max(0.0, self.maximum * (1 + self.rng.uniform(-self.jitter, self.jitter)))
 
+    def after_retry_after(self, retry_after: float) -> float:
+        """Delay for a refusal that said when to come back (a 503 handshake's `Retry-After`, SPEC.md §14):
+        the platform's hint instead of the schedule, capped at 300 s, with the same jitter so a herd told
+        the same second does not return in step; counts the attempt."""
+        self.attempts += 1
+        hinted = min(max(0.0, retry_after), MAX_RETRY_AFTER_SECONDS)
+        return hinted * (1 + self.rng.uniform(-self.jitter, self.jitter))
+
     def connection_lost(self, connected_for: float) -> None:
         """Called when an established connection ends; a stable one resets the schedule."""
         if connected_for >= self.stable_after:
             self.attempts = 0
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """`Retry-After` (RFC 9110: delay seconds or an HTTP date) as seconds; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())

@@ -37,6 +37,8 @@ class FailureKind(str, Enum):
 class Failure:
     kind: FailureKind
     message: str
+    #: Seconds the platform asked us to wait (`Retry-After` of a 503 handshake, SPEC.md §14).
+    retry_after: float | None = None
 
 
 class ConnectionPolicy:
@@ -96,12 +98,21 @@ class ConnectionPolicy:
     def _wait(self, failure: Failure) -> float:
         self.last_error = failure.message
         self.last_error_at = self.clock()
-        # A duplicate will not go away in seconds (another runtime holds the deployment): wait the
-        # maximum so two runtimes fighting over one deployment do not flood the platform.
-        delay = self.backoff.at_maximum() if failure.kind is FailureKind.DUPLICATE else self.backoff.next_delay()
+        delay = self.delay_for(failure)
         self.state = LinkState.WAITING
         self.next_retry_at = self.clock() + delay
         return delay
+
+    def delay_for(self, failure: Failure) -> float:
+        """The wait before the next attempt after `failure`; counts the attempt."""
+        if failure.kind is FailureKind.DUPLICATE:
+            # A duplicate will not go away in seconds (another runtime holds the deployment): wait the
+            # maximum so two runtimes fighting over one deployment do not flood the platform.
+            return self.backoff.at_maximum()
+        if failure.kind is FailureKind.UNAVAILABLE and failure.retry_after is not None:
+            # The platform is shaping a herd and gave us our slot: take it instead of our own schedule.
+            return self.backoff.after_retry_after(failure.retry_after)
+        return self.backoff.next_delay()
 
     @property
     def healthy(self) -> bool:

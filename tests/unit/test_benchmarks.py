@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import build, call_path, dev_loop, fleet, footprint, sync
+from benchmarks import build, call_path, dev_loop, fleet, footprint, reconnect_storm, sync
 from benchmarks.bundles import largest_ballast, make_echo_bundle
 from benchmarks.loadgen import KeepAliveConnection, sequential, throughput
 from benchmarks.stats import Table, fmt_ratio, percentile, ratio, summarize_latencies, verdict
@@ -70,7 +70,7 @@ def test_table_renders_aligned_markdown_with_notes():
 
 
 # ---------------------------------------------------------------------------------- arguments
-@pytest.mark.parametrize("module", [build, call_path, sync, footprint, fleet, dev_loop])
+@pytest.mark.parametrize("module", [build, call_path, sync, footprint, fleet, dev_loop, reconnect_storm])
 def test_every_benchmark_has_a_quick_mode(module):
     assert module.parse_args(["--quick"]).quick is True
 
@@ -249,3 +249,32 @@ def test_run_all_accepts_only_known_benchmarks():
     assert run_all.parse_args(["--only", "sync,build", "--quick"]).only == ["sync", "build"]
     with pytest.raises(SystemExit):
         run_all.parse_args(["--only", "sync,nonsense"])
+
+
+# ------------------------------------------------------------------------------- reconnect storm
+def test_reconnect_storm_quick_mode_and_arguments():
+    assert reconnect_storm.parse_args([]).fleets == [1000, 10_000, 100_000]
+    assert reconnect_storm.parse_args(["--quick"]).fleets == [1000, 10_000]
+    assert reconnect_storm.parse_args(["--fleets", "5,2_000"]).fleets == [5, 2000]
+    with pytest.raises(SystemExit):
+        reconnect_storm.parse_args(["--fleets", "0"])
+    with pytest.raises(SystemExit):
+        reconnect_storm.parse_args(["--capacity", "0"])
+
+
+def test_reconnect_storm_shaping_beats_the_schedule_on_a_small_herd():
+    # 4,000 connectors against 200 handshakes/s, down 10 s: the floor is 30 s.
+    bare = reconnect_storm.simulate(4000, capacity=200, downtime=10, shaped=False)
+    shaped = reconnect_storm.simulate(4000, capacity=200, downtime=10, shaped=True)
+    assert bare.floor_s == shaped.floor_s == 30.0
+    assert shaped.to_99_s <= 1.2 * shaped.floor_s < bare.to_99_s
+    assert shaped.attempts < bare.attempts
+    assert shaped.to_99_s <= shaped.to_100_s
+    # Nobody comes back before the platform does, and the first wave is not shaped by anyone.
+    assert shaped.to_99_s >= 10 and shaped.peak_attempts_per_s == bare.peak_attempts_per_s
+
+
+def test_reconnect_storm_table_flags_the_target_row(capsys):
+    assert reconnect_storm.main(["--fleets", "300", "--capacity", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "Retry-After" in out and "§8 schedule" in out and "99% back" in out

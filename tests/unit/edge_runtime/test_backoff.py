@@ -34,3 +34,29 @@ def test_every_delay_is_within_jitter_of_its_base(initial, maximum, attempts, se
     delay = backoff.next_delay()
     assert base * 0.9 - 1e-9 <= delay <= base * 1.1 + 1e-9
     assert backoff.attempts == attempts + 1
+
+
+def test_retry_after_replaces_the_schedule_capped_at_300_seconds_with_jitter():
+    from edge_protocol.backoff import MAX_RETRY_AFTER_SECONDS
+
+    backoff = Backoff(jitter=0.0)
+    assert backoff.after_retry_after(42) == 42
+    assert backoff.after_retry_after(3600) == MAX_RETRY_AFTER_SECONDS == 300
+    assert backoff.after_retry_after(-5) == 0
+    assert backoff.attempts == 3  # each counts as an attempt, like any refusal
+    jittered = Backoff(rng=random.Random(3))
+    delays = [jittered.after_retry_after(100) for _ in range(200)]
+    assert all(90 <= d <= 110 for d in delays) and max(delays) - min(delays) > 10  # spread, within ±10 %
+    assert all(270 <= jittered.after_retry_after(10_000) <= 330 for _ in range(50))
+
+
+def test_retry_after_header_parses_seconds_and_dates():
+    from datetime import datetime, timezone
+
+    from edge_protocol.backoff import parse_retry_after
+
+    assert parse_retry_after("17") == 17.0 and parse_retry_after(" 0 ") == 0.0
+    assert parse_retry_after(None) is None and parse_retry_after("") is None and parse_retry_after("-3") is None
+    now = datetime(2026, 11, 30, 3, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("Mon, 30 Nov 2026 03:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Mon, 30 Nov 2026 02:59:00 GMT", now=now) == 0.0

@@ -136,3 +136,16 @@ def test_states_through_a_life():
     assert link.state is LinkState.STOPPING and not link.healthy
     link.stopped()
     assert link.snapshot()["state"] == "stopped"
+
+
+def test_a_503_with_retry_after_waits_the_platforms_slot_instead_of_the_schedule():
+    link, _ = policy()
+    link.attempting()
+    assert link.refused(Failure(FailureKind.UNAVAILABLE, "HTTP 503", retry_after=37.0)) == 37
+    link.attempting()
+    assert link.refused(Failure(FailureKind.UNAVAILABLE, "HTTP 503", retry_after=900.0)) == 300  # capped
+    # Every other failure keeps §8's schedule (the count goes on from the attempts made).
+    link.attempting()
+    assert link.refused(Failure(FailureKind.UNAVAILABLE, "HTTP 503 without a hint")) == 20
+    link.attempting()
+    assert link.refused(Failure(FailureKind.UNREACHABLE, "ECONNREFUSED", retry_after=1.0)) == 40
