@@ -19,6 +19,7 @@ from .models import (
     DeploymentInfo,
     DeploymentList,
     DeploymentSecret,
+    DeploymentUpdateRequest,
     error_responses,
 )
 from .store import Deployment, Store
@@ -43,6 +44,7 @@ def deployment_info(store: Store, deployment: Deployment) -> DeploymentInfo:
         name=deployment.name,
         createdAt=deployment.created_at,
         secretRotatedAt=deployment.secret_rotated_at,
+        replicas=deployment.replicas,
         assignment=AssignmentInfo(name=assignment.name, version=assignment.version) if assignment else None,
         resolvedBundle=resolved_ref(store, deployment.org_id, deployment.id),
     )
@@ -60,9 +62,9 @@ def owned_deployment(store: Store, principal: Principal, deployment_id: str) -> 
              responses=error_responses(*AUTH_ERRORS, 422))
 def create_deployment(body: DeploymentCreateRequest, request: Request, principal: User) -> DeploymentSecret:
     """A new deployment; its `secret` (DEPLOYMENT_SECRET) is stored hashed and returned only here."""
-    deployment, secret = _platform(request).store.create_deployment(principal.org_id, body.name)
+    deployment, secret = _platform(request).store.create_deployment(principal.org_id, body.name, body.replicas)
     return DeploymentSecret(deploymentId=deployment.id, name=deployment.name, secret=secret,
-                            createdAt=deployment.created_at)
+                            createdAt=deployment.created_at, replicas=deployment.replicas)
 
 
 @router.get("/api/deployments", response_model=DeploymentList, responses=error_responses(*AUTH_ERRORS))
@@ -76,6 +78,20 @@ def list_deployments(request: Request, principal: User) -> DeploymentList:
 def get_deployment(deployment_id: str, request: Request, principal: User) -> DeploymentInfo:
     store = _platform(request).store
     return deployment_info(store, owned_deployment(store, principal, deployment_id))
+
+
+@router.patch("/api/deployments/{deployment_id}", response_model=DeploymentInfo,
+              responses=error_responses(*AUTH_ERRORS, 404, 422))
+def update_deployment(deployment_id: str, body: DeploymentUpdateRequest, request: Request,
+                      principal: User) -> DeploymentInfo:
+    """Change `replicas`, how many connectors may hold the deployment at once (SPEC.md §14). Connectors
+    already connected stay; a lower number only refuses newcomers until fewer are connected."""
+    store = _platform(request).store
+    owned_deployment(store, principal, deployment_id)
+    updated = store.set_replicas(principal.org_id, deployment_id, body.replicas)
+    if updated is None:  # deleted meanwhile
+        raise not_found("deployment", deployment_id)
+    return deployment_info(store, updated)
 
 
 @router.delete("/api/deployments/{deployment_id}", status_code=204, response_class=Response,

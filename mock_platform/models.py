@@ -63,8 +63,18 @@ class OAuthTokenResponse(_Model):
 
 
 # ------------------------------------------------------------------------------------ deployments
+#: How many connectors may hold one deployment at once (SPEC.md §14).
+MIN_REPLICAS, MAX_REPLICAS = 1, 100
+_REPLICAS_DOC = "connectors that may hold this deployment at once (1..100)"
+
+
 class DeploymentCreateRequest(_Model):
     name: str = Field(min_length=1, max_length=100)
+    replicas: int = Field(default=1, ge=MIN_REPLICAS, le=MAX_REPLICAS, description=_REPLICAS_DOC)
+
+
+class DeploymentUpdateRequest(_Model):
+    replicas: int = Field(ge=MIN_REPLICAS, le=MAX_REPLICAS, description=_REPLICAS_DOC)
 
 
 class AssignmentInfo(_Model):
@@ -83,6 +93,7 @@ class DeploymentInfo(_Model):
     name: str
     createdAt: str
     secretRotatedAt: str | None = None
+    replicas: int = Field(description=_REPLICAS_DOC)
     assignment: AssignmentInfo | None = Field(description="its own assignment (overrides the org default)")
     resolvedBundle: BundleRef | None = Field(description="what a connector of it runs now")
 
@@ -96,6 +107,7 @@ class DeploymentSecret(_Model):
     name: str
     secret: str = Field(description="DEPLOYMENT_SECRET; shown only in this response")
     createdAt: str | None = None
+    replicas: int = Field(default=1, description=_REPLICAS_DOC)
 
 
 # ------------------------------------------------------------------------------------ bundles

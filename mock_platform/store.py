@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS deployments (
     name TEXT NOT NULL,
     secret_hash TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    secret_rotated_at TEXT
+    secret_rotated_at TEXT,
+    replicas INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS deployments_by_org ON deployments (org_id);
 CREATE TABLE IF NOT EXISTS bundle_versions (
@@ -92,6 +93,8 @@ class Deployment:
     name: str
     created_at: str
     secret_rotated_at: str | None = None
+    #: How many connectors may hold the deployment at once (SPEC.md §14).
+    replicas: int = 1
 
 
 @dataclass(frozen=True)
@@ -189,10 +192,17 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _migrate(self) -> None:
+        """Bring a data dir made by an older platform up to date (`CREATE TABLE IF NOT EXISTS` adds no columns)."""
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(deployments)")}
+        if "replicas" not in columns:  # before SPEC §14: every deployment had exactly one connector
+            self._db.execute("ALTER TABLE deployments ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1")
 
     # -- plumbing
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
@@ -231,17 +241,23 @@ class Store:
         return [r["id"] for r in self._query("SELECT id FROM orgs ORDER BY id")]
 
     # -- deployments
-    def create_deployment(self, org_id: str, name: str) -> tuple[Deployment, str]:
+    def create_deployment(self, org_id: str, name: str, replicas: int = 1) -> tuple[Deployment, str]:
         """A new deployment and its secret; the secret exists in clear only in this return value."""
         secret = new_secret()
         hashed = hash_secret(secret)  # ~50 ms of scrypt: never while holding the store lock
-        deployment = Deployment("dep-" + secrets.token_hex(6), org_id, name, utc_now())
+        deployment = Deployment("dep-" + secrets.token_hex(6), org_id, name, utc_now(), replicas=replicas)
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO deployments (id, org_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                (deployment.id, org_id, name, hashed, deployment.created_at),
+                "INSERT INTO deployments (id, org_id, name, secret_hash, created_at, replicas) VALUES (?, ?, ?, ?, ?, ?)",
+                (deployment.id, org_id, name, hashed, deployment.created_at, replicas),
             )
         return deployment, secret
+
+    def set_replicas(self, org_id: str, deployment_id: str, replicas: int) -> Deployment | None:
+        """Change how many connectors may hold the deployment; None when it does not exist."""
+        with self._transaction() as db:
+            db.execute("UPDATE deployments SET replicas = ? WHERE id = ? AND org_id = ?", (replicas, deployment_id, org_id))
+        return self.get_deployment(org_id, deployment_id)
 
     def get_deployment(self, org_id: str, deployment_id: str) -> Deployment | None:
         rows = self._query("SELECT * FROM deployments WHERE id = ? AND org_id = ?", (deployment_id, org_id))
@@ -451,7 +467,7 @@ def personal_org_id(email: str) -> str:
 
 
 def _deployment(row: sqlite3.Row) -> Deployment:
-    return Deployment(row["id"], row["org_id"], row["name"], row["created_at"], row["secret_rotated_at"])
+    return Deployment(row["id"], row["org_id"], row["name"], row["created_at"], row["secret_rotated_at"], row["replicas"])
 
 
 def _bundle_version(row: sqlite3.Row) -> BundleVersion:

@@ -1,4 +1,4 @@
-"""`edge-connector deployment create|list|rotate-secret|delete`: connector identities on the platform."""
+"""`edge-connector deployment create|list|update|rotate-secret|delete`: connector identities on the platform."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ deployment_app = typer.Typer(help="Create and manage deployments (DEPLOYMENT_ID 
 
 PLATFORM_OPTION = typer.Option(None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000).")
 JSON_OPTION = typer.Option(False, "--json", help="Print as JSON.")
+#: SPEC.md §14: how many connectors may hold one deployment at once.
+MIN_REPLICAS, MAX_REPLICAS = 1, 100
+_REPLICAS_HELP = "How many connectors may hold this deployment at once (1..100); more are refused 409."
 
 
 def _print_secret(data: dict, as_json: bool, verb: str) -> None:
@@ -29,10 +32,28 @@ def _print_secret(data: dict, as_json: bool, verb: str) -> None:
 
 @deployment_app.command("create")
 def create(name: str = typer.Argument(..., help="A name for the deployment (e.g. the host it runs on)."),
+           replicas: int = typer.Option(1, "--replicas", min=MIN_REPLICAS, max=MAX_REPLICAS, help=_REPLICAS_HELP),
            platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Create a deployment and print its DEPLOYMENT_ID and DEPLOYMENT_SECRET (the secret only once)."""
     with connect(platform, Path.cwd()) as client:
-        _print_secret(client.post("/api/deployments", {"name": name}), as_json, "Created")
+        data = client.post("/api/deployments", {"name": name, "replicas": replicas})
+    _print_secret(data, as_json, "Created")
+    if not as_json and data.get("replicas", 1) > 1:
+        err.print(f"Up to {data['replicas']} connectors may run with these credentials at once.")
+
+
+@deployment_app.command("update")
+def update(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
+           replicas: int = typer.Option(..., "--replicas", min=MIN_REPLICAS, max=MAX_REPLICAS, help=_REPLICAS_HELP),
+           platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Change a deployment's settings: how many connectors (replicas) may hold it at once."""
+    with connect(platform, Path.cwd()) as client:
+        data = client.patch(f"/api/deployments/{deployment_id}", {"replicas": replicas})
+    if as_json:
+        print_json(data)
+    else:
+        out.print(f"Deployment {data['deploymentId']} ({data['name']}) now takes up to {data['replicas']} "
+                  f"connector{'s' if data['replicas'] != 1 else ''} at once.")
 
 
 @deployment_app.command("list")
@@ -48,14 +69,14 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
         return
     table = Table(title="Deployments", title_justify="left")
     table.add_column("ID", no_wrap=True, min_width=max(len(d["deploymentId"]) for d in data["deployments"]))
-    for column in ("Name", "Assignment", "Runs", "Created"):
+    for column in ("Name", "Replicas", "Assignment", "Runs", "Created"):
         table.add_column(column)
     for d in data["deployments"]:
         assignment = d.get("assignment")
         assigned = (f"{assignment['name']}@{assignment['version'] or 'latest'}" if assignment else "(org default)")
         resolved = d.get("resolvedBundle")
         runs = f"{resolved['name']}@{resolved['version']}" if resolved else "(nothing assigned)"
-        table.add_row(d["deploymentId"], d["name"], assigned, runs, d["createdAt"])
+        table.add_row(d["deploymentId"], d["name"], str(d.get("replicas", 1)), assigned, runs, d["createdAt"])
     out.print(table)
 
 

@@ -256,6 +256,26 @@ def test_org_isolation_foreign_ids_are_404(server, tmp_path):
     assert me["orgId"] == alice.org_id and me["deploymentId"] == dep_id
 
 
+def test_deployment_replicas_default_create_update_and_range(server, org):
+    made = org.http.post("/api/deployments", json={"name": "scaled", "replicas": 3})
+    assert made.status_code == 201 and made.json()["replicas"] == 3
+    dep_id = made.json()["deploymentId"]
+    plain = org.deployment("plain")
+    assert plain["replicas"] == 1
+    listed = {d["deploymentId"]: d["replicas"] for d in org.http.get("/api/deployments").json()["deployments"]}
+    assert listed == {dep_id: 3, plain["deploymentId"]: 1}
+    for bad in (0, 101, -1, "three", None):
+        refused = org.http.post("/api/deployments", json={"name": "bad", "replicas": bad})
+        assert _error(refused)[:2] == (422, "invalid_request"), bad
+        assert "replicas" in refused.json()["error"]["message"]
+        assert _error(org.http.patch(f"/api/deployments/{dep_id}", json={"replicas": bad}))[:2] == (422, "invalid_request")
+    updated = org.http.patch(f"/api/deployments/{dep_id}", json={"replicas": 100})
+    assert updated.status_code == 200 and updated.json()["replicas"] == 100 and updated.json()["name"] == "scaled"
+    assert org.http.get(f"/api/deployments/{dep_id}").json()["replicas"] == 100
+    assert _error(org.http.patch("/api/deployments/dep-nope", json={"replicas": 2}))[:2] == (404, "deployment_not_found")
+    assert len(org.http.get("/api/deployments").json()["deployments"]) == 2  # the refusals created nothing
+
+
 def test_deployment_credentials_and_tokens(server, org, tmp_path):
     dep = org.deployment("edge-1")
     dep_id, secret = dep["deploymentId"], dep["secret"]

@@ -68,6 +68,17 @@ def test_publish_flow_upload_list_set_default_assign(cli, server, tmp_path):
     assert dep_id in listed and secret not in listed
     text = cli("deployment", "create", "edge-west").stdout
     assert "DEPLOYMENT_ID=dep-" in text and "DEPLOYMENT_SECRET=" in text
+    scaled = cli.json("deployment", "create", "edge-pool", "--replicas", "3")
+    assert scaled["replicas"] == 3 and created["replicas"] == 1
+    updated = cli("deployment", "update", scaled["deploymentId"], "--replicas", "5").stdout
+    assert f"Deployment {scaled['deploymentId']} (edge-pool) now takes up to 5 connectors at once." in updated
+    assert "Replicas" in cli("deployment", "list").stdout
+    by_id = {d["deploymentId"]: d for d in cli.json("deployment", "list")["deployments"]}
+    assert by_id[scaled["deploymentId"]]["replicas"] == 5 and by_id[dep_id]["replicas"] == 1
+    for bad in ("0", "101"):
+        refused = cli("deployment", "update", dep_id, "--replicas", bad, ok=False)
+        assert refused.returncode == 2 and "--replicas" in refused.stderr
+    assert cli("deployment", "create", "x", "--replicas", "0", ok=False).returncode == 2
 
     first = cli.json("upload", "--archive", str(archive), "--set-default")
     assert (first["name"], first["version"], first["checksum"]) == ("test-tools", 1, manifest.checksum)

@@ -150,3 +150,35 @@ def test_identical_files_under_another_name_get_an_archive_naming_that_bundle(st
     with tarfile.open(beta_path) as tar:
         assert Manifest.from_json(tar.extractfile("manifest.json").read()).bundle == "beta"
     assert renamed.size == beta_path.stat().st_size and shared.size == first.size
+
+
+def test_replicas_default_to_one_are_stored_and_updated(store):
+    single, _ = store.create_deployment("org-a", "one")
+    triple, _ = store.create_deployment("org-a", "three", replicas=3)
+    assert (single.replicas, store.get_deployment("org-a", triple.id).replicas) == (1, 3)
+    assert store.set_replicas("org-a", single.id, 5).replicas == 5
+    assert store.set_replicas("org-b", single.id, 7) is None  # another org's id changes nothing
+    assert {d.name: d.replicas for d in store.list_deployments("org-a")} == {"one": 5, "three": 3}
+
+
+def test_a_data_dir_from_before_replicas_is_migrated_with_one_replica_each(tmp_path):
+    data = tmp_path / "old"
+    data.mkdir()
+    db = sqlite3.connect(data / "platform.db")
+    db.executescript("""
+        CREATE TABLE deployments (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL,
+                                  secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, secret_rotated_at TEXT);
+        INSERT INTO deployments VALUES ('dep-old', 'org-a', 'legacy', 'x', '2026-01-01T00:00:00Z', NULL);
+    """)
+    db.close()
+    store = Store(data)
+    try:
+        assert store.get_deployment("org-a", "dep-old").replicas == 1
+        assert store.set_replicas("org-a", "dep-old", 2).replicas == 2
+    finally:
+        store.close()
+    reopened = Store(data)  # the migration runs once; opening again keeps the value
+    try:
+        assert reopened.get_deployment("org-a", "dep-old").replicas == 2
+    finally:
+        reopened.close()
