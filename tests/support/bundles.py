@@ -26,6 +26,7 @@ class JsTool:
     timeout_ms: int | None = None
     prelude: str = ""  # module-level code before the definition (e.g. a throw to fail loading)
     description: str = ""
+    output_schema: dict[str, Any] | None = None
 
     def source(self) -> str:
         definition = {
@@ -33,6 +34,7 @@ class JsTool:
             "description": self.description or f"test tool {self.name}",
             "inputSchema": self.input_schema,
             **({"timeoutMs": self.timeout_ms} if self.timeout_ms else {}),
+            **({"outputSchema": self.output_schema} if self.output_schema else {}),
         }
         return (
             '"use strict";\n'
@@ -79,7 +81,7 @@ def write_bundle(root: Path, tools: list[JsTool], *, name: str = "test-tools", v
         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files],
         "tools": [
             {"name": t.name, "description": t.description or f"test tool {t.name}", "inputSchema": t.input_schema,
-             "outputSchema": None, "timeoutMs": t.timeout_ms or 30_000, "entry": f"dist/{t.name}.js"}
+             "outputSchema": t.output_schema, "timeoutMs": t.timeout_ms or 30_000, "entry": f"dist/{t.name}.js"}
             for t in tools
         ],
     })

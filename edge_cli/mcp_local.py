@@ -1,0 +1,186 @@
+"""`edge-connector mcp DIR`: a project's tools as a local stdio MCP server, no platform, no login.
+
+The tools run exactly as a connector runs them: the project is built by the bundler, the archive
+is staged and verified by the runtime's `BundleStore` (in `DIR/.edge/mcp/`), and calls go through
+the runtime's `Executor` (its argument validation, deadlines and Node.js workers). The MCP side is
+`edge_protocol.mcp`. A save rebuilds (the `dev` loop's watch filter and rebuild scheduler),
+hot-swaps the executor's workers and sends `notifications/tools/list_changed`; a broken save is
+logged and the last good build keeps serving.
+
+stdout carries only MCP frames (the SDK's stdio transport points fd 1 at stderr while it serves);
+everything else, tool console output included, is logged to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bundler.build import BuildResult, build_project
+from bundler.errors import BuildError
+from edge_protocol.errors import ToolCallError, ToolErrorKind
+from edge_protocol.manifest import Manifest
+from edge_protocol.mcp import ToolFailure, ToolListChanges, UnknownTool, build_server
+from edge_runtime.bundle_store import BundleStore
+from edge_runtime.executor import BundleLoadError, Executor
+
+from .devloop import RebuildScheduler, is_watched, tools_changed
+from .errors import CliError
+
+log = logging.getLogger("edge_cli.mcp")
+
+#: Where the staged bundles of a local MCP server live, beside `dev`'s runtime folder.
+MCP_DIR = Path(".edge") / "mcp"
+
+
+class LocalTools:
+    """`ToolBackend` over the runtime's executor: the loaded bundle's tools, called in Node.js."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    def tools(self, caller: Any) -> list[dict[str, Any]]:
+        return [
+            {"name": t.name, "description": t.description, "inputSchema": t.inputSchema, "outputSchema": t.outputSchema}
+            for t in self.executor.tools
+        ]
+
+    async def call(self, caller: Any, name: str, arguments: dict[str, Any]) -> Any:
+        try:
+            return await self.executor.call(name, arguments, call_id=f"mcp_{uuid.uuid4().hex[:16]}")
+        except ToolCallError as exc:
+            if exc.kind is ToolErrorKind.TOOL_NOT_FOUND:
+                raise UnknownTool(name) from None
+            raise ToolFailure(exc.kind.value, exc.message, exc.code, exc.details) from None
+
+
+class LocalMcpServer:
+    """Build, load and serve one tool project over stdio until stdin closes or `stop()`."""
+
+    def __init__(self, project_dir: Path, *, workers: int = 1, max_concurrency: int = 64,
+                 tool_timeout_s: float = 30.0, node: str | None = None, watch: bool = True) -> None:
+        self.project_dir = project_dir.resolve()
+        self.store = BundleStore(self.project_dir / MCP_DIR, logging.getLogger("edge_cli.mcp.store"))
+        self.workers, self.max_concurrency, self.tool_timeout_s = workers, max_concurrency, tool_timeout_s
+        self.node = node
+        self.watch = watch
+        self.executor: Executor | None = None
+        self.manifest: Manifest | None = None
+        self.scheduler = RebuildScheduler()
+        self.changes: ToolListChanges | None = None
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # --------------------------------------------------------------------------- lifecycle
+    async def run(self) -> None:
+        from bundler.node import NodeNotFound, node_binary
+
+        if not self.project_dir.is_dir():
+            raise CliError(f"{self.project_dir} is not a folder", "Pass the tool project's folder: edge-connector mcp DIR")
+        try:
+            node = self.node or node_binary()
+        except NodeNotFound as exc:
+            raise CliError(str(exc)) from None
+        self.executor = Executor(self.workers, self.max_concurrency, self.tool_timeout_s, node,
+                                 logging.getLogger("edge_runtime.executor"))
+        try:
+            result = await asyncio.to_thread(self._build)
+            if result is None:
+                raise CliError("The first build failed (see above)", "Fix the error and start edge-connector mcp again")
+            error = await self._load(result)
+            if error:
+                raise CliError(f"The tools did not load: {error}", "Fix the tool and start edge-connector mcp again")
+            await self._serve()
+        finally:
+            await self.executor.close(drain_timeout=5)
+
+    async def _serve(self) -> None:
+        import anyio
+        from mcp.server.stdio import stdio_server
+
+        assert self.executor is not None
+        server, self.changes = build_server(
+            "edge-connector", edge_connector_version(), LocalTools(self.executor), lambda _ctx: None,
+            instructions=f"Tools of the local project {self.project_dir.name}, run on this machine.",
+        )
+        async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as group:
+            async def serve_then_stop() -> None:
+                await server.run(read_stream, write_stream, server.create_initialization_options())
+                group.cancel_scope.cancel()  # stdin closed: the client is gone
+
+            async def stop_on_request() -> None:
+                await self._stop.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(serve_then_stop)
+            group.start_soon(stop_on_request)
+            if self.watch:
+                group.start_soon(self._watch)
+        self.changes.close()
+
+    # ------------------------------------------------------------------------ build → load
+    def _build(self) -> BuildResult | None:
+        try:
+            return build_project(self.project_dir, announce=lambda line: log.info("%s", line))
+        except BuildError as exc:
+            log.error("Build failed: %s", exc)
+            return None
+
+    async def _load(self, result: BuildResult) -> str | None:
+        """Stage the archive like a connector would and load it into the executor; the error or None."""
+        assert self.executor is not None
+        try:
+            bundle_dir, manifest = await asyncio.to_thread(self.store.stage_archive, result.archive_path, result.checksum)
+            await self.executor.load(bundle_dir, manifest)
+        except (BundleLoadError, OSError, ValueError) as exc:
+            log.error("The new build did not load: %s; the last good build keeps serving", exc)
+            return str(exc)
+        await asyncio.to_thread(self.store.activate, bundle_dir, manifest)
+        log.info("Serving %s: %s", manifest.bundle, tools_changed(self.manifest, manifest))
+        self.manifest = manifest
+        return None
+
+    async def _rebuild(self) -> None:
+        started = time.perf_counter()
+        result = await asyncio.to_thread(self._build)
+        if result is None:
+            log.warning("The last good build keeps serving")
+            return
+        if self.manifest is not None and result.checksum == self.manifest.checksum:
+            log.info("No change in the bundle (%.0f ms)", (time.perf_counter() - started) * 1000)
+            return
+        if await self._load(result) is None and self.changes is not None:
+            await self.changes.changed(None)
+            log.info("Reloaded in %.0f ms; told the client its tool list changed", (time.perf_counter() - started) * 1000)
+
+    async def _watch(self) -> None:
+        from watchfiles import awatch
+
+        async def build_loop() -> None:
+            while True:
+                await self._rebuild()
+                if not self.scheduler.finished():
+                    return
+
+        async with asyncio.TaskGroup() as builds:
+            async for _changes in awatch(
+                self.project_dir, watch_filter=lambda _change, path: is_watched(path, self.project_dir),
+                debounce=40, step=10, stop_event=self._stop, rust_timeout=200, yield_on_timeout=False,
+            ):
+                if self.scheduler.changed():
+                    builds.create_task(build_loop())
+
+
+def edge_connector_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edge-connector")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"

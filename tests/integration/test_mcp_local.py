@@ -1,0 +1,129 @@
+"""`edge-connector mcp DIR` driven by the official MCP SDK client over stdio, in both protocol eras.
+
+Real esbuild, real Node.js workers, the real SDK client: list, call, a tool error, invalid
+arguments, an unknown tool, and a save that adds a tool, announced by `list_changed` and callable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import ToolListChangedNotification
+
+from tests.support.waiting import async_wait_until
+from tests.support.mcp_tools import ECHO_OUTPUT, add_shout, mcp_command, write_project
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _server(project: Path) -> StdioServerParameters:
+    command = mcp_command(str(project))
+    env = {k: v for k, v in os.environ.items() if k != "EDGE_CONNECTOR_TOKEN"}
+    return StdioServerParameters(command=command[0], args=command[1:], env=env)
+
+
+def _error_of(result) -> dict:
+    assert result.is_error, result
+    return json.loads(result.content[0].text)["error"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path / "tools")
+
+
+async def _check_tools(client: Client) -> None:
+    listed = await client.list_tools()
+    tools = {tool.name: tool for tool in listed.tools}
+    assert list(tools) == ["echo", "fail"]
+    assert tools["echo"].output_schema == ECHO_OUTPUT
+    assert tools["echo"].input_schema["required"] == ["text"]
+    assert tools["fail"].output_schema is None
+    assert tools["echo"].description == "Echo the text back"
+
+    result = await client.call_tool("echo", {"text": "hello"})
+    assert not result.is_error
+    assert result.structured_content == {"text": "hello"}
+    assert json.loads(result.content[0].text) == {"text": "hello"}
+
+    assert _error_of(await client.call_tool("fail", {})) == {
+        "code": "bad_city", "kind": "tool_error", "message": "city is empty"}
+
+    invalid = _error_of(await client.call_tool("echo", {"text": 5}))
+    assert invalid["kind"] == "invalid_arguments"
+    assert "text" in invalid["message"] and invalid["details"] == {"path": ["text"]}
+
+    with pytest.raises(MCPError) as unknown:
+        await client.call_tool("nope", {})
+    assert unknown.value.error.code == -32602
+    assert "Unknown tool: nope" in unknown.value.error.message
+
+
+async def test_legacy_client_lists_calls_and_hears_about_a_new_tool(project: Path) -> None:
+    changed = anyio.Event()
+
+    async def on_message(message) -> None:
+        if isinstance(message, ToolListChangedNotification):
+            changed.set()
+
+    async with Client(_server(project), mode="legacy", message_handler=on_message, read_timeout_seconds=60) as client:
+        assert client.protocol_version == "2025-11-25"
+        assert client.server_capabilities.tools is not None and client.server_capabilities.tools.list_changed
+        await _check_tools(client)
+
+        add_shout(project)
+        with anyio.fail_after(60):
+            await changed.wait()
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        assert names == ["echo", "fail", "shout"]
+        shouted = await client.call_tool("shout", {"text": "quiet"})
+        assert shouted.structured_content == {"text": "QUIET"}
+
+
+async def test_2026_client_without_initialize_listens_for_changes(project: Path) -> None:
+    async with Client(_server(project), mode="2026-07-28", read_timeout_seconds=60) as client:
+        assert client.protocol_version == "2026-07-28"
+        await _check_tools(client)
+        async with client.listen(tools_list_changed=True) as subscription:
+            add_shout(project)
+            with anyio.fail_after(60):
+                async for _event in subscription:
+                    break
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        assert names == ["echo", "fail", "shout"]
+        assert (await client.call_tool("shout", {"text": "a"})).structured_content == {"text": "A"}
+
+
+async def test_a_broken_save_keeps_the_last_good_tools(project: Path, tmp_path: Path) -> None:
+    changed = anyio.Event()
+
+    async def on_message(message) -> None:
+        if isinstance(message, ToolListChangedNotification):
+            changed.set()
+
+    log_path = tmp_path / "mcp.log"
+    with open(log_path, "w") as errlog:
+        transport = stdio_client(_server(project), errlog=errlog)
+        async with Client(transport, mode="legacy", message_handler=on_message, read_timeout_seconds=60) as client:
+            (project / "src" / "tools" / "broken.js").write_text("export default {{{ not javascript")
+            async def refused() -> bool:
+                return "Build failed" in log_path.read_text()
+
+            await async_wait_until(refused, timeout=60, message="the broken save to be built and refused")
+            assert (await client.call_tool("echo", {"text": "still"})).structured_content == {"text": "still"}
+            assert not changed.is_set()
+
+            (project / "src" / "tools" / "broken.js").unlink()
+            add_shout(project)
+            with anyio.fail_after(60):
+                await changed.wait()
+            assert [t.name for t in (await client.list_tools()).tools] == ["echo", "fail", "shout"]
+    log = log_path.read_text()
+    assert "echoing still" in log  # the tool's console output went to stderr, not into the MCP stream
