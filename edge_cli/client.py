@@ -233,6 +233,11 @@ class PlatformClient:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0))
 
+    @property
+    def token(self) -> str | None:
+        """The token this client sends (for a command that opens its own WebSocket to the same origin)."""
+        return self._token
+
     def close(self) -> None:
         self._http.close()
 

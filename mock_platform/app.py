@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from . import api_auth, api_bundles, api_deployments, hub, pages, sim, tool_calls
+from . import api_auth, api_bundles, api_deployments, hub, pages, sim, tail, tool_calls
 from .auth import TokenService
 from .config import PlatformConfig
 from .errors import install_error_handlers
@@ -16,6 +16,7 @@ from .events import EventBus
 from .hub import Hub
 from .models import HealthStatus
 from .store import Store
+from .tail import TailService
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Platform:
     tokens: TokenService
     events: EventBus
     hub: Hub  # connected connectors, tool-call routing, bundle.updated pushes
+    tail: TailService  # live tail streams (WS /api/tail) and their fan-out
 
 
 def create_app(config: PlatformConfig | None = None) -> FastAPI:
@@ -34,7 +36,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     store = Store(config.data_dir)
     tokens = TokenService.for_config(config)
     events = EventBus()
-    platform = Platform(config, store, tokens, events, Hub(config, store, tokens, events))
+    platform = Platform(config, store, tokens, events, Hub(config, store, tokens, events), TailService())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -43,6 +45,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await platform.tail.stop()
             await platform.hub.stop()
             store.close()
 
@@ -60,7 +63,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
         """Open. 200 while the platform serves requests."""
         return HealthStatus(status="ok")
 
-    for module in (api_auth, api_deployments, api_bundles, tool_calls, sim, hub, pages):
+    for module in (api_auth, api_deployments, api_bundles, tool_calls, sim, hub, tail, pages):
         app.include_router(module.router)
     app.add_middleware(tool_calls.CallFastPath)  # the call path skips FastAPI's routing (see tool_calls)
     return app

@@ -1,4 +1,4 @@
-"""Fault injection (`/api/sim/*`, dev mode only): drop links, refuse handshakes, slow the wire, mute pushes.
+"""Fault injection (`/api/sim/*`, dev mode only): drop links or tail streams, refuse handshakes, slow the wire, mute pushes.
 
 Every switch acts on the caller's organization only, so tests sharing a platform cannot disturb
 each other and nobody can disturb another org.
@@ -49,7 +49,13 @@ async def disconnect(request: Request, principal: Principal = Depends(current_us
         raise ApiError(422, "invalid_request", "'deploymentId' must be a string")
     if isinstance(code, bool) or not isinstance(code, int) or not (code == 1000 or 1001 <= code <= 1014 or 3000 <= code <= 4999):
         raise ApiError(422, "invalid_request", "'code' must be a WebSocket close code (1000-1014 or 3000-4999)")
-    count = await hub_of(request).disconnect(principal.org_id, deployment_id, code)
+    tails = body.get("tails", False)
+    if not isinstance(tails, bool):
+        raise ApiError(422, "invalid_request", "'tails' must be true or false")
+    if tails:  # the platform side of `edge-connector tail` streams (and dashboard Live panels)
+        count = await request.app.state.platform.tail.disconnect(principal.org_id, code)
+    else:
+        count = await hub_of(request).disconnect(principal.org_id, deployment_id, code)
     return _json({"disconnected": count})
 
 

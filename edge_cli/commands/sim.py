@@ -34,12 +34,14 @@ def _post(platform: str | None, path: str, body: dict, as_json: bool, summary: s
 def disconnect(
     deployment: str = typer.Option(None, "--deployment", help="Only this deployment's connector (default: all of your org)."),
     code: int = typer.Option(1012, "--code", help="WebSocket close code (1012 platform restart, 4001 token expired, 4009 replaced…)."),
+    tails: bool = typer.Option(False, "--tails", help="Close your organization's live-tail streams instead (edge-connector tail, dashboard Live)."),
     platform: str = PLATFORM_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Close connector connections now."""
-    body = {"code": code, **({"deploymentId": deployment} if deployment else {})}
-    _post(platform, "disconnect", body, as_json, "Closed {disconnected} connection(s) with code " + str(code) + ".")
+    """Close connector connections (or, with --tails, live-tail streams) now."""
+    body = {"code": code, **({"deploymentId": deployment} if deployment else {}), **({"tails": True} if tails else {})}
+    what = "tail stream(s)" if tails else "connection(s)"
+    _post(platform, "disconnect", body, as_json, "Closed {disconnected} " + what + " with code " + str(code) + ".")
 
 
 @sim_app.command("reject")
