@@ -30,7 +30,7 @@ from jsonschema.exceptions import best_match
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.manifest import Manifest, ToolDescriptor
 
-from .workers import InFlight, Worker, WorkerLoadError
+from .workers import InFlight, ToolLogSink, Worker, WorkerLoadError
 
 #: How long a worker may keep running a call past its deadline before it is killed and replaced.
 STUCK_GRACE_SECONDS = 1.0
@@ -103,6 +103,8 @@ class Executor:
         self.calls_per_tool: Counter[str] = Counter()
         self.errors_per_kind: Counter[str] = Counter()
         self.worker_restarts = 0
+        #: Where the tools' console lines go besides the log (the runtime's live-tail forwarder).
+        self.tool_log_sink: ToolLogSink | None = None
 
     # ------------------------------------------------------------------------------ surface
     @property
@@ -182,7 +184,7 @@ class Executor:
 
     async def _start_worker(self, pool: _Pool) -> Worker:
         worker = await Worker.start(next(self._worker_numbers), self.node, self.logger, self._on_message,
-                                    cwd=pool.bundle_dir)
+                                    cwd=pool.bundle_dir, on_log=self._on_tool_log)
         pool.workers.append(worker)
         self._spawn(self._watch(pool, worker))
         try:
@@ -312,6 +314,11 @@ class Executor:
                 )
         if worker.load == 0:
             self._notify_settled()
+
+    def _on_tool_log(self, tool: str, call_id: str | None, level: str, text: str) -> None:
+        sink = self.tool_log_sink
+        if sink is not None:
+            sink(tool, call_id, level, text)
 
     def _on_deadline(self, worker: Worker, call: InFlight, deadline_ms: int) -> None:
         if call.id not in worker.in_flight:

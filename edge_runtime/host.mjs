@@ -3,8 +3,9 @@
 // Why this shape:
 // - Calls and results travel on a dedicated socket (fd in EC_CHANNEL_FD), newline-delimited JSON, so
 //   nothing a tool prints can corrupt the call channel. stdout/stderr are only ever logs.
-// - console.* and ctx.log lines are prefixed with a marker and the calling tool's name (found through
-//   AsyncLocalStorage, so it is right even with many calls interleaved), letting the runtime tag them.
+// - console.* and ctx.log lines are prefixed with a marker, the calling tool's name and the call id (found
+//   through AsyncLocalStorage, so they are right even with many calls interleaved), letting the runtime tag
+//   them and forward them to a live tail with the call they belong to.
 // - The runtime owns deadlines; this host only turns an `abort` message into `ctx.signal` aborting.
 //
 // Channel messages, runtime -> host:
@@ -23,7 +24,7 @@ import util from "node:util";
 const require = createRequire(import.meta.url);
 const MAX_RESULT_CHARS = 16 * 1024 * 1024; // the WebSocket frame limit (edge_protocol.limits.MAX_FRAME_BYTES)
 const MAX_LOG_LINE_CHARS = 8192;
-const LOG_MARK = "\x1e"; // record separator: starts a tagged log line "\x1e<tool>\x1f<level>\x1f<text>"
+const LOG_MARK = "\x1e"; // record separator: starts a tagged log line "\x1e<tool>\x1f<level>\x1f<callId>\x1f<text>"
 const FIELD = "\x1f";
 
 const channelFd = Number(process.env.EC_CHANNEL_FD);
@@ -32,7 +33,7 @@ if (!Number.isInteger(channelFd)) {
   process.exit(2);
 }
 
-const currentTool = new AsyncLocalStorage();
+const currentCall = new AsyncLocalStorage(); // { tool, callId } of the code running now
 const tools = new Map(); // name -> definition
 const running = new Map(); // id -> AbortController
 
@@ -41,13 +42,16 @@ const original = {
   log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug,
 };
 
-function writeTagged(level, args, tool = currentTool.getStore() ?? "-") {
+function writeTagged(level, args, where = currentCall.getStore()) {
+  const tool = where?.tool ?? "-";
+  const callId = where?.callId ?? "";
   let text = util.format(...args);
   if (text.length > MAX_LOG_LINE_CHARS) text = text.slice(0, MAX_LOG_LINE_CHARS) + "… (truncated)";
-  const stream = level === "error" || level === "warn" ? process.stderr : process.stdout;
-  // One marker per line so a multi-line message stays tagged line by line.
-  const lines = text.split("\n").map((line) => LOG_MARK + tool + FIELD + level + FIELD + line);
-  stream.write(lines.join("\n") + "\n");
+  // One marker per line so a multi-line message stays tagged line by line. Every level goes to stdout
+  // (the tag carries the level), so lines keep the order the tool wrote them in; stderr is left to
+  // node itself.
+  const lines = text.split("\n").map((line) => LOG_MARK + tool + FIELD + level + FIELD + callId + FIELD + line);
+  process.stdout.write(lines.join("\n") + "\n");
 }
 
 for (const level of Object.keys(original)) {
@@ -93,7 +97,7 @@ function handle(message) {
 function load(list) {
   for (const { name, path } of list) {
     try {
-      const exported = currentTool.run(name, () => require(path));
+      const exported = currentCall.run({ tool: name, callId: "" }, () => require(path));
       const definition = exported && typeof exported === "object" && "default" in exported ? exported.default : exported;
       if (!definition || typeof definition.run !== "function") {
         throw new Error("its module does not export a tool definition with a run() function");
@@ -127,9 +131,9 @@ function runCall({ id, tool, input, callId }) {
   const ctx = {
     callId,
     signal: controller.signal,
-    log: (...args) => writeTagged("info", args, tool),
+    log: (...args) => writeTagged("info", args, { tool, callId }),
   };
-  currentTool.run(tool, () => {
+  currentCall.run({ tool, callId }, () => {
     let pending;
     try {
       pending = Promise.resolve(definition.run(input, ctx));

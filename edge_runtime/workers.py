@@ -35,6 +35,11 @@ _LOG_MARK = 0x1E
 _FIELD = b"\x1f"
 _LEVELS = {b"info": logging.INFO, b"log": logging.INFO, b"debug": logging.DEBUG,
            b"warn": logging.WARNING, b"error": logging.ERROR}
+# The level names a live tail shows (SPEC.md §13), by the runtime's log level.
+_TAIL_LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error"}
+
+#: Where a worker hands each console line for the live tail: (tool, call id or None, level, text).
+ToolLogSink = Callable[[str, "str | None", str, str], None]
 
 
 class WorkerLoadError(Exception):
@@ -87,6 +92,7 @@ class Worker:
     writer: asyncio.StreamWriter
     logger: logging.Logger
     on_message: Callable[["Worker", dict[str, Any]], None]
+    on_log: ToolLogSink | None = None
     in_flight: dict[int, InFlight] = field(default_factory=dict)
     exited: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     ready: bool = False
@@ -104,6 +110,7 @@ class Worker:
         logger: logging.Logger,
         on_message: Callable[["Worker", dict[str, Any]], None],
         cwd: Path | None = None,
+        on_log: ToolLogSink | None = None,
     ) -> "Worker":
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -124,7 +131,7 @@ class Worker:
             theirs.close()
         # Results can be as big as a WebSocket frame; the reader must hold one whole line.
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_FRAME_BYTES + 4096)
-        worker = cls(index, process, reader, writer, logger, on_message)
+        worker = cls(index, process, reader, writer, logger, on_message, on_log)
         worker._tasks = [
             asyncio.create_task(worker._read_channel()),
             asyncio.create_task(worker._pump_logs(process.stdout, logging.INFO)),
@@ -233,6 +240,15 @@ class Worker:
                 self._log_line(line, default_level)
 
     def _log_line(self, line: bytes, default_level: int) -> None:
+        tool, level, call_id = "-", default_level, None
+        if line and line[0] == _LOG_MARK:
+            parts = line[1:].split(_FIELD, 3)
+            if len(parts) == 4:
+                tool, level = parts[0].decode("utf-8", "replace"), _LEVELS.get(parts[1], default_level)
+                call_id, line = parts[2].decode("utf-8", "replace") or None, parts[3]
+        if self.on_log is not None:  # the live tail has its own budget (log_forwarder.py)
+            self.on_log(tool, call_id, _TAIL_LEVELS.get(level, "info"),
+                        line[:MAX_LOG_LINE_BYTES].decode("utf-8", "replace").rstrip("\r"))
         if not self._budget.take():
             return
         if self._budget.dropped:
@@ -240,11 +256,6 @@ class Worker:
             self._budget.dropped = 0
         if len(line) > MAX_LOG_LINE_BYTES:
             line = line[:MAX_LOG_LINE_BYTES] + b"... (truncated)"
-        tool, level = "-", default_level
-        if line and line[0] == _LOG_MARK:
-            parts = line[1:].split(_FIELD, 2)
-            if len(parts) == 3:
-                tool, level, line = parts[0].decode("utf-8", "replace"), _LEVELS.get(parts[1], default_level), parts[2]
         if self.logger.isEnabledFor(level):
             text = line.decode("utf-8", "replace").rstrip("\r")
             self.logger.log(level, "tool %s: %s", tool, text, extra={"tool": tool, "worker": self.index})

@@ -297,3 +297,23 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_console_lines_reach_the_tool_log_sink_with_tool_call_id_and_level(tmp_path, make_executor):
+    talk = JsTool("talk", r"""
+        console.log("first", input.n);
+        console.warn("careful");
+        await new Promise((r) => setTimeout(r, 5));   // still this call after an await
+        ctx.log("via ctx");
+        console.error("two\nlines");
+        return true;
+    """)
+    executor = await make_executor(tmp_path, [talk], workers=1)
+    seen: list[tuple] = []
+    executor.tool_log_sink = lambda *line: seen.append(line)
+    await asyncio.gather(*(executor.call("talk", {"n": n}, call_id=f"call_{n}") for n in range(3)))
+    await async_wait_until(_true_when(lambda: len(seen) >= 15), timeout=5, message="15 console lines")
+    for n in range(3):
+        mine = [(tool, level, text) for tool, call_id, level, text in seen if call_id == f"call_{n}"]
+        assert mine == [("talk", "info", f"first {n}"), ("talk", "warn", "careful"), ("talk", "info", "via ctx"),
+                        ("talk", "error", "two"), ("talk", "error", "lines")]
