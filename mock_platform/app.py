@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from . import api_auth, api_bundles, api_deployments, hub, pages, sim, tail, tool_calls
+from . import api_auth, api_bundles, api_deployments, hub, mcp, pages, sim, tail, tool_calls
 from .auth import TokenService
 from .config import PlatformConfig
 from .errors import install_error_handlers
@@ -37,13 +37,15 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     tokens = TokenService.for_config(config)
     events = EventBus()
     platform = Platform(config, store, tokens, events, Hub(config, store, tokens, events), TailService())
+    mcp_endpoint = mcp.McpEndpoint(platform.hub, app_version())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         events.attach_loop(asyncio.get_running_loop())
         await platform.hub.start()
         try:
-            yield
+            async with mcp_endpoint.running():
+                yield
         finally:
             await platform.tail.stop()
             await platform.hub.stop()
@@ -65,5 +67,15 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
 
     for module in (api_auth, api_deployments, api_bundles, tool_calls, sim, hub, tail, pages):
         app.include_router(module.router)
+    app.router.routes.extend(mcp.routes(mcp_endpoint))
     app.add_middleware(tool_calls.CallFastPath)  # the call path skips FastAPI's routing (see tool_calls)
     return app
+
+
+def app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("edge-connector")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"

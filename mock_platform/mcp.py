@@ -1,0 +1,161 @@
+"""`/mcp`: the organization's tools for any MCP client, over Streamable HTTP (SPEC.md §12).
+
+The official SDK serves the protocol (its session manager answers 2025-11-25 clients with
+`initialize` and sessions, and 2026-07-28 clients without); `edge_protocol.mcp` shapes tools and
+results. In front of the SDK this module does what the platform owns:
+
+- `Origin`: absent, or the platform's own origin; anything else is 403 (DNS-rebinding guard).
+- Auth: a user token as `Authorization: Bearer …`; without one (or with an expired or invalid one)
+  401 with `WWW-Authenticate: Bearer resource_metadata="<base>/.well-known/oauth-protected-resource"`,
+  and that RFC 9728 document is served. Each SDK session is bound to the identity that opened it.
+- `tools/list`: every tool of the org's connected deployments, once per name, sorted by name;
+  `tools/call` goes through the hub's routing, exactly as `POST /api/tools/{tool}/call`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.context import ServerRequestContext
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from edge_protocol.mcp import ToolFailure, UnknownTool, build_server
+
+from .auth import current_user
+from .errors import ApiError
+from .hub import CallFailed, Hub
+
+log = logging.getLogger("mock_platform.mcp")
+
+MCP_PATH = "/mcp"
+RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
+_ORG_KEY = "edge_org_id"
+
+
+def org_tools(tool_sets: list[tuple[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """One descriptor per tool name, sorted by name, from `(deployment key, its tools)` pairs.
+
+    When deployments disagree about a tool (two bundle versions mid-rollout), the one of the first
+    deployment key wins, so the listing does not flicker between requests.
+    """
+    chosen: dict[str, dict[str, Any]] = {}
+    for _key, tools in sorted(tool_sets, key=lambda pair: pair[0]):
+        for tool in tools:
+            name = tool.get("name")
+            if isinstance(name, str) and name not in chosen:
+                chosen[name] = tool
+    return [chosen[name] for name in sorted(chosen)]
+
+
+def origin_allowed(origin: str | None, own_origin: str) -> bool:
+    """No `Origin` (not a browser) or the platform's own: a page elsewhere must not drive `/mcp`."""
+    return origin is None or origin.rstrip("/").lower() == own_origin.rstrip("/").lower()
+
+
+class PlatformTools:
+    """`ToolBackend` over the hub: the org's connected tools, calls routed like the HTTP call API."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def tools(self, org_id: str) -> list[dict[str, Any]]:
+        links = self.hub.by_org.get(org_id, ())
+        return org_tools([(link.deployment_id or link.connector_id, list(link.tools.values()))
+                          for link in links if not link.closed])
+
+    async def call(self, org_id: str, name: str, arguments: dict[str, Any]) -> Any:
+        try:
+            result = await self.hub.call_tool(org_id, name, arguments)
+        except CallFailed as failed:
+            if failed.code == "tool_not_found":
+                raise UnknownTool(name) from None
+            raise ToolFailure(failed.code, failed.message, failed.extra.get("toolCode"),
+                              failed.extra.get("details")) from None
+        return result.get("output")
+
+
+def _org_of(ctx: ServerRequestContext[Any, Any]) -> str:
+    request = ctx.request
+    if request is None:
+        raise RuntimeError("an /mcp request without its HTTP request")
+    return request.scope["state"][_ORG_KEY]
+
+
+class McpEndpoint:
+    """The ASGI app at `/mcp`: origin and token checks, then the SDK's session manager."""
+
+    def __init__(self, hub: Hub, version: str) -> None:
+        self.server, self.changes = build_server(
+            "edge-connector-platform", version, PlatformTools(hub), _org_of,
+            instructions="Tools of your organization's connected edge deployments.",
+        )
+        # JSON answers (no SSE) for requests: every tool call is one request and one response;
+        # notifications go on the session's GET stream or a 2026-07-28 listen stream.
+        self.manager = StreamableHTTPSessionManager(app=self.server, json_response=True, security_settings=None)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self.manager.run():
+            try:
+                yield
+            finally:
+                self.changes.close()
+
+    async def __call__(self, scope, receive, send) -> None:
+        request = Request(scope, receive)
+        base = str(request.base_url).rstrip("/")
+        if not origin_allowed(request.headers.get("origin"), base):
+            await _refuse(403, "origin_not_allowed",
+                          f"Origin {request.headers.get('origin')!r} may not use this MCP endpoint", scope, receive, send)
+            return
+        try:
+            principal = await current_user(request)
+        except ApiError as refusal:
+            headers = dict(refusal.headers)
+            if refusal.status == 401:
+                # RFC 9728 §5.1: tell the client where the resource's metadata is.
+                headers["WWW-Authenticate"] = (f'Bearer resource_metadata="{base}{RESOURCE_METADATA_PATH}"'
+                                               + ("" if refusal.code == "unauthenticated" else ', error="invalid_token"'))
+            await _refuse(refusal.status, refusal.code, refusal.message, scope, receive, send, headers)
+            return
+        scope.setdefault("state", {})[_ORG_KEY] = principal.org_id
+        # The SDK binds each session to the identity that opened it (never the token itself).
+        scope["user"] = AuthenticatedUser(AccessToken(
+            token="-", client_id=f"{principal.org_id}/{principal.sub}", scopes=[], subject=principal.sub))
+        await self.manager.handle_request(scope, receive, send)
+
+
+async def _refuse(status: int, code: str, message: str, scope, receive, send,
+                  headers: dict[str, str] | None = None) -> None:
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    await Response(body, status_code=status, media_type="application/json", headers=headers)(scope, receive, send)
+
+
+async def protected_resource_metadata(request: Request) -> Response:
+    """RFC 9728 protected-resource metadata for `/mcp` (open)."""
+    base = str(request.base_url).rstrip("/")
+    document = {
+        "resource": f"{base}{MCP_PATH}",
+        "bearer_methods_supported": ["header"],
+        "resource_name": "edge-connector platform MCP endpoint",
+    }
+    return Response(orjson.dumps(document), media_type="application/json")
+
+
+def routes(endpoint: McpEndpoint) -> list[Route]:
+    """`/mcp` and its metadata document (also at the path-suffixed well-known URL, RFC 9728 §3.1)."""
+    return [
+        Route(MCP_PATH, endpoint=endpoint),
+        Route(RESOURCE_METADATA_PATH, endpoint=protected_resource_metadata, methods=["GET"]),
+        Route(RESOURCE_METADATA_PATH + MCP_PATH, endpoint=protected_resource_metadata, methods=["GET"]),
+    ]
+

@@ -1,0 +1,195 @@
+"""The platform's `/mcp` against clients nobody here wrote: the official SDK client in both protocol
+eras, and raw HTTP requests of revision 2025-11-25 (initialize + session) and 2026-07-28 (no
+initialize). Real platform, real connector runtime, real Node.js workers.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from tests.support.bundles import make_archive
+from tests.support.cli import Cli
+from tests.support.mcp_tools import ECHO_JS, ECHO_OUTPUT, FAIL_JS
+from tests.support.platform import PlatformProcess
+from tests.support.runtime import RuntimeProcess
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+MODERN = "2026-07-28"
+ENVELOPE = {"io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "1"}}
+ACCEPT = "application/json, text/event-stream"
+
+
+@dataclass
+class Stack:
+    platform: PlatformProcess
+    cli: Cli
+    org_id: str
+    token: str
+    runtime: RuntimeProcess
+    base: Path
+    deployment_id: str
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.platform.url}/mcp"
+
+    def client(self, mode: str = "legacy", token: str | None = None, statuses: list[int] | None = None,
+               **kwargs) -> Client:
+        async def record(response: httpx.Response) -> None:
+            if statuses is not None:
+                statuses.append(response.status_code)
+
+        http = httpx.AsyncClient(headers={"Authorization": f"Bearer {token or self.token}"}, timeout=60,
+                                 event_hooks={"response": [record]})
+        return Client(streamable_http_client(self.mcp_url, http_client=http), mode=mode, read_timeout_seconds=60,
+                      **kwargs)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    base = tmp_path_factory.mktemp("mcp-platform")
+    platform = PlatformProcess(base / "data").start()
+    runtime = None
+    try:
+        cli = Cli(base, platform.url)
+        org_id = f"org-{uuid.uuid4().hex[:8]}"
+        token = platform.user_token(f"{org_id}@example.com", org_id)
+        cli("auth", "--token", token)
+        dep = cli.json("deployment", "create", "runner")
+        archive, _ = make_archive(base / "bundle", [ECHO_JS, FAIL_JS], name="mcp-tools")
+        cli("upload", "--archive", str(archive), "--set-default")
+        runtime = RuntimeProcess(base / "install", env={
+            "TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": dep["deploymentId"],
+            "DEPLOYMENT_SECRET": dep["secret"]}).start()
+        wait_until(lambda: runtime.exited() or {t["name"] for t in runtime.status().get("tools", [])} >= {"echo", "fail"},
+                   30, message="the runtime to load the bundle")
+        runtime.wait_healthy(30)
+        yield Stack(platform, cli, org_id, token, runtime, base, dep["deploymentId"])
+    finally:
+        if runtime is not None:
+            runtime.stop()
+        platform.stop()
+
+
+def _error_of(result) -> dict:
+    assert result.is_error, result
+    return json.loads(result.content[0].text)["error"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", MODERN])
+async def test_sdk_client_lists_and_calls_the_orgs_tools(stack: Stack, mode: str) -> None:
+    async with stack.client(mode) as client:
+        assert client.protocol_version == ("2025-11-25" if mode == "legacy" else MODERN)
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert list(tools) == ["echo", "fail"]
+        assert tools["echo"].output_schema == ECHO_OUTPUT and tools["fail"].output_schema is None
+
+        result = await client.call_tool("echo", {"text": "hello"})
+        assert not result.is_error and result.structured_content == {"text": "hello"}
+        assert json.loads(result.content[0].text) == {"text": "hello"}
+
+        assert _error_of(await client.call_tool("fail", {})) == {
+            "code": "bad_city", "kind": "tool_error", "message": "city is empty"}
+        invalid = _error_of(await client.call_tool("echo", {"text": 5}))
+        assert invalid["kind"] == "invalid_arguments" and "text" in invalid["message"]
+        assert invalid["details"][0]["path"] == "/text"
+
+        with pytest.raises(MCPError) as unknown:
+            await client.call_tool("nope", {})
+        assert unknown.value.error.code == -32602 and "Unknown tool: nope" in unknown.value.error.message
+
+
+def test_no_token_is_401_pointing_at_the_protected_resource_metadata(stack: Stack) -> None:
+    response = httpx.post(stack.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                          headers={"Accept": ACCEPT})
+    assert response.status_code == 401
+    challenge = response.headers["www-authenticate"]
+    assert challenge == f'Bearer resource_metadata="{stack.platform.url}/.well-known/oauth-protected-resource"'
+    document = httpx.get(f"{stack.platform.url}/.well-known/oauth-protected-resource").json()
+    assert document["resource"] == stack.mcp_url and document["bearer_methods_supported"] == ["header"]
+
+
+async def test_an_expired_token_is_refused_with_401(stack: Stack) -> None:
+    expired = stack.platform.mint_token(sub="someone@example.com", orgId=stack.org_id, expiresIn=-10)
+    response = httpx.post(stack.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                          headers={"Authorization": f"Bearer {expired}", "Accept": ACCEPT})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "token_expired"
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    statuses: list[int] = []
+    with pytest.raises(Exception):  # the SDK client cannot connect: its first request got the 401
+        async with stack.client("legacy", token=expired, statuses=statuses):
+            pass
+    assert statuses and set(statuses) == {401}
+
+
+def test_a_foreign_origin_is_403_and_deployment_tokens_are_refused(stack: Stack) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    foreign = httpx.post(stack.mcp_url, json=body, headers={
+        "Authorization": f"Bearer {stack.token}", "Accept": ACCEPT, "Origin": "http://evil.example"})
+    assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "origin_not_allowed"
+    own = httpx.post(stack.mcp_url, json={**body, "params": {"_meta": ENVELOPE}}, headers={
+        "Authorization": f"Bearer {stack.token}", "Accept": ACCEPT, "Origin": stack.platform.url,
+        "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"})
+    assert own.status_code == 200, own.text
+    deployment_token = stack.platform.mint_token(sub="dep", orgId=stack.org_id,
+                                                 deploymentId=stack.deployment_id, expiresIn=60)
+    refused = httpx.post(stack.mcp_url, json=body, headers={"Authorization": f"Bearer {deployment_token}", "Accept": ACCEPT})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "user_token_required"
+
+
+def test_another_organization_sees_none_of_these_tools(stack: Stack) -> None:
+    other = stack.platform.user_token("stranger@example.com", f"org-{uuid.uuid4().hex[:8]}")
+    response = httpx.post(stack.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list",
+                                              "params": {"_meta": ENVELOPE}},
+                          headers={"Authorization": f"Bearer {other}", "Accept": ACCEPT,
+                                   "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"})
+    assert response.status_code == 200 and response.json()["result"]["tools"] == []
+
+
+def test_raw_http_client_of_2026_07_28_without_initialize(stack: Stack) -> None:
+    headers = {"Authorization": f"Bearer {stack.token}", "Accept": ACCEPT, "MCP-Protocol-Version": MODERN}
+    with httpx.Client(headers=headers, timeout=30) as http:
+        listed = http.post(stack.mcp_url, headers={"Mcp-Method": "tools/list"},
+                           json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": ENVELOPE}})
+        assert listed.status_code == 200 and "mcp-session-id" not in listed.headers
+        assert [tool["name"] for tool in listed.json()["result"]["tools"]] == ["echo", "fail"]
+        called = http.post(stack.mcp_url, headers={"Mcp-Method": "tools/call", "Mcp-Name": "echo"}, json={
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"text": "raw"}, "_meta": ENVELOPE}})
+        result = called.json()["result"]
+        assert result["structuredContent"] == {"text": "raw"} and result["isError"] is False
+        assert result["resultType"] == "complete"
+
+
+def test_raw_http_client_of_2025_11_25_with_initialize_and_a_session(stack: Stack) -> None:
+    headers = {"Authorization": f"Bearer {stack.token}", "Accept": ACCEPT}
+    with httpx.Client(headers=headers, timeout=30) as http:
+        opened = http.post(stack.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+        assert opened.status_code == 200, opened.text
+        assert opened.json()["result"]["capabilities"]["tools"]["listChanged"] is True
+        session = {"Mcp-Session-Id": opened.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
+        assert http.post(stack.mcp_url, headers=session,
+                         json={"jsonrpc": "2.0", "method": "notifications/initialized"}).status_code == 202
+        called = http.post(stack.mcp_url, headers=session, json={
+            "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "fail", "arguments": {}}})
+        result = called.json()["result"]
+        assert result["isError"] is True and json.loads(result["content"][0]["text"])["error"]["code"] == "bad_city"
+        # A session belongs to whoever opened it: another identity gets the SDK's "not found".
+        other = stack.platform.user_token("other@example.com", stack.org_id)
+        stolen = http.post(stack.mcp_url, headers={**session, "Authorization": f"Bearer {other}"},
+                           json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
+        assert stolen.status_code == 404
