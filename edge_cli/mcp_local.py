@@ -30,6 +30,7 @@ from edge_runtime.executor import BundleLoadError, Executor
 
 from .devloop import RebuildScheduler, is_watched, tools_changed
 from .errors import CliError
+from .mcp_stdio import serve_stdio
 
 log = logging.getLogger("edge_cli.mcp")
 
@@ -43,7 +44,7 @@ class LocalTools:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
 
-    def tools(self, caller: Any) -> list[dict[str, Any]]:
+    async def tools(self, caller: Any) -> list[dict[str, Any]]:
         return [
             {"name": t.name, "description": t.description, "inputSchema": t.inputSchema, "outputSchema": t.outputSchema}
             for t in self.executor.tools
@@ -101,28 +102,15 @@ class LocalMcpServer:
             await self.executor.close(drain_timeout=5)
 
     async def _serve(self) -> None:
-        import anyio
-        from mcp.server.stdio import stdio_server
-
         assert self.executor is not None
         server, self.changes = build_server(
             "edge-connector", edge_connector_version(), LocalTools(self.executor), lambda _ctx: None,
             instructions=f"Tools of the local project {self.project_dir.name}, run on this machine.",
         )
-        async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as group:
-            async def serve_then_stop() -> None:
-                await server.run(read_stream, write_stream, server.create_initialization_options())
-                group.cancel_scope.cancel()  # stdin closed: the client is gone
-
-            async def stop_on_request() -> None:
-                await self._stop.wait()
-                group.cancel_scope.cancel()
-
-            group.start_soon(serve_then_stop)
-            group.start_soon(stop_on_request)
-            if self.watch:
-                group.start_soon(self._watch)
-        self.changes.close()
+        try:
+            await serve_stdio(server, self._stop, [self._watch] if self.watch else [])
+        finally:
+            self.changes.close()
 
     # ------------------------------------------------------------------------ build → load
     def _build(self) -> BuildResult | None:

@@ -56,7 +56,7 @@ class ToolFailure(Exception):
 class ToolBackend(Protocol):
     """Where tools come from and where calls go. `caller` is what `caller_of` made of the request."""
 
-    def tools(self, caller: Any) -> list[dict[str, Any]]:
+    async def tools(self, caller: Any) -> list[dict[str, Any]]:
         """Tool descriptors (manifest shape: name, description, inputSchema, outputSchema), in list order."""
         ...
 
@@ -213,7 +213,7 @@ def build_server(
     changes = ToolListChanges(caller_of)
 
     async def list_tools(ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None) -> dict[str, Any]:
-        return {"tools": [tool_entry(t) for t in backend.tools(caller_of(ctx))], "resultType": "complete"}
+        return {"tools": [tool_entry(t) for t in await backend.tools(caller_of(ctx))], "resultType": "complete"}
 
     async def call_tool(ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams) -> dict[str, Any]:
         try:

@@ -67,7 +67,7 @@ class PlatformTools:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    def tools(self, org_id: str) -> list[dict[str, Any]]:
+    async def tools(self, org_id: str) -> list[dict[str, Any]]:
         links = self.hub.by_org.get(org_id, ())
         return org_tools([(link.deployment_id or link.connector_id, list(link.tools.values()))
                           for link in links if not link.closed])

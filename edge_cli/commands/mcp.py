@@ -38,10 +38,9 @@ def register(app: typer.Typer) -> None:
 
             _run(LocalMcpServer(dir, workers=workers, watch=watch))
         else:
-            from ..errors import CliError
+            from ..mcp_remote import RemoteMcpServer
 
-            raise CliError("Serving the organization's tools needs a platform-side MCP endpoint, which this version lacks",
-                           "Pass a tool project: edge-connector mcp DIR")
+            _run(RemoteMcpServer.connect(platform, Path.cwd()))
 
 
 def _run(server) -> None:

@@ -6,6 +6,8 @@ initialize). Real platform, real connector runtime, real Node.js workers.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.support.bundles import make_archive
 from tests.support.cli import Cli
-from tests.support.mcp_tools import ECHO_JS, ECHO_OUTPUT, FAIL_JS
+from tests.support.mcp_tools import ECHO_JS, ECHO_OUTPUT, FAIL_JS, mcp_command
 from tests.support.platform import PlatformProcess
 from tests.support.runtime import RuntimeProcess
 from tests.support.waiting import wait_until
@@ -193,3 +196,30 @@ def test_raw_http_client_of_2025_11_25_with_initialize_and_a_session(stack: Stac
         stolen = http.post(stack.mcp_url, headers={**session, "Authorization": f"Bearer {other}"},
                            json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
         assert stolen.status_code == 404
+
+
+# ------------------------------------------------------------------ edge-connector mcp (no DIR)
+def _stdio(stack: Stack, token: str) -> StdioServerParameters:
+    command = mcp_command("--platform", stack.platform.url)
+    env = {**os.environ, "EDGE_CONNECTOR_TOKEN": token, "AUTH_TOKEN_PATH": str(stack.base / "no-token.json")}
+    return StdioServerParameters(command=command[0], args=command[1:], env=env)
+
+
+async def test_stdio_server_of_the_orgs_tools_forwards_to_the_platform(stack: Stack) -> None:
+    async with Client(_stdio(stack, stack.token), mode="legacy", read_timeout_seconds=60) as client:
+        assert [tool.name for tool in (await client.list_tools()).tools] == ["echo", "fail"]
+        assert (await client.call_tool("echo", {"text": "via"})).structured_content == {"text": "via"}
+        assert _error_of(await client.call_tool("fail", {}))["code"] == "bad_city"
+        assert _error_of(await client.call_tool("echo", {}))["kind"] == "invalid_arguments"
+        with pytest.raises(MCPError) as unknown:
+            await client.call_tool("nope", {})
+        assert unknown.value.error.code == -32602
+
+
+def test_stdio_server_with_an_expired_token_says_so_and_exits_1(stack: Stack) -> None:
+    expired = stack.platform.mint_token(sub="someone@example.com", orgId=stack.org_id, expiresIn=-10)
+    params = _stdio(stack, expired)
+    done = subprocess.run([params.command, *params.args], env=params.env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "Token has expired" in done.stderr and "Traceback" not in done.stderr
