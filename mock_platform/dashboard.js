@@ -7,6 +7,7 @@
   const TOKEN_KEY = "edge-connector.dashboard.token";
   const POLL_MS = 2000;
   const RECENT_CALLS = 25;
+  const LIVE_EVENTS = 200; // lines kept in the Live panel
   const $ = (id) => document.getElementById(id);
 
   let token = sessionStorage.getItem(TOKEN_KEY);
@@ -14,6 +15,9 @@
   let toolsByName = new Map(); // name -> {description, inputSchema}
   let toolsSignature = "";
   let lastPrefill = null; // the arguments text we generated, so we never overwrite the user's own
+  let live = null; // the Live panel's WebSocket
+  let liveRetry = null;
+  let liveDelayMs = 1000;
 
   // ---- DOM helpers ---------------------------------------------------------------------------
 
@@ -130,6 +134,7 @@
 
   function showSignIn(message) {
     stopPolling();
+    stopLive();
     $("sign-in").hidden = false;
     $("dashboard").hidden = true;
     $("session").hidden = true;
@@ -145,6 +150,7 @@
     $("dashboard").hidden = false;
     $("session").hidden = false;
     showBanner("");
+    startLive();
     await refresh();
   }
 
@@ -452,6 +458,90 @@
       refresh();
     }
   });
+
+  // ---- the Live panel: WS /api/tail, the stream edge-connector tail reads ------------------------
+
+  function setLiveState(text, kind) {
+    const state = $("live-state");
+    state.textContent = text;
+    state.className = `badge ${kind || ""}`;
+  }
+
+  function startLive() {
+    stopLive();
+    if (!token) return;
+    const status = $("live-status").value;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    // A browser cannot set an Authorization header on a WebSocket: the token travels as a
+    // subprotocol (never in the URL, which servers and proxies log).
+    const ws = new WebSocket(`${scheme}//${location.host}/api/tail${status ? `?status=${status}` : ""}`,
+      ["edge-tail", `bearer.${token}`]);
+    live = ws;
+    setLiveState("connecting");
+    ws.onopen = () => {
+      liveDelayMs = 1000;
+      setLiveState("live", "ok");
+    };
+    ws.onmessage = (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      addLiveEvent(event);
+    };
+    ws.onclose = () => {
+      if (live !== ws) return; // replaced or stopped on purpose
+      live = null;
+      setLiveState(`reconnecting in ${liveDelayMs / 1000} s`, "bad");
+      liveRetry = setTimeout(startLive, liveDelayMs);
+      liveDelayMs = Math.min(liveDelayMs * 2, 30000);
+    };
+  }
+
+  function stopLive() {
+    if (liveRetry !== null) clearTimeout(liveRetry);
+    liveRetry = null;
+    if (live) {
+      const ws = live;
+      live = null;
+      ws.close();
+    }
+    setLiveState("off");
+  }
+
+  function liveLine(event) {
+    if (event.type === "call") {
+      const ok = event.outcome === "ok";
+      const ms = typeof event.durationMs === "number" ? `${event.durationMs.toFixed(1)} ms` : "";
+      const error = ok ? "" : `  ${event.error?.code && event.error.code !== event.outcome ? `${event.error.code}: ` : ""}${event.error?.message ?? ""}`;
+      return el("li", { class: `live-call ${ok ? "ok" : "error"}`, "data-call": event.callId, "data-outcome": event.outcome },
+        `${timeLabel(event.at)}  ${event.deploymentId ?? "—"}  ${event.tool}  `, badge(event.outcome, ok ? "ok" : "bad"),
+        `  ${ms}${error}`);
+    }
+    if (event.type === "log") {
+      return el("li", { class: `live-log ${event.level}`, "data-call": event.callId ?? "" },
+        `│ ${timeLabel(event.at)} ${event.tool} ${event.level}  ${event.message}`);
+    }
+    if (event.type === "dropped") {
+      return el("li", { class: "live-dropped" }, `… ${event.count} events dropped (this tab read more slowly than they came)`);
+    }
+    return null;
+  }
+
+  function addLiveEvent(event) {
+    const line = liveLine(event);
+    if (!line) return;
+    const list = $("live-events");
+    const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+    list.append(line);
+    while (list.children.length > LIVE_EVENTS) list.firstElementChild.remove();
+    $("live-empty").hidden = true;
+    if (atBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  $("live-status").addEventListener("change", startLive);
 
   // ---- start ---------------------------------------------------------------------------------
 

@@ -109,6 +109,8 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
     assert "dash-tools@1" in row.inner_text()
     assert "ready" in row.inner_text()
     assert page.inner_text("#whoami") == f"{EMAIL} · {ORG}"
+    # The Live panel opened the tail stream (its token offered as a subprotocol, never in the URL).
+    expect(page.locator("#live-state")).to_have_text("live", timeout=10_000)
     assert "connected" in page.inner_text(f"#deployments tr[data-deployment='{deployment_id}']")
     bundle_row = page.inner_text("#bundles tr[data-bundle='dash-tools']")
     assert "v1" in bundle_row and "default" in bundle_row
