@@ -12,8 +12,11 @@ waiting, so many lines travel in one `tools.log` message.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import deque
-from typing import Callable
+from datetime import datetime, timezone
+from typing import Awaitable, Callable
 
 from edge_protocol.tail import (
     MAX_LOG_ENTRIES_PER_BATCH,
@@ -90,3 +93,37 @@ class LogForwarder:
             self._dropped = 0
             tools.clear()
         return batch
+
+
+class LogShipper:
+    """The forwarder's shell: takes the executor's console lines, sends `tools.log` batches on the link.
+
+    `line` is the executor's `tool_log_sink` (called on the event loop for every console line; a
+    plain attribute check when nobody tails). `run` lives as long as one link, in that link's task
+    group: it wakes on the first waiting line, lets a batch gather for `BATCH_INTERVAL_SECONDS`, and
+    sends until nothing waits. `send` gets the lines of one batch and puts them on the wire.
+    """
+
+    def __init__(self, forwarder: LogForwarder, send: Callable[[list[LogLine]], Awaitable[None]],
+                 clock: Callable[[], float] = time.monotonic, interval: float = BATCH_INTERVAL_SECONDS) -> None:
+        self.forwarder, self.send, self.clock, self.interval = forwarder, send, clock, interval
+        self._wake = asyncio.Event()
+
+    def line(self, tool: str, call_id: str | None, level: str, text: str) -> None:
+        forwarder = self.forwarder
+        if forwarder.subscribed and forwarder.offer(self.clock(), utc_now_iso(), tool, call_id, level, text):
+            self._wake.set()
+
+    async def run(self) -> None:
+        forwarder = self.forwarder
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.interval)  # let a batch gather: one frame for many lines
+            self._wake.clear()
+            while forwarder.waiting:
+                await self.send(forwarder.take_batch(utc_now_iso()))
+
+
+def utc_now_iso() -> str:
+    moment = datetime.now(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

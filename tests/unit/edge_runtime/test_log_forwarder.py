@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from edge_protocol.tail import MAX_LOG_ENTRIES_PER_BATCH, MAX_LOG_LINE_BYTES, TRUNCATED_MARK
 from edge_runtime.log_forwarder import MAX_PENDING_LINES, LogForwarder
 from edge_runtime.logs import REDACTED, register_secret
@@ -87,3 +89,32 @@ def test_long_lines_are_cut_to_4_kib_and_secrets_are_redacted_before_the_cut():
     assert len(long.message.encode()) <= MAX_LOG_LINE_BYTES and long.message.endswith(TRUNCATED_MARK)
     assert "abc.def.ghi" not in secret.message and "s3cr3t" not in secret.message and REDACTED in secret.message
     assert "s3cr3t" not in edge.message and len(edge.message.encode()) <= MAX_LOG_LINE_BYTES
+
+
+async def test_the_shipper_sends_batches_only_while_subscribed():
+    from edge_runtime.log_forwarder import LogShipper
+
+    sent: list[list] = []
+    got_batch = asyncio.Event()
+
+    async def send(batch) -> None:
+        sent.append(batch)
+        got_batch.set()
+
+    fwd = LogForwarder()
+    shipper = LogShipper(fwd, send, interval=0.01)
+    task = asyncio.create_task(shipper.run())
+    try:
+        shipper.line("echo", "call_1", "info", "before anyone tails")  # dropped on the floor, not kept
+        fwd.set_subscribed(True)
+        for n in range(3):
+            shipper.line("echo", "call_1", "info", f"line {n}")
+        await asyncio.wait_for(got_batch.wait(), 5)
+        assert [[e.message for e in batch] for batch in sent] == [["line 0", "line 1", "line 2"]]
+        assert sent[0][0].at.endswith("Z") and sent[0][0].call_id == "call_1"
+        fwd.set_subscribed(False)
+        shipper.line("echo", "call_1", "info", "after the last viewer left")
+        assert not fwd.waiting and len(sent) == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
