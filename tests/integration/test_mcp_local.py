@@ -17,6 +17,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import ToolListChangedNotification
 
+from tests.support.inspector import InspectorUnavailable, inspector
 from tests.support.waiting import async_wait_until
 from tests.support.mcp_tools import ECHO_OUTPUT, add_shout, mcp_command, write_project
 
@@ -127,3 +128,26 @@ async def test_a_broken_save_keeps_the_last_good_tools(project: Path, tmp_path: 
             assert [t.name for t in (await client.list_tools()).tools] == ["echo", "fail", "shout"]
     log = log_path.read_text()
     assert "echoing still" in log  # the tool's console output went to stderr, not into the MCP stream
+
+
+# ------------------------------------------------------------------------- the MCP Inspector's CLI
+@pytest.fixture(scope="module")
+def mcp_inspector(tmp_path_factory):
+    try:
+        return inspector(tmp_path_factory.mktemp("inspector"))
+    except InspectorUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_inspector_cli_lists_and_calls_local_tools(project: Path, mcp_inspector) -> None:
+    target = [*mcp_command(str(project), "--no-watch")]
+    listed = mcp_inspector.json(*target, "--method", "tools/list")
+    assert [tool["name"] for tool in listed["tools"]] == ["echo", "fail"]
+    assert listed["tools"][0]["outputSchema"] == ECHO_OUTPUT
+    called = mcp_inspector.json(*target, "--method", "tools/call", "--tool-name", "echo", "--tool-arg", "text=inspected")
+    assert called["structuredContent"] == {"text": "inspected"} and called["isError"] is False
+    # The Inspector exits non-zero on an isError result, after printing it.
+    failed = mcp_inspector.run(*target, "--method", "tools/call", "--tool-name", "fail")
+    assert failed.returncode != 0 and "tool_is_error" in failed.stderr
+    result = json.loads(failed.stdout)
+    assert result["isError"] is True and json.loads(result["content"][0]["text"])["error"]["code"] == "bad_city"

@@ -22,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 from tests.support.bundles import make_archive
 from tests.support.cli import Cli
 from tests.support.mcp_tools import ECHO_JS, ECHO_OUTPUT, FAIL_JS, mcp_command
+from tests.support.inspector import InspectorUnavailable, inspector
 from tests.support.platform import PlatformProcess
 from tests.support.runtime import RuntimeProcess
 from tests.support.waiting import wait_until
@@ -223,3 +224,23 @@ def test_stdio_server_with_an_expired_token_says_so_and_exits_1(stack: Stack) ->
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stdout == ""
     assert "Token has expired" in done.stderr and "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------------- the MCP Inspector's CLI
+@pytest.fixture(scope="module")
+def mcp_inspector(tmp_path_factory):
+    try:
+        return inspector(tmp_path_factory.mktemp("inspector"))
+    except InspectorUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_inspector_cli_lists_and_calls_through_the_platform(stack: Stack, mcp_inspector) -> None:
+    target = [stack.mcp_url, "--transport", "http", "--header", f"Authorization: Bearer {stack.token}"]
+    listed = mcp_inspector.json(*target, "--method", "tools/list")
+    assert [tool["name"] for tool in listed["tools"]] == ["echo", "fail"]
+    called = mcp_inspector.json(*target, "--method", "tools/call", "--tool-name", "echo", "--tool-arg", "text=inspected")
+    assert called["structuredContent"] == {"text": "inspected"} and called["isError"] is False
+    refused = mcp_inspector.run(stack.mcp_url, "--transport", "http", "--method", "tools/list")
+    # Without a token the Inspector reads the 401's challenge and asks for an (interactive) sign-in.
+    assert refused.returncode != 0 and '"auth_required"' in refused.stderr
