@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["call_path", "sync", "build", "footprint", "fleet", "dev_loop", "reconnect_storm"]
+BENCHMARKS = ["call_path", "sync", "build", "footprint", "fleet", "dev_loop", "reconnect_storm", "mcp_call_path"]
 
 
 def parse_only(text: str) -> list[str]:
