@@ -22,8 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .output import emit
 from .stats import Table, fmt_ms, fmt_ratio, verdict

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from edge_protocol.archive import write_archive
@@ -79,7 +79,7 @@ def make_echo_bundle(work: Path, name: str = "bench-echo", marker: str | None = 
         files=files,
         tools=[ToolDescriptor(name="echo", description="Return the input unchanged", inputSchema=ECHO_SCHEMA,
                               entry="dist/echo.js", timeoutMs=10_000)],
-        createdAt=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        createdAt=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         builder={"edgeConnector": "benchmarks"},
     )
     (root / "manifest.json").write_text(manifest.to_json())

@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-
-import orjson
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from .loadgen import KeepAliveConnection, ThroughputResult, sequential, throughput
 from .output import emit
@@ -38,7 +37,7 @@ async def bounded(phase):
     """Await one measured phase with the run's deadline (no per-call cost to the load generator)."""
     try:
         return await asyncio.wait_for(phase, PHASE_TIMEOUT_SECONDS)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise SystemExit(f"a benchmark phase took more than {PHASE_TIMEOUT_SECONDS:.0f} s; is the product stuck?") from None
 
 
@@ -230,7 +229,7 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
     def latency_row(label: str, attr: str, budget: float, against_reference: bool) -> None:
         ours_value = getattr(ours.latency, attr) if ours else None
         ref_value = getattr(reference.latency, attr) if reference else None
-        better = ratio(ref_value, ours_value) if ours and reference else None
+        better = ratio(ref_value, ours_value) if ref_value is not None and ours_value is not None else None
         met = None
         if ours_value is not None:
             met = ours_value <= budget and (not against_reference or better is None or better >= REFERENCE_FACTOR)
@@ -251,8 +250,8 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
         met = None
         if is_budgeted and ours_rate is not None:
             met = ours_rate >= THROUGHPUT_BUDGET and (better is None or better >= REFERENCE_FACTOR)
-        table.add(f"throughput, {level} callers", cell(ours, lambda s: f"{s.throughput[level].per_second:,.0f} calls/s"),
-                  cell(reference, lambda s: f"{s.throughput[level].per_second:,.0f} calls/s"),
+        table.add(f"throughput, {level} callers", cell(ours, lambda s, level=level: f"{s.throughput[level].per_second:,.0f} calls/s"),
+                  cell(reference, lambda s, level=level: f"{s.throughput[level].per_second:,.0f} calls/s"),
                   fmt_ratio(better) if better is not None else "—",
                   f"≥ {THROUGHPUT_BUDGET:,.0f}/s and ≥ {REFERENCE_FACTOR:g}× ref" if is_budgeted else "—", verdict(met))
     for side in (ours, reference):

@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -125,13 +126,14 @@ class Connector:
         self.log = log
         self.backoff = Backoff(rng=random.Random(index))
         self.stopping = False
+        self.close_seen: float | None = None
 
     async def run(self) -> None:
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidStatus
 
         while not self.stopping:
-            connected_at = None
+            connected_at: float | None = None
             self.close_seen = None
             try:
                 started = time.monotonic()
@@ -152,7 +154,7 @@ class Connector:
                         await self._stay(ws, heartbeat)
             except InvalidStatus as exc:
                 self.log.refusals[f"HTTP {exc.response.status_code}"] += 1
-            except (OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError) as exc:
                 self.log.refusals[type(exc).__name__] += 1
             except Exception as exc:  # ConnectionClosed and friends: the link went away
                 if type(exc).__name__.startswith("ConnectionClosed"):
@@ -257,10 +259,10 @@ class FleetResult:
 
 
 async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
+    from tests.support.waiting import free_port
+
     from .procstats import tree_cpu_seconds, tree_rss
     from .stack import start_platform
-
-    from tests.support.waiting import free_port
 
     # A fixed port, so a restarted platform is found again at the same URL (the last --port wins).
     platform = start_platform(work / "platform",
@@ -309,7 +311,7 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
         probe = Backoff()
         window = probe.initial * (1 + probe.jitter)
         hello = [s * 1000 for s in log.hello_seconds]
-        disconnect_closes = close_figures(log.closes, disconnect_at)  # before the restart adds its own
+        disconnect_closes: dict[str, Any] = close_figures(log.closes, disconnect_at)  # before the restart adds its own
         restart = await restart_phase(platform, log, args) if args.restart else {}
         return FleetResult(
             connectors=args.connectors, connect_all_s=connect_all,

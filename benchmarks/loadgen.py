@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import orjson
@@ -30,7 +30,7 @@ class KeepAliveConnection:
     _reader: asyncio.StreamReader | None = None
     _writer: asyncio.StreamWriter | None = None
 
-    async def connect(self) -> "KeepAliveConnection":
+    async def connect(self) -> KeepAliveConnection:
         parts = urlsplit(self.url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80

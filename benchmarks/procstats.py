@@ -79,7 +79,7 @@ class PeakRssSampler:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def start(self) -> "PeakRssSampler":
+    def start(self) -> PeakRssSampler:
         self.baseline = self.peak = tree_rss(self.pid)
         self.root_baseline = self.root_peak = status_bytes(self.pid, "VmRSS")
         self.max_processes = len(tree(self.pid))

@@ -21,8 +21,8 @@ class ProfilerMissing(RuntimeError):
 
 
 def py_spy() -> str:
-    from shutil import which
     import sys
+    from shutil import which
 
     candidate = Path(sys.executable).with_name("py-spy")
     found = str(candidate) if candidate.exists() else which("py-spy")

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -134,7 +134,7 @@ def start_runtime(platform: Platform, install_dir: Path, env: dict[str, str] | N
     install_dir.mkdir(parents=True, exist_ok=True)
     token_file = install_dir / "auth-token.json"
     token_file.write_text(json.dumps({"token": platform.token, "platformUrl": platform.url,
-                                      "savedAt": datetime.now(timezone.utc).isoformat()}))
+                                      "savedAt": datetime.now(UTC).isoformat()}))
     os.chmod(token_file, 0o600)
     port = free_port()
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **FAST_RUNTIME_ENV,

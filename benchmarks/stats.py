@@ -6,8 +6,8 @@ Kept free of I/O so `tests/unit/test_benchmarks.py` can check the arithmetic the
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:
@@ -101,10 +101,10 @@ class Table:
     def render(self) -> str:
         widths = [len(h) for h in self.headers]
         for row in self.rows:
-            widths = [max(w, len(c)) for w, c in zip(widths, row)]
+            widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
 
         def line(cells: Iterable[str]) -> str:
-            return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+            return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
         out = [f"### {self.title}", "", line(self.headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
         out += [line(row) for row in self.rows]

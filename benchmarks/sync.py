@@ -102,9 +102,9 @@ def measure_reference(archive: Path, runs: int, scratch: Path) -> float:
 
 # ------------------------------------------------------------------------------------------ ours
 def measure_ours(work: Path, runs: int, big_bundles: list) -> list[SyncRun]:
-    from .bundles import make_echo_bundle
     from tests.support.waiting import wait_until
 
+    from .bundles import make_echo_bundle
     from .procstats import PeakRssSampler, status_bytes, tree
     from .stack import start_platform, start_runtime, wait_for_tool
 
@@ -131,7 +131,7 @@ def measure_ours(work: Path, runs: int, big_bundles: list) -> list[SyncRun]:
             live = time.perf_counter()
             growth = sampler.stop()
             try:  # the runtime logs its timing right after the swap, which may trail the first answer
-                logged = wait_until(lambda: swap_breakdowns(runtime.output)[swaps_before:], 5.0)[0]
+                logged = wait_until(partial(_new_swaps, runtime.output, swaps_before), 5.0)[0]
             except AssertionError:
                 logged = ""
             results.append(SyncRun(uploaded - started, live - uploaded, growth,
@@ -151,6 +151,11 @@ _SERVING = re.compile(r"is now serving \(([^)]*)\)")
 def swap_breakdowns(log_lines: list[str]) -> list[str]:
     """Every "is now serving (… ms: download …, verify …, load + swap …)" detail the runtime logged."""
     return [m.group(1) for m in map(_SERVING.search, list(log_lines)) if m]
+
+
+def _new_swaps(log_lines: list[str], seen: int) -> list[str]:
+    """The swap details logged after the first `seen` ones."""
+    return swap_breakdowns(log_lines)[seen:]
 
 
 def render(reference_s: float, runs: list[SyncRun], archive_size: int) -> Table:

@@ -12,10 +12,11 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edge_protocol.archive import MANIFEST_NAME, write_archive
 from edge_protocol.limits import MAX_ARCHIVE_BYTES
@@ -24,8 +25,8 @@ from edge_protocol.manifest import Manifest, ToolDescriptor, content_checksum, f
 from .diagnostics import build_error_from_esbuild
 from .errors import BuildError
 from .esbuild import Esbuild, EsbuildNotFound, find_esbuild
-from .indexing import check_definition, duplicate_name_problems, load_definitions
 from .filelock import exclusive_lock
+from .indexing import check_definition, duplicate_name_problems, load_definitions
 from .project import DEFAULT_OUT_DIR, METAFILE_NAME, ProjectConfig, load_project, tool_sources
 from .size_report import too_large_error
 from .staleness import is_stale  # noqa: F401  (re-exported: `upload` and `dev` ask the build module)
@@ -142,7 +143,7 @@ def build_project(
     sizes = {entry.path: entry.size for entry in manifest.files}
     built = [
         BuiltTool(t.name, source.relative_to(config.root).as_posix(), t.entry, sizes[t.entry])
-        for t, source in zip(manifest.tools, sources)
+        for t, source in zip(manifest.tools, sources, strict=True)
     ]
     timings["total"] = _ms_since(started)
     return BuildResult(manifest, out, out / config.archive_file_name, archive_size, built, esbuild, timings)
@@ -210,7 +211,7 @@ def _index_tools(
     problems: list[str] = []
     tools: list[ToolDescriptor] = []
     named: list[tuple[str, str]] = []
-    for source, entry, raw in zip(sources, entries, results):
+    for source, entry, raw in zip(sources, entries, results, strict=True):
         label = source.relative_to(config.root).as_posix()
         definition, found = check_definition(label, raw)
         problems += found
@@ -260,7 +261,7 @@ def _created_at(config: ProjectConfig, metafile: dict[str, Any]) -> str:
     else:
         own_inputs = [config.root / p for p in metafile.get("inputs", {}) if "node_modules/" not in p]
         newest = max((p.stat().st_mtime for p in [*own_inputs, *config.config_files()] if p.is_file()), default=0.0)
-    return datetime.fromtimestamp(int(newest), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(newest), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _edge_connector_version() -> str:

@@ -13,10 +13,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from .filelock import exclusive_lock
 from .node import NodeNotFound, node_env, npm_command

@@ -36,7 +36,7 @@ def load_definitions(built_files: list[Path], labels: list[str] | None = None) -
 
     `labels` (the source files, for messages) name the tool that ends or blocks the process while loading.
     """
-    names = dict(zip(map(str, built_files), labels or map(str, built_files)))
+    names = dict(zip(map(str, built_files), labels or map(str, built_files), strict=True))
     try:
         node = node_binary()
     except NodeNotFound as exc:

@@ -53,7 +53,7 @@ class CallbackServer:
     def callback_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/callback"
 
-    def __enter__(self) -> "CallbackServer":
+    def __enter__(self) -> CallbackServer:
         for thread in self._threads:
             thread.start()
         return self

@@ -14,10 +14,11 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import platformdirs
@@ -138,7 +139,7 @@ def save_token(token: str, url: str | None) -> Path:
     path = token_file_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"token": token, "platformUrl": url,
-            "savedAt": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "savedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     fd, tmp = tempfile.mkstemp(prefix=".auth-token-", dir=path.parent)  # mkstemp creates it 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -241,7 +242,7 @@ class PlatformClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "PlatformClient":
+    def __enter__(self) -> PlatformClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -265,8 +266,8 @@ class PlatformClient:
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                 timeout: float | None = None) -> Any:
-        extra = {"timeout": timeout} if timeout is not None else {}
-        response = self._send(lambda: self._http.request(method, path, json=json, params=params, **extra))
+        response = self._send(lambda: self._http.request(method, path, json=json, params=params,
+                                                         timeout=timeout if timeout is not None else self._http.timeout))
         return _json_of(response)
 
     def request_raw(self, method: str, path: str, *, json: Any = None, timeout: float | None = None,
@@ -276,8 +277,8 @@ class PlatformClient:
         Without `retry` only a refused connection is retried (the request never arrived); a tool call
         must never run twice because an answer was slow or failed.
         """
-        extra = {"timeout": timeout} if timeout is not None else {}
-        response = self._send(lambda: self._http.request(method, path, json=json, **extra), retry=retry,
+        response = self._send(lambda: self._http.request(method, path, json=json, timeout=timeout if timeout is not None else self._http.timeout),
+                              retry=retry,
                               raise_refusals=False)
         return response.status_code, _json_or_none(response)
 
@@ -352,3 +353,4 @@ def connect(platform_flag: str | None = None, project_dir: Path | str | None = N
         return PlatformClient(url, load_token().token)
     found = find_token()
     return PlatformClient(url, found.token if found else None)
+

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from .client import NO_ORG_HINT, REAUTH_HINT
 from .errors import CliError
@@ -26,7 +27,7 @@ class TokenInfo:
     def expires_at(self) -> str | None:
         if self.exp is None:
             return None
-        return datetime.fromtimestamp(self.exp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(self.exp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_claims(token: str) -> TokenInfo:
@@ -47,7 +48,8 @@ def read_claims(token: str) -> TokenInfo:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise CliError("Token validation failed: it has no subject ('sub')", "Use a token issued by the platform")
-    orgs = claims.get("orgs") if isinstance(claims.get("orgs"), dict) else {}
+    raw_orgs = claims.get("orgs")
+    orgs: dict[Any, Any] = raw_orgs if isinstance(raw_orgs, dict) else {}
     org_id = claims.get("orgId") if isinstance(claims.get("orgId"), str) and claims.get("orgId") else None
     exp = claims.get("exp")
     return TokenInfo(

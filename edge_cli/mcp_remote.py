@@ -65,7 +65,7 @@ class RemoteMcpServer:
         self._stop = asyncio.Event()
 
     @classmethod
-    def connect(cls, platform_flag: str | None, project_dir: Path) -> "RemoteMcpServer":
+    def connect(cls, platform_flag: str | None, project_dir: Path) -> RemoteMcpServer:
         """Resolve the platform and the token like every command, and check the token works now."""
         with connect(platform_flag, project_dir) as client:
             client.get("/api/me")  # a refused token fails here, in the troubleshooting page's words
@@ -94,7 +94,8 @@ class RemoteMcpServer:
 
         http = httpx.AsyncClient(headers={"Authorization": f"Bearer {self._token}"},
                                  timeout=httpx.Timeout(330, connect=10))
-        backend.upstream = Client(streamable_http_client(f"{self.url}/mcp", http_client=http), mode="auto",
+        backend.upstream = Client(streamable_http_client(f"{self.url}/mcp", http_client=http),  # type: ignore[arg-type]  # annotated as httpx2's client
+                                  mode="auto",
                                   message_handler=on_upstream_message, read_timeout_seconds=330)
         try:
             async with http, backend.upstream as upstream:

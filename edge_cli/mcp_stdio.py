@@ -8,11 +8,11 @@ closes stdin, when `stop` is set (SIGINT/SIGTERM), or when a companion task ends
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 
-async def serve_stdio(server: Any, stop: asyncio.Event, companions: list[Callable[[], Awaitable[None]]]) -> None:
+async def serve_stdio(server: Any, stop: asyncio.Event, companions: Sequence[Callable[[], Coroutine[Any, Any, None]]]) -> None:
     """Run `server` over stdio with `companions` (watchers, upstream listeners) beside it."""
     import anyio
     from mcp.server.stdio import stdio_server

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 #: A connection must have lasted this long before the next failure starts again from the initial delay.
@@ -31,7 +31,7 @@ class Backoff:
         """The un-jittered delay for the current attempt count: 5, 10, 20, 40, 60, 60 …"""
         if self.attempts <= 0:
             return self.initial
-        return min(self.maximum, self.initial * (2 ** min(self.attempts, 30)))
+        return min(self.maximum, self.initial * (2.0 ** min(self.attempts, 30)))
 
     def next_delay(self) -> float:
         """Delay before the next attempt; counts the attempt.
@@ -74,5 +74,5 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -26,7 +26,7 @@ class ToolErrorKind(str, Enum):
         return _HTTP_STATUSES[self]
 
     @classmethod
-    def from_rpc_code(cls, code: int) -> "ToolErrorKind | None":
+    def from_rpc_code(cls, code: int) -> ToolErrorKind | None:
         for kind, value in _RPC_CODES.items():
             if value == code:
                 return kind
@@ -76,8 +76,9 @@ class ToolCallError(Exception):
         }
 
     @classmethod
-    def from_rpc_error(cls, error: dict[str, Any]) -> "ToolCallError":
-        data = error.get("data") if isinstance(error.get("data"), dict) else {}
+    def from_rpc_error(cls, error: dict[str, Any]) -> ToolCallError:
+        raw_data = error.get("data")
+        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
         kind_name = data.get("kind")
         try:
             kind = ToolErrorKind(kind_name)

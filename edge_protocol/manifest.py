@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .limits import DEFAULT_TOOL_TIMEOUT_MS, MANIFEST_SCHEMA_VERSION, TOOL_NAME_RE
 
@@ -59,7 +60,7 @@ class Manifest:
     def tool(self, name: str) -> ToolDescriptor | None:
         return next((t for t in self.tools if t.name == name), None)
 
-    def with_version(self, version: int | None) -> "Manifest":
+    def with_version(self, version: int | None) -> Manifest:
         data = self.to_dict()
         data["version"] = version
         return Manifest.from_dict(data)
@@ -69,7 +70,7 @@ class Manifest:
         return {"name": self.bundle, "version": self.version, "checksum": self.checksum}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Manifest":
+    def from_dict(cls, data: Any) -> Manifest:
         if not isinstance(data, dict):
             raise ManifestError("manifest.json must hold a JSON object")
         if data.get("schemaVersion") != MANIFEST_SCHEMA_VERSION:
@@ -110,7 +111,7 @@ class Manifest:
         )
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Manifest":
+    def from_json(cls, text: str | bytes) -> Manifest:
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -118,7 +119,7 @@ class Manifest:
         return cls.from_dict(data)
 
     @classmethod
-    def load(cls, path: Path) -> "Manifest":
+    def load(cls, path: Path) -> Manifest:
         return cls.from_json(Path(path).read_bytes())
 
     def verify_checksum(self) -> None:

@@ -9,8 +9,9 @@ Python names are snake_case; the camelCase wire names appear only in `to_wire`/`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal
 
 #: The route of the stream; the CLI and the dashboard build their URLs from it.
 TAIL_PATH = "/api/tail"
@@ -69,7 +70,7 @@ class LogLine:
         return {"at": self.at, "tool": self.tool, "callId": self.call_id, "level": self.level, "message": self.message}
 
     @classmethod
-    def from_wire(cls, data: Any) -> "LogLine":
+    def from_wire(cls, data: Any) -> LogLine:
         if not isinstance(data, dict):
             raise TailEventError("a log entry must be an object")
         level = _field(data, "level", str)
@@ -110,7 +111,7 @@ class CallEvent:
         return wire
 
     @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> "CallEvent":
+    def from_wire(cls, data: Mapping[str, Any]) -> CallEvent:
         error = data.get("error")
         if error is not None and not isinstance(error, dict):
             raise TailEventError("'error' must be an object {code, message}")
@@ -145,7 +146,7 @@ class LogEvent:
         return wire
 
     @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> "LogEvent":
+    def from_wire(cls, data: Mapping[str, Any]) -> LogEvent:
         return cls(_field(data, "deploymentId", str, optional=True), LogLine.from_wire(dict(data)),
                    _field(data, "connectorId", str, optional=True))
 
@@ -162,15 +163,15 @@ class DroppedEvent:
         return {"type": "dropped", "count": self.count}
 
     @classmethod
-    def from_wire(cls, data: Mapping[str, Any]) -> "DroppedEvent":
+    def from_wire(cls, data: Mapping[str, Any]) -> DroppedEvent:
         count = _field(data, "count", int)
         if count < 1:
             raise TailEventError("'count' must be a positive integer")
         return cls(count)
 
 
-TailEvent = Union[CallEvent, LogEvent, DroppedEvent]
-_BY_TYPE: dict[str, Any] = {"call": CallEvent, "log": LogEvent, "dropped": DroppedEvent}
+TailEvent = CallEvent | LogEvent | DroppedEvent
+_BY_TYPE: dict[str, type[CallEvent] | type[LogEvent] | type[DroppedEvent]] = {"call": CallEvent, "log": LogEvent, "dropped": DroppedEvent}
 
 
 def event_from_wire(data: Any) -> TailEvent:
@@ -192,7 +193,7 @@ class TailFilter:
     status: Status | None = None
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str | None]) -> "TailFilter":
+    def from_query(cls, query: Mapping[str, str | None]) -> TailFilter:
         """From `?deploymentId=&tool=&status=`; empty values mean any. Raises ValueError naming the bad one."""
         status = query.get("status") or None
         if status is not None and status not in STATUSES:

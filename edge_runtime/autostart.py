@@ -13,9 +13,10 @@ import plistlib
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 from .envfile import ENV_FILE_MODE, ENV_FILE_NAME, read_env_file, write_env_file
 

@@ -23,9 +23,8 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import BinaryIO
 
-from edge_protocol.archive import MANIFEST_NAME, read_archive
+from edge_protocol.archive import MANIFEST_NAME, ByteSource, read_archive
 from edge_protocol.manifest import Manifest, ManifestError, content_checksum, file_entry_for
 
 BUNDLES_DIR = ".bundles"
@@ -132,7 +131,7 @@ class BundleStore:
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
         return self._new_staging_dir().with_suffix(".download")
 
-    def stage_archive(self, source: BinaryIO | Path, expected_checksum: str | None = None) -> tuple[Path, Manifest]:
+    def stage_archive(self, source: ByteSource | Path, expected_checksum: str | None = None) -> tuple[Path, Manifest]:
         """Unpack and verify an archive into `.bundles/<hex>/` (not active yet); blocking, run it in a thread.
 
         Raises `edge_protocol.archive.ArchiveError` (bad, unsafe, too large, checksum mismatch).

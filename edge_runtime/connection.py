@@ -7,9 +7,10 @@ with the time it happened and answers how long to wait before the next attempt. 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 from edge_protocol.backoff import Backoff
 

@@ -16,8 +16,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 ENV_FILE_NAME = "edge-connector.env"
 ENV_FILE_MODE = 0o600

@@ -64,9 +64,8 @@ class _Pool:
         """The least busy worker that can take a call now (ready, alive, nothing stuck on it)."""
         best: Worker | None = None
         for worker in self.workers:
-            if worker.ready and worker.alive and not worker.has_overdue:
-                if best is None or worker.load < best.load:
-                    best = worker
+            if worker.ready and worker.alive and not worker.has_overdue and (best is None or worker.load < best.load):
+                best = worker
         return best
 
     def in_flight(self) -> int:
@@ -278,7 +277,7 @@ class Executor:
             pool.ready_event.clear()
             try:
                 await asyncio.wait_for(pool.ready_event.wait(), min(remaining, 0.25))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             worker = pool.pick()
             if worker is not None:
@@ -299,7 +298,8 @@ class Executor:
         return await call.future
 
     def _on_message(self, worker: Worker, message: dict[str, Any]) -> None:
-        call = worker.in_flight.pop(message.get("id"), None)
+        call_id = message.get("id")
+        call = worker.in_flight.pop(call_id, None) if isinstance(call_id, int) else None
         if call is None:
             return
         if call.timer is not None:

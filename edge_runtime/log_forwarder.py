@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from edge_protocol.tail import (
     MAX_LOG_ENTRIES_PER_BATCH,
@@ -125,5 +125,5 @@ class LogShipper:
 
 
 def utc_now_iso() -> str:
-    moment = datetime.now(timezone.utc)
+    moment = datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -15,8 +15,9 @@ import os
 import re
 import sys
 import threading
-from datetime import datetime, timezone
-from typing import Any, Iterable, Literal, TextIO
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[str, ...] = ("text", "json")
@@ -104,7 +105,7 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 def _utc_iso(created: float) -> str:
-    moment = datetime.fromtimestamp(created, tz=timezone.utc)
+    moment = datetime.fromtimestamp(created, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import os
 import ssl
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
-
 from urllib.parse import urlsplit
 
 import httpx
@@ -141,8 +140,8 @@ async def open_websocket(
     """
     secure = url.lower().startswith("wss://")
     proxy = websocket_proxy(url)
-    # `ssl` only for wss:// (websockets refuses it for ws://).
-    tls = {"ssl": tls_context()} if secure else {}
+    # A context only for wss:// (websockets refuses one for ws://).
+    tls = tls_context() if secure else None
     headers = {"Authorization": f"Bearer {token}"}
     if deployment_id:
         # Lets the platform refuse a duplicate before the upgrade even for a user token.
@@ -152,7 +151,7 @@ async def open_websocket(
             url,
             additional_headers=headers,
             proxy=proxy,  # HTTPS_PROXY/HTTP_PROXY/NO_PROXY: an HTTP CONNECT tunnel, as httpx below
-            **tls,
+            ssl=tls,
             user_agent_header=USER_AGENT,
             open_timeout=open_timeout,
             ping_interval=heartbeat_seconds,

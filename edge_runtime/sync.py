@@ -19,10 +19,11 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -59,7 +60,7 @@ class BundleRef:
     archive_url: str | None = None
 
     @classmethod
-    def from_wire(cls, data: Any) -> "BundleRef | None":
+    def from_wire(cls, data: Any) -> BundleRef | None:
         if data is None:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("name"), str) \
@@ -180,7 +181,7 @@ class BundleSync:
             delay = max(0.0, self._next_sync_at - time.time())
             try:
                 await asyncio.wait_for(self._trigger.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._reasons.append("interval")
             await self.sync_now()
 
@@ -328,7 +329,7 @@ class BundleSync:
             raise SyncError(f"could not unpack bundle {target.label()} into {self.store.install_dir}: {exc}") from None
         return pipe.written, downloaded, staged
 
-    async def _download(self, target: BundleRef, pipe: "_ChunkPipe") -> None:
+    async def _download(self, target: BundleRef, pipe: _ChunkPipe) -> None:
         if target.size is not None and target.size > MAX_ARCHIVE_BYTES:
             raise SyncError(f"bundle {target.label()} refused: {too_large_message(target.size)}")
         received = 0
@@ -380,7 +381,7 @@ class BundleSync:
 def _iso(stamp: float | None) -> str | None:
     if stamp is None:
         return None
-    return datetime.fromtimestamp(stamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:

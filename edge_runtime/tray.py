@@ -22,8 +22,9 @@ import sys
 import threading
 import urllib.request
 import webbrowser
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 StatusFn = Callable[[], Mapping[str, Any]]
 StopFn = Callable[[], None]
@@ -104,7 +105,8 @@ def summarize(status: Mapping[str, Any] | None) -> TraySummary:
     bundle = status.get("bundle")
     if isinstance(bundle, Mapping) and bundle.get("name"):
         parts.append(f"bundle {bundle['name']} v{bundle.get('version') or '?'}")
-    sync = status.get("sync") if isinstance(status.get("sync"), Mapping) else {}
+    raw_sync = status.get("sync")
+    sync: Mapping[str, Any] = raw_sync if isinstance(raw_sync, Mapping) else {}
     parts.append(f"last sync {sync.get('lastSyncAt') or 'never'}")
     if sync.get("lastSyncError"):
         parts.append(f"sync error: {sync['lastSyncError']}")

@@ -14,9 +14,10 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -91,7 +92,7 @@ class Worker:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     logger: logging.Logger
-    on_message: Callable[["Worker", dict[str, Any]], None]
+    on_message: Callable[[Worker, dict[str, Any]], None]
     on_log: ToolLogSink | None = None
     in_flight: dict[int, InFlight] = field(default_factory=dict)
     exited: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -108,10 +109,10 @@ class Worker:
         index: int,
         node: str,
         logger: logging.Logger,
-        on_message: Callable[["Worker", dict[str, Any]], None],
+        on_message: Callable[[Worker, dict[str, Any]], None],
         cwd: Path | None = None,
         on_log: ToolLogSink | None = None,
-    ) -> "Worker":
+    ) -> Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             env = {**os.environ, "EC_CHANNEL_FD": str(theirs.fileno())}
@@ -198,7 +199,7 @@ class Worker:
         self.writer.close()
         try:
             await asyncio.wait_for(asyncio.shield(self.exited), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.kill("did not stop after its channel closed")
             await asyncio.shield(self.exited)
 

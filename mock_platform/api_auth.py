@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -32,7 +32,7 @@ def _platform(request: Request):
 
 
 def _iso(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _user_token(request: Request, email: str, org_id: str | None) -> TokenResponse:
@@ -60,7 +60,7 @@ def mint_dev_token(body: DevTokenRequest, request: Request) -> TokenResponse:
     token = platform.tokens.issue(
         body.sub, org_id=body.orgId, orgs=body.orgs, expires_in=body.expiresIn, deployment_id=body.deploymentId
     )
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     return TokenResponse(token=token, expiresAt=_iso(now + body.expiresIn))
 
 

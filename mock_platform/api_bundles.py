@@ -68,6 +68,7 @@ def assignment_infos(store: Store, org_id: str) -> list[DeploymentAssignmentInfo
     names = {d.id: d.name for d in store.list_deployments(org_id)}
     infos = []
     for assignment in store.list_assignments(org_id):
+        assert assignment.deployment_id is not None  # the assignments table holds deployments' rows only
         found = store.get_bundle_version(org_id, assignment.name, assignment.version)
         infos.append(DeploymentAssignmentInfo(
             deploymentId=assignment.deployment_id, deploymentName=names.get(assignment.deployment_id),

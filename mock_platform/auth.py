@@ -94,7 +94,7 @@ class TokenService:
         self._verified_lock = threading.Lock()
 
     @classmethod
-    def for_config(cls, config: PlatformConfig) -> "TokenService":
+    def for_config(cls, config: PlatformConfig) -> TokenService:
         """Use `--jwt-secret`, else the secret generated once into the data dir (mode 0600)."""
         if config.jwt_secret:
             return cls(config.jwt_secret)
@@ -204,10 +204,9 @@ def bearer_token(request: Request) -> str | None:
 def principal_from_token(request: Request, token: str | None) -> Principal:
     platform = request.app.state.platform
     claims = platform.tokens.verify(token)
-    if claims.deployment_id is not None:
-        # A deleted deployment's tokens die with it, instead of living until they expire.
-        if platform.store.get_deployment(claims.org_id, claims.deployment_id) is None:
-            raise token_invalid("the deployment of this token no longer exists")
+    # A deleted deployment's tokens die with it, instead of living until they expire.
+    if claims.deployment_id is not None and platform.store.get_deployment(claims.org_id, claims.deployment_id) is None:
+        raise token_invalid("the deployment of this token no longer exists")
     return Principal(claims.sub, claims.org_id, claims.deployment_id)
 
 

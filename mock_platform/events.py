@@ -11,8 +11,9 @@ import asyncio
 import inspect
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger("mock_platform.events")
 

@@ -8,7 +8,7 @@ allows only them: no inline script, no third-party origin.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from string import Template
 
@@ -41,7 +41,7 @@ _FAVICON_SVG = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 

@@ -33,8 +33,8 @@ def _json(data: Any) -> Response:
 
 def _number(body: dict[str, Any], key: str, *, integer: bool) -> Any:
     value = body.get(key)
-    valid = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not valid or value < 0:
+    wrong_type = isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int))
+    if wrong_type or not isinstance(value, (int, float)) or value < 0:
         kind = "a non-negative integer" if integer else "a non-negative number"
         raise ApiError(422, "invalid_request", f"'{key}' must be {kind}")
     return value

@@ -19,7 +19,7 @@ import sqlite3
 import tarfile
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ _ID_SAFE = re.compile(r"[^a-z0-9-]+")
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ------------------------------------------------------------------------------------ records
@@ -209,7 +209,7 @@ class Store:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    def _transaction(self) -> "_Transaction":
+    def _transaction(self) -> _Transaction:
         return _Transaction(self)
 
     # -- orgs and users

@@ -13,7 +13,7 @@ With a `status` filter a log line cannot be judged until its call ends, so lines
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 

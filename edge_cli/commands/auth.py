@@ -15,8 +15,8 @@ from ..browser_login import CallbackServer, LoginTimeout
 from ..client import (
     ENV_TOKEN,
     PlatformClient,
-    load_token,
     delete_token_file,
+    load_token,
     resolve_platform_url,
     save_token,
     token_file_path,

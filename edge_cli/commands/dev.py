@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,10 +15,10 @@ def register(app: typer.Typer) -> None:
     @app.command("dev")
     def dev(
         dir: Path = typer.Argument(Path("."), help="The tool project (default: the current directory)."),
-        platform: Optional[str] = typer.Option(
+        platform: str | None = typer.Option(
             None, "--platform", help="Use this platform (in dev mode) instead of starting an embedded one."
         ),
-        health_port: Optional[int] = typer.Option(None, "--health-port", help="The runtime's health port (default: a free one)."),
+        health_port: int | None = typer.Option(None, "--health-port", help="The runtime's health port (default: a free one)."),
     ) -> None:
         """Build, upload and run your tools locally; every save is rebuilt and hot-swapped. Ctrl-C stops all."""
         from ..devloop import DevSession

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,10 +20,10 @@ from .deployment import PLATFORM_OPTION
 def register(app: typer.Typer) -> None:
     @app.command("mcp")
     def mcp(
-        dir: Optional[Path] = typer.Argument(
+        dir: Path | None = typer.Argument(
             None, help="A tool project: serve its tools locally (no platform). Without it: the organization's tools."
         ),
-        platform: Optional[str] = PLATFORM_OPTION,
+        platform: str | None = PLATFORM_OPTION,
         workers: int = typer.Option(1, "--workers", min=1, max=32, help="Node.js workers for local tools."),
         watch: bool = typer.Option(True, "--watch/--no-watch", help="Rebuild on save and tell the client (local mode)."),
         log_level: str = typer.Option("INFO", "--log-level", help="Log level of the stderr log (DEBUG, INFO, WARNING, ERROR)."),

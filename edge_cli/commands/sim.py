@@ -11,6 +11,7 @@ from ..client import connect
 from ..console import out, print_json
 from .deployment import JSON_OPTION, PLATFORM_OPTION
 
+
 class Switch(str, Enum):
     on = "on"
     off = "off"

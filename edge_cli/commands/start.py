@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,19 +15,19 @@ def register(app: typer.Typer) -> None:
     @app.command("start")
     def start(
         dir: Path = typer.Option(None, "--dir", help="Installation directory (default: the current directory)."),
-        tool_rpc_url: Optional[str] = typer.Option(None, "--tool-rpc-url", help="Platform WebSocket URL [TOOL_RPC_URL]."),
-        auth_token_path: Optional[Path] = typer.Option(None, "--auth-token-path", help="Token file [AUTH_TOKEN_PATH]."),
-        deployment_id: Optional[str] = typer.Option(None, "--deployment-id", help="Deployment to run as [DEPLOYMENT_ID]."),
-        health_host: Optional[str] = typer.Option(None, "--health-host", help="Health server address [HEALTH_HOST]."),
-        health_port: Optional[int] = typer.Option(None, "--health-port", help="Health server port, 0 = any free [HEALTH_PORT]."),
-        sync_interval: Optional[float] = typer.Option(None, "--sync-interval", help="Seconds between bundle checks [EC_SYNC_INTERVAL]."),
-        backoff_initial: Optional[float] = typer.Option(None, "--backoff-initial", help="First reconnect delay, s [EC_BACKOFF_INITIAL]."),
-        backoff_max: Optional[float] = typer.Option(None, "--backoff-max", help="Longest reconnect delay, s [EC_BACKOFF_MAX]."),
-        heartbeat: Optional[float] = typer.Option(None, "--heartbeat", help="Seconds between pings [EC_HEARTBEAT]."),
-        tool_timeout: Optional[float] = typer.Option(None, "--tool-timeout", help="Longest tool call, s [EC_TOOL_TIMEOUT]."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Node.js worker processes [EC_WORKERS]."),
-        max_concurrency: Optional[int] = typer.Option(None, "--max-concurrency", help="Calls at once [EC_MAX_CONCURRENCY]."),
-        log_format: Optional[str] = typer.Option(None, "--log-format", help="text or json [EC_LOG_FORMAT]."),
+        tool_rpc_url: str | None = typer.Option(None, "--tool-rpc-url", help="Platform WebSocket URL [TOOL_RPC_URL]."),
+        auth_token_path: Path | None = typer.Option(None, "--auth-token-path", help="Token file [AUTH_TOKEN_PATH]."),
+        deployment_id: str | None = typer.Option(None, "--deployment-id", help="Deployment to run as [DEPLOYMENT_ID]."),
+        health_host: str | None = typer.Option(None, "--health-host", help="Health server address [HEALTH_HOST]."),
+        health_port: int | None = typer.Option(None, "--health-port", help="Health server port, 0 = any free [HEALTH_PORT]."),
+        sync_interval: float | None = typer.Option(None, "--sync-interval", help="Seconds between bundle checks [EC_SYNC_INTERVAL]."),
+        backoff_initial: float | None = typer.Option(None, "--backoff-initial", help="First reconnect delay, s [EC_BACKOFF_INITIAL]."),
+        backoff_max: float | None = typer.Option(None, "--backoff-max", help="Longest reconnect delay, s [EC_BACKOFF_MAX]."),
+        heartbeat: float | None = typer.Option(None, "--heartbeat", help="Seconds between pings [EC_HEARTBEAT]."),
+        tool_timeout: float | None = typer.Option(None, "--tool-timeout", help="Longest tool call, s [EC_TOOL_TIMEOUT]."),
+        workers: int | None = typer.Option(None, "--workers", help="Node.js worker processes [EC_WORKERS]."),
+        max_concurrency: int | None = typer.Option(None, "--max-concurrency", help="Calls at once [EC_MAX_CONCURRENCY]."),
+        log_format: str | None = typer.Option(None, "--log-format", help="text or json [EC_LOG_FORMAT]."),
     ) -> None:
         """Run the connector runtime (foreground; Ctrl-C or SIGTERM drains calls and exits 0)."""
         from edge_runtime.lock import AlreadyRunning

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -14,9 +14,9 @@ from ..errors import CliError
 def register(app: typer.Typer) -> None:
     @app.command("status")
     def status(
-        port: Optional[int] = typer.Option(None, "--port", help="Health port of the runtime [HEALTH_PORT]."),
-        host: Optional[str] = typer.Option(None, "--host", help="Health host of the runtime [HEALTH_HOST]."),
-        dir: Optional[Path] = typer.Option(None, "--dir", help="Installation directory (finds the port of the runtime running there)."),
+        port: int | None = typer.Option(None, "--port", help="Health port of the runtime [HEALTH_PORT]."),
+        host: str | None = typer.Option(None, "--host", help="Health host of the runtime [HEALTH_HOST]."),
+        dir: Path | None = typer.Option(None, "--dir", help="Installation directory (finds the port of the runtime running there)."),
         as_json: bool = typer.Option(False, "--json", help="Print the raw /statusz JSON."),
     ) -> None:
         """Show the state of the runtime: connection, bundle, sync, tools and workers."""

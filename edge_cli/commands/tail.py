@@ -48,7 +48,7 @@ def tail(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Stream calls and tool logs live; one JSON object per line with --json or when piped. Ctrl-C stops."""
-    tail_filter = TailFilter(deployment or None, tool or None, status.value if status else None)  # type: ignore[arg-type]
+    tail_filter = TailFilter(deployment or None, tool or None, status.value if status else None)
     with connect(platform, Path.cwd()) as client:  # the CLI's URL and token rules, as every command
         url, token = client.url, client.token
     stream_url = _ws_url(url) + TAIL_PATH + (f"?{urlencode(tail_filter.to_query())}" if tail_filter.to_query() else "")
@@ -117,7 +117,7 @@ class _Follower:
                                   open_timeout=10, ping_interval=10, ping_timeout=10, max_size=2**22)
         except InvalidStatus as exc:
             return None, self._refused(exc.response.status_code, exc.response.body)
-        except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
+        except (TimeoutError, OSError, InvalidHandshake) as exc:
             return None, _connect_error(exc)
         connected_at = time.monotonic()
         if dropped_before:
@@ -129,7 +129,7 @@ class _Follower:
             while True:
                 try:
                     frame = await asyncio.wait_for(ws.recv(), _TICK_SECONDS)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self._show(self.view.tick(time.monotonic()))
                     continue
                 self._frame(frame)
@@ -138,7 +138,7 @@ class _Follower:
         finally:
             await ws.close()
 
-    def _refused(self, status: int, body: bytes | None) -> str:
+    def _refused(self, status: int, body: bytes | bytearray | None) -> str:
         try:
             parsed: Any = json.loads(body or b"null")
         except ValueError:

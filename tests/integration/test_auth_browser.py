@@ -44,7 +44,7 @@ class BrowserLogin:
     def __init__(self, tmp_path: Path, platform_url: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.token_path = tmp_path / "auth-token.json"
         master, slave = pty.openpty()
-        self._master = master
+        self._master: int | None = master
         self.env = {k: v for k, v in os.environ.items() if k not in ("CI", "EDGE_CONNECTOR_TOKEN")}
         self.env.update({"EDGE_PLATFORM_URL": platform_url, "AUTH_TOKEN_PATH": str(self.token_path),
                          "NO_COLOR": "1", **(env or {})})
@@ -59,6 +59,7 @@ class BrowserLogin:
         self._pump_thread.start()
 
     def _pump(self) -> None:
+        assert self.process.stderr is not None
         for line in self.process.stderr:
             self.stderr.append(line)
 
@@ -74,6 +75,7 @@ class BrowserLogin:
     def finish(self, timeout: float = 20) -> int:
         self.process.wait(timeout)
         self._pump_thread.join(10)  # every stderr line is in before anyone looks at it
+        assert self.process.stdout is not None
         self.stdout = self.process.stdout.read()
         return self.process.returncode
 

@@ -6,6 +6,7 @@ real esbuild after a real `npm install`, and the test calls tools through the pl
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -126,7 +127,7 @@ def test_dev_loop_edit_break_fix_and_clean_stop(project: Path, tmp_path: Path):
         for n in range(1, EDITS + 1):
             saved = time.perf_counter()
             tool_file.write_text(ECHO_TOOL.format(n=n))
-            wait_until(lambda: _edit_answers(url, token, n), timeout=20, interval=0.01, message=f"edit {n} to be live")
+            wait_until(functools.partial(_edit_answers, url, token, n), timeout=20, interval=0.01, message=f"edit {n} to be live")
             latencies.append(time.perf_counter() - saved)
         # Saving back to content already uploaded (undo) serves that content again, not the newest version.
         tool_file.write_text(ECHO_TOOL.format(n=3))

@@ -10,7 +10,8 @@ import asyncio
 import json
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import jwt
@@ -56,7 +57,7 @@ class Connector:
         self.calls: list[dict] = []
         self.hello_result: dict | None = None
 
-    async def __aenter__(self) -> "Connector":
+    async def __aenter__(self) -> Connector:
         self.ws = await connect(self.platform.ws_url, additional_headers={
             "Authorization": f"Bearer {self.token}", **self.headers}, max_size=None)
         await self.ws.send(jsonrpc.request("h", jsonrpc.HELLO, {
@@ -263,10 +264,10 @@ async def test_routing_least_busy_and_by_deployment(platform):
             busy_answers.append(params)
             return None  # stays busy
 
-        async with Connector(platform, user, answer=busy) as first, \
+        async with Connector(platform, user, answer=busy) as _first, \
                 Connector(platform, user, headers={"X-Deployment-Id": deployment}) as second:
             assert second.hello_result["deploymentId"] == deployment
-            # Calls until one lands on `first`, which never answers: from then on it is the busier one.
+            # Calls until one lands on `_first`, which never answers: from then on it is the busier one.
             stuck: list[asyncio.Task] = []
             for _ in range(50):  # ties take turns, so this ends within two calls
                 if busy_answers:

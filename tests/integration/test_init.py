@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bundler.node import node_env, npm_command
 from bundler.esbuild import platform_package
+from bundler.node import node_env, npm_command
 from tests.fixtures.projects.support import installed_npm_deps, run_node
 
 CLI = str(Path(sys.executable).with_name("edge-connector"))

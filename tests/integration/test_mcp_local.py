@@ -15,11 +15,11 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import ToolListChangedNotification
+from mcp_types import TextContent, ToolListChangedNotification
 
 from tests.support.inspector import InspectorUnavailable, inspector
-from tests.support.waiting import async_wait_until
 from tests.support.mcp_tools import ECHO_OUTPUT, add_shout, mcp_command, write_project
+from tests.support.waiting import async_wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -52,6 +52,7 @@ async def _check_tools(client: Client) -> None:
     result = await client.call_tool("echo", {"text": "hello"})
     assert not result.is_error
     assert result.structured_content == {"text": "hello"}
+    assert isinstance(result.content[0], TextContent)
     assert json.loads(result.content[0].text) == {"text": "hello"}
 
     assert _error_of(await client.call_tool("fail", {})) == {

@@ -18,11 +18,12 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_types import TextContent
 
 from tests.support.bundles import make_archive
 from tests.support.cli import Cli
-from tests.support.mcp_tools import ECHO_JS, ECHO_OUTPUT, FAIL_JS, mcp_command
 from tests.support.inspector import InspectorUnavailable, inspector
+from tests.support.mcp_tools import ECHO_JS, ECHO_OUTPUT, FAIL_JS, mcp_command
 from tests.support.platform import PlatformProcess
 from tests.support.runtime import RuntimeProcess
 from tests.support.waiting import wait_until
@@ -58,7 +59,8 @@ class Stack:
 
         http = httpx.AsyncClient(headers={"Authorization": f"Bearer {token or self.token}"}, timeout=60,
                                  event_hooks={"response": [record]})
-        return Client(streamable_http_client(self.mcp_url, http_client=http), mode=mode, read_timeout_seconds=60,
+        return Client(streamable_http_client(self.mcp_url, http_client=http),  # type: ignore[arg-type]
+                      mode=mode, read_timeout_seconds=60,
                       **kwargs)
 
 
@@ -103,6 +105,7 @@ async def test_sdk_client_lists_and_calls_the_orgs_tools(stack: Stack, mode: str
 
         result = await client.call_tool("echo", {"text": "hello"})
         assert not result.is_error and result.structured_content == {"text": "hello"}
+        assert isinstance(result.content[0], TextContent)
         assert json.loads(result.content[0].text) == {"text": "hello"}
 
         assert _error_of(await client.call_tool("fail", {})) == {
@@ -133,7 +136,7 @@ async def test_an_expired_token_is_refused_with_401(stack: Stack) -> None:
     assert response.status_code == 401 and response.json()["error"]["code"] == "token_expired"
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
     statuses: list[int] = []
-    with pytest.raises(Exception):  # the SDK client cannot connect: its first request got the 401
+    with pytest.raises(Exception):  # noqa: B017 -- the SDK client cannot connect: its first request got the 401
         async with stack.client("legacy", token=expired, statuses=statuses):
             pass
     assert statuses and set(statuses) == {401}

@@ -124,7 +124,9 @@ def _repack(archive: Path, out: Path, edit) -> Path:
     members = []
     with tarfile.open(archive, "r:gz") as tar:
         for member in tar:
-            members.extend(edit(member.name, tar.extractfile(member).read()))
+            handle = tar.extractfile(member)
+            assert handle is not None
+            members.extend(edit(member.name, handle.read()))
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, data, kind in members:

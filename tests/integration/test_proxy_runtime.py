@@ -7,7 +7,6 @@ traffic must cross the proxy) while `NO_PROXY=localhost` does (the proxy must se
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 

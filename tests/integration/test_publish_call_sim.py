@@ -6,7 +6,6 @@ import json
 import uuid
 
 import httpx
-
 import pytest
 
 from tests.support.bundles import JsTool, echo_tool, make_archive

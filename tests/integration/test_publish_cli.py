@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest

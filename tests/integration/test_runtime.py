@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import jwt
@@ -43,7 +44,7 @@ def user_token(platform) -> str:
     return platform.user_token(email=f"{unique}@example.com", org_id=f"org-{unique}")
 
 
-def install(tmp_path, platform, name="inst", tools=None, token=None) -> "Path":
+def install(tmp_path, platform, name="inst", tools=None, token=None) -> Path:
     directory = tmp_path / name
     write_token_file(directory, token or user_token(platform), platform.url)
     write_bundle(directory, tools or [echo_tool()], version=1)
@@ -345,8 +346,8 @@ def test_sim_disconnect_during_50_concurrent_calls_runs_none_twice_and_none_hang
         for caller in callers:
             caller.start()
         wait_until(lambda: rt.status()["inFlight"] >= 10, 10, message="calls in flight")
-        with api(platform, token) as client:
-            assert client.post("/api/sim/disconnect", json={}).json()["disconnected"] == 1
+        with api(platform, token) as admin:
+            assert admin.post("/api/sim/disconnect", json={}).json()["disconnected"] == 1
         for caller in callers:
             caller.join(30)
         client.close()

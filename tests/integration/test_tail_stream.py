@@ -11,6 +11,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
 from tests.support.cli import Cli
 from tests.support.platform import PlatformProcess
@@ -90,7 +91,7 @@ def test_a_browser_offers_its_token_as_a_subprotocol(platform):
     token = platform.user_token(f"{org}@example.com", org)
 
     async def scenario() -> None:
-        async with ws_connect(tail_url(platform), subprotocols=["edge-tail", f"bearer.{token}"]) as ws:
+        async with ws_connect(tail_url(platform), subprotocols=[Subprotocol("edge-tail"), Subprotocol(f"bearer.{token}")]) as ws:
             assert ws.subprotocol == "edge-tail"
 
     asyncio.run(scenario())

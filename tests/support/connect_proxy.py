@@ -30,7 +30,7 @@ class ConnectProxy:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "ConnectProxy":
+    def start(self, timeout: float = 10.0) -> ConnectProxy:
         ready = threading.Event()
         errors: list[BaseException] = []
 

@@ -26,7 +26,7 @@ class PlatformProcess:
     process: subprocess.Popen | None = None
     output: list[str] = field(default_factory=list)
 
-    def start(self, timeout: float = 20.0) -> "PlatformProcess":
+    def start(self, timeout: float = 20.0) -> PlatformProcess:
         cmd = [sys.executable, "-m", "mock_platform.serve", "--host", "127.0.0.1", "--port", "0",
                "--data", str(self.data_dir), *self.extra_args]
         self.output = []

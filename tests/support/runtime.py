@@ -56,7 +56,7 @@ class RuntimeProcess:
     health_url: str = ""
     _pump_thread: threading.Thread | None = None
 
-    def start(self, wait_for_health_server: bool = True, timeout: float = 20.0) -> "RuntimeProcess":
+    def start(self, wait_for_health_server: bool = True, timeout: float = 20.0) -> RuntimeProcess:
         self.install_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items()
                if k not in ("DEPLOYMENT_ID", "DEPLOYMENT_SECRET", "TOOL_RPC_URL", "AUTH_TOKEN_PATH", "HEALTH_PORT")}

@@ -23,7 +23,7 @@ class TailProcess:
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
 
-    def start(self, wait_following: bool = True) -> "TailProcess":
+    def start(self, wait_following: bool = True) -> TailProcess:
         self.process = subprocess.Popen([EDGE_CONNECTOR, "tail", *self.args], stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, env={**self.cli.env, **FAST_BACKOFF},
                                         cwd=self.cli.home)

@@ -26,7 +26,7 @@ def _name(common_name: str) -> x509.Name:
 
 def make_loopback_certificates(directory: Path) -> LoopbackCertificates:
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     valid_from, valid_to = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())

@@ -9,7 +9,6 @@ import asyncio
 import json
 import math
 import socket
-from pathlib import Path
 
 import pytest
 

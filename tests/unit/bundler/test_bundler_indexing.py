@@ -25,7 +25,7 @@ def test_every_problem_is_reported_at_once():
                        's.ts: "run" must be a function (got undefined)', 's.ts: "inputSchema" is not a valid JSON Schema',
                        's.ts: "timeoutMs" must be a positive whole number']
     assert len(problems) == len(expected_starts)
-    for problem, start in zip(problems, expected_starts):
+    for problem, start in zip(problems, expected_starts, strict=True):
         assert problem.startswith(start), problem
     assert all(p.startswith("s.ts: ") for p in problems)
 

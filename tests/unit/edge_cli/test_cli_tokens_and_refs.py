@@ -14,9 +14,9 @@ from edge_cli.jwt_claims import check_usable, read_claims
 KEY = "k" * 32
 
 
-def _token(algorithm: str = "HS256", **claims) -> str:
+def _token(algorithm: str = "HS256", **claims: object) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": "ada", "iat": now, "exp": now + 600, **claims}, None if algorithm == "none" else KEY * 2,
+    return jwt.encode({"sub": "ada", "iat": now, "exp": now + 600, **claims}, "" if algorithm == "none" else KEY * 2,
                       algorithm=algorithm)
 
 

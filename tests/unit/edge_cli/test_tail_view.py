@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edge_protocol.tail import CallEvent, DroppedEvent, LogEvent, LogLine
 from edge_cli.tail_view import TailView, call_line, clock
+from edge_protocol.tail import CallEvent, DroppedEvent, LogEvent, LogLine
 
 
 def call(call_id: str, outcome: str = "ok", code: str | None = None, message: str | None = None) -> CallEvent:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,9 @@ SHA_B = "b" * 64
 
 
 def valid() -> dict:
-    files = [{"path": "dist/echo.js", "sha256": SHA_A, "size": 10}, {"path": "dist/b.js", "sha256": SHA_B, "size": 0}]
+    files: list[dict[str, Any]] = [
+        {"path": "dist/echo.js", "sha256": SHA_A, "size": 10}, {"path": "dist/b.js", "sha256": SHA_B, "size": 0},
+    ]
     return {
         "schemaVersion": 1,
         "bundle": "my-tools",

@@ -170,7 +170,7 @@ def test_an_unreachable_token_endpoint_is_retried_not_fatal():
         url = f"http://127.0.0.1:{free_port()}"
 
     with pytest.raises(AuthProblem) as caught:
-        asyncio.run(exchange_twice(Nowhere()))  # type: ignore[arg-type]
+        asyncio.run(exchange_twice(Nowhere()))
     assert not caught.value.fatal and "ECONNREFUSED" in caught.value.message
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -51,12 +52,12 @@ def test_retry_after_replaces_the_schedule_capped_at_300_seconds_with_jitter():
 
 
 def test_retry_after_header_parses_seconds_and_dates():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from edge_protocol.backoff import parse_retry_after
 
     assert parse_retry_after("17") == 17.0 and parse_retry_after(" 0 ") == 0.0
     assert parse_retry_after(None) is None and parse_retry_after("") is None and parse_retry_after("-3") is None
-    now = datetime(2026, 11, 30, 3, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, 3, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Mon, 30 Nov 2026 03:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("Mon, 30 Nov 2026 02:59:00 GMT", now=now) == 0.0

@@ -154,4 +154,5 @@ def test_restaging_the_active_checksum_reuses_the_stored_copy(tmp_path):
     again, _ = store.stage_archive(path, built.checksum)
     assert again == first and (first / "dist" / "echo.js").stat().st_ino == inode
     assert json.loads((tmp_path / "install" / "manifest.json").read_text())["version"] == 1
-    assert gzip.open(path).read(1)  # the archive itself was only read
+    with gzip.open(path) as unchanged:
+        assert unchanged.read(1)  # the archive itself was only read

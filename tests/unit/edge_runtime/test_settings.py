@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -136,5 +137,5 @@ def test_platform_http_url_is_derived_from_the_websocket_url(ws, http):
 
 def test_settings_is_frozen(tmp_path):
     settings: Settings = load_settings(tmp_path, env={})
-    with pytest.raises(Exception):
-        settings.health_port = 1  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.health_port = 1

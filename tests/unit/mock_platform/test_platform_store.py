@@ -137,8 +137,9 @@ def test_checksums_must_look_like_checksums(store):
 
 
 def test_identical_files_under_another_name_get_an_archive_naming_that_bundle(store, tmp_path):
-    from edge_protocol.manifest import Manifest
     import tarfile
+
+    from edge_protocol.manifest import Manifest
 
     first, _ = _add(store, tmp_path, "same", org="org-a", name="alpha")
     shared, _ = _add(store, tmp_path / "again", "same", org="org-b", name="alpha")

@@ -12,7 +12,6 @@ import venv
 from pathlib import Path
 
 import pytest
-
 from dockerfile_parse import (  # this folder is on sys.path (pytest rootdir-relative import)
     Instruction,
     copy_build_context,

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from dockerfile_parse import env_values, parse_dockerfile  # this folder is on sys.path (pytest rootdir import)
 
 REPO = Path(__file__).resolve().parents[3]
@@ -115,7 +114,9 @@ def test_resources_have_requests_and_limits(container):
 
 
 def _to_mebibytes(quantity: str) -> float:
-    number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()
+    match = re.fullmatch(r"(\d+)(Mi|Gi)", quantity)
+    assert match is not None, quantity
+    number, unit = match.groups()
     return int(number) * (1024 if unit == "Gi" else 1)
 
 
