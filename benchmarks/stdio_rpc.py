@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,11 @@ class StdioRpcClient:
 
     async def start(self, handshake_timeout: float = 120.0) -> dict[str, Any]:
         """Spawn the server and run the 2025-11-25 handshake; returns the `initialize` result."""
-        stderr = open(self.stderr_path, "wb") if self.stderr_path else asyncio.subprocess.DEVNULL
-        self.process = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=self.env,
-            limit=1 << 24)
+        # The child keeps its own copy of the log file's descriptor; ours closes once it is spawned.
+        with open(self.stderr_path, "wb") if self.stderr_path else nullcontext(asyncio.subprocess.DEVNULL) as stderr:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=self.env,
+                limit=1 << 24)
         self._reader = asyncio.create_task(self._read())
         result = await asyncio.wait_for(self.request("initialize", {
             "protocolVersion": HANDSHAKE_VERSION, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}),
@@ -79,7 +81,8 @@ class StdioRpcClient:
             if not line:
                 break
             message = orjson.loads(line)
-            future = self._pending.pop(message.get("id"), None) if isinstance(message, dict) else None
+            call_id = message.get("id") if isinstance(message, dict) else None
+            future = self._pending.pop(call_id, None) if isinstance(call_id, int) else None
             if future is not None and not future.done():
                 future.set_result(message)
         for future in self._pending.values():
@@ -93,7 +96,7 @@ class StdioRpcClient:
             self.process.stdin.close()  # an MCP stdio server ends when its client closes stdin
         try:
             await asyncio.wait_for(self.process.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             await self.process.wait()
         if self._reader is not None:
