@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 import platformdirs
 
-from edge_protocol.backoff import parse_retry_after
+from edge_protocol.backoff import Backoff, parse_retry_after
+from edge_protocol.failures import is_retryable_status
 
 from .errors import CliError
 
@@ -203,19 +204,16 @@ def _network_error(exc: httpx.HTTPError, url: str) -> CliError:
 
 
 # ------------------------------------------------------------------------------------ client
-def retry_delay(attempt: int, response: httpx.Response | None, base: float | None = None) -> float:
-    """Backoff before retry number `attempt` (0-based): doubling from the base, or `Retry-After`."""
+def retry_backoff(base: float | None = None) -> Backoff:
+    """The schedule of one request's retries: `base`, twice that, … and a refusal's `Retry-After` up to
+    a minute. No jitter: one person is waiting here, not a fleet that could retry in step."""
     if base is None:
         base = float(os.environ.get(ENV_RETRY_BASE, "0.5"))
-    if response is not None:
-        hinted = parse_retry_after(response.headers.get("retry-after"))
-        if hinted is not None:
-            return min(hinted, MAX_RETRY_AFTER_SECONDS)
-    return base * (2 ** attempt)
+    return Backoff(initial=base, maximum=base * 2**MAX_RETRIES, jitter=0.0, max_retry_after=MAX_RETRY_AFTER_SECONDS)
 
 
-def _retryable(status: int) -> bool:
-    return status == 429 or status >= 500
+def _retry_after(response: httpx.Response) -> float | None:
+    return parse_retry_after(response.headers.get("retry-after"))
 
 
 ProgressCallback = Callable[[int], None]
@@ -302,6 +300,7 @@ class PlatformClient:
 
     def _send(self, attempt_once: Callable[[], httpx.Response], *, retry: bool = True,
               raise_refusals: bool = True) -> httpx.Response:
+        backoff = retry_backoff()
         for attempt in range(MAX_RETRIES + 1):
             last = attempt == MAX_RETRIES
             try:
@@ -309,10 +308,10 @@ class PlatformClient:
             except httpx.HTTPError as exc:
                 if last or not (retry or isinstance(exc, httpx.ConnectError)):
                     raise _network_error(exc, self.url) from None
-                self._sleep(retry_delay(attempt, None))
+                self._sleep(backoff.next_delay())
                 continue
-            if retry and _retryable(response.status_code) and not last:
-                self._sleep(retry_delay(attempt, response))
+            if retry and is_retryable_status(response.status_code) and not last:
+                self._sleep(backoff.delay_after(_retry_after(response)))
                 continue
             if response.status_code >= 400 and raise_refusals:
                 raise refusal_to_cli_error(response.status_code, _json_or_none(response), self.url)

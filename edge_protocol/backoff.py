@@ -1,8 +1,9 @@
-"""Reconnect delays (SPEC.md §6, §8, §14): doubling from the initial delay to the cap, jitter after the
+"""Retry delays (SPEC.md §6, §8, §14): doubling from the initial delay to the cap, jitter after the
 cap, and a refusal's `Retry-After` honoured instead of the schedule.
 
-Pure policy, no clock of its own: the caller says when a connection was made and lost, so tests
-drive it with plain numbers.
+The one retry policy of the project: the runtime's reconnects, its bundle sync retries and worker
+restarts, the CLI's HTTP retries. Pure policy, no clock of its own: the caller says when a connection
+(or a worker) was made and lost, so tests drive it with plain numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Backoff:
     jitter: float = 0.10
     stable_after: float = STABLE_AFTER_SECONDS
     rng: random.Random = field(default_factory=random.Random)
+    #: The longest `Retry-After` taken as given; a longer one is cut to this.
+    max_retry_after: float = MAX_RETRY_AFTER_SECONDS
     attempts: int = 0
 
     def base_delay(self) -> float:
@@ -50,16 +53,24 @@ class Backoff:
 
     def after_retry_after(self, retry_after: float) -> float:
         """Delay for a refusal that said when to come back (a 503 handshake's `Retry-After`, SPEC.md §14):
-        the platform's hint instead of the schedule, capped at 300 s, with the same jitter so a herd told
-        the same second does not return in step; counts the attempt."""
+        the platform's hint instead of the schedule, capped at `max_retry_after` (300 s), with the same
+        jitter so a herd told the same second does not return in step; counts the attempt."""
         self.attempts += 1
-        hinted = min(max(0.0, retry_after), MAX_RETRY_AFTER_SECONDS)
+        hinted = min(max(0.0, retry_after), self.max_retry_after)
         return hinted * (1 + self.rng.uniform(-self.jitter, self.jitter))
+
+    def delay_after(self, retry_after: float | None) -> float:
+        """The refusal's `Retry-After` when it gave one (`after_retry_after`), else `next_delay()`."""
+        return self.next_delay() if retry_after is None else self.after_retry_after(retry_after)
 
     def connection_lost(self, connected_for: float) -> None:
         """Called when an established connection ends; a stable one resets the schedule."""
         if connected_for >= self.stable_after:
-            self.attempts = 0
+            self.reset()
+
+    def reset(self) -> None:
+        """The next delay starts again from `initial` (after a success)."""
+        self.attempts = 0
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -13,6 +13,9 @@ from enum import Enum
 from typing import Any
 
 from edge_protocol.backoff import Backoff
+from edge_protocol.failures import FailureKind
+
+__all__ = ["ConnectionPolicy", "Failure", "FailureKind", "LinkState"]
 
 
 class LinkState(str, Enum):
@@ -23,15 +26,6 @@ class LinkState(str, Enum):
     WAITING = "waiting"  # backing off before the next attempt
     STOPPING = "stopping"
     STOPPED = "stopped"
-
-
-class FailureKind(str, Enum):
-    UNREACHABLE = "unreachable"  # refused, DNS, timeout, TLS: the platform could not be reached
-    UNAUTHORIZED = "unauthorized"  # 401/403 at the handshake, or close 4001
-    DUPLICATE = "duplicate"  # 409 / close 4009: this deployment is connected elsewhere
-    UNAVAILABLE = "unavailable"  # 503 and other statuses: the platform refused for now
-    PROTOCOL = "protocol"  # the peer broke the protocol (bad hello, close 4000)
-    LOST = "lost"  # an established link ended
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from edge_protocol.backoff import Backoff
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.manifest import Manifest, ToolDescriptor
 
@@ -38,7 +39,12 @@ STUCK_GRACE_SECONDS = 1.0
 LOAD_TIMEOUT_SECONDS = 30.0
 #: A worker that dies sooner than this after starting is restarted after a pause, not at once.
 _FAST_CRASH_SECONDS = 1.0
-_RESTART_PAUSE_SECONDS = 0.5
+
+
+def _restart_backoff() -> Backoff:
+    """Pauses before restarting a worker that crashed right after starting, or whose restart failed:
+    0.5 s doubling to 8 s, so a crash loop cannot spin the CPU; one that ran a while starts it over."""
+    return Backoff(initial=0.5, maximum=8.0, stable_after=_FAST_CRASH_SECONDS)
 
 
 class BundleLoadError(Exception):
@@ -56,6 +62,7 @@ class _Pool:
     current: bool = True  # False once replaced or closing: crashed workers are not restarted
     ready_event: asyncio.Event = field(default_factory=asyncio.Event)
     restarts: int = 0
+    restart_backoff: Backoff = field(default_factory=_restart_backoff)
 
     def tool_paths(self) -> list[tuple[str, Path]]:
         return [(tool.name, (self.bundle_dir / tool.entry).resolve()) for tool in self.manifest.tools]
@@ -359,8 +366,10 @@ class Executor:
         self.logger.warning("Tool worker %d %s; starting a replacement", worker.index, reason,
                             extra={"worker": worker.index})
         self._spawn(worker.wait_closed())
-        if time.monotonic() - worker.started_at < _FAST_CRASH_SECONDS:
-            await asyncio.sleep(_RESTART_PAUSE_SECONDS)  # a crash loop must not spin the CPU
+        lived = time.monotonic() - worker.started_at
+        pool.restart_backoff.connection_lost(lived)
+        if lived < _FAST_CRASH_SECONDS:
+            await asyncio.sleep(pool.restart_backoff.next_delay())
         while pool.current and not self._closing:
             try:
                 await self._start_worker(pool)
@@ -368,7 +377,7 @@ class Executor:
                 return
             except (WorkerLoadError, OSError) as exc:
                 self.logger.error("Could not restart a tool worker: %s", exc)
-                await asyncio.sleep(_RESTART_PAUSE_SECONDS * 4)
+                await asyncio.sleep(pool.restart_backoff.next_delay())
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)

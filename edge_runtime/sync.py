@@ -210,7 +210,7 @@ class BundleSync:
             self._syncing = False
             self._idle.set()
         self.last_sync_error = None
-        self._backoff.attempts = 0
+        self._backoff.reset()
         self._next_sync_at = time.time() + self.interval
         return decision
 

@@ -18,7 +18,7 @@ from edge_cli.client import (
     parse_retry_after,
     refusal_to_cli_error,
     resolve_platform_url,
-    retry_delay,
+    retry_backoff,
     save_token,
     token_file_path,
 )
@@ -98,7 +98,10 @@ def test_retry_after_parsing_and_delays():
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: retry now
-    assert [retry_delay(n, None, base=0.5) for n in range(3)] == [0.5, 1.0, 2.0]
+    backoff = retry_backoff(base=0.5)
+    assert [backoff.next_delay() for _ in range(3)] == [0.5, 1.0, 2.0]
+    assert backoff.delay_after(7.0) == 7.0 and backoff.delay_after(3600.0) == cli_client.MAX_RETRY_AFTER_SECONDS
+    assert backoff.delay_after(None) == 4.0  # the schedule goes on where it was
 
 
 class _Scripted(BaseHTTPRequestHandler):

@@ -61,3 +61,20 @@ def test_retry_after_header_parses_seconds_and_dates():
     now = datetime(2026, 11, 30, 3, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Mon, 30 Nov 2026 03:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("Mon, 30 Nov 2026 02:59:00 GMT", now=now) == 0.0
+
+
+def test_reset_starts_the_schedule_over():
+    backoff = Backoff(initial=0.5, maximum=4.0, jitter=0.0)
+    assert [backoff.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    backoff.reset()
+    assert backoff.attempts == 0 and backoff.next_delay() == 0.5
+
+
+def test_retry_after_cap_is_per_policy():
+    short = Backoff(jitter=0.0, max_retry_after=60.0)  # the CLI's: a person is waiting
+    assert short.after_retry_after(45) == 45 and short.after_retry_after(600) == 60
+
+
+def test_delay_after_takes_the_hint_when_there_is_one():
+    backoff = Backoff(initial=1.0, maximum=8.0, jitter=0.0)
+    assert [backoff.delay_after(None), backoff.delay_after(30.0), backoff.delay_after(None)] == [1.0, 30.0, 4.0]

@@ -59,3 +59,17 @@ async def test_calls_before_any_bundle_is_loaded_are_tool_not_found():
     assert caught.value.kind is ToolErrorKind.TOOL_NOT_FOUND and "no bundle is loaded yet" in caught.value.message
     assert executor.stats()["errorsPerKind"] == {"tool_not_found": 1} and executor.tools == []
     await executor.close()
+
+
+def test_worker_restart_pauses_grow_in_a_crash_loop_and_start_over_after_a_long_life():
+    from edge_runtime.executor import _FAST_CRASH_SECONDS, _restart_backoff
+
+    backoff = _restart_backoff()
+    backoff.jitter = 0.0
+    pauses = []
+    for _ in range(6):  # six workers in a row dying at once
+        backoff.connection_lost(0.05)
+        pauses.append(backoff.next_delay())
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    backoff.connection_lost(_FAST_CRASH_SECONDS)  # this one ran a while: the next crash is a new story
+    assert backoff.next_delay() == 0.5
