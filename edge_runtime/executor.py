@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 from jsonschema import Draft202012Validator
@@ -111,6 +111,8 @@ class Executor:
         self.worker_restarts = 0
         #: Where the tools' console lines go besides the log (the runtime's live-tail forwarder).
         self.tool_log_sink: ToolLogSink | None = None
+        #: True while a call's lines must be handed on before its answer (someone tails this connector).
+        self.order_tool_logs: Callable[[], bool] = lambda: False
 
     # ------------------------------------------------------------------------------ surface
     @property
@@ -296,12 +298,14 @@ class Executor:
         loop = asyncio.get_running_loop()
         call = InFlight(next(self._ids), name, loop.create_future())
         try:
-            frame = orjson.dumps({"t": "call", "id": call.id, "tool": name, "input": arguments, "callId": call_id})
+            ordered = self.order_tool_logs()
+            message = {"t": "call", "id": call.id, "tool": name, "input": arguments, "callId": call_id}
+            frame = orjson.dumps({**message, "flush": True} if ordered else message)
         except TypeError as exc:  # e.g. an integer beyond 64 bits: refuse before it reaches a worker
             raise ToolCallError(ToolErrorKind.INVALID_ARGUMENTS, f"Invalid arguments for {name!r}: {exc}") from None
         worker.in_flight[call.id] = call
         call.timer = loop.call_later(max(0.0, remaining_ms) / 1000, self._on_deadline, worker, call, deadline_ms)
-        worker.send_frame(frame)
+        worker.send_call(call.id, frame, ordered)
         return await call.future
 
     def _on_message(self, worker: Worker, message: dict[str, Any]) -> None:

@@ -10,7 +10,10 @@
 //
 // Channel messages, runtime -> host:
 //   {"t":"load","tools":[{"name","path"}]}       load every tool; answer ready or loadError
-//   {"t":"call","id":N,"tool":"x","input":{…},"callId":"c"}
+//   {"t":"call","id":N,"tool":"x","input":{…},"callId":"c","flush":true?}
+//     with flush, the host writes "\x1d<N>" on stdout after the call's last log line and before its
+//     answer, so the runtime can forward the call's lines before its result (a live tail shows them
+//     in order)
 //   {"t":"abort","id":N}
 // host -> runtime:
 //   {"t":"ready"} | {"t":"loadError","tool":"x","message":"…"}
@@ -26,6 +29,7 @@ const MAX_RESULT_CHARS = 16 * 1024 * 1024; // the WebSocket frame limit (edge_pr
 const MAX_LOG_LINE_CHARS = 8192;
 const LOG_MARK = "\x1e"; // record separator: starts a tagged log line "\x1e<tool>\x1f<level>\x1f<callId>\x1f<text>"
 const FIELD = "\x1f";
+const FLUSHED_MARK = "\x1d"; // group separator: "\x1d<id>" on stdout = every line of call <id> is written
 
 const channelFd = Number(process.env.EC_CHANNEL_FD);
 if (!Number.isInteger(channelFd)) {
@@ -36,6 +40,7 @@ if (!Number.isInteger(channelFd)) {
 const currentCall = new AsyncLocalStorage(); // { tool, callId } of the code running now
 const tools = new Map(); // name -> definition
 const running = new Map(); // id -> AbortController
+const flushing = new Set(); // ids of calls whose end must be marked on stdout
 
 // ------------------------------------------------------------------------------------------ logs
 const original = {
@@ -121,9 +126,11 @@ function describe(err) {
 }
 
 // ------------------------------------------------------------------------------------------ call
-function runCall({ id, tool, input, callId }) {
+function runCall({ id, tool, input, callId, flush }) {
+  if (flush) flushing.add(id);
   const definition = tools.get(tool);
   if (!definition) {
+    markFlushed(id);
     return fail(id, "tool_not_found", `tool ${JSON.stringify(tool)} is not loaded in this worker`);
   }
   const controller = new AbortController();
@@ -147,8 +154,14 @@ function runCall({ id, tool, input, callId }) {
   });
 }
 
+// Mark the end of a call's lines on stdout before its answer goes out on the channel.
+function markFlushed(id) {
+  if (flushing.delete(id)) process.stdout.write(FLUSHED_MARK + id + "\n");
+}
+
 function settle(id, value) {
   running.delete(id);
+  markFlushed(id);
   if (isErrorResult(value)) {
     const { code, message, details } = value.error;
     return fail(id, code, message, details);
@@ -187,6 +200,7 @@ function isErrorResult(value) {
 
 function settleThrown(id, err) {
   running.delete(id);
+  markFlushed(id);
   const isToolError = err && typeof err === "object" && (err.name === "ToolError" || typeof err.code === "string");
   if (isToolError) return fail(id, err.code ?? "tool_error", describe(err), err.details);
   return fail(id, "tool_error", describe(err));

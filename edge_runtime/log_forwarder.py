@@ -114,6 +114,12 @@ class LogShipper:
         if forwarder.subscribed and forwarder.offer(self.clock(), utc_now_iso(), tool, call_id, level, text):
             self._wake.set()
 
+    async def flush(self) -> None:
+        """Send what waits now (before a call's answer, so a tail gets a call's lines before its result)."""
+        forwarder = self.forwarder
+        while forwarder.subscribed and forwarder.waiting:
+            await self.send(forwarder.take_batch(utc_now_iso()))
+
     async def run(self) -> None:
         forwarder = self.forwarder
         while True:

@@ -33,6 +33,9 @@ LOG_LINES_PER_SECOND = 200.0
 LOG_BURST_LINES = 1000
 
 _LOG_MARK = 0x1E
+_FLUSHED_MARK = 0x1D  # "\x1d<id>": every console line of call <id> has been written (host.mjs)
+#: How long an answer waits for its call's lines to be read before it goes out anyway.
+ORDERED_ANSWER_WAIT_SECONDS = 0.05
 _FIELD = b"\x1f"
 _LEVELS = {b"info": logging.INFO, b"log": logging.INFO, b"debug": logging.DEBUG,
            b"warn": logging.WARNING, b"error": logging.ERROR}
@@ -102,6 +105,10 @@ class Worker:
     _load_reply: asyncio.Future | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _budget: _LogBudget = field(default_factory=_LogBudget)
+    # Calls sent with `flush`: their answer is handed on only after their lines were (see `send_call`).
+    _ordered: set[int] = field(default_factory=set)
+    _lines_done: set[int] = field(default_factory=set)
+    _held_answers: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     async def start(
@@ -177,6 +184,17 @@ class Worker:
     def send(self, message: dict[str, Any]) -> None:
         self.send_frame(orjson.dumps(message))
 
+    def send_call(self, call_id: int, frame: bytes, ordered: bool) -> None:
+        """Send a call; with `ordered`, its answer is handed on only after every line it logged.
+
+        The live tail wants a call's lines before its result. Lines and answers travel on different
+        pipes, so the host marks the end of a call's lines on stdout before answering, and the
+        answer waits here for that mark (at most `ORDERED_ANSWER_WAIT_SECONDS`).
+        """
+        if ordered:
+            self._ordered.add(call_id)
+        self.send_frame(frame)
+
     def send_frame(self, frame: bytes) -> None:
         """One already-encoded JSON message; a worker whose channel closed simply never answers."""
         if not self.writer.is_closing():
@@ -217,10 +235,36 @@ class Worker:
                     if self._load_reply is not None and not self._load_reply.done():
                         self._load_reply.set_result(message)
                     continue
-                self.on_message(self, message)
+                self._answer(message)
         except (ValueError, asyncio.LimitOverrunError, ConnectionError) as exc:
             # A broken channel makes the worker useless: kill it so its calls fail and it is replaced.
             self.kill(f"its call channel broke ({exc.__class__.__name__})")
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        call_id = message.get("id")
+        if call_id not in self._ordered or call_id in self._lines_done:
+            self._hand_on(message)
+            return
+        self._held_answers[call_id] = message
+        asyncio.get_running_loop().call_later(ORDERED_ANSWER_WAIT_SECONDS, self._release, call_id)
+
+    def _lines_flushed(self, call_id: int) -> None:
+        held = self._held_answers.pop(call_id, None)
+        if held is not None:
+            self._hand_on(held)
+        elif call_id in self._ordered:
+            self._lines_done.add(call_id)
+
+    def _release(self, call_id: Any) -> None:
+        held = self._held_answers.pop(call_id, None)
+        if held is not None:
+            self._hand_on(held)
+
+    def _hand_on(self, message: dict[str, Any]) -> None:
+        call_id = message.get("id")
+        self._ordered.discard(call_id)
+        self._lines_done.discard(call_id)
+        self.on_message(self, message)
 
     async def _pump_logs(self, stream: asyncio.StreamReader | None, default_level: int) -> None:
         if stream is None:
@@ -241,6 +285,12 @@ class Worker:
                 self._log_line(line, default_level)
 
     def _log_line(self, line: bytes, default_level: int) -> None:
+        if line and line[0] == _FLUSHED_MARK:
+            try:
+                self._lines_flushed(int(line[1:]))
+                return
+            except ValueError:
+                pass  # not our mark: an ordinary line that happens to start with the byte
         tool, level, call_id = "-", default_level, None
         if line and line[0] == _LOG_MARK:
             parts = line[1:].split(_FIELD, 3)
@@ -267,6 +317,8 @@ class Worker:
             self.exit_reason = f"exited with code {code}" if code >= 0 else f"was killed by signal {-code}"
         self.ready = False
         self.writer.close()
+        for held in list(self._held_answers):  # answers that came before the worker died still count
+            self._release(held)
         if not self.exited.done():
             self.exited.set_result(code)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
@@ -92,6 +93,7 @@ class TailService:
         self.streams.add(stream)
         try:
             await websocket.accept(subprotocol=subprotocol)
+            _cap_kernel_buffer(websocket)
             async with asyncio.TaskGroup() as group:
                 pump = group.create_task(stream.pump())
                 await stream.wait_closed()
@@ -110,6 +112,29 @@ class TailService:
 
     async def stop(self, code: int = 1012) -> None:
         await asyncio.gather(*(s.close(code, "platform stopping") for s in list(self.streams)))
+
+
+#: Bytes the kernel may hold for a viewer that does not read; beyond, its queue fills and events drop.
+VIEWER_SEND_BUFFER_BYTES = 64 * 1024
+
+
+def _cap_kernel_buffer(websocket: WebSocket) -> None:
+    """Keep the kernel from buffering megabytes for a viewer that does not read.
+
+    Linux sizes a socket's send buffer from the path's segment size, up to 4 MB (on loopback that is
+    over a megabyte at once), so a stuck viewer would hold thousands of events in the kernel before
+    the bounded queue ever noticed. ASGI does not hand the socket to the app; uvicorn's protocol is
+    reachable from the receive callable, and when it is not (another server) this does nothing and
+    the kernel's own limit applies.
+    """
+    protocol = getattr(getattr(websocket, "_receive", None), "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, VIEWER_SEND_BUFFER_BYTES)
+        except OSError:
+            pass
 
 
 def _admit(websocket: WebSocket) -> tuple[str, TailFilter, str | None]:
