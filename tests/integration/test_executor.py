@@ -317,3 +317,19 @@ async def test_console_lines_reach_the_tool_log_sink_with_tool_call_id_and_level
         mine = [(tool, level, text) for tool, call_id, level, text in seen if call_id == f"call_{n}"]
         assert mine == [("talk", "info", f"first {n}"), ("talk", "warn", "careful"), ("talk", "info", "via ctx"),
                         ("talk", "error", "two"), ("talk", "error", "lines")]
+
+
+async def test_while_tailed_a_calls_lines_are_handed_on_before_its_answer(tmp_path, make_executor):
+    many = JsTool("many", "for (let i = 0; i < input.n; i++) console.log('line', i); return input.n;")
+    executor = await make_executor(tmp_path, [many, echo_tool()], workers=1)
+    seen: list[str] = []
+    executor.tool_log_sink = lambda tool, call_id, level, text: seen.append(f"{call_id} {text}")
+    executor.order_tool_logs = lambda: True
+    for round_ in range(5):
+        assert await executor.call("many", {"n": 300}, call_id=f"call_{round_}") == 300
+        # No waiting here: by the time the answer is back, every line of the call was handed on.
+        assert seen[-1] == f"call_{round_} line 299" and len(seen) == 300 * (round_ + 1)
+    started = asyncio.get_running_loop().time()
+    for n in range(20):  # a call that logs nothing is not held back either
+        await executor.call("echo", {"n": n}, call_id=f"quiet_{n}")
+    assert asyncio.get_running_loop().time() - started < 20 * 0.05
