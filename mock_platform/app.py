@@ -36,7 +36,9 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     store = Store(config.data_dir)
     tokens = TokenService.for_config(config)
     events = EventBus()
-    platform = Platform(config, store, tokens, events, Hub(config, store, tokens, events), TailService())
+    # The hub reports tool-set changes to `/mcp` (see mcp.ToolSetReportingHub).
+    platform = Platform(config, store, tokens, events, mcp.ToolSetReportingHub(config, store, tokens, events),
+                        TailService())
     mcp_endpoint = mcp.McpEndpoint(platform.hub, app_version())
 
     @asynccontextmanager

@@ -34,6 +34,13 @@ class DeploymentDeleted:
     deployment_id: str
 
 
+@dataclass(frozen=True)
+class ToolSetChanged:
+    """The tools of `org_id`'s connected deployments may have changed: a connector joined, left or swapped."""
+
+    org_id: str
+
+
 Event = Any
 Subscriber = Callable[[Event], Any]
 

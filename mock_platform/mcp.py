@@ -32,7 +32,8 @@ from edge_protocol.mcp import ToolFailure, UnknownTool, build_server
 
 from .auth import current_user
 from .errors import ApiError
-from .hub import CallFailed, Hub
+from .events import ToolSetChanged
+from .hub import CallFailed, Hub, Link
 
 log = logging.getLogger("mock_platform.mcp")
 
@@ -83,6 +84,30 @@ class PlatformTools:
         return result.get("output")
 
 
+class ToolSetReportingHub(Hub):
+    """The hub, publishing `ToolSetChanged` when a link registers, drops or reports new tools.
+
+    A bridge: the connector registry is being split out of `hub.py`, and once it is, the registry
+    itself publishes the event and this subclass goes away (`tests/integration/test_mcp_platform.py`
+    checks that list_changed follows a swap, a join and a leave, so the move cannot lose it).
+    """
+
+    def _register(self, link: Link) -> None:
+        super()._register(link)
+        self.events.publish(ToolSetChanged(link.org_id))
+
+    def _drop(self, link: Link) -> None:
+        registered = self.links.get(link.connector_id) is link
+        super()._drop(link)
+        if registered:
+            self.events.publish(ToolSetChanged(link.org_id))
+
+    def _set_tools(self, link: Link, bundle: Any, tools: list[Any]) -> None:
+        super()._set_tools(link, bundle, tools)
+        if self.links.get(link.connector_id) is link:  # a `tools.updated` after a swap (hello comes before _register)
+            self.events.publish(ToolSetChanged(link.org_id))
+
+
 def _org_of(ctx: ServerRequestContext[Any, Any]) -> str:
     request = ctx.request
     if request is None:
@@ -94,10 +119,13 @@ class McpEndpoint:
     """The ASGI app at `/mcp`: origin and token checks, then the SDK's session manager."""
 
     def __init__(self, hub: Hub, version: str) -> None:
+        self.tools = PlatformTools(hub)
         self.server, self.changes = build_server(
-            "edge-connector-platform", version, PlatformTools(hub), _org_of,
+            "edge-connector-platform", version, self.tools, _org_of,
             instructions="Tools of your organization's connected edge deployments.",
         )
+        self._listed: dict[str, bytes] = {}  # the tool list each org's clients last heard of
+        self._unsubscribe = hub.events.subscribe(self._on_event)
         # JSON answers (no SSE) for requests: every tool call is one request and one response;
         # notifications go on the session's GET stream or a 2026-07-28 listen stream.
         self.manager = StreamableHTTPSessionManager(app=self.server, json_response=True, security_settings=None)
@@ -108,7 +136,18 @@ class McpEndpoint:
             try:
                 yield
             finally:
+                self._unsubscribe()
                 self.changes.close()
+
+    async def _on_event(self, event: Any) -> None:
+        """`list_changed` to the org's subscribed clients when what `tools/list` answers changed."""
+        if not isinstance(event, ToolSetChanged):
+            return
+        listed = orjson.dumps(await self.tools.tools(event.org_id), option=orjson.OPT_SORT_KEYS)
+        if self._listed.get(event.org_id) == listed:
+            return  # e.g. a second replica with the same tools joined
+        self._listed[event.org_id] = listed
+        await self.changes.changed(event.org_id)
 
     async def __call__(self, scope, receive, send) -> None:
         request = Request(scope, receive)

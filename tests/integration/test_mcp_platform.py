@@ -12,18 +12,19 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import TextContent
+from mcp_types import TextContent, ToolListChangedNotification
 
 from tests.support.bundles import make_archive
 from tests.support.cli import Cli
 from tests.support.inspector import InspectorUnavailable, inspector
-from tests.support.mcp_tools import ECHO_JS, ECHO_OUTPUT, FAIL_JS, mcp_command
+from tests.support.mcp_tools import ECHO_JS, ECHO_OUTPUT, FAIL_JS, SHOUT_JS, mcp_command
 from tests.support.platform import PlatformProcess
 from tests.support.runtime import RuntimeProcess
 from tests.support.waiting import wait_until
@@ -46,6 +47,7 @@ class Stack:
     runtime: RuntimeProcess
     base: Path
     deployment_id: str
+    deployment_secret: str
 
     @property
     def mcp_url(self) -> str:
@@ -83,7 +85,7 @@ def stack(tmp_path_factory):
         wait_until(lambda: runtime.exited() or {t["name"] for t in runtime.status().get("tools", [])} >= {"echo", "fail"},
                    30, message="the runtime to load the bundle")
         runtime.wait_healthy(30)
-        yield Stack(platform, cli, org_id, token, runtime, base, dep["deploymentId"])
+        yield Stack(platform, cli, org_id, token, runtime, base, dep["deploymentId"], dep["secret"])
     finally:
         if runtime is not None:
             runtime.stop()
@@ -247,3 +249,55 @@ def test_inspector_cli_lists_and_calls_through_the_platform(stack: Stack, mcp_in
     refused = mcp_inspector.run(stack.mcp_url, "--transport", "http", "--method", "tools/list")
     # Without a token the Inspector reads the 401's challenge and asks for an (interactive) sign-in.
     assert refused.returncode != 0 and '"auth_required"' in refused.stderr
+
+
+# ----------------------------------------------------- list_changed (last: it changes the org's tools)
+async def test_swap_leave_and_join_reach_subscribed_clients_of_both_eras(stack: Stack) -> None:
+    heard = anyio.Event()
+
+    async def on_message(message) -> None:
+        if isinstance(message, ToolListChangedNotification):
+            heard.set()
+
+    async def names(client: Client) -> list[str]:
+        return [tool.name for tool in (await client.list_tools(cache_mode="bypass")).tools]
+
+    runtime = None
+    async with stack.client("legacy", message_handler=on_message) as legacy, stack.client(MODERN) as modern:
+        assert await names(legacy) == ["echo", "fail"]
+        async with modern.listen(tools_list_changed=True) as subscription:
+            async def next_event() -> None:
+                with anyio.fail_after(60):
+                    async for _event in subscription:
+                        return
+
+            # A swap: a new version with one more tool, pushed to the connector, which reports it.
+            archive, _ = make_archive(stack.base / "bundle-2", [ECHO_JS, FAIL_JS, SHOUT_JS], name="mcp-tools")
+            stack.cli("upload", "--archive", str(archive), "--set-default")
+            await next_event()
+            with anyio.fail_after(60):
+                await heard.wait()
+            assert await names(legacy) == await names(modern) == ["echo", "fail", "shout"]
+            assert (await modern.call_tool("shout", {"text": "new"})).structured_content == {"text": "NEW"}
+            assert (await legacy.call_tool("shout", {"text": "old"})).structured_content == {"text": "OLD"}
+
+            # A leave: the only connector stops; the org has no tools any more.
+            heard = anyio.Event()
+            stack.runtime.stop()
+            await next_event()
+            with anyio.fail_after(60):
+                await heard.wait()
+            assert await names(modern) == []
+
+            # A join: a connector of the deployment comes back with the bundle.
+            heard = anyio.Event()
+            runtime = RuntimeProcess(stack.base / "install", env={
+                "TOOL_RPC_URL": stack.platform.ws_url, "DEPLOYMENT_ID": stack.deployment_id,
+                "DEPLOYMENT_SECRET": stack.deployment_secret}).start()
+            try:
+                await next_event()
+                with anyio.fail_after(60):
+                    await heard.wait()
+                assert await names(legacy) == ["echo", "fail", "shout"]
+            finally:
+                runtime.stop()
