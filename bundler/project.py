@@ -31,7 +31,6 @@ class ProjectConfig:
     tools_dir: str = DEFAULT_TOOLS_DIR
     target: str = DEFAULT_TARGET
     external: list[str] = field(default_factory=list)
-    platform_url: str | None = None
 
     @property
     def tools_path(self) -> Path:
@@ -100,10 +99,11 @@ def load_project(project_dir: Path) -> ProjectConfig:
     external = edge.get("external", [])
     if not isinstance(external, list) or not all(isinstance(x, str) and x for x in external):
         raise BuildError(f"{edge_path}: \"external\" must be a list of package names", 'e.g. "external": ["pg-native"]')
+    # Read by the CLI (edge_cli.client), which must work in any folder; checked here with the rest of edge.json.
     platform_url = edge.get("platformUrl")
     if platform_url is not None and not isinstance(platform_url, str):
         raise BuildError(f"{edge_path}: \"platformUrl\" must be a string", 'e.g. "platformUrl": "http://127.0.0.1:8000"')
-    return ProjectConfig(root, name, tools_dir, target, list(external), platform_url)
+    return ProjectConfig(root, name, tools_dir, target, list(external))
 
 
 def _string(data: dict[str, Any], key: str, default: str, path: Path) -> str:

@@ -179,7 +179,8 @@ class Runtime:
         assert self.auth is not None
         self.sync = BundleSync(BundleStore(settings.install_dir), self.executor, self._http, self.auth.token,
                                settings.sync_interval_seconds, self._on_swapped,
-                               logging.getLogger("edge_runtime.sync"), deployment_id=self.deployment_id)
+                               logging.getLogger("edge_runtime.sync"), deployment_id=self.deployment_id,
+                               on_error=self.metrics.sync_failed)
         # Repairs a half-finished swap, then loads what is installed; a bundle that does not load is
         # logged as a sync error and the runtime runs on without tools until a good one arrives.
         manifest = await self.sync.start_installed()
@@ -396,10 +397,6 @@ def _wall(monotonic_at: float | None) -> str | None:
         return None
     wall = time.time() - (time.monotonic() - monotonic_at)
     return datetime.fromtimestamp(wall, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _bundle_label(manifest: Manifest) -> str:
-    return f"{manifest.bundle} v{manifest.version}" if manifest.version is not None else manifest.bundle
 
 
 def _error_body(body: bytes | None) -> tuple[str | None, str | None]:

@@ -59,10 +59,6 @@ class Settings:
         """The platform's HTTP base, derived from the WebSocket URL (ws→http, wss→https, path dropped)."""
         return platform_http_url(self.tool_rpc_url)
 
-    @property
-    def lock_path(self) -> Path:
-        return self.install_dir / "edge-runtime.lock"
-
 
 def platform_http_url(tool_rpc_url: str) -> str:
     parts = urlsplit(tool_rpc_url)

@@ -120,6 +120,7 @@ class BundleSync:
         *,
         deployment_id: str | None = None,
         retry_initial: float = RETRY_INITIAL_SECONDS,
+        on_error: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -129,13 +130,12 @@ class BundleSync:
         self.on_swapped = on_swapped
         self.logger = logger
         self.deployment_id = deployment_id
+        self.on_error = on_error  # told of every "Bundle sync error" (the /metrics counter)
         self._backoff = Backoff(initial=min(retry_initial, interval), maximum=interval)
         self._trigger = asyncio.Event()
         self._pushed: Any = _UNSET  # the latest ref handed to assigned(), not yet acted on
         self._reasons: list[str] = []
         self._syncing = False
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._lock = asyncio.Lock()
         self._next_sync_at = time.time() + interval
         # What /statusz shows
@@ -195,7 +195,6 @@ class BundleSync:
         pushed, self._pushed = self._pushed, _UNSET
         reasons, self._reasons = self._reasons, []
         self._syncing = True
-        self._idle.clear()
         try:
             decision = await self._sync(pushed, reasons)
         except Exception as exc:  # noqa: BLE001 - the sync loop must outlive any one failure
@@ -208,7 +207,6 @@ class BundleSync:
             return None
         finally:
             self._syncing = False
-            self._idle.set()
         self.last_sync_error = None
         self._backoff.reset()
         self._next_sync_at = time.time() + self.interval
@@ -216,6 +214,8 @@ class BundleSync:
 
     def _failed(self, cause: str) -> None:
         self.sync_errors += 1
+        if self.on_error is not None:
+            self.on_error()
         self.last_sync_at = time.time()
         self.last_sync_error = cause
         self.logger.error("Bundle sync error: %s", cause)
@@ -351,15 +351,6 @@ class BundleSync:
             raise SyncError(f"download of bundle {target.label()} failed ({_describe_http_error(exc)})") from None
 
     # ------------------------------------------------------------------------------ status
-    @property
-    def next_sync_at(self) -> float:
-        """Wall-clock time (epoch seconds) of the next interval poll or retry."""
-        return self._next_sync_at
-
-    async def wait_idle(self) -> None:
-        """Wait until no sync is running (for shutdown)."""
-        await self._idle.wait()
-
     def status(self) -> dict[str, Any]:
         manifest = self.executor.manifest
         return {

@@ -35,6 +35,7 @@ from edge_protocol.limits import DEFAULT_TOOL_TIMEOUT_MS, MAX_FRAME_BYTES
 from .auth import AuthError, Principal, current_principal
 from .errors import ApiError
 from .events import AssignmentChanged, DeploymentDeleted
+from .models import ConnectorList
 
 log = logging.getLogger("mock_platform.hub")
 
@@ -559,7 +560,7 @@ async def tool_rpc(websocket: WebSocket) -> None:
     await hub_of(websocket).serve(websocket)
 
 
-@router.get("/api/connectors")
+@router.get("/api/connectors", response_model=ConnectorList, tags=["connectors"])
 async def list_connectors(request: Request, principal: Principal = Depends(current_principal)) -> Response:
     return Response(orjson.dumps({"connectors": hub_of(request).connectors(principal.org_id)}),
                     media_type="application/json")

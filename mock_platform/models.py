@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
@@ -191,8 +193,9 @@ class HealthStatus(_Model):
 
 
 # ------------------------------------------------------------------------------------ hub routes
-# Documentation models of the hub's routes (tool_calls.py, sim.py, hub.py). Those routes build their
-# JSON by hand on the hot path; these give /docs the same shapes without putting pydantic on it.
+# The shapes of the hub's routes (tool_calls.py, sim.py, hub.py) in the OpenAPI document. Those routes
+# parse and build their JSON by hand (the call path is hot; their refusals are the platform's own
+# one-line errors), so these models are never run: they are what /docs and /openapi.json promise.
 class ToolCallRequest(_Model):
     arguments: Any = Field(default_factory=dict, description="the tool's input, checked against its inputSchema")
     deploymentId: str | None = Field(default=None, description="omit: the least busy connector that has the tool")
@@ -201,8 +204,9 @@ class ToolCallRequest(_Model):
 
 class ToolCallResult(_Model):
     output: Any
-    durationMs: float
+    durationMs: float | None = Field(description="the connector's time running the tool")
     deploymentId: str | None
+    callId: str
 
 
 class ToolCallErrorDetail(_Model):
@@ -215,6 +219,11 @@ class ToolCallErrorDetail(_Model):
 
 class ToolCallErrorBody(_Model):
     error: ToolCallErrorDetail
+
+
+def tool_call_error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of the tool call route: its refusals carry the tool error detail."""
+    return {status: {"model": ToolCallErrorBody} for status in statuses}
 
 
 class RecentCall(_Model):
@@ -248,8 +257,9 @@ class ConnectorList(_Model):
 
 
 class SimDisconnectRequest(_Model):
-    deploymentId: str | None = None
-    code: int = Field(default=1012, description="WebSocket close code")
+    deploymentId: str | None = Field(default=None, description="omit: every connector of the organization")
+    code: int = Field(default=CLOSE_PLATFORM_RESTART, description="WebSocket close code (1000-1014 or 3000-4999)")
+    tails: bool = Field(default=False, description="close the organization's tail streams instead of connectors")
 
 
 class SimDisconnectResult(_Model):

@@ -17,6 +17,19 @@ from edge_protocol import jsonrpc
 from .auth import Principal, current_user
 from .errors import ApiError, json_object_body
 from .hub import hub_of
+from .models import (
+    AUTH_ERRORS,
+    SimDisconnectRequest,
+    SimDisconnectResult,
+    SimLatencyRequest,
+    SimLatencyResult,
+    SimPushesRequest,
+    SimPushesResult,
+    SimRejectRequest,
+    SimRejectResult,
+    documented_body,
+    error_responses,
+)
 
 router = APIRouter(prefix="/api/sim")
 
@@ -40,7 +53,8 @@ def _number(body: dict[str, Any], key: str, *, integer: bool) -> Any:
     return value
 
 
-@router.post("/disconnect")
+@router.post("/disconnect", response_model=SimDisconnectResult, openapi_extra=documented_body(SimDisconnectRequest),
+             responses=error_responses(422, *AUTH_ERRORS))
 async def disconnect(request: Request, principal: Principal = Depends(current_user)) -> Response:
     body = await _body(request)
     deployment_id = body.get("deploymentId")
@@ -59,21 +73,24 @@ async def disconnect(request: Request, principal: Principal = Depends(current_us
     return _json({"disconnected": count})
 
 
-@router.post("/reject")
+@router.post("/reject", response_model=SimRejectResult, openapi_extra=documented_body(SimRejectRequest),
+             responses=error_responses(422, *AUTH_ERRORS))
 async def reject(request: Request, principal: Principal = Depends(current_user)) -> Response:
     count = _number(await _body(request), "count", integer=True)
     hub_of(request).sim(principal.org_id).reject_next = count
     return _json({"rejectNext": count})
 
 
-@router.post("/latency")
+@router.post("/latency", response_model=SimLatencyResult, openapi_extra=documented_body(SimLatencyRequest),
+             responses=error_responses(422, *AUTH_ERRORS))
 async def latency(request: Request, principal: Principal = Depends(current_user)) -> Response:
     ms = _number(await _body(request), "ms", integer=False)
     hub_of(request).sim(principal.org_id).latency_ms = float(ms)
     return _json({"latencyMs": ms})
 
 
-@router.post("/pushes")
+@router.post("/pushes", response_model=SimPushesResult, openapi_extra=documented_body(SimPushesRequest),
+             responses=error_responses(422, *AUTH_ERRORS))
 async def pushes(request: Request, principal: Principal = Depends(current_user)) -> Response:
     enabled = (await _body(request)).get("enabled")
     if not isinstance(enabled, bool):

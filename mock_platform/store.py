@@ -237,9 +237,6 @@ class Store:
         orgs.update({r["org_id"]: r["role"] for r in rows if r["org_id"] != org_id})
         return sub, org_id, orgs
 
-    def list_orgs(self) -> list[str]:
-        return [r["id"] for r in self._query("SELECT id FROM orgs ORDER BY id")]
-
     # -- deployments
     def create_deployment(self, org_id: str, name: str, replicas: int = 1) -> tuple[Deployment, str]:
         """A new deployment and its secret; the secret exists in clear only in this return value."""

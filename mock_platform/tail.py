@@ -21,6 +21,7 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketState
 
+from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
 from edge_protocol.tail import (
     BEARER_SUBPROTOCOL_PREFIX,
     BROWSER_SUBPROTOCOL,
@@ -110,7 +111,7 @@ class TailService:
         await asyncio.gather(*(s.close(code, reason) for s in streams))
         return len(streams)
 
-    async def stop(self, code: int = 1012) -> None:
+    async def stop(self, code: int = CLOSE_PLATFORM_RESTART) -> None:
         await asyncio.gather(*(s.close(code, "platform stopping") for s in list(self.streams)))
 
 

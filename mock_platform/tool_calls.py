@@ -20,6 +20,15 @@ from fastapi.responses import Response
 from .auth import Principal, current_principal
 from .errors import ApiError, json_object_body
 from .hub import CallFailed, hub_of
+from .models import (
+    AUTH_ERRORS,
+    RecentCalls,
+    ToolCallRequest,
+    ToolCallResult,
+    documented_body,
+    error_responses,
+    tool_call_error_responses,
+)
 
 router = APIRouter()
 
@@ -78,14 +87,16 @@ class CallFastPath:
         await self.app(scope, receive, send)
 
 
-@router.post("/api/tools/{tool}/call")
+@router.post("/api/tools/{tool}/call", response_model=ToolCallResult, tags=["tools"],
+             openapi_extra=documented_body(ToolCallRequest),
+             responses={**error_responses(400, *AUTH_ERRORS), **tool_call_error_responses(404, 422, 502, 503, 504)})
 async def call_tool(tool: str, request: Request, principal: Principal = Depends(current_principal)) -> Response:
     """Call a tool as an agent would (served by `CallFastPath` when the app installs it)."""
     status, body, headers = await answer_call(request, tool, principal)
     return Response(body, status_code=status, media_type="application/json", headers=headers or None)
 
 
-@router.get("/api/calls")
+@router.get("/api/calls", response_model=RecentCalls, tags=["tools"], responses=error_responses(*AUTH_ERRORS))
 async def recent_calls(
     request: Request,
     limit: int = Query(50, ge=1, le=500),

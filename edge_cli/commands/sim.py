@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
+
 from ..client import connect
 from ..console import out, print_json
 from .deployment import JSON_OPTION, PLATFORM_OPTION
@@ -34,7 +36,7 @@ def _post(platform: str | None, path: str, body: dict, as_json: bool, summary: s
 @sim_app.command("disconnect")
 def disconnect(
     deployment: str = typer.Option(None, "--deployment", help="Only this deployment's connector (default: all of your org)."),
-    code: int = typer.Option(1012, "--code", help="WebSocket close code (1012 platform restart, 4001 token expired, 4009 replaced…)."),
+    code: int = typer.Option(CLOSE_PLATFORM_RESTART, "--code", help="WebSocket close code (1012 platform restart, 4001 token expired, 4009 replaced…)."),
     tails: bool = typer.Option(False, "--tails", help="Close your organization's live-tail streams instead (edge-connector tail, dashboard Live)."),
     platform: str = PLATFORM_OPTION,
     as_json: bool = JSON_OPTION,

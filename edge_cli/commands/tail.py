@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 import typer
 
+from edge_protocol.failures import is_platform_restart
 from edge_protocol.tail import TAIL_PATH, TailEventError, TailFilter, event_from_wire
 
 from ..client import connect, refusal_to_cli_error
@@ -184,8 +185,8 @@ def _close_reason(closed: Any) -> str:
     frame = closed.rcvd
     if frame is None:
         return "connection lost without a close frame"
-    if frame.code == 1012:
-        return "platform restarting, close 1012"
+    if is_platform_restart(frame.code):
+        return f"platform restarting, close {frame.code}"
     return f"closed by the platform, code {frame.code}{': ' + frame.reason if frame.reason else ''}"
 
 

@@ -391,6 +391,10 @@ def test_openapi_documents_every_route_with_models(server):
         ("/api/deployments/{deployment_id}/bundle", "delete"), ("/api/bundles/{name}/versions", "post"),
         ("/api/bundles", "get"), ("/api/bundles/{name}", "get"), ("/api/bundles/{name}/versions/{version}/archive", "get"),
         ("/api/bundles/default", "put"), ("/api/connectors/assignment", "get"), ("/login", "get"), ("/healthz", "get"),
+        # The hub's routes, whose JSON is built by hand, document the same shapes.
+        ("/api/tools/{tool}/call", "post"), ("/api/calls", "get"), ("/api/connectors", "get"),
+        ("/api/sim/disconnect", "post"), ("/api/sim/reject", "post"), ("/api/sim/latency", "post"),
+        ("/api/sim/pushes", "post"),
     }
     for path, method in expected:
         assert method in paths.get(path, {}), f"{method.upper()} {path} missing from /openapi.json"
@@ -403,6 +407,9 @@ def test_openapi_documents_every_route_with_models(server):
         if method in ("post", "put") and path not in ("/api/deployments/{deployment_id}/rotate-secret",):
             assert "requestBody" in operation, f"{method.upper()} {path} has no request body model"
     assert "application/gzip" in paths["/api/bundles/{name}/versions"]["post"]["requestBody"]["content"]
+    call = paths["/api/tools/{tool}/call"]["post"]
+    assert "ToolCallErrorBody" in json.dumps(call["responses"]["422"])
+    assert "arguments" in json.dumps(call["requestBody"])
     assert httpx.get(f"{server.url}/docs").status_code == 200
 
 

@@ -15,15 +15,15 @@ from typing import Any
 
 import httpx
 
-from tests.support.bundles import echo_tool, make_archive
+from tests.support.bundles import JsTool, echo_tool, make_archive
 from tests.support.runtime import RuntimeProcess, write_token_file
 from tests.support.waiting import wait_until
 
 NAME = "sync-e2e"
 
 
-def upload(platform, token: str, work: Path, tag: str) -> dict[str, Any]:
-    path, manifest = make_archive(work / tag, [echo_tool(tag=tag)], name=NAME)
+def upload(platform, token: str, work: Path, tag: str, extra: list[JsTool] | None = None) -> dict[str, Any]:
+    path, manifest = make_archive(work / tag, [echo_tool(tag=tag), *(extra or [])], name=NAME)
     response = httpx.post(f"{platform.url}/api/bundles/{NAME}/versions", content=path.read_bytes(),
                           headers={"Authorization": f"Bearer {token}", "X-Bundle-Checksum": manifest.checksum},
                           timeout=30)
@@ -69,6 +69,34 @@ def test_an_upload_is_served_within_a_second_via_push(platform, tmp_path):
         assert "Bundle sync error" not in runtime.text
         manifest = (tmp_path / "install" / "manifest.json").read_text()
         assert v2["checksum"] in manifest and (tmp_path / "install" / "dist" / "echo.js").is_file()
+    finally:
+        runtime.stop()
+
+
+def _sync_errors_metric(runtime: RuntimeProcess) -> float:
+    for line in runtime.get("/metrics").text.splitlines():
+        if line.startswith("edge_bundle_sync_errors_total "):
+            return float(line.split()[1])
+    raise AssertionError("edge_bundle_sync_errors_total is missing from /metrics")
+
+
+def test_a_failed_sync_counts_in_metrics_like_in_the_log(platform, tmp_path):
+    token = platform.user_token()
+    upload(platform, token, tmp_path, "v1")
+    assert httpx.put(f"{platform.url}/api/bundles/default", json={"name": NAME},
+                     headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    runtime = start_runtime(platform, token, tmp_path / "install")
+    try:
+        wait_until(lambda: answering_tag(platform, token) == "v1", 15, message="v1 to answer")
+        assert _sync_errors_metric(runtime) == 0
+        broken = JsTool("broken", "return 1;", prelude="throw new Error('needs a missing module');")
+        upload(platform, token, tmp_path, "v2", extra=[broken])  # pushed; its tools do not load
+        runtime.wait_for_log("Bundle sync error")
+        # Retries keep failing (and counting) meanwhile: poll until one reading of all three agrees.
+        wait_until(lambda: _sync_errors_metric(runtime) == runtime.text.count("Bundle sync error")
+                   == runtime.status()["sync"]["syncErrors"] >= 1, 10,
+                   message="/metrics, the log and /statusz to count the same sync errors")
+        assert answering_tag(platform, token) == "v1"  # the good bundle still serves
     finally:
         runtime.stop()
 

@@ -23,12 +23,10 @@ def project(tmp_path, edge=None, package=None, tools=()):
 
 def test_defaults_and_settings(tmp_path):
     config = load_project(project(tmp_path, {"name": "a"}, {"name": "b"}))
-    assert (config.name, config.tools_dir, config.target, config.external, config.platform_url) == (
-        "a", "src/tools", "node20", [], None)
+    assert (config.name, config.tools_dir, config.target, config.external) == ("a", "src/tools", "node20", [])
     config = load_project(project(tmp_path, {"toolsDir": "tools", "target": "node22", "external": ["pg"],
                                               "platformUrl": "http://x"}, {"name": "@org/b"}))
-    assert (config.name, config.tools_dir, config.target, config.external, config.platform_url) == (
-        "@org/b", "tools", "node22", ["pg"], "http://x")
+    assert (config.name, config.tools_dir, config.target, config.external) == ("@org/b", "tools", "node22", ["pg"])
     assert config.archive_file_name == "org-b.tar.gz"
 
 
