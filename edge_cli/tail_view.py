@@ -45,8 +45,10 @@ def short_id(call_id: str | None) -> str:
 
 def call_line(event: CallEvent) -> Line:
     outcome = event.outcome
-    text = (f"{clock(event.at)}  {event.deployment_id or '-'}  {event.tool}  {outcome}  "
-            f"{event.duration_ms:.1f} ms  {short_id(event.call_id)}")
+    text = (
+        f"{clock(event.at)}  {event.deployment_id or '-'}  {event.tool}  {outcome}  "
+        f"{event.duration_ms:.1f} ms  {short_id(event.call_id)}"
+    )
     if event.outcome != "ok":
         code = event.error_code if event.error_code and event.error_code != outcome else None
         text += f"  {code + ': ' if code else ''}{event.error_message or ''}".rstrip()
@@ -63,8 +65,11 @@ def log_line(event: LogEvent, *, under_call: bool) -> Line:
 
 
 def dropped_line(event: DroppedEvent) -> Line:
-    return Line(f"… {event.count} events dropped: this terminal read more slowly than they came "
-                "(narrow the stream with --deployment, --tool or --status)", "yellow")
+    return Line(
+        f"… {event.count} events dropped: this terminal read more slowly than they came "
+        "(narrow the stream with --deployment, --tool or --status)",
+        "yellow",
+    )
 
 
 class TailView:

@@ -76,8 +76,13 @@ class LogLine:
         level = _field(data, "level", str)
         if level not in LOG_LEVELS:
             raise TailEventError(f"'level' must be one of {', '.join(LOG_LEVELS)}")
-        return cls(_field(data, "at", str), _field(data, "tool", str), _field(data, "callId", str, optional=True),
-                   level, _field(data, "message", str))
+        return cls(
+            _field(data, "at", str),
+            _field(data, "tool", str),
+            _field(data, "callId", str, optional=True),
+            level,
+            _field(data, "message", str),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +106,15 @@ class CallEvent:
         return "ok" if self.outcome == "ok" else "error"
 
     def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {"type": "call", "at": self.at, "callId": self.call_id, "tool": self.tool,
-                                "deploymentId": self.deployment_id, "durationMs": self.duration_ms,
-                                "outcome": self.outcome}
+        wire: dict[str, Any] = {
+            "type": "call",
+            "at": self.at,
+            "callId": self.call_id,
+            "tool": self.tool,
+            "deploymentId": self.deployment_id,
+            "durationMs": self.duration_ms,
+            "outcome": self.outcome,
+        }
         if self.outcome != "ok":
             wire["error"] = {"code": self.error_code or self.outcome, "message": self.error_message or ""}
         if self.connector_id is not None:
@@ -117,9 +128,12 @@ class CallEvent:
             raise TailEventError("'error' must be an object {code, message}")
         outcome = _field(data, "outcome", str)
         return cls(
-            at=_field(data, "at", str), call_id=_field(data, "callId", str), tool=_field(data, "tool", str),
+            at=_field(data, "at", str),
+            call_id=_field(data, "callId", str),
+            tool=_field(data, "tool", str),
             deployment_id=_field(data, "deploymentId", str, optional=True),
-            duration_ms=float(_field(data, "durationMs", (int, float))), outcome=outcome,
+            duration_ms=float(_field(data, "durationMs", (int, float))),
+            outcome=outcome,
             error_code=str(error.get("code")) if error else None,
             error_message=str(error.get("message")) if error else None,
             connector_id=_field(data, "connectorId", str, optional=True),
@@ -137,8 +151,14 @@ class LogEvent:
     type = "log"
 
     def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {"type": "log", "at": self.line.at, "deploymentId": self.deployment_id,
-                                "tool": self.line.tool, "level": self.line.level, "message": self.line.message}
+        wire: dict[str, Any] = {
+            "type": "log",
+            "at": self.line.at,
+            "deploymentId": self.deployment_id,
+            "tool": self.line.tool,
+            "level": self.line.level,
+            "message": self.line.message,
+        }
         if self.line.call_id is not None:
             wire["callId"] = self.line.call_id
         if self.connector_id is not None:
@@ -147,8 +167,11 @@ class LogEvent:
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> LogEvent:
-        return cls(_field(data, "deploymentId", str, optional=True), LogLine.from_wire(dict(data)),
-                   _field(data, "connectorId", str, optional=True))
+        return cls(
+            _field(data, "deploymentId", str, optional=True),
+            LogLine.from_wire(dict(data)),
+            _field(data, "connectorId", str, optional=True),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +194,11 @@ class DroppedEvent:
 
 
 TailEvent = CallEvent | LogEvent | DroppedEvent
-_BY_TYPE: dict[str, type[CallEvent] | type[LogEvent] | type[DroppedEvent]] = {"call": CallEvent, "log": LogEvent, "dropped": DroppedEvent}
+_BY_TYPE: dict[str, type[CallEvent] | type[LogEvent] | type[DroppedEvent]] = {
+    "call": CallEvent,
+    "log": LogEvent,
+    "dropped": DroppedEvent,
+}
 
 
 def event_from_wire(data: Any) -> TailEvent:

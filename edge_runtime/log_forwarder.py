@@ -35,9 +35,14 @@ MAX_PENDING_LINES = 1000
 
 
 class LogForwarder:
-    def __init__(self, rate: int = MAX_LOG_LINES_PER_SECOND, window: float = 1.0,
-                 batch_size: int = MAX_LOG_ENTRIES_PER_BATCH, max_line_bytes: int = MAX_LOG_LINE_BYTES,
-                 scrub: Callable[[str], str] = redact) -> None:
+    def __init__(
+        self,
+        rate: int = MAX_LOG_LINES_PER_SECOND,
+        window: float = 1.0,
+        batch_size: int = MAX_LOG_ENTRIES_PER_BATCH,
+        max_line_bytes: int = MAX_LOG_LINE_BYTES,
+        scrub: Callable[[str], str] = redact,
+    ) -> None:
         self.rate, self.window, self.batch_size, self.max_line_bytes = rate, window, batch_size, max_line_bytes
         self.scrub = scrub
         self.subscribed = False
@@ -88,8 +93,9 @@ class LogForwarder:
         if not pending and self._dropped:
             tools = self._dropped_tools
             tool = next(iter(tools)) if len(tools) == 1 else "-"
-            batch.append(LogLine(at, tool, None, "warn",
-                                 f"{self._dropped} lines dropped (more than {self.rate} lines/s)"))
+            batch.append(
+                LogLine(at, tool, None, "warn", f"{self._dropped} lines dropped (more than {self.rate} lines/s)")
+            )
             self._dropped = 0
             tools.clear()
         return batch
@@ -104,8 +110,13 @@ class LogShipper:
     sends until nothing waits. `send` gets the lines of one batch and puts them on the wire.
     """
 
-    def __init__(self, forwarder: LogForwarder, send: Callable[[list[LogLine]], Awaitable[None]],
-                 clock: Callable[[], float] = time.monotonic, interval: float = BATCH_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        forwarder: LogForwarder,
+        send: Callable[[list[LogLine]], Awaitable[None]],
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = BATCH_INTERVAL_SECONDS,
+    ) -> None:
         self.forwarder, self.send, self.clock, self.interval = forwarder, send, clock, interval
         self._wake = asyncio.Event()
 

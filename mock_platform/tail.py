@@ -82,13 +82,18 @@ class TailService:
             org_id, tail_filter, subprotocol = _admit(websocket)
             viewer = self.fanout.open(org_id, tail_filter)
         except TooManyViewers:
-            refusal = ApiError(429, "too_many_tails", f"At most {MAX_VIEWERS_PER_ORG} live tails may be open per "
-                               "organization; close one (an edge-connector tail or a dashboard tab) and retry")
+            refusal = ApiError(
+                429,
+                "too_many_tails",
+                f"At most {MAX_VIEWERS_PER_ORG} live tails may be open per "
+                "organization; close one (an edge-connector tail or a dashboard tab) and retry",
+            )
             await websocket.send_denial_response(JSONResponse(refusal.body(), status_code=429))
             return
         except ApiError as refusal:
-            await websocket.send_denial_response(JSONResponse(refusal.body(), status_code=refusal.status,
-                                                              headers=refusal.headers or None))
+            await websocket.send_denial_response(
+                JSONResponse(refusal.body(), status_code=refusal.status, headers=refusal.headers or None)
+            )
             return
         stream = TailStream(websocket, viewer)
         self.streams.add(stream)
@@ -143,14 +148,18 @@ def _admit(websocket: WebSocket) -> tuple[str, TailFilter, str | None]:
     token, subprotocol = bearer_token(websocket), None  # type: ignore[arg-type]
     offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     if token is None:
-        token = next((p[len(BEARER_SUBPROTOCOL_PREFIX):] for p in offered if p.startswith(BEARER_SUBPROTOCOL_PREFIX)),
-                     None)
+        token = next(
+            (p[len(BEARER_SUBPROTOCOL_PREFIX) :] for p in offered if p.startswith(BEARER_SUBPROTOCOL_PREFIX)), None
+        )
     if BROWSER_SUBPROTOCOL in offered:
         subprotocol = BROWSER_SUBPROTOCOL
     principal = principal_from_token(websocket, token)  # type: ignore[arg-type]
     if principal.is_deployment:
-        raise ApiError(403, "user_token_required",
-                       "The live tail needs a user token; deployment tokens may only fetch assignments and archives")
+        raise ApiError(
+            403,
+            "user_token_required",
+            "The live tail needs a user token; deployment tokens may only fetch assignments and archives",
+        )
     try:
         tail_filter = TailFilter.from_query(websocket.query_params)
     except ValueError as exc:

@@ -61,7 +61,11 @@ def tail(
 
 
 def _ws_url(http_url: str) -> str:
-    return "wss://" + http_url[len("https://"):] if http_url.startswith("https://") else "ws://" + http_url[len("http://"):]
+    return (
+        "wss://" + http_url[len("https://") :]
+        if http_url.startswith("https://")
+        else "ws://" + http_url[len("http://") :]
+    )
 
 
 def _describe(tail_filter: TailFilter) -> str:
@@ -77,7 +81,9 @@ def _backoff():
         try:
             value = float(raw) if raw else default
         except ValueError:
-            raise UsageError(f"{name}={raw!r} is not a number of seconds", f"Unset it or use e.g. {name}={default:g}") from None
+            raise UsageError(
+                f"{name}={raw!r} is not a number of seconds", f"Unset it or use e.g. {name}={default:g}"
+            ) from None
         if value <= 0:
             raise UsageError(f"{name}={raw!r} must be positive", f"Unset it or use e.g. {name}={default:g}")
         return value
@@ -114,16 +120,21 @@ class _Follower:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
         try:
-            ws = await ws_connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
-                                  open_timeout=10, ping_interval=10, ping_timeout=10, max_size=2**22)
+            ws = await ws_connect(
+                self.url,
+                additional_headers={"Authorization": f"Bearer {self.token}"},
+                open_timeout=10,
+                ping_interval=10,
+                ping_timeout=10,
+                max_size=2**22,
+            )
         except InvalidStatus as exc:
             return None, self._refused(exc.response.status_code, exc.response.body)
         except (TimeoutError, OSError, InvalidHandshake) as exc:
             return None, _connect_error(exc)
         connected_at = time.monotonic()
         if dropped_before:
-            _status(f"Tail stream back: following {self.what} on {self.shown_url} "
-                    "(events of the gap are not replayed)")
+            _status(f"Tail stream back: following {self.what} on {self.shown_url} (events of the gap are not replayed)")
         else:
             _status(f"Following {self.what} on {self.shown_url} (Ctrl-C to stop)")
         try:
@@ -192,4 +203,3 @@ def _close_reason(closed: Any) -> str:
 
 def register(app: typer.Typer) -> None:
     app.command("tail")(tail)
-

@@ -34,8 +34,9 @@ async def refusal(url: str, headers: dict[str, str] | None = None) -> tuple[int,
 def test_refusals_happen_before_the_upgrade_with_the_error_body(platform):
     org = f"org-{uuid.uuid4().hex[:8]}"
     user = platform.user_token(f"{org}@example.com", org)
-    deployment = httpx.post(f"{platform.url}/api/deployments", json={"name": "d"},
-                            headers={"Authorization": f"Bearer {user}"}, timeout=10).json()["deploymentId"]
+    deployment = httpx.post(
+        f"{platform.url}/api/deployments", json={"name": "d"}, headers={"Authorization": f"Bearer {user}"}, timeout=10
+    ).json()["deploymentId"]
     deployment_token = platform.mint_token(sub="dep", orgId=org, deploymentId=deployment, expiresIn=600)
 
     async def scenario() -> None:
@@ -91,7 +92,9 @@ def test_a_browser_offers_its_token_as_a_subprotocol(platform):
     token = platform.user_token(f"{org}@example.com", org)
 
     async def scenario() -> None:
-        async with ws_connect(tail_url(platform), subprotocols=[Subprotocol("edge-tail"), Subprotocol(f"bearer.{token}")]) as ws:
+        async with ws_connect(
+            tail_url(platform), subprotocols=[Subprotocol("edge-tail"), Subprotocol(f"bearer.{token}")]
+        ) as ws:
             assert ws.subprotocol == "edge-tail"
 
     asyncio.run(scenario())

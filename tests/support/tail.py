@@ -24,9 +24,14 @@ class TailProcess:
     stderr: list[str] = field(default_factory=list)
 
     def start(self, wait_following: bool = True) -> TailProcess:
-        self.process = subprocess.Popen([EDGE_CONNECTOR, "tail", *self.args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env={**self.cli.env, **FAST_BACKOFF},
-                                        cwd=self.cli.home)
+        self.process = subprocess.Popen(
+            [EDGE_CONNECTOR, "tail", *self.args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**self.cli.env, **FAST_BACKOFF},
+            cwd=self.cli.home,
+        )
         threading.Thread(target=self._pump, args=(self.process.stdout, self.stdout), daemon=True).start()
         threading.Thread(target=self._pump, args=(self.process.stderr, self.stderr), daemon=True).start()
         if wait_following:
@@ -46,8 +51,11 @@ class TailProcess:
         return self.events()
 
     def wait_stderr(self, fragment: str, count: int = 1, timeout: float = 15.0, message: str = "") -> str:
-        wait_until(lambda: self._alive_or_fail() and "".join(self.stderr).count(fragment) >= count, timeout,
-                   message=message or f"tail to print {fragment!r}")
+        wait_until(
+            lambda: self._alive_or_fail() and "".join(self.stderr).count(fragment) >= count,
+            timeout,
+            message=message or f"tail to print {fragment!r}",
+        )
         return "".join(self.stderr)
 
     def _alive_or_fail(self) -> bool:

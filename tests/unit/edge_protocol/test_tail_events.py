@@ -18,13 +18,22 @@ from edge_protocol.tail import (
 )
 
 OK = CallEvent("2026-11-30T10:00:00.000Z", "call_1", "echo", "dep-1", 1.5, "ok")
-FAILED = CallEvent("2026-11-30T10:00:00.000Z", "call_2", "fail", "dep-2", 2.0, "tool_error", "bad_city", "city is empty")
+FAILED = CallEvent(
+    "2026-11-30T10:00:00.000Z", "call_2", "fail", "dep-2", 2.0, "tool_error", "bad_city", "city is empty"
+)
 LINE = LogEvent("dep-1", LogLine("2026-11-30T10:00:00.000Z", "echo", "call_1", "info", "hello"))
 
 
 def test_call_event_wire_shape_matches_the_spec():
-    assert OK.to_wire() == {"type": "call", "at": "2026-11-30T10:00:00.000Z", "callId": "call_1", "tool": "echo",
-                            "deploymentId": "dep-1", "durationMs": 1.5, "outcome": "ok"}
+    assert OK.to_wire() == {
+        "type": "call",
+        "at": "2026-11-30T10:00:00.000Z",
+        "callId": "call_1",
+        "tool": "echo",
+        "deploymentId": "dep-1",
+        "durationMs": 1.5,
+        "outcome": "ok",
+    }
     wire = FAILED.to_wire()
     assert wire["outcome"] == "tool_error" and wire["error"] == {"code": "bad_city", "message": "city is empty"}
     refused = CallEvent("t", "call_3", "nope", None, 0.1, "tool_not_found", None, "Tool 'nope' not found")
@@ -33,27 +42,38 @@ def test_call_event_wire_shape_matches_the_spec():
 
 
 def test_log_and_dropped_wire_shapes():
-    assert LINE.to_wire() == {"type": "log", "at": "2026-11-30T10:00:00.000Z", "deploymentId": "dep-1",
-                              "tool": "echo", "callId": "call_1", "level": "info", "message": "hello"}
+    assert LINE.to_wire() == {
+        "type": "log",
+        "at": "2026-11-30T10:00:00.000Z",
+        "deploymentId": "dep-1",
+        "tool": "echo",
+        "callId": "call_1",
+        "level": "info",
+        "message": "hello",
+    }
     outside_a_call = LogEvent("dep-1", LogLine("t", "echo", None, "warn", "loading"))
     assert "callId" not in outside_a_call.to_wire()
     assert DroppedEvent(7).to_wire() == {"type": "dropped", "count": 7}
 
 
-@pytest.mark.parametrize("event", [OK, FAILED, LINE, DroppedEvent(3),
-                                   CallEvent("t", "c", "x", "d", 1, "ok", connector_id="conn_1")])
+@pytest.mark.parametrize(
+    "event", [OK, FAILED, LINE, DroppedEvent(3), CallEvent("t", "c", "x", "d", 1, "ok", connector_id="conn_1")]
+)
 def test_every_event_round_trips(event):
     assert event_from_wire(event.to_wire()) == event
 
 
-@pytest.mark.parametrize("frame, named", [
-    ({"type": "call", "callId": "c", "outcome": "ok"}, "at"),
-    ({"type": "log", "at": "t", "tool": "x", "level": "loud", "message": "m"}, "level"),
-    ({"type": "dropped", "count": 0}, "count"),
-    ({"type": "dropped", "count": True}, "count"),
-    ({"type": "party"}, "party"),
-    ([1, 2], "object"),
-])
+@pytest.mark.parametrize(
+    "frame, named",
+    [
+        ({"type": "call", "callId": "c", "outcome": "ok"}, "at"),
+        ({"type": "log", "at": "t", "tool": "x", "level": "loud", "message": "m"}, "level"),
+        ({"type": "dropped", "count": 0}, "count"),
+        ({"type": "dropped", "count": True}, "count"),
+        ({"type": "party"}, "party"),
+        ([1, 2], "object"),
+    ],
+)
 def test_bad_frames_name_the_problem(frame, named):
     with pytest.raises(TailEventError, match=named):
         event_from_wire(frame)

@@ -9,7 +9,9 @@ from edge_runtime.log_forwarder import MAX_PENDING_LINES, LogForwarder
 from edge_runtime.logs import REDACTED, register_secret
 
 
-def offer(fwd: LogForwarder, now: float, text: str = "line", tool: str = "echo", call_id: str | None = "call_1") -> bool:
+def offer(
+    fwd: LogForwarder, now: float, text: str = "line", tool: str = "echo", call_id: str | None = "call_1"
+) -> bool:
     return fwd.offer(now, "2026-11-30T10:00:00.000Z", tool, call_id, "info", text)
 
 
@@ -30,7 +32,8 @@ def test_lines_keep_their_tool_call_id_level_and_order():
         offer(fwd, n / 100, f"line {n}", call_id=f"call_{n % 2}")
     batch = fwd.take_batch("t")
     assert [(e.message, e.call_id, e.tool, e.level) for e in batch] == [
-        (f"line {n}", f"call_{n % 2}", "echo", "info") for n in range(5)]
+        (f"line {n}", f"call_{n % 2}", "echo", "info") for n in range(5)
+    ]
 
 
 def test_at_most_rate_lines_per_sliding_second_and_one_drop_report():
@@ -57,8 +60,15 @@ def test_the_window_slides():
         offer(fwd, now, f"at {now}")
     messages = [e.message for e in fwd.take_batch("t")]
     # 0.3 finds three lines in its second; by 1.25 the first three have left the window.
-    assert messages == ["at 0.0", "at 0.1", "at 0.2", "at 1.05", "at 1.15", "at 1.25",
-                        "1 lines dropped (more than 3 lines/s)"]
+    assert messages == [
+        "at 0.0",
+        "at 0.1",
+        "at 0.2",
+        "at 1.05",
+        "at 1.15",
+        "at 1.25",
+        "1 lines dropped (more than 3 lines/s)",
+    ]
 
 
 def test_batches_are_bounded_and_the_report_waits_for_a_slot():

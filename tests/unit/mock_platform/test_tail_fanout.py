@@ -34,7 +34,10 @@ def test_events_reach_every_matching_viewer_in_order():
     fanout.publish_log("org-1", line("call_2", "working"))
     fanout.publish_call("org-1", call(2, "tool_error", tool="fail"))
     assert [(f["type"], f.get("callId")) for f in drain(everything)] == [
-        ("call", "call_1"), ("log", "call_2"), ("call", "call_2")]
+        ("call", "call_1"),
+        ("log", "call_2"),
+        ("call", "call_2"),
+    ]
     assert [f["callId"] for f in drain(only_fail)] == ["call_2"]
     assert drain(other_org) == []
 
@@ -67,8 +70,11 @@ def test_a_dropped_frame_comes_before_the_first_event_after_room_frees():
     assert viewer.take() is not None and viewer.take() is not None  # two slots free
     fanout.publish_call("org-1", call(99))
     rest = drain(viewer)
-    assert rest == [json.loads(json.dumps(call(2).to_wire())), {"type": "dropped", "count": 2},
-                    json.loads(json.dumps(call(99).to_wire()))]
+    assert rest == [
+        json.loads(json.dumps(call(2).to_wire())),
+        {"type": "dropped", "count": 2},
+        json.loads(json.dumps(call(99).to_wire())),
+    ]
 
 
 def test_at_most_ten_viewers_per_organization():
@@ -110,11 +116,20 @@ def test_status_filter_delivers_a_failed_calls_lines_before_it_and_discards_the_
     fanout.publish_log("org-1", line("call_1", "late line of call 1"))
     fanout.publish_log("org-1", line("call_2", "late line of call 2"))
     got = [(f["type"], f.get("message") or f.get("callId")) for f in drain(errors)]
-    assert got == [("log", "worker started"), ("log", "first of call 1"), ("log", "second of call 1"),
-                   ("call", "call_1"), ("log", "late line of call 1")]
+    assert got == [
+        ("log", "worker started"),
+        ("log", "first of call 1"),
+        ("log", "second of call 1"),
+        ("call", "call_1"),
+        ("log", "late line of call 1"),
+    ]
     got_ok = [(f["type"], f.get("message") or f.get("callId")) for f in drain(oks)]
-    assert got_ok == [("log", "worker started"), ("log", "first of call 2"), ("call", "call_2"),
-                      ("log", "late line of call 2")]
+    assert got_ok == [
+        ("log", "worker started"),
+        ("log", "first of call 2"),
+        ("call", "call_2"),
+        ("log", "late line of call 2"),
+    ]
 
 
 def test_lines_held_for_a_running_call_are_bounded():
