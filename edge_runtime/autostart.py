@@ -1,5 +1,4 @@
-"""Start the runtime at login: a systemd user unit (Linux), a launchd agent (macOS), a Startup-folder
-`.cmd` (Windows).
+"""Start the runtime at login: a systemd user unit (Linux), a launchd agent (macOS).
 
 Rendering is a pure function of the target OS and a few paths (`render_entry`), so every OS's file is
 tested on any OS. Secrets never go into those files or on their command lines: each entry points at
@@ -20,11 +19,10 @@ from typing import Literal
 
 from .envfile import ENV_FILE_MODE, ENV_FILE_NAME, read_env_file, write_env_file
 
-OsName = Literal["linux", "darwin", "windows"]
+OsName = Literal["linux", "darwin"]
 
 UNIT_NAME = "edge-connector.service"
 LAUNCHD_LABEL = "com.edge-connector.runtime"
-WINDOWS_SCRIPT_NAME = "edge-connector.cmd"
 LOG_FILE_NAME = "edge-connector.log"
 
 # SIGTERM drains for up to 10 s (SPEC §8); the service manager waits this long before SIGKILL.
@@ -56,9 +54,8 @@ def current_os() -> OsName:
         return "linux"
     if sys.platform == "darwin":
         return "darwin"
-    if sys.platform in ("win32", "cygwin"):
-        return "windows"
-    raise AutostartError(f"Autostart is not supported on {sys.platform}", "Run `edge-connector start` from your own service manager")
+    raise AutostartError(f"Autostart is not supported on {sys.platform} (Linux and macOS only)",
+                         "Run `edge-connector start` from your own service manager")
 
 
 def check_allowed(environ: Mapping[str, str] | None = None) -> None:
@@ -91,10 +88,7 @@ def entry_path(os_name: OsName, home: Path, environ: Mapping[str, str]) -> Path:
     if os_name == "linux":
         config = environ.get("XDG_CONFIG_HOME") or str(home / ".config")
         return Path(config) / "systemd" / "user" / UNIT_NAME
-    if os_name == "darwin":
-        return home / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist"
-    appdata = environ.get("APPDATA") or str(home / "AppData" / "Roaming")
-    return Path(appdata) / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup" / WINDOWS_SCRIPT_NAME
+    return home / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist"
 
 
 def _systemd_quote(argument: str) -> str:
@@ -153,30 +147,6 @@ def render_launchd_plist(python: str, install_dir: Path) -> str:
     return plistlib.dumps(plist, sort_keys=False).decode("utf-8")
 
 
-def _cmd_quote(argument: str) -> str:
-    # cmd.exe: `%` expands variables even inside quotes, so double it; wrap every argument in quotes.
-    return '"' + argument.replace("%", "%%").replace('"', '""') + '"'
-
-
-def render_windows_script(python: str, install_dir: Path) -> str:
-    env_file = str(install_dir / ENV_FILE_NAME)
-    command = " ".join(
-        _cmd_quote(arg) for arg in [python, "-m", "edge_runtime.envfile", env_file, "--", *runtime_command(python, install_dir)]
-    )
-    log_file = _cmd_quote(str(install_dir / LOG_FILE_NAME))
-    lines = [
-        "@echo off",
-        "rem Written by `edge-connector autostart enable`; remove with `edge-connector autostart disable`.",
-        "rem Secrets are not here: they are read from the environment file in the installation directory.",
-        f"cd /d {_cmd_quote(str(install_dir))}",
-        ":run",
-        f"{command} >> {log_file} 2>&1",
-        # Restart on failure like the other OSes' service managers; a clean exit (0) ends the loop.
-        f"if errorlevel 1 (timeout /t {RESTART_DELAY_SECONDS} /nobreak > nul & goto run)",
-    ]
-    return "\r\n".join(lines) + "\r\n"
-
-
 def render_entry(
     os_name: OsName, install_dir: Path, *, python: str, home: Path, environ: Mapping[str, str] | None = None
 ) -> AutostartEntry:
@@ -189,14 +159,11 @@ def render_entry(
             activate=[["systemctl", "--user", "daemon-reload"], ["systemctl", "--user", "enable", "--now", UNIT_NAME]],
             deactivate=[["systemctl", "--user", "disable", "--now", UNIT_NAME], ["systemctl", "--user", "daemon-reload"]],
         )
-    if os_name == "darwin":
-        return AutostartEntry(
-            os_name, path, render_launchd_plist(python, install_dir),
-            activate=[["launchctl", "load", "-w", str(path)]],
-            deactivate=[["launchctl", "unload", "-w", str(path)]],
-        )
-    # The Startup folder is read at logon: nothing to activate now.
-    return AutostartEntry(os_name, path, render_windows_script(python, install_dir))
+    return AutostartEntry(
+        os_name, path, render_launchd_plist(python, install_dir),
+        activate=[["launchctl", "load", "-w", str(path)]],
+        deactivate=[["launchctl", "unload", "-w", str(path)]],
+    )
 
 
 @dataclass
@@ -288,7 +255,7 @@ class AutostartStatus:
     enabled: bool
     install_dir: str | None  # the directory the entry starts, read back from the file
     env_file: Path | None
-    env_file_private: bool | None  # mode 0600 (None when there is no file, or on Windows)
+    env_file_private: bool | None  # mode 0600 (None when there is no file)
     disabled_by_env: bool
 
 
@@ -299,11 +266,9 @@ def _installed_dir(os_name: OsName, content: str) -> str | None:
             return plistlib.loads(content.encode("utf-8")).get("WorkingDirectory")
         except Exception:  # a hand-edited, broken plist: report it as enabled for an unknown dir
             return None
-    prefix = "WorkingDirectory=" if os_name == "linux" else "cd /d "
     for line in content.splitlines():
-        if line.startswith(prefix):
-            value = line[len(prefix):].strip()
-            return value.replace("%%", "%").strip('"') if os_name == "windows" else value.replace("%%", "%")
+        if line.startswith("WorkingDirectory="):
+            return line[len("WorkingDirectory="):].strip().replace("%%", "%")
     return None
 
 
@@ -322,7 +287,7 @@ def status(
     directory = Path(started_dir) if started_dir else install_dir
     env_file = directory / ENV_FILE_NAME if directory else None
     private: bool | None = None
-    if env_file is not None and env_file.exists() and os_name != "windows":
+    if env_file is not None and env_file.exists():
         private = (env_file.stat().st_mode & 0o777) == ENV_FILE_MODE
     return AutostartStatus(
         os_name=os_name, path=path, enabled=bool(content), install_dir=started_dir,

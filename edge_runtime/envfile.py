@@ -2,19 +2,18 @@
 
 Secrets never go on a command line (every local user can read it in `ps`) nor into a unit/plist/.cmd
 file (often world-readable). They live in `<install dir>/edge-connector.env`, mode 0600, in a
-`KEY="value"` format that systemd's `EnvironmentFile=` reads natively. launchd and the Windows
-Startup folder cannot read such a file, so there the runtime is started through this module:
+`KEY="value"` format that systemd's `EnvironmentFile=` reads natively. launchd cannot read such a
+file, so there the runtime is started through this module:
 
     python -m edge_runtime.envfile ENV_FILE -- COMMAND...
 
-which loads the file into the environment and then runs COMMAND (exec on POSIX).
+which loads the file into the environment and then execs COMMAND.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -100,8 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     except EnvFileError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    if os.name == "nt":  # Windows has no real exec: run the command and pass its exit code on
-        return subprocess.call(command)
     os.execvp(command[0], command)
     return 1  # not reached
 

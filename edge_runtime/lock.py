@@ -1,6 +1,6 @@
 """The installation directory's `edge-runtime.lock`: one runtime per directory (SPEC.md §3.4, §8).
 
-The OS lock (fcntl on POSIX, msvcrt on Windows, behind `_try_os_lock`) is the truth: the kernel
+The OS lock (`flock`, behind `_try_os_lock`) is the truth: the kernel
 drops it when the holder dies however it dies, so `kill -9` never leaves a directory locked. The
 file's content (pid, start time, process start ticks, health URL) is for people and for
 `edge-connector status`, and a second guard: on file systems where OS locks are silently
@@ -10,10 +10,10 @@ pid is not mistaken for it) still refuses the directory.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,16 +72,6 @@ def _pid_exists(pid: int) -> bool:
 
 def _try_os_lock(fd: int) -> bool:
     """Take an exclusive, non-blocking OS lock on `fd`; False if someone else holds it."""
-    if sys.platform == "win32":
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-    import fcntl
-
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True

@@ -4,8 +4,8 @@ Proxy and TLS settings belong here (and only here), so every connection the runt
 - Proxies: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (and lower-case forms) from the environment, for the
   WebSocket (websockets' `proxy=True`, an HTTP CONNECT tunnel) and for HTTP (httpx's `trust_env`).
   Neither library exempts loopback by default: list `localhost,127.0.0.1` in NO_PROXY to bypass it.
-- TLS: the operating system's trust store (`truststore`: Keychain on macOS, the Windows certificate
-  store, the distribution bundle on Linux) plus `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, for both.
+- TLS: the operating system's trust store (`truststore`: Keychain on macOS, the distribution bundle
+  on Linux) plus `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, for both.
 """
 
 from __future__ import annotations

@@ -47,8 +47,8 @@ def _truthy(value: str | None) -> bool:
 
 
 def has_display(environ: Mapping[str, str], platform: str) -> bool:
-    """macOS and Windows always have a desktop session for a user process; X11/Wayland need a server."""
-    if platform == "darwin" or platform.startswith("win"):
+    """macOS always has a desktop session for a user process; X11/Wayland need a server."""
+    if platform == "darwin":
         return True
     return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 

@@ -40,7 +40,7 @@ def _interactive() -> bool:
 def can_open_a_browser() -> bool:
     """Only with a desktop (or an explicit $BROWSER): on a bare Linux console, `webbrowser` would start a
     text browser such as lynx in this very terminal, taking it over while we wait for the callback."""
-    if os.environ.get("BROWSER") or sys.platform in ("darwin", "win32"):
+    if os.environ.get("BROWSER") or sys.platform == "darwin":
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 

@@ -13,7 +13,7 @@ from ..errors import CliError
 
 autostart_app = typer.Typer(
     name="autostart",
-    help="Start the connector runtime at login (systemd user unit, launchd agent, Windows Startup folder).",
+    help="Start the connector runtime at login (systemd user unit on Linux, launchd agent on macOS).",
     no_args_is_help=True,
 )
 

@@ -72,8 +72,5 @@ def _run_loop(coro) -> None:
 async def _run(runtime) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, runtime.request_stop)
-        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
-            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(runtime.request_stop))
+        loop.add_signal_handler(signum, runtime.request_stop)
     await runtime.run()

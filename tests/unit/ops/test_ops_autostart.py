@@ -140,26 +140,11 @@ def test_macos_agent_loads_the_env_file_and_restarts_on_failure(tmp_path, instal
     assert result.to_run == [f"launchctl load -w {result.entry.path}"]
 
 
-def test_windows_startup_script_loads_the_env_file_and_loops_on_failure(tmp_path, install_dir):
-    python = r"C:\Program Files\edge\python.exe"
-    environ = {**_environ(tmp_path), "APPDATA": str(tmp_path / "AppData")}
-    result = autostart.enable(install_dir, os_name="windows", python=python, home=tmp_path,
-                              environ=environ, run_commands=False)
-    assert result.entry.path == (tmp_path / "AppData" / "Microsoft" / "Windows" / "Start Menu" / "Programs"
-                                 / "Startup" / "edge-connector.cmd")
-    content = result.entry.path.read_bytes().decode()
-    assert content.startswith("@echo off\r\n") and "\n" not in content.replace("\r\n", "")
-    resolved = str(install_dir.resolve())
-    assert (f'"{python}" "-m" "edge_runtime.envfile" "{resolved}{os.sep}edge-connector.env" "--" '
-            f'"{python}" "-m" "edge_cli" "start" "--dir" "{resolved}"') in content
-    assert "if errorlevel 1" in content and "goto run" in content
-    assert SECRET not in content and "dep-123" not in content
-    assert result.to_run == []  # the Startup folder is read at the next logon
-
-
-def test_cmd_quoting_doubles_percent_signs():
-    script = autostart.render_windows_script("C:\\py\\python.exe", Path("C:\\Users\\a%PATH%b"))
-    assert "%%PATH%%" in script and "%PATH%b" not in script.replace("%%PATH%%", "")
+def test_other_systems_are_refused_with_a_hint(monkeypatch):
+    monkeypatch.setattr(autostart.sys, "platform", "win32")
+    with pytest.raises(autostart.AutostartError, match=r"not supported on win32 \(Linux and macOS only\)") as caught:
+        autostart.current_os()
+    assert "your own service manager" in (caught.value.hint or "")
 
 
 def test_refused_when_disabled_by_environment(tmp_path, install_dir):

@@ -150,7 +150,7 @@ def test_install_steps_work_in_a_fresh_virtualenv(tmp_path, instructions):
     copy_build_context(REPO, context, REPO / ".dockerignore")
     environment = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(environment)
-    bin_dir = environment / ("Scripts" if os.name == "nt" else "bin")
+    bin_dir = environment / "bin"
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "EC_NODE")},
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
