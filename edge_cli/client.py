@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import platformdirs
 
+from edge_protocol import tokens
 from edge_protocol.backoff import Backoff, parse_retry_after
 from edge_protocol.failures import is_retryable_status
 
@@ -129,7 +130,7 @@ def load_token() -> StoredToken:
     found = find_token()
     if found is None:
         raise CliError(
-            f"No authentication token found: {where_tokens_are_looked_for()}",
+            f"{tokens.NO_TOKEN}: {where_tokens_are_looked_for()}",
             "Run edge-connector auth --browser, or edge-connector auth --token <token>; in CI set EDGE_CONNECTOR_TOKEN",
         )
     return found
@@ -171,15 +172,15 @@ def refusal_to_cli_error(status: int, body: Any, url: str) -> CliError:
     error = body.get("error") if isinstance(body, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
-    if code == "token_expired":
-        return CliError("Token has expired", REAUTH_HINT)
-    if code == "unauthenticated":
-        return CliError(f"No authentication token found: the platform at {url} got no token",
+    if code == tokens.CODE_TOKEN_EXPIRED:
+        return CliError(tokens.TOKEN_EXPIRED, REAUTH_HINT)
+    if code == tokens.CODE_UNAUTHENTICATED:
+        return CliError(f"{tokens.NO_TOKEN}: the platform at {url} got no token",
                         "Run edge-connector auth --browser, or edge-connector auth --token <token>")
-    if code == "token_invalid":
-        return CliError(message or "Token validation failed", f"Was it issued by the platform at {url}? {REAUTH_HINT}")
-    if code == "no_organization":
-        return CliError("No organization in token", NO_ORG_HINT)
+    if code == tokens.CODE_TOKEN_INVALID:
+        return CliError(message or tokens.TOKEN_INVALID_PREFIX.rstrip(": "), f"Was it issued by the platform at {url}? {REAUTH_HINT}")
+    if code == tokens.CODE_NO_ORGANIZATION:
+        return CliError(tokens.NO_ORGANIZATION, NO_ORG_HINT)
     if code == "user_token_required":
         return CliError(message or "This needs a user token",
                         "Log in as a person (edge-connector auth --browser); deployment tokens only sync bundles")

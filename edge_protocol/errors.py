@@ -68,20 +68,13 @@ class ToolCallError(Exception):
         super().__init__(self.message)
 
     def to_rpc_error(self) -> dict[str, Any]:
-        """The JSON-RPC `error` object of SPEC.md §7."""
-        return {
-            "code": self.kind.rpc_code,
-            "message": self.message,
-            "data": {"kind": self.kind.value, "code": self.code or self.kind.value, "details": self.details},
-        }
+        """The JSON-RPC `error` object of SPEC.md §7 (`messages.RpcError` is the model)."""
+        from .messages import RpcError  # messages imports this module
+
+        return RpcError.from_tool_error(self).to_wire()
 
     @classmethod
     def from_rpc_error(cls, error: dict[str, Any]) -> ToolCallError:
-        raw_data = error.get("data")
-        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
-        kind_name = data.get("kind")
-        try:
-            kind = ToolErrorKind(kind_name)
-        except ValueError:
-            kind = ToolErrorKind.from_rpc_code(error.get("code", 0)) or ToolErrorKind.TOOL_ERROR
-        return cls(kind, str(error.get("message", "")), data.get("code"), data.get("details"))
+        from .messages import RpcError
+
+        return RpcError.from_wire(error).to_tool_error()

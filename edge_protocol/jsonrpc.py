@@ -13,6 +13,17 @@ from typing import Any, Union
 import orjson
 
 from .limits import MAX_FRAME_BYTES
+from .tokens import (
+    CODE_NO_ORGANIZATION,
+    CODE_TOKEN_EXPIRED,
+    CODE_UNAUTHENTICATED,
+    NO_ORGANIZATION,
+    NO_TOKEN,
+    TOKEN_EXPIRED,
+)
+from .tokens import (
+    TOKEN_INVALID_PREFIX as TOKEN_INVALID_PREFIX,  # re-exported: older callers read it from here
+)
 
 JSONRPC = "2.0"
 
@@ -21,6 +32,11 @@ HELLO = "connector.hello"
 TOOLS_CALL = "tools/call"
 BUNDLE_UPDATED = "bundle.updated"
 TOOLS_UPDATED = "tools.updated"
+SECRETS_UPDATED = "secrets.updated"
+TOOLS_LOG = "tools.log"
+LOGS_SUBSCRIBE = "logs.subscribe"
+CONNECTOR_DRAINING = "connector.draining"
+CONNECTOR_REAUTH = "connector.reauth"
 
 # Standard JSON-RPC error codes
 PARSE_ERROR = -32700
@@ -31,18 +47,20 @@ INTERNAL_ERROR = -32603
 
 # WebSocket close codes
 CLOSE_NORMAL = 1000
+CLOSE_ABNORMAL = 1006  # never sent: what a peer sees when the link dropped without a close frame
+CLOSE_POLICY_VIOLATION = 1008  # the deployment was deleted
+CLOSE_INTERNAL_ERROR = 1011  # also what websockets reports when keepalive pings go unanswered
 CLOSE_PLATFORM_RESTART = 1012
 CLOSE_PROTOCOL_ERROR = 4000
 CLOSE_TOKEN_EXPIRED = 4001
 CLOSE_REPLACED = 4009
 
 # Handshake refusals: HTTP status and error code before the upgrade
-HANDSHAKE_TOKEN_EXPIRED = (401, "token_expired", "Token has expired")
-HANDSHAKE_UNAUTHENTICATED = (401, "unauthenticated", "No authentication token found")
-HANDSHAKE_NO_ORGANIZATION = (403, "no_organization", "No organization in token")
+HANDSHAKE_TOKEN_EXPIRED = (401, CODE_TOKEN_EXPIRED, TOKEN_EXPIRED)
+HANDSHAKE_UNAUTHENTICATED = (401, CODE_UNAUTHENTICATED, NO_TOKEN)
+HANDSHAKE_NO_ORGANIZATION = (403, CODE_NO_ORGANIZATION, NO_ORGANIZATION)
 HANDSHAKE_DUPLICATE = (409, "deployment_already_connected", "Deployment already connected")
 HANDSHAKE_UNAVAILABLE = (503, "unavailable", "Platform is not accepting connections right now")
-TOKEN_INVALID_PREFIX = "Token validation failed: "
 
 
 class ProtocolError(Exception):

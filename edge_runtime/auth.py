@@ -7,30 +7,30 @@ Two sources, chosen by the settings:
 - `ClientCredentials`: `DEPLOYMENT_ID` + `DEPLOYMENT_SECRET` exchanged at `POST /oauth/token`, cached,
   and exchanged again before it expires (a fifth of its lifetime, at least 30 s, before `exp`).
 
-The runtime only *reads* claims (expiry, organization) to explain problems early; the platform is
-the one that verifies signatures.
+The runtime only *reads* claims (expiry, organization) to explain problems early, with the shared
+reader of `edge_protocol.tokens`; the platform is the one that verifies signatures.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import errno
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
+from edge_protocol import tokens
+from edge_protocol.tokens import TokenClaims
+
 from .logs import register_secret
 
 REAUTH_COMMANDS = "edge-connector auth --browser or edge-connector auth --token <new-token>"
-TOKEN_EXPIRED = "Token has expired"
-NO_TOKEN = "No authentication token found"
-NO_ORGANIZATION = "No organization in token"
+TOKEN_EXPIRED = tokens.TOKEN_EXPIRED
+NO_TOKEN = tokens.NO_TOKEN
+NO_ORGANIZATION = tokens.NO_ORGANIZATION
 CREDENTIALS_INVALID = "Deployment credentials invalid"
 
 
@@ -55,55 +55,14 @@ def no_organization_message() -> str:
     )
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """Claims the runtime cares about, read without verifying the signature."""
-
-    subject: str | None
-    org_id: str | None
-    deployment_id: str | None
-    expires_at: float | None
-
-    def expired(self, now: float | None = None) -> bool:
-        return self.expires_at is not None and self.expires_at <= (now if now is not None else time.time())
-
-
-def _unverified_claims(token: str) -> dict[str, Any]:
-    """The payload of a JWT, read without checking its signature (only the platform can check it).
-
-    By hand rather than with PyJWT: importing PyJWT loads cryptography's OpenSSL, 8.5 MB of the idle
-    runtime's 60 MB budget, to read three claims.
-    """
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise ValueError("expected three dot-separated parts")
+def read_claims(token: str) -> TokenClaims:
+    """The claims of a saved token, read without its signature (`edge_protocol.tokens`)."""
     try:
-        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-        claims = json.loads(payload)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"undecodable payload: {exc}") from None
-    if not isinstance(claims, dict):
-        raise ValueError("the payload is not a JSON object")
-    return claims
-
-
-def read_claims(token: str) -> TokenInfo:
-    try:
-        claims = _unverified_claims(token)
-    except ValueError as exc:
-        raise AuthProblem(f"Token validation failed: the saved token is not a JWT ({exc}); "
-                          f"save a new one with {REAUTH_COMMANDS}", code="token_invalid") from None
-    org = claims.get("orgId")
-    orgs = claims.get("orgs")
-    if not org and isinstance(orgs, dict) and orgs:
-        org = next(iter(orgs))
-    exp = claims.get("exp")
-    return TokenInfo(
-        subject=claims.get("sub"),
-        org_id=str(org) if org else None,
-        deployment_id=claims.get("deploymentId"),
-        expires_at=float(exp) if isinstance(exp, (int, float)) else None,
-    )
+        return tokens.read_unverified(token)
+    except tokens.TokenError as exc:
+        raise AuthProblem(tokens.token_invalid_message(f"the saved token is not a JWT ({exc.reason}); "
+                                                       f"save a new one with {REAUTH_COMMANDS}"),
+                          code="token_invalid") from None
 
 
 class TokenSource(Protocol):
@@ -113,7 +72,7 @@ class TokenSource(Protocol):
 
     async def token(self) -> str: ...
 
-    def check_at_start(self) -> TokenInfo | None: ...
+    def check_at_start(self) -> TokenClaims | None: ...
 
     def invalidate(self) -> None: ...
 
@@ -152,7 +111,7 @@ class FileToken:
         register_secret(token)
         return token
 
-    def check_at_start(self) -> TokenInfo:
+    def check_at_start(self) -> TokenClaims:
         """Refuse to start on a token that cannot work: missing, not a JWT, expired or org-less."""
         info = read_claims(self.read())
         if info.expired():

@@ -26,9 +26,9 @@ from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from edge_protocol.backoff import Backoff
+from edge_protocol.calls import argument_problems, call_deadline_ms, invalid_arguments
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.manifest import Manifest, ToolDescriptor
 
@@ -245,14 +245,7 @@ class Executor:
                                     + ("" if pool else " (no bundle is loaded yet)"))
             validator = pool.validators[name]
             if not validator.is_valid(arguments):
-                error = best_match(validator.iter_errors(arguments))
-                where = "/".join(str(p) for p in error.absolute_path) if error else ""
-                raise ToolCallError(
-                    ToolErrorKind.INVALID_ARGUMENTS,
-                    f"Invalid arguments for {name!r}: {error.message if error else 'schema validation failed'}"
-                    + (f" (at {where})" if where else ""),
-                    details={"path": list(error.absolute_path)} if error else None,
-                )
+                raise invalid_arguments(name, argument_problems(validator.iter_errors(arguments)))
             if self._pending >= self.max_concurrency:
                 raise ToolCallError(
                     ToolErrorKind.OVERLOADED,
@@ -262,7 +255,7 @@ class Executor:
             self.errors_per_kind[exc.kind.value] += 1
             raise
 
-        deadline_ms = min(tool.timeoutMs, self.tool_timeout_ms, *(() if timeout_ms is None else (timeout_ms,)))
+        deadline_ms = call_deadline_ms(timeout_ms, tool.timeoutMs, self.tool_timeout_ms)
         self._pending += 1
         self.calls_per_tool[name] += 1
         started = time.monotonic()
@@ -303,7 +296,7 @@ class Executor:
             message = {"t": "call", "id": call.id, "tool": name, "input": arguments, "callId": call_id}
             frame = orjson.dumps({**message, "flush": True} if ordered else message)
         except TypeError as exc:  # e.g. an integer beyond 64 bits: refuse before it reaches a worker
-            raise ToolCallError(ToolErrorKind.INVALID_ARGUMENTS, f"Invalid arguments for {name!r}: {exc}") from None
+            raise invalid_arguments(name, [{"path": "", "message": str(exc)}]) from None
         worker.in_flight[call.id] = call
         call.timer = loop.call_later(max(0.0, remaining_ms) / 1000, self._on_deadline, worker, call, deadline_ms)
         worker.send_call(call.id, frame, ordered)

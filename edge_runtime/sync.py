@@ -20,11 +20,9 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -32,11 +30,13 @@ from edge_protocol.archive import ArchiveError, too_large_message
 from edge_protocol.backoff import Backoff
 from edge_protocol.limits import MAX_ARCHIVE_BYTES
 from edge_protocol.manifest import Manifest
+from edge_protocol.messages import BundleRef, InvalidMessage
+from edge_protocol.routes import ASSIGNMENT_PATH
 
 from .bundle_store import BundleStore
 from .executor import BundleLoadError, Executor
 
-ASSIGNMENT_ROUTE = "/api/connectors/assignment"
+ASSIGNMENT_ROUTE = ASSIGNMENT_PATH
 NO_BUNDLE_ASSIGNED = (
     "No bundle assigned to this deployment; assign one with `edge-connector bundle set-default NAME` "
     "(or `edge-connector bundle assign DEPLOYMENT_ID NAME`)"
@@ -49,44 +49,12 @@ class SyncError(Exception):
     """Why a sync failed, in words fit for `Bundle sync error: <cause>`."""
 
 
-@dataclass(frozen=True)
-class BundleRef:
-    """A bundle the platform wants this connector to run (`assignedBundle` / `bundle.updated`)."""
-
-    name: str
-    version: int | None
-    checksum: str
-    size: int | None = None
-    archive_url: str | None = None
-
-    @classmethod
-    def from_wire(cls, data: Any) -> BundleRef | None:
-        if data is None:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("name"), str) \
-                or not isinstance(data.get("checksum"), str):
-            raise SyncError(f"the platform sent a malformed bundle reference: {data!r:.200}")
-        version = data.get("version")
-        size = data.get("size")
-        return cls(
-            name=data["name"],
-            version=version if isinstance(version, int) and not isinstance(version, bool) else None,
-            checksum=data["checksum"],
-            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-            archive_url=data.get("archiveUrl") if isinstance(data.get("archiveUrl"), str) else None,
-        )
-
-    @property
-    def url(self) -> str:
-        if self.archive_url:
-            return self.archive_url
-        return f"/api/bundles/{quote(self.name, safe='@/')}/versions/{self.version}/archive"
-
-    def label(self) -> str:
-        return f"{self.name} v{self.version}" if self.version is not None else self.name
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "checksum": self.checksum}
+def bundle_ref_from_wire(data: Any) -> BundleRef | None:
+    """`assignedBundle` / `bundle.updated` params as a `BundleRef` (None: nothing assigned)."""
+    try:
+        return BundleRef.optional_from_wire(data)
+    except InvalidMessage as exc:
+        raise SyncError(f"the platform sent a malformed bundle reference ({exc.message}): {data!r:.200}") from None
 
 
 class Decision(enum.Enum):
@@ -226,7 +194,7 @@ class BundleSync:
         elif pushed is None or isinstance(pushed, BundleRef):
             target = pushed
         else:
-            target = BundleRef.from_wire(pushed)
+            target = bundle_ref_from_wire(pushed)
         self.assigned_ref = target
         active = self.executor.manifest
         decision = decide(target, active)
@@ -257,7 +225,7 @@ class BundleSync:
         if response.status_code != 200:
             raise SyncError(f"the platform refused the assignment poll: {_describe_refusal(response.status_code, response.content)}")
         try:
-            return BundleRef.from_wire(response.json().get("assignedBundle"))
+            return bundle_ref_from_wire(response.json().get("assignedBundle"))
         except (ValueError, AttributeError):
             raise SyncError("the platform answered the assignment poll with something that is not JSON") from None
 

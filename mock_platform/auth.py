@@ -19,12 +19,9 @@ from typing import Any
 import jwt
 from fastapi import Request
 
-from edge_protocol.jsonrpc import (
-    HANDSHAKE_NO_ORGANIZATION,
-    HANDSHAKE_TOKEN_EXPIRED,
-    HANDSHAKE_UNAUTHENTICATED,
-    TOKEN_INVALID_PREFIX,
-)
+from edge_protocol import tokens as shared
+from edge_protocol.jsonrpc import HANDSHAKE_NO_ORGANIZATION, HANDSHAKE_TOKEN_EXPIRED, HANDSHAKE_UNAUTHENTICATED
+from edge_protocol.tokens import TokenClaims
 
 from .config import PlatformConfig
 from .errors import ApiError
@@ -52,21 +49,15 @@ def token_expired() -> AuthError:
 
 
 def token_invalid(why: str) -> AuthError:
-    return AuthError(401, "token_invalid", TOKEN_INVALID_PREFIX + why)
+    return AuthError(401, shared.CODE_TOKEN_INVALID, shared.token_invalid_message(why))
 
 
 def no_organization() -> AuthError:
     return AuthError(*HANDSHAKE_NO_ORGANIZATION)
 
 
-@dataclass(frozen=True)
-class Claims:
-    sub: str
-    org_id: str | None
-    orgs: dict[str, str]
-    deployment_id: str | None
-    exp: int
-    iat: int
+#: Verified claims: the shared model, so the org rule and the shape checks are written once.
+Claims = TokenClaims
 
 
 @dataclass(frozen=True)
@@ -124,7 +115,7 @@ class TokenService:
         with self._verified_lock:
             cached = self._verified.get(token)
         if cached is not None:
-            if cached.exp <= time.time():
+            if cached.expired():
                 raise token_expired()
             return cached
         claims = self._decode_uncached(token)
@@ -143,26 +134,13 @@ class TokenService:
             raise token_expired() from None
         except jwt.InvalidTokenError as exc:
             raise token_invalid(str(exc) or type(exc).__name__) from None
-        sub = data.get("sub")
-        if not isinstance(sub, str) or not sub:
+        try:
+            claims = shared.claims_from_payload(data, algorithm=ALGORITHM)
+        except shared.TokenError as exc:
+            raise AuthError(401, exc.code, exc.message) from None
+        if not claims.sub:
             raise token_invalid("'sub' must be a non-empty string")
-        orgs = data.get("orgs") or {}
-        if not isinstance(orgs, dict) or not all(isinstance(k, str) for k in orgs):
-            raise token_invalid("'orgs' must be an object mapping organization ids to roles")
-        org_id = data.get("orgId")
-        if org_id is not None and (not isinstance(org_id, str) or not org_id):
-            raise token_invalid("'orgId' must be a non-empty string")
-        deployment_id = data.get("deploymentId")
-        if deployment_id is not None and not isinstance(deployment_id, str):
-            raise token_invalid("'deploymentId' must be a string")
-        return Claims(
-            sub=sub,
-            org_id=org_id or next(iter(orgs), None),  # orgId wins, else the first key of `orgs`
-            orgs={str(k): str(v) for k, v in orgs.items()},
-            deployment_id=deployment_id or None,
-            exp=int(data["exp"]),
-            iat=int(data["iat"]),
-        )
+        return claims
 
     def verify(self, token: str | None) -> Claims:
         """`decode`, then require one organization: what every `/api/` route and the handshake need."""

@@ -28,9 +28,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from edge_protocol import jsonrpc
+from edge_protocol import jsonrpc, tokens
+from edge_protocol.calls import argument_problems, call_deadline_ms, invalid_arguments
 from edge_protocol.errors import ToolCallError
-from edge_protocol.limits import DEFAULT_TOOL_TIMEOUT_MS, MAX_FRAME_BYTES
+from edge_protocol.limits import MAX_FRAME_BYTES
+from edge_protocol.messages import BundleUpdated, notification_frame
 
 from .auth import AuthError, Principal, current_principal
 from .errors import ApiError
@@ -195,14 +197,14 @@ class Hub:
         if header:
             scheme, _, value = header.partition(" ")
             if scheme.lower() != "bearer" or not value.strip():
-                raise AuthError(401, "token_invalid", jsonrpc.TOKEN_INVALID_PREFIX + "the Authorization header must be 'Bearer <token>'")
+                raise AuthError(401, "token_invalid", tokens.TOKEN_INVALID_PREFIX + "the Authorization header must be 'Bearer <token>'")
             token = value.strip()
         claims = self.tokens.verify(token)
         org_id = claims.org_id
         deployment_id = claims.deployment_id or (websocket.headers.get("x-deployment-id") or None)
         if deployment_id is not None and self.store.get_deployment(org_id, deployment_id) is None:
             if claims.deployment_id:
-                raise AuthError(401, "token_invalid", jsonrpc.TOKEN_INVALID_PREFIX + "the deployment of this token no longer exists")
+                raise AuthError(401, "token_invalid", tokens.TOKEN_INVALID_PREFIX + "the deployment of this token no longer exists")
             raise ApiError(404, "deployment_not_found", f"Deployment {deployment_id!r} not found in this organization")
         sim = self.sims.get(org_id)
         if sim is not None and sim.reject_next > 0:
@@ -316,7 +318,7 @@ class Hub:
             return
         delay = max(0.0, link.token_expires_at - time.time())
         link.expiry_timer = asyncio.get_running_loop().call_later(delay, self._spawn_close, link,
-                                                                  jsonrpc.CLOSE_TOKEN_EXPIRED, "Token has expired")
+                                                                  jsonrpc.CLOSE_TOKEN_EXPIRED, tokens.TOKEN_EXPIRED)
 
     def _spawn_close(self, link: Link, code: int, reason: str) -> None:
         self._spawn(self._close(link, code, reason))
@@ -410,12 +412,12 @@ class Hub:
             descriptor = link.tools[tool]
             validator = link.validators.get(tool)
             if validator is not None:
-                errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
-                if errors:
-                    raise CallFailed(422, "invalid_arguments", _describe_schema_error(errors[0]),
-                                     details=[_schema_error(e) for e in errors[:10]])
-            tool_timeout = descriptor.get("timeoutMs") if isinstance(descriptor.get("timeoutMs"), int) else DEFAULT_TOOL_TIMEOUT_MS
-            deadline_ms = min(timeout_ms, tool_timeout) if timeout_ms else tool_timeout
+                problems = argument_problems(validator.iter_errors(arguments))
+                if problems:
+                    error = invalid_arguments(tool, problems)
+                    raise CallFailed(error.kind.http_status, error.kind.value, error.message, details=error.details)
+            tool_timeout = descriptor.get("timeoutMs")
+            deadline_ms = call_deadline_ms(timeout_ms, tool_timeout if isinstance(tool_timeout, int) else None)
             result = await self._roundtrip(link, call_id, tool, arguments, deadline_ms)
         except CallFailed as failed:
             self._record(org_id, call_id, tool, link, started, failed.code)
@@ -466,7 +468,10 @@ class Hub:
         finally:
             link.pending.pop(rpc_id, None)
         if response.error is not None:
-            error = ToolCallError.from_rpc_error(response.error)
+            try:
+                error = ToolCallError.from_rpc_error(response.error)
+            except jsonrpc.ProtocolError as exc:
+                raise CallFailed(502, "tool_error", f"the connector answered with a malformed error: {exc.message}") from None
             if response.error.get("code") in (jsonrpc.INVALID_REQUEST, jsonrpc.INVALID_PARAMS) and not isinstance(
                 response.error.get("data"), dict
             ):
@@ -507,7 +512,7 @@ class Hub:
         if isinstance(event, DeploymentDeleted):
             link = self.by_deployment.get((event.org_id, event.deployment_id))
             if link is not None:
-                await self._close(link, 1008, "deployment deleted")
+                await self._close(link, jsonrpc.CLOSE_POLICY_VIOLATION, "deployment deleted")
         elif isinstance(event, AssignmentChanged):
             await self.push_assignments(event.org_id)
 
@@ -522,10 +527,7 @@ class Hub:
                 continue
             link.announced_checksum = resolved.checksum
             try:
-                await self._send(link, jsonrpc.notification(jsonrpc.BUNDLE_UPDATED, {
-                    "name": resolved.name, "version": resolved.version, "checksum": resolved.checksum,
-                    "size": resolved.size, "archiveUrl": resolved.archive_url,
-                }))
+                await self._send(link, notification_frame(BundleUpdated(resolved.ref())))
             except Exception:
                 pass  # the link is going away; its successor gets the bundle in its hello
 
@@ -536,15 +538,6 @@ class _DenialNoiseFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "returned without completing handshake" not in record.getMessage()
-
-
-def _schema_error(error) -> dict[str, Any]:
-    return {"path": "/" + "/".join(str(p) for p in error.absolute_path), "message": error.message}
-
-
-def _describe_schema_error(error) -> str:
-    where = "/".join(str(p) for p in error.absolute_path)
-    return f"Invalid arguments{' at ' + where if where else ''}: {error.message}"
 
 
 def _now_iso() -> str:

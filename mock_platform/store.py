@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from edge_protocol.manifest import Manifest
+from edge_protocol.messages import BundleRef
+from edge_protocol.routes import archive_path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -133,14 +135,15 @@ class ResolvedBundle:
     def archive_url(self) -> str:
         return archive_url(self.name, self.version)
 
+    def ref(self) -> BundleRef:
+        """As the wire names it: `assignedBundle` of `connector.hello`, `bundle.updated`, the assignment poll."""
+        return BundleRef(self.name, self.version, self.checksum, self.size, self.archive_url)
+
     def to_wire(self) -> dict[str, Any]:
-        """`assignedBundle` of `connector.hello` and of the assignment poll route."""
-        return {"name": self.name, "version": self.version, "checksum": self.checksum,
-                "size": self.size, "archiveUrl": self.archive_url}
+        return self.ref().to_wire()
 
 
-def archive_url(name: str, version: int) -> str:
-    return f"/api/bundles/{name}/versions/{version}/archive"
+archive_url = archive_path  # one route template for both ends (edge_protocol.routes)
 
 
 # ------------------------------------------------------------------------------------ secrets

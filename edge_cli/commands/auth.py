@@ -76,10 +76,10 @@ def _save_checked(token: str, url: str, as_json: bool) -> None:
     check_usable(info)
     path = save_token(token, url)
     if as_json:
-        print_json({"saved": str(path), "sub": info.sub, "orgId": info.org_id, "expiresAt": info.expires_at,
+        print_json({"saved": str(path), "sub": info.sub, "orgId": info.org_id, "expiresAt": info.expiry_iso(),
                     "platformUrl": url})
     else:
-        out.print(f"Logged in as {info.sub} (organization {info.org_id}), token valid until {info.expires_at}.")
+        out.print(f"Logged in as {info.sub} (organization {info.org_id}), token valid until {info.expiry_iso()}.")
         out.print(f"Saved to {path} (mode 0600) for {url}.")
     if os.environ.get(ENV_TOKEN):
         err.print(f"Note: {ENV_TOKEN} is set and overrides the saved token.")
@@ -130,14 +130,14 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
     info = read_claims(stored.token)
     url = resolve_platform_url(None, Path.cwd())
     data = {"source": stored.source, "sub": info.sub, "orgId": info.org_id, "orgs": info.orgs,
-            "deploymentId": info.deployment_id, "expiresAt": info.expires_at, "expired": info.expired,
+            "deploymentId": info.deployment_id, "expiresAt": info.expiry_iso(), "expired": info.expired(),
             "platformUrl": url}
     if as_json:
         print_json(data)
     else:
         out.print(f"Subject       {info.sub}")
         out.print(f"Organization  {info.org_id or '(none)'}")
-        out.print(f"Expires       {info.expires_at or '(never)'}{'  (expired)' if info.expired else ''}")
+        out.print(f"Expires       {info.expiry_iso() or '(never)'}{'  (expired)' if info.expired() else ''}")
         out.print(f"Token from    {stored.source}")
         out.print(f"Platform      {url}")
     check_usable(info)

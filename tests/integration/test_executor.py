@@ -113,7 +113,8 @@ async def test_unknown_tool_and_invalid_arguments_never_reach_node(tmp_path, mak
     error = await expect_error(ToolErrorKind.INVALID_ARGUMENTS, executor.call("weather", {}, call_id="c"))
     assert "'city' is a required property" in error.message
     error = await expect_error(ToolErrorKind.INVALID_ARGUMENTS, executor.call("weather", {"city": 3}, call_id="c"))
-    assert "is not of type 'string'" in error.message and "(at city)" in error.message
+    assert "is not of type 'string'" in error.message and "at /city" in error.message
+    assert error.details == [{"path": "/city", "message": "3 is not of type 'string'"}]  # the one shape (SPEC §15)
     assert executor.stats()["callsPerTool"] == {}
     assert await executor.call("weather", {"city": "Oslo"}, call_id="c") == {"tempC": 21, "city": "Oslo"}
 

@@ -228,13 +228,14 @@ def test_wrongly_signed_token_is_refused_at_the_handshake_and_retried(platform, 
 def test_a_token_expiring_while_connected_is_closed_4001_and_a_new_token_file_is_picked_up(platform, tmp_path):
     token = user_token(platform)
     org = jwt.decode(token, options={"verify_signature": False})["orgId"]
-    short = platform.mint_token(sub="dev@example.com", orgId=org, expiresIn=5)
+    # Long enough for a runtime to start and register on a busy machine, short enough to watch it expire.
+    short = platform.mint_token(sub="dev@example.com", orgId=org, expiresIn=15)
     directory = install(tmp_path, platform, token=short)
     rt = runtime(directory, platform).start()
     try:
         rt.wait_healthy()
         rt.wait_for_log("Disconnected from platform server: Token has expired: re-authenticate with "
-                        "edge-connector auth --browser or edge-connector auth --token <new-token>", timeout=15)
+                        "edge-connector auth --browser or edge-connector auth --token <new-token>", timeout=30)
         assert rt.healthz() == 503 and not rt.exited()
         write_token_file(directory, token, platform.url)  # what `edge-connector auth --token` does
         rt.wait_healthy()

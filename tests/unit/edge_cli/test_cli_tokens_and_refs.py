@@ -22,7 +22,7 @@ def _token(algorithm: str = "HS256", **claims: object) -> str:
 
 def test_a_good_token_is_read_without_the_secret():
     info = read_claims(_token(orgs={"org-1": "owner"}, deploymentId="dep-1"))
-    assert (info.sub, info.org_id, info.deployment_id, info.expired) == ("ada", "org-1", "dep-1", False)
+    assert (info.sub, info.org_id, info.deployment_id, info.expired()) == ("ada", "org-1", "dep-1", False)
     check_usable(info)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge_protocol.manifest import Manifest
-from edge_runtime.sync import BundleRef, Decision, SyncError, decide
+from edge_runtime.sync import BundleRef, Decision, SyncError, bundle_ref_from_wire, decide
 
 CHECKSUM_A = "sha256:" + "a" * 64
 CHECKSUM_B = "sha256:" + "b" * 64
@@ -25,21 +25,22 @@ def test_decide():
 
 
 def test_ref_from_hello_keeps_the_archive_url_and_size():
-    ref = BundleRef.from_wire({"name": "tools", "version": 3, "checksum": CHECKSUM_A, "size": 120,
+    ref = bundle_ref_from_wire({"name": "tools", "version": 3, "checksum": CHECKSUM_A, "size": 120,
                                "archiveUrl": "/api/bundles/tools/versions/3/archive"})
     assert ref == BundleRef("tools", 3, CHECKSUM_A, 120, "/api/bundles/tools/versions/3/archive")
-    assert ref.to_wire() == {"name": "tools", "version": 3, "checksum": CHECKSUM_A}
+    assert ref.to_wire() == {"name": "tools", "version": 3, "checksum": CHECKSUM_A, "size": 120,
+                             "archiveUrl": "/api/bundles/tools/versions/3/archive"}
 
 
 def test_ref_from_a_push_derives_the_archive_url():
-    assert BundleRef.from_wire({"name": "tools", "version": 7, "checksum": CHECKSUM_A}).url == \
+    assert bundle_ref_from_wire({"name": "tools", "version": 7, "checksum": CHECKSUM_A}).url == \
         "/api/bundles/tools/versions/7/archive"
-    assert BundleRef.from_wire({"name": "@acme/tools", "version": 1, "checksum": CHECKSUM_A}).url == \
+    assert bundle_ref_from_wire({"name": "@acme/tools", "version": 1, "checksum": CHECKSUM_A}).url == \
         "/api/bundles/@acme/tools/versions/1/archive"
-    assert BundleRef.from_wire(None) is None
+    assert bundle_ref_from_wire(None) is None
 
 
 @pytest.mark.parametrize("bad", ["tools", {"name": "tools"}, {"checksum": CHECKSUM_A}, [1]])
 def test_malformed_refs_are_a_sync_error(bad):
     with pytest.raises(SyncError, match="malformed bundle reference"):
-        BundleRef.from_wire(bad)
+        bundle_ref_from_wire(bad)
