@@ -2,8 +2,8 @@
 
 Three JSON text frames travel from the platform to a viewer of `WS /api/tail`:
 `call` (one per routed call, refusals included), `log` (a tool's console line, forwarded by its
-connector) and `dropped` (how many events a slow viewer missed). `LogLine` is also the entry of the
-link message `tools.log`, so a line keeps one shape from the tool to the viewer.
+connector) and `dropped` (how many events a slow viewer missed). A `log` event carries the
+`messages.LogEntry` of the link message `tools.log`, so a line keeps one shape from the tool to the viewer.
 Python names are snake_case; the camelCase wire names appear only in `to_wire`/`from_wire`.
 """
 
@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from .jsonrpc import ProtocolError
+from .messages import LogEntry
 
 #: The route of the stream; the CLI and the dashboard build their URLs from it.
 TAIL_PATH = "/api/tail"
@@ -27,7 +30,6 @@ MAX_LOG_ENTRIES_PER_BATCH = 200
 BROWSER_SUBPROTOCOL = "edge-tail"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
 
-LOG_LEVELS = ("debug", "info", "warn", "error")
 TRUNCATED_MARK = "… (truncated)"
 
 Status = Literal["ok", "error"]
@@ -54,35 +56,6 @@ def truncate_utf8(text: str, limit: int = MAX_LOG_LINE_BYTES) -> str:
         return text
     room = limit - len(TRUNCATED_MARK.encode("utf-8"))
     return data[:room].decode("utf-8", "ignore") + TRUNCATED_MARK
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One console line of a tool: when, which tool, which call (None outside a call), level, text."""
-
-    at: str
-    tool: str
-    call_id: str | None
-    level: str
-    message: str
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"at": self.at, "tool": self.tool, "callId": self.call_id, "level": self.level, "message": self.message}
-
-    @classmethod
-    def from_wire(cls, data: Any) -> LogLine:
-        if not isinstance(data, dict):
-            raise TailEventError("a log entry must be an object")
-        level = _field(data, "level", str)
-        if level not in LOG_LEVELS:
-            raise TailEventError(f"'level' must be one of {', '.join(LOG_LEVELS)}")
-        return cls(
-            _field(data, "at", str),
-            _field(data, "tool", str),
-            _field(data, "callId", str, optional=True),
-            level,
-            _field(data, "message", str),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +118,7 @@ class LogEvent:
     """A tool's console line as a viewer sees it: the line plus the deployment that ran it."""
 
     deployment_id: str | None
-    line: LogLine
+    line: LogEntry
     connector_id: str | None = None
 
     type = "log"
@@ -167,9 +140,13 @@ class LogEvent:
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> LogEvent:
+        try:
+            line = LogEntry.from_wire(dict(data), "log")
+        except ProtocolError as exc:
+            raise TailEventError(exc.message) from None
         return cls(
             _field(data, "deploymentId", str, optional=True),
-            LogLine.from_wire(dict(data)),
+            line,
             _field(data, "connectorId", str, optional=True),
         )
 

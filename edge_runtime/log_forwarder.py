@@ -18,11 +18,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from edge_protocol.messages import LogEntry
 from edge_protocol.tail import (
     MAX_LOG_ENTRIES_PER_BATCH,
     MAX_LOG_LINE_BYTES,
     MAX_LOG_LINES_PER_SECOND,
-    LogLine,
     truncate_utf8,
 )
 
@@ -47,7 +47,7 @@ class LogForwarder:
         self.scrub = scrub
         self.subscribed = False
         self._accepted: deque[float] = deque()  # times of the lines accepted in the last window
-        self._pending: deque[LogLine] = deque()
+        self._pending: deque[LogEntry] = deque()
         self._dropped = 0
         self._dropped_tools: set[str] = set()
         self.forwarded_total = 0
@@ -75,16 +75,16 @@ class LogForwarder:
             return True
         accepted.append(now)
         message = truncate_utf8(self.scrub(text), self.max_line_bytes)
-        self._pending.append(LogLine(at, tool, call_id, level, message))
+        self._pending.append(LogEntry(at, tool, call_id, level, message))
         return True
 
     @property
     def waiting(self) -> bool:
         return bool(self._pending) or self._dropped > 0
 
-    def take_batch(self, at: str) -> list[LogLine]:
+    def take_batch(self, at: str) -> list[LogEntry]:
         """Up to `batch_size` lines in the order they came, then the drop report if lines were dropped."""
-        batch: list[LogLine] = []
+        batch: list[LogEntry] = []
         pending = self._pending
         room = self.batch_size - (1 if self._dropped else 0)  # the drop report needs a slot too
         while pending and len(batch) < room:
@@ -94,7 +94,7 @@ class LogForwarder:
             tools = self._dropped_tools
             tool = next(iter(tools)) if len(tools) == 1 else "-"
             batch.append(
-                LogLine(at, tool, None, "warn", f"{self._dropped} lines dropped (more than {self.rate} lines/s)")
+                LogEntry(at, tool, None, "warn", f"{self._dropped} lines dropped (more than {self.rate} lines/s)")
             )
             self._dropped = 0
             tools.clear()
@@ -113,7 +113,7 @@ class LogShipper:
     def __init__(
         self,
         forwarder: LogForwarder,
-        send: Callable[[list[LogLine]], Awaitable[None]],
+        send: Callable[[list[LogEntry]], Awaitable[None]],
         clock: Callable[[], float] = time.monotonic,
         interval: float = BATCH_INTERVAL_SECONDS,
     ) -> None:

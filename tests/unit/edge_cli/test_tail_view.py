@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from edge_cli.tail_view import TailView, call_line, clock
-from edge_protocol.tail import CallEvent, DroppedEvent, LogEvent, LogLine
+from edge_protocol.messages import LogEntry
+from edge_protocol.tail import CallEvent, DroppedEvent, LogEvent
 
 
 def call(call_id: str, outcome: str = "ok", code: str | None = None, message: str | None = None) -> CallEvent:
@@ -11,7 +12,7 @@ def call(call_id: str, outcome: str = "ok", code: str | None = None, message: st
 
 
 def log(call_id: str | None, text: str, level: str = "info") -> LogEvent:
-    return LogEvent("dep-1", LogLine("2026-11-30T10:00:01.200Z", "get_weather", call_id, level, text))
+    return LogEvent("dep-1", LogEntry("2026-11-30T10:00:01.200Z", "get_weather", call_id, level, text))
 
 
 def texts(lines) -> list[str]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from edge_protocol.messages import LogEntry
 from edge_protocol.tail import (
     MAX_LOG_LINE_BYTES,
     TRUNCATED_MARK,
     CallEvent,
     DroppedEvent,
     LogEvent,
-    LogLine,
     TailEventError,
     TailFilter,
     event_from_wire,
@@ -21,7 +21,7 @@ OK = CallEvent("2026-11-30T10:00:00.000Z", "call_1", "echo", "dep-1", 1.5, "ok")
 FAILED = CallEvent(
     "2026-11-30T10:00:00.000Z", "call_2", "fail", "dep-2", 2.0, "tool_error", "bad_city", "city is empty"
 )
-LINE = LogEvent("dep-1", LogLine("2026-11-30T10:00:00.000Z", "echo", "call_1", "info", "hello"))
+LINE = LogEvent("dep-1", LogEntry("2026-11-30T10:00:00.000Z", "echo", "call_1", "info", "hello"))
 
 
 def test_call_event_wire_shape_matches_the_spec():
@@ -51,7 +51,7 @@ def test_log_and_dropped_wire_shapes():
         "level": "info",
         "message": "hello",
     }
-    outside_a_call = LogEvent("dep-1", LogLine("t", "echo", None, "warn", "loading"))
+    outside_a_call = LogEvent("dep-1", LogEntry("t", "echo", None, "warn", "loading"))
     assert "callId" not in outside_a_call.to_wire()
     assert DroppedEvent(7).to_wire() == {"type": "dropped", "count": 7}
 
@@ -79,11 +79,11 @@ def test_bad_frames_name_the_problem(frame, named):
         event_from_wire(frame)
 
 
-def test_log_line_entry_round_trips_and_checks_level():
-    line = LogLine("t", "echo", "call_1", "error", "boom")
-    assert LogLine.from_wire(line.to_wire()) == line
-    with pytest.raises(TailEventError):
-        LogLine.from_wire({"at": "t", "tool": "echo", "level": "info"})
+def test_a_log_event_carries_the_link_entry_unchanged():
+    entry = LogEntry("t", "echo", "call_1", "error", "boom")
+    event = LogEvent("dep-1", entry)
+    assert event_from_wire(event.to_wire()) == event
+    assert {k: v for k, v in event.to_wire().items() if k in entry.to_wire()} == entry.to_wire()
 
 
 def test_truncation_counts_utf8_bytes_and_never_splits_a_character():

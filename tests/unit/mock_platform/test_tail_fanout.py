@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from edge_protocol.tail import CallEvent, LogEvent, LogLine, TailFilter
+from edge_protocol.messages import LogEntry
+from edge_protocol.tail import CallEvent, LogEvent, TailFilter
 from mock_platform.tail_fanout import PARKED_LINES, TailFanout, TooManyViewers
 
 
@@ -15,7 +16,7 @@ def call(n: int, outcome: str = "ok", deployment: str = "dep-1", tool: str = "ec
 
 
 def line(call_id: str | None, text: str, deployment: str = "dep-1", tool: str = "echo") -> LogEvent:
-    return LogEvent(deployment, LogLine("t", tool, call_id, "info", text))
+    return LogEvent(deployment, LogEntry("t", tool, call_id, "info", text))
 
 
 def drain(viewer) -> list[dict]:
