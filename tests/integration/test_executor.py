@@ -148,7 +148,7 @@ async def test_deadline_aborts_ctx_signal_and_a_settling_tool_keeps_its_worker(t
     executor = await make_executor(tmp_path, [polite, PID], workers=1)
     pid_before = await executor.call("pid", {}, call_id="c")
     await expect_error(ToolErrorKind.TOOL_TIMEOUT, executor.call("polite", {}, call_id="call-77"))
-    await async_wait_until(_true_when(lambda: _logged(caplog, "tool polite: aborted call-77 deadline exceeded")),
+    await async_wait_until(lambda: _logged(caplog, "tool polite: aborted call-77 deadline exceeded"),
                            timeout=5, message="the tool to see ctx.signal abort")
     assert await executor.call("pid", {}, call_id="c") == pid_before
     assert executor.stats()["workerRestarts"] == 0
@@ -160,14 +160,14 @@ async def test_a_tool_looping_forever_times_out_and_its_worker_is_replaced(tmp_p
     pids: set[int] = set()
     spinning = asyncio.create_task(executor.call("spin", {}, call_id="c"))
     # While one worker spins, the other keeps answering.
-    await async_wait_until(_true_when(lambda: executor.stats()["inFlight"] == 1), timeout=5)
+    await async_wait_until(lambda: executor.stats()["inFlight"] == 1, timeout=5)
     for _ in range(20):
         pids.add(await executor.call("pid", {}, call_id="c"))
     assert len(pids) == 1
     await expect_error(ToolErrorKind.TOOL_TIMEOUT, spinning)
-    await async_wait_until(_true_when(lambda: executor.stats()["workerRestarts"] == 1), timeout=5,
+    await async_wait_until(lambda: executor.stats()["workerRestarts"] == 1, timeout=5,
                            message="the stuck worker to be replaced")
-    await async_wait_until(_true_when(lambda: executor.stats()["workersReady"] == 2), timeout=5)
+    await async_wait_until(lambda: executor.stats()["workersReady"] == 2, timeout=5)
     assert await executor.call("pid", {}, call_id="c") > 0
 
 
@@ -176,15 +176,15 @@ async def test_process_exit_fails_only_the_calls_of_that_worker(tmp_path, make_e
     executor = await make_executor(tmp_path, [HOLD, crash, PID], workers=2)
     # Dispatch goes to the least busy worker, first one on ties: a → w1, b → w2, crash → w1.
     first = asyncio.create_task(executor.call("hold", {"ms": 600}, call_id="a"))
-    await async_wait_until(_true_when(lambda: executor.stats()["inFlight"] == 1), timeout=5)
+    await async_wait_until(lambda: executor.stats()["inFlight"] == 1, timeout=5)
     second = asyncio.create_task(executor.call("hold", {"ms": 600}, call_id="b"))
-    await async_wait_until(_true_when(lambda: executor.stats()["inFlight"] == 2), timeout=5)
+    await async_wait_until(lambda: executor.stats()["inFlight"] == 2, timeout=5)
     error = await expect_error(ToolErrorKind.TOOL_CRASHED, executor.call("crash", {}, call_id="c"))
     assert "exited with code 3" in error.message
     await expect_error(ToolErrorKind.TOOL_CRASHED, first)
     survivor_pid = await second
     assert isinstance(survivor_pid, int)
-    await async_wait_until(_true_when(lambda: executor.stats()["workersReady"] == 2), timeout=5,
+    await async_wait_until(lambda: executor.stats()["workersReady"] == 2, timeout=5,
                            message="the crashed worker to be replaced")
     assert executor.stats()["workerRestarts"] == 1
     assert executor.stats()["errorsPerKind"] == {"tool_crashed": 2}
@@ -202,7 +202,7 @@ async def test_megabytes_of_output_are_logged_bounded_and_never_corrupt_calls(tm
     executor = await make_executor(tmp_path, [noisy, echo_tool()], workers=1)
     assert await executor.call("noisy", {}, call_id="c") == {"printed": True}
     assert await executor.call("echo", {"still": "fine"}, call_id="c") == {"still": "fine"}
-    await async_wait_until(_true_when(lambda: _logged(caplog, "lines dropped")), timeout=5,
+    await async_wait_until(lambda: _logged(caplog, "lines dropped"), timeout=5,
                            message="the dropped-lines warning")
     tool_lines = [r for r in caplog.records if r.getMessage().startswith("tool noisy: ")]
     assert 100 <= len(tool_lines) <= 1500  # the burst passes, the flood does not
@@ -212,7 +212,7 @@ async def test_megabytes_of_output_are_logged_bounded_and_never_corrupt_calls(tm
 async def test_more_than_max_concurrency_calls_is_overloaded(tmp_path, make_executor):
     executor = await make_executor(tmp_path, [HOLD], max_concurrency=2)
     running = [asyncio.create_task(executor.call("hold", {"ms": 300}, call_id=f"c{i}")) for i in range(2)]
-    await async_wait_until(_true_when(lambda: executor.stats()["inFlight"] == 2), timeout=5)
+    await async_wait_until(lambda: executor.stats()["inFlight"] == 2, timeout=5)
     error = await expect_error(ToolErrorKind.OVERLOADED, executor.call("hold", {}, call_id="c3"))
     assert "maxConcurrency 2" in error.message
     assert all(isinstance(pid, int) for pid in await asyncio.gather(*running))
@@ -249,7 +249,7 @@ async def test_swap_moves_new_calls_to_the_new_pool_and_lets_running_ones_finish
     executor = await make_executor(tmp_path / "v1", [echo_tool(tag="v1"), slow_v1], max_concurrency=512)
     old_pids = {w.pid for w in executor._pool.workers}
     running = asyncio.create_task(executor.call("slow", {}, call_id="running"))
-    await async_wait_until(_true_when(lambda: executor.stats()["inFlight"] == 1), timeout=5)
+    await async_wait_until(lambda: executor.stats()["inFlight"] == 1, timeout=5)
 
     manifest_v2 = write_bundle(tmp_path / "v2", [echo_tool(tag="v2"), JsTool("slow", "return 'v2';")])
     calls = [asyncio.create_task(executor.call("echo", {"i": i}, call_id=f"c{i}")) for i in range(200)]
@@ -260,7 +260,7 @@ async def test_swap_moves_new_calls_to_the_new_pool_and_lets_running_ones_finish
     assert {r["tag"] for r in results[200:]} == {"v2"}
     assert await running == "v1"  # finished on the old pool
     assert executor.manifest.checksum == manifest_v2.checksum
-    await async_wait_until(_true_when(lambda: not any(_alive(pid) for pid in old_pids)), timeout=5,
+    await async_wait_until(lambda: not any(_alive(pid) for pid in old_pids), timeout=5,
                            message="the old workers to stop")
 
 
@@ -270,7 +270,7 @@ async def test_close_drains_calls_in_flight_then_stops_workers(tmp_path):
     await executor.load(tmp_path, manifest)
     pids = {w.pid for w in executor._pool.workers}
     running = asyncio.create_task(executor.call("hold", {"ms": 200}, call_id="c"))
-    await async_wait_until(_true_when(lambda: executor.stats()["inFlight"] == 1), timeout=5)
+    await async_wait_until(lambda: executor.stats()["inFlight"] == 1, timeout=5)
     await executor.close(drain_timeout=5)
     assert isinstance(await running, int)
     await expect_error(ToolErrorKind.OVERLOADED, executor.call("hold", {}, call_id="late"))
@@ -281,10 +281,6 @@ def _logged(caplog, fragment: str) -> bool:
     return any(fragment in record.getMessage() for record in caplog.records)
 
 
-def _true_when(predicate):
-    async def check():
-        return predicate()
-    return check
 
 
 def _alive(pid: int) -> bool:
@@ -313,7 +309,7 @@ async def test_console_lines_reach_the_tool_log_sink_with_tool_call_id_and_level
     seen: list[tuple] = []
     executor.tool_log_sink = lambda *line: seen.append(line)
     await asyncio.gather(*(executor.call("talk", {"n": n}, call_id=f"call_{n}") for n in range(3)))
-    await async_wait_until(_true_when(lambda: len(seen) >= 15), timeout=5, message="15 console lines")
+    await async_wait_until(lambda: len(seen) >= 15, timeout=5, message="15 console lines")
     for n in range(3):
         mine = [(tool, level, text) for tool, call_id, level, text in seen if call_id == f"call_{n}"]
         assert mine == [("talk", "info", f"first {n}"), ("talk", "warn", "careful"), ("talk", "info", "via ctx"),

@@ -340,7 +340,7 @@ def test_sim_disconnect_during_50_concurrent_calls_runs_none_twice_and_none_hang
         def call(i: int) -> None:
             started = time.monotonic()
             response = client.post("/api/tools/record/call",
-                                   json={"arguments": {"ledger": str(ledger), "i": i}, "timeoutMs": 5000})
+                                   json={"arguments": {"ledger": str(ledger), "i": i}, "timeoutMs": 20000})
             results[i] = (response.status_code, response.json(), time.monotonic() - started)
 
         callers = [threading.Thread(target=call, args=(i,)) for i in range(50)]
@@ -359,7 +359,7 @@ def test_sim_disconnect_during_50_concurrent_calls_runs_none_twice_and_none_hang
         for status, body, elapsed in failed:
             assert status == 503 and body["error"]["code"] == "connector_unavailable", body
             assert body["error"]["message"].startswith("connector unavailable")
-            assert elapsed < 5, "a dropped link must fail its calls at once, not at the deadline"
+            assert elapsed < 10, "a dropped link must fail its calls at once, not at the 20 s deadline"
         assert sorted(body["output"]["id"] for _, body, _ in ok) == sorted(
             i for i, r in enumerate(results) if r[0] == 200)
         # Every call ran at most once: the tool's own ledger has no call id twice.

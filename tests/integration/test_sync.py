@@ -196,7 +196,7 @@ async def test_a_push_swaps_without_polling_and_a_restart_finds_it(platform, har
     runner = asyncio.create_task(h.sync.run())
     try:
         h.sync.assigned(ref_of(v2))  # bundle.updated params: no archiveUrl, derived from name + version
-        await async_wait_until(lambda: _true(len(h.swapped) == 1), timeout=10, message="the push to swap")
+        await async_wait_until(lambda: len(h.swapped) == 1, timeout=10, message="the push to swap")
         assert await h.echo() == {"tag": "v2", "input": {}}
     finally:
         runner.cancel()
@@ -267,7 +267,7 @@ async def test_failures_retry_with_backoff_capped_at_the_interval(harness_factor
     runner = asyncio.create_task(h.sync.run())
     try:
         h.sync.request("test")  # the assignment route is missing: every poll fails
-        await async_wait_until(lambda: _true(len(sync_errors(caplog)) >= 4), timeout=10, message="retries")
+        await async_wait_until(lambda: len(sync_errors(caplog)) >= 4, timeout=10, message="retries")
     finally:
         runner.cancel()
     assert "the platform refused the assignment poll: HTTP 404 not_found: no route" in sync_errors(caplog)[0]
@@ -285,12 +285,12 @@ async def test_triggers_during_a_sync_coalesce_into_one_more(harness_factory, lo
     runner = asyncio.create_task(h.sync.run())
     try:
         h.sync.request("connected")
-        await async_wait_until(lambda: _true(server.hits.get("/archive") == 1), timeout=5)
+        await async_wait_until(lambda: server.hits.get("/archive") == 1, timeout=5)
         assert h.sync.status()["syncing"] is True
         for i in range(10):
             h.sync.request(f"poke {i}")
         gate.set()
-        await async_wait_until(lambda: _true(h.sync.status()["syncs"] == 2 and not h.sync.status()["syncing"]),
+        await async_wait_until(lambda: h.sync.status()["syncs"] == 2 and not h.sync.status()["syncing"],
                                timeout=10, message="the coalesced second sync")
         assert h.sync.status()["syncs"] == 2
     finally:
@@ -328,7 +328,7 @@ async def test_calls_running_across_a_swap_all_succeed_exactly_once(platform, ha
             results[n] = await h.executor.call("work", {"journal": str(journal), "n": n}, call_id=f"call-{n}")
 
     calls = [asyncio.create_task(caller()) for _ in range(16)]
-    await async_wait_until(lambda: _true(len(results) >= 20), timeout=10)
+    await async_wait_until(lambda: len(results) >= 20, timeout=10)
     h.sync.assigned(ref_of(v2))
     assert await h.sync.sync_now() is Decision.DOWNLOAD
     swap_done.set()
@@ -341,7 +341,3 @@ async def test_calls_running_across_a_swap_all_succeed_exactly_once(platform, ha
     assert sorted(lines) == sorted(f"call-{n}" for n in range(200))  # each ran exactly once
 
 
-def _true(value: bool):
-    async def check() -> bool:
-        return value
-    return check()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -29,13 +30,16 @@ def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: floa
 
 
 async def async_wait_until(
-    condition: Callable[[], Awaitable[T]], timeout: float = 10.0, interval: float = 0.02, message: str = ""
-) -> T:
+    condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, message: str = ""
+) -> Any:
+    """`wait_until` for a test running on the event loop; `condition` may be a plain or an async function."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while True:
         try:
-            value = await condition()
+            value = condition()
+            if inspect.isawaitable(value):
+                value = await value
             if value:
                 return value
         except Exception as exc:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dockerfile_parse import env_values, parse_dockerfile  # this folder is on sys.path (pytest rootdir import)
+
+from tests.support.dockerfile import env_values, parse_dockerfile
 
 REPO = Path(__file__).resolve().parents[3]
 MANIFESTS = REPO / "deploy" / "kubernetes"
