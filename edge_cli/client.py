@@ -26,6 +26,7 @@ import platformdirs
 from edge_protocol import tokens
 from edge_protocol.backoff import Backoff, parse_retry_after
 from edge_protocol.failures import is_retryable_status
+from edge_runtime.tls import CertificateNotTrusted, TlsSetupError, certificate_problem, tls_context
 
 from .errors import CliError
 
@@ -193,6 +194,10 @@ def refusal_to_cli_error(status: int, body: Any, url: str) -> CliError:
 
 
 def _network_error(exc: httpx.HTTPError, url: str) -> CliError:
+    untrusted = certificate_problem(exc)
+    if untrusted is not None:
+        refused = CertificateNotTrusted(url, untrusted.verify_message or str(untrusted))
+        return CliError(refused.problem, refused.HINT)
     if isinstance(exc, httpx.ConnectError):
         return CliError(f"Connection refused (ECONNREFUSED): cannot reach the platform at {url}",
                         "Is the platform running? Start it with edge-connector platform serve, "
@@ -231,7 +236,12 @@ class PlatformClient:
         headers = {"User-Agent": "edge-connector-cli"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0))
+        try:
+            trust = tls_context()  # the runtime's trust: the OS store plus SSL_CERT_FILE / SSL_CERT_DIR
+        except TlsSetupError as exc:
+            raise CliError(str(exc)) from None
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0),
+                                  verify=trust)
 
     @property
     def token(self) -> str | None:
@@ -307,7 +317,8 @@ class PlatformClient:
             try:
                 response = attempt_once()
             except httpx.HTTPError as exc:
-                if last or not (retry or isinstance(exc, httpx.ConnectError)):
+                # An untrusted certificate stays untrusted: say so at once instead of retrying.
+                if last or not (retry or isinstance(exc, httpx.ConnectError)) or certificate_problem(exc):
                     raise _network_error(exc, self.url) from None
                 self._sleep(backoff.next_delay())
                 continue

@@ -92,8 +92,10 @@ class RemoteMcpServer:
             if isinstance(message, ToolListChangedNotification):  # a handshake-era upstream session
                 await changes.changed(None)
 
+        from edge_runtime.tls import tls_context
+
         http = httpx.AsyncClient(headers={"Authorization": f"Bearer {self._token}"},
-                                 timeout=httpx.Timeout(330, connect=10))
+                                 timeout=httpx.Timeout(330, connect=10), verify=tls_context())
         backend.upstream = Client(streamable_http_client(f"{self.url}/mcp", http_client=http),  # type: ignore[arg-type]  # annotated as httpx2's client
                                   mode="auto",
                                   message_handler=on_upstream_message, read_timeout_seconds=330)

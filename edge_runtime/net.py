@@ -4,22 +4,16 @@ Proxy and TLS settings belong here (and only here), so every connection the runt
 - Proxies: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (and lower-case forms) from the environment, for the
   WebSocket (websockets' `proxy=True`, an HTTP CONNECT tunnel) and for HTTP (httpx's `trust_env`).
   Neither library exempts loopback by default: list `localhost,127.0.0.1` in NO_PROXY to bypass it.
-- TLS: the operating system's trust store (`truststore`: Keychain on macOS, the distribution bundle
-  on Linux) plus `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, for both.
+- TLS: `tls.tls_context()` for both (the OS trust store plus `SSL_CERT_FILE` / `SSL_CERT_DIR`), the same
+  trust as the CLI's.
 """
 
 from __future__ import annotations
 
-import os
 import ssl
-import sys
-from collections.abc import Mapping
-from functools import lru_cache
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import truststore
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidProxy, InvalidProxyStatus, ProxyError
 from websockets.proxy import get_proxy
@@ -28,48 +22,18 @@ from websockets.uri import parse_uri
 from edge_protocol import __version__
 from edge_protocol.limits import MAX_FRAME_BYTES
 
+from .tls import CertificateNotTrusted, ExplainedConnectError, TlsSetupError, tls_context
+
+__all__ = [
+    "USER_AGENT", "WS_READ_LIMIT", "CertificateNotTrusted", "ExplainedConnectError", "ProxySetupError",
+    "TlsSetupError", "http_client", "open_websocket", "tls_context", "websocket_proxy",
+]
+
 USER_AGENT = f"edge-connector/{__version__}"
 
 # Frames up to twice the protocol limit are read and refused by the session with a 4000 close (a
 # protocol error the peer can see); only beyond that does the library itself cut the link (1009).
 WS_READ_LIMIT = 2 * MAX_FRAME_BYTES
-
-
-# Distribution CA bundles, first existing one wins. OpenSSL's defaults are *replaced* by SSL_CERT_FILE,
-# so it is loaded explicitly: adding a private CA must not drop the public ones.
-_LINUX_SYSTEM_BUNDLES = (
-    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine
-    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
-    "/etc/ssl/ca-bundle.pem",  # SUSE
-    "/etc/ssl/cert.pem",  # Arch, BSD
-)
-
-
-class ExplainedConnectError(OSError):
-    """A connection problem with a one-line explanation naming the fix (`strerror` and `str()` are that line).
-
-    An OSError, so callers that already treat OSError as "platform unreachable, retry" handle it too.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(None, message)
-
-    def __str__(self) -> str:
-        return self.strerror or ""
-
-
-class TlsSetupError(ExplainedConnectError):
-    """SSL_CERT_FILE / SSL_CERT_DIR point at something unusable; the message says which and what to do."""
-
-
-class CertificateNotTrusted(ExplainedConnectError):
-    """The platform's TLS certificate failed verification; the message says how to trust it."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(
-            f"TLS certificate verify failed for {url} ({reason}): the platform's certificate is not trusted. "
-            "Set SSL_CERT_FILE to a PEM file holding its CA certificate, or add that CA to the system trust store"
-        )
 
 
 class ProxySetupError(ExplainedConnectError):
@@ -93,36 +57,6 @@ def websocket_proxy(url: str) -> str | None:
     if proxy and "://" not in proxy:
         proxy = "http://" + proxy
     return proxy
-
-
-def tls_context(environ: Mapping[str, str] | None = None) -> ssl.SSLContext:
-    """A client TLS context trusting the OS store plus `SSL_CERT_FILE` / `SSL_CERT_DIR` (shared, cached)."""
-    env = os.environ if environ is None else environ
-    return _tls_context(env.get("SSL_CERT_FILE") or None, env.get("SSL_CERT_DIR") or None)
-
-
-@lru_cache(maxsize=4)
-def _tls_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
-    # Built once per setting: loading a CA bundle takes tens of milliseconds.
-    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if sys.platform.startswith("linux"):
-        system_bundle = next((p for p in _LINUX_SYSTEM_BUNDLES if os.path.isfile(p)), None)
-        if system_bundle and system_bundle != cafile:
-            context.load_verify_locations(cafile=system_bundle)
-    if cafile:
-        if not Path(cafile).is_file():
-            raise TlsSetupError(f"SSL_CERT_FILE={cafile} does not exist; point it at a PEM file of CA certificates or unset it")
-        try:
-            context.load_verify_locations(cafile=cafile)
-        except (ssl.SSLError, ValueError) as exc:
-            raise TlsSetupError(
-                f"SSL_CERT_FILE={cafile} holds no usable PEM certificate ({exc}); point it at a PEM file of CA certificates"
-            ) from None
-    if capath:
-        if not Path(capath).is_dir():
-            raise TlsSetupError(f"SSL_CERT_DIR={capath} is not a directory; point it at a hashed certificate directory or unset it")
-        context.load_verify_locations(capath=capath)
-    return context
 
 
 async def open_websocket(

@@ -23,6 +23,7 @@ import typer
 
 from edge_protocol.failures import is_platform_restart
 from edge_protocol.tail import TAIL_PATH, TailEventError, TailFilter, event_from_wire
+from edge_runtime.tls import tls_context
 
 from ..client import connect, refusal_to_cli_error
 from ..console import err, out
@@ -127,6 +128,7 @@ class _Follower:
                 ping_interval=10,
                 ping_timeout=10,
                 max_size=2**22,
+                ssl=tls_context() if self.url.startswith("wss://") else None,  # the runtime's trust, as for HTTP
             )
         except InvalidStatus as exc:
             return None, self._refused(exc.response.status_code, exc.response.body)

@@ -2,11 +2,12 @@
 
 Without that CA the runtime refuses the platform and says how to fix it (SSL_CERT_FILE or the system
 trust store); with `SSL_CERT_FILE` pointing at it, the WebSocket, the client-credentials exchange and the
-bundle download all succeed — also through an HTTPS proxy tunnel.
+bundle download all succeed — also through an HTTPS proxy tunnel. The CLI trusts exactly the same.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import ssl
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from tests.support.bundles import echo_tool, make_archive
+from tests.support.cli import Cli
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.platform import PlatformProcess
 from tests.support.runtime import RuntimeProcess, write_token_file
@@ -162,3 +164,22 @@ def test_an_unusable_ssl_cert_file_stops_the_start_with_one_line(tmp_path):
     assert (f"Error: SSL_CERT_FILE={missing} does not exist; point it at a PEM file of CA certificates or unset it"
             in completed.stderr)
     assert "Traceback" not in completed.stderr + completed.stdout
+
+
+def test_the_cli_trusts_what_the_runtime_trusts(tls_platform, certs, tmp_path):
+    token = _user_token(tls_platform, certs)
+    archive, manifest = make_archive(tmp_path / "bundle", [echo_tool()], name=BUNDLE)
+    (tmp_path / "home").mkdir()
+    cli = Cli(tmp_path / "home", tls_platform.url)
+    with_token = {"EDGE_CONNECTOR_TOKEN": token}
+
+    refused = cli("upload", "--archive", str(archive), env=with_token, ok=False)
+    assert refused.returncode == 1, refused.stderr
+    assert f"TLS certificate verify failed for {tls_platform.url}" in refused.stderr
+    assert "Set SSL_CERT_FILE to a PEM file holding its CA certificate, or add that CA to the system trust store" \
+        in refused.stderr
+    assert "Connection refused" not in refused.stderr and "Traceback" not in refused.stderr
+
+    uploaded = cli("upload", "--archive", str(archive), "--json", env={**with_token, "SSL_CERT_FILE": str(certs.ca_file)})
+    assert json.loads(uploaded.stdout)["checksum"] == manifest.checksum
+

@@ -198,3 +198,17 @@ def test_upload_streams_the_file_and_reports_progress(scripted, tmp_path):
     assert (status, body) == (201, {"version": 1})
     assert handler.seen[-1][2] == payload and restarts == [True]
     assert sum(progress) == 2 * len(payload)  # sent twice: once refused with 503, once accepted
+
+
+def test_the_cli_client_trusts_what_the_runtime_trusts():
+    from edge_runtime.tls import tls_context
+
+    with PlatformClient("https://platform.invalid") as api:
+        assert api._http._transport._pool._ssl_context is tls_context()
+
+
+def test_an_unusable_ssl_cert_file_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(CliError, match=r"SSL_CERT_FILE=.*missing\.pem does not exist; point it at a PEM file"):
+        PlatformClient("https://platform.invalid")
+
