@@ -19,7 +19,7 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,12 +157,7 @@ class Executor:
             pool = _Pool(bundle_dir, manifest, validators, current=False)
             started = time.monotonic()
             try:
-                results = await asyncio.gather(
-                    *(self._start_worker(pool) for _ in range(self.worker_count)), return_exceptions=True
-                )
-                failure = next((r for r in results if isinstance(r, BaseException)), None)
-                if failure is not None:
-                    raise failure
+                await self._start_workers(pool)
             except WorkerLoadError as exc:
                 await self._stop_pool(pool, drain_timeout=0)
                 who = f"tool {exc.tool!r}" if exc.tool else f"bundle {manifest.bundle!r}"
@@ -190,6 +185,15 @@ class Executor:
                 previous.current = False
                 self._old_pools.add(previous)
                 self._spawn(self._retire(previous))
+
+    async def _start_workers(self, pool: _Pool) -> None:
+        """Start the pool's workers together; the first failure stops the others and is raised alone."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self.worker_count):
+                    group.create_task(self._start_worker(pool))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
 
     async def _start_worker(self, pool: _Pool) -> Worker:
         worker = await Worker.start(next(self._worker_numbers), self.node, self.logger, self._on_message,
@@ -377,10 +381,17 @@ class Executor:
                 self.logger.error("Could not restart a tool worker: %s", exc)
                 await asyncio.sleep(pool.restart_backoff.next_delay())
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A task that outlives the call that started it (a watcher, a retiring pool); `close()` ends them."""
         task = asyncio.create_task(coro)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # read here, not lost with the task
+            name = getattr(task.get_coro(), "__qualname__", task.get_name())
+            self.logger.error("Executor task %s failed: %r", name, task.exception(), exc_info=task.exception())
 
     # -------------------------------------------------------------------------------- close
     async def close(self, drain_timeout: float = 10.0) -> None:

@@ -137,8 +137,14 @@ class Worker:
             raise
         finally:
             theirs.close()
-        # Results can be as big as a WebSocket frame; the reader must hold one whole line.
-        reader, writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_FRAME_BYTES + 4096)
+        try:
+            # Results can be as big as a WebSocket frame; the reader must hold one whole line.
+            reader, writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_FRAME_BYTES + 4096)
+        except BaseException:  # cancelled (a sibling worker failed to load) or broken: no orphan node
+            ours.close()
+            process.kill()
+            await asyncio.shield(process.wait())
+            raise
         worker = cls(index, process, reader, writer, logger, on_message, on_log)
         worker._tasks = [
             asyncio.create_task(worker._read_channel()),
@@ -329,4 +335,6 @@ class Worker:
         _, still_running = await asyncio.wait(self._tasks, timeout=1.0)
         for task in still_running:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for outcome in await asyncio.gather(*self._tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):  # a pump that broke, not one cancelled above
+                self.logger.error("tool worker %d: %r", self.index, outcome, exc_info=outcome)

@@ -234,6 +234,23 @@ async def test_a_bundle_that_does_not_load_is_refused_and_the_old_one_keeps_serv
     assert executor.stats()["workers"] == 2
 
 
+async def test_a_refused_load_leaves_no_worker_process_behind(tmp_path, make_executor):
+    import psutil
+
+    def node_children() -> set[int]:
+        return {p.pid for p in psutil.Process().children(recursive=True) if "node" in p.name()}
+
+    executor = await make_executor(tmp_path / "v1", [echo_tool(tag="v1")])
+    serving = node_children()
+    executor.worker_count = 4  # the refused pool starts four workers at once; one failure stops the rest
+    broken = write_bundle(tmp_path / "v2", [echo_tool(tag="v2"),
+                                            JsTool("broken", "return 1;", prelude="throw new Error('boom at load');")])
+    with pytest.raises(BundleLoadError, match=r"tool 'broken' failed to load: boom at load"):
+        await executor.load(tmp_path / "v2", broken)
+    await async_wait_until(lambda: node_children() == serving, 10, message="the refused pool's node processes to exit")
+    assert await executor.call("echo", {"n": 1}, call_id="c") == {"tag": "v1", "input": {"n": 1}}
+
+
 async def test_a_missing_node_binary_is_a_load_error_naming_the_fix(tmp_path):
     manifest = write_bundle(tmp_path, [echo_tool()])
     executor = Executor(1, 8, 30, str(tmp_path / "no-such-node"), logging.getLogger(LOGGER))
