@@ -281,12 +281,10 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.profile is not None:
-        from .profiling import ProfilerMissing, py_spy
+        from .profiling import missing_profiler
 
-        try:
-            py_spy()
-        except ProfilerMissing as exc:
-            print(exc, file=sys.stderr)
+        if problem := missing_profiler():
+            print(problem, file=sys.stderr)
             return 1
     reference = ours = None
     if not args.skip_reference:

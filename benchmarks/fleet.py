@@ -416,12 +416,10 @@ def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.profile is not None:
-        from .profiling import ProfilerMissing, py_spy
+        from .profiling import missing_profiler
 
-        try:
-            py_spy()
-        except ProfilerMissing as exc:
-            print(exc, file=sys.stderr)
+        if problem := missing_profiler():
+            print(problem, file=sys.stderr)
             return 1
     limit = raise_fd_limit(2 * args.connectors + 256)
     if limit < args.connectors + 64:

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,20 +66,23 @@ class HotFrame:
     self_pct: float
 
 
+def _stacks(text: str) -> Iterator[tuple[list[str], int]]:
+    """(frames, samples) of each line of py-spy's raw collapsed output, `frame;frame;…;leaf COUNT`."""
+    for line in text.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if stack and count_text.isdigit():
+            yield stack.split(";"), int(count_text)
+
+
 def summarize_collapsed(text: str, top: int = 15) -> tuple[int, list[HotFrame]]:
     """(total samples, the `top` frames by inclusive share) from py-spy's raw collapsed output.
 
-    Each line is `frame;frame;…;leaf COUNT`; a frame counts once per stack even under recursion.
+    A frame counts once per stack even under recursion.
     """
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
-    for line in text.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = stack.split(";")
+    for frames, count in _stacks(text):
         total += count
         own[frames[-1]] += count
         for frame in set(frames):
@@ -96,21 +100,19 @@ def top_self(text: str, top: int = 15) -> list[tuple[str, float]]:
     """The frames where the samples actually landed (self time), as percentages."""
     own: Counter[str] = Counter()
     total = 0
-    for line in text.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        total += int(count_text)
-        own[stack.split(";")[-1]] += int(count_text)
+    for frames, count in _stacks(text):
+        total += count
+        own[frames[-1]] += count
     return [(frame, 100 * n / total) for frame, n in own.most_common(top)] if total else []
 
 
-def available() -> bool:
+def missing_profiler() -> str | None:
+    """Why `--profile` cannot run (py-spy is not installed), or None when it can."""
     try:
         py_spy()
-        return True
-    except ProfilerMissing:
-        return False
+    except ProfilerMissing as exc:
+        return str(exc)
+    return None
 
 
 def copy_to(path: Path, folder: Path) -> Path:
