@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from edge_protocol.backoff import Backoff
 from edge_protocol.mcp import ToolFailure, UnknownTool, build_server
 
 from .client import connect
@@ -25,8 +27,11 @@ from .mcp_stdio import serve_stdio
 
 log = logging.getLogger("edge_cli.mcp")
 
-#: Pause before re-opening a dropped upstream listen stream.
-RELISTEN_SECONDS = 1.0
+
+def relisten_backoff() -> Backoff:
+    """Pauses before listening again to the platform's tool-change stream: 1 s doubling to 30 s while it
+    keeps dropping at once; a stream that stayed up a minute starts the schedule over."""
+    return Backoff(initial=1.0, maximum=30.0, stable_after=60.0)
 
 
 class RemoteTools:
@@ -115,7 +120,9 @@ class RemoteMcpServer:
 
     async def _follow_changes(self, upstream: Any, changes: Any) -> None:
         """Turn the platform's tool-list changes into ours, re-listening when the stream drops."""
+        backoff = relisten_backoff()
         while not self._stop.is_set():
+            listened_at = time.monotonic()
             try:
                 async with upstream.listen(tools_list_changed=True) as subscription:
                     async for _event in subscription:
@@ -123,4 +130,5 @@ class RemoteMcpServer:
             except Exception as exc:  # a dropped stream: clients missed nothing they cannot refetch
                 log.warning("The platform's tool-change stream dropped (%s); listening again", exc)
                 await changes.changed(None)  # something may have changed while we were not listening
-            await asyncio.sleep(RELISTEN_SECONDS)
+            backoff.connection_lost(time.monotonic() - listened_at)
+            await asyncio.sleep(backoff.next_delay())

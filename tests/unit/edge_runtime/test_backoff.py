@@ -78,3 +78,17 @@ def test_retry_after_cap_is_per_policy():
 def test_delay_after_takes_the_hint_when_there_is_one():
     backoff = Backoff(initial=1.0, maximum=8.0, jitter=0.0)
     assert [backoff.delay_after(None), backoff.delay_after(30.0), backoff.delay_after(None)] == [1.0, 30.0, 4.0]
+
+
+def test_the_mcp_relisten_pause_grows_while_the_stream_keeps_dropping():
+    from edge_cli.mcp_remote import relisten_backoff
+
+    backoff = relisten_backoff()
+    backoff.jitter = 0.0
+    delays = []
+    for _ in range(7):
+        backoff.connection_lost(0.1)  # dropped at once
+        delays.append(backoff.next_delay())
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    backoff.connection_lost(60.0)
+    assert backoff.next_delay() == 1.0
