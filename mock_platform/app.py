@@ -69,7 +69,9 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
 
     for module in (api_auth, api_deployments, api_bundles, tool_calls, sim, hub, tail, pages):
         app.include_router(module.router)
-    app.router.routes.extend(mcp.routes(mcp_endpoint))
+    # First in the route table: an MCP request is matched before the ~50 API routes are tried (routing
+    # was ~10 % of the platform's CPU per /mcp call when it came last).
+    app.router.routes[:0] = mcp.routes(mcp_endpoint)
     app.add_middleware(tool_calls.CallFastPath)  # the call path skips FastAPI's routing (see tool_calls)
     return app
 
