@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
@@ -73,8 +74,14 @@ class TailStream:
 class TailService:
     """The fan-out plus the open sockets (so fault injection and shutdown can close them)."""
 
-    def __init__(self, fanout: TailFanout | None = None) -> None:
+    def __init__(
+        self,
+        fanout: TailFanout | None = None,
+        viewers_changed: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self.fanout = fanout or TailFanout()
+        #: Awaited with the org id when a viewer arrives or leaves (the hub re-decides `logs.subscribe`).
+        self.viewers_changed = viewers_changed
         self.streams: set[TailStream] = set()
 
     async def serve(self, websocket: WebSocket) -> None:
@@ -99,6 +106,7 @@ class TailService:
         self.streams.add(stream)
         try:
             await websocket.accept(subprotocol=subprotocol)
+            await self._viewers_changed(org_id)
             _cap_kernel_buffer(websocket)
             async with asyncio.TaskGroup() as group:
                 pump = group.create_task(stream.pump())
@@ -109,6 +117,14 @@ class TailService:
         finally:
             self.streams.discard(stream)
             self.fanout.close(viewer)
+            await self._viewers_changed(org_id)
+
+    async def _viewers_changed(self, org_id: str) -> None:
+        if self.viewers_changed is not None:
+            try:
+                await self.viewers_changed(org_id)
+            except Exception:  # telling connectors is best effort: a tail must not fail for it
+                log.exception("could not update the connectors' log subscriptions of %s", org_id)
 
     async def disconnect(self, org_id: str, code: int, reason: str = "disconnected by sim") -> int:
         """Close the organization's streams now (fault injection); returns how many."""

@@ -132,8 +132,6 @@ class TailFanout:
         self.max_per_org = max_per_org
         self.capacity = capacity
         self._by_org: dict[str, list[TailViewer]] = {}
-        #: Told the org id whenever its set of viewers changes (the hub then re-decides `logs.subscribe`).
-        self.on_viewers_changed: Callable[[str], None] = lambda org_id: None
 
     def open(self, org_id: str, filter: TailFilter) -> TailViewer:
         viewers = self._by_org.setdefault(org_id, [])
@@ -141,7 +139,6 @@ class TailFanout:
             raise TooManyViewers(org_id)
         viewer = TailViewer(org_id, filter, self.capacity)
         viewers.append(viewer)
-        self.on_viewers_changed(org_id)
         return viewer
 
     def close(self, viewer: TailViewer) -> None:
@@ -151,7 +148,10 @@ class TailFanout:
         viewers.remove(viewer)
         if not viewers:
             del self._by_org[viewer.org_id]
-        self.on_viewers_changed(viewer.org_id)
+
+    def watching(self, org_id: str) -> bool:
+        """Whether anyone tails `org_id` (the call path skips building events when nobody does)."""
+        return org_id in self._by_org
 
     def viewers(self, org_id: str) -> list[TailViewer]:
         return list(self._by_org.get(org_id, ()))

@@ -90,18 +90,16 @@ def test_at_most_ten_viewers_per_organization():
 
 def test_interest_follows_viewers_and_their_deployment_filter():
     fanout = TailFanout()
-    changes = []
-    fanout.on_viewers_changed = changes.append
-    assert not fanout.wants_logs("org-1", "dep-1")
+    assert not fanout.wants_logs("org-1", "dep-1") and not fanout.watching("org-1")
     narrow = fanout.open("org-1", TailFilter(deployment_id="dep-2"))
+    assert fanout.watching("org-1") and not fanout.watching("org-2")
     assert not fanout.wants_logs("org-1", "dep-1") and fanout.wants_logs("org-1", "dep-2")
     wide = fanout.open("org-1", TailFilter(tool="echo", status="error"))
     assert fanout.wants_logs("org-1", "dep-1")
     fanout.close(wide)
     fanout.close(narrow)
-    fanout.close(narrow)  # closing twice is harmless and not reported twice
-    assert changes == ["org-1"] * 4
-    assert not fanout.wants_logs("org-1", "dep-2")
+    fanout.close(narrow)  # closing twice is harmless
+    assert not fanout.wants_logs("org-1", "dep-2") and not fanout.watching("org-1")
 
 
 def test_status_filter_delivers_a_failed_calls_lines_before_it_and_discards_the_rest():
