@@ -30,6 +30,75 @@ function jsonCopy(value, what) {
   return text === undefined ? undefined : JSON.parse(text);
 }
 
+// zod 4 (and any schema library implementing Standard JSON Schema) converts itself: the build
+// never needs its own copy of zod, it asks the schema the tool's bundle carries.
+// Both schemas convert their "input" side: arguments before zod's defaults apply (a field with a default
+// is optional) and unknown keys accepted (zod strips them); the output as run() returns it, unparsed.
+const TARGET = "draft-2020-12";
+// zod types with no JSON Schema form; the override below finds where they sit to name the field.
+const UNREPRESENTABLE = new Set([
+  "bigint", "symbol", "undefined", "void", "date", "map", "set", "transform", "nan", "custom", "function", "promise",
+]);
+
+function isStandardSchema(value) {
+  return !!value && (typeof value === "object" || typeof value === "function") && typeof value["~standard"] === "object";
+}
+
+// JSON Schema path ["properties","when","properties","d"] -> the field path "when.d" a user wrote.
+function fieldPath(schemaPath) {
+  const parts = [];
+  for (let i = 0; i < schemaPath.length; i++) {
+    const step = schemaPath[i];
+    if (step === "properties" || step === "patternProperties") parts.push(String(schemaPath[++i]));
+    else if (step === "items" || step === "additionalProperties") parts.push("[]");
+    else if (step === "prefixItems") parts.push(`[${schemaPath[++i]}]`);
+    else if (step === "anyOf" || step === "oneOf" || step === "allOf") i++;
+  }
+  return parts.join(".").replace(/\.\[/g, "[");
+}
+
+function convertSchema(schema, key) {
+  const standard = schema["~standard"];
+  const converter = standard.jsonSchema && standard.jsonSchema.input;
+  if (typeof converter !== "function") {
+    throw new Error(
+      `${key} is a ${standard.vendor || "schema library"} schema that cannot convert itself to JSON Schema; ` +
+        "use zod 4.2 or later (npm install zod@4), or write a JSON Schema object",
+    );
+  }
+  try {
+    return converter({ target: TARGET });
+  } catch (err) {
+    // Convert again, marking unrepresentable parts instead of throwing, to name the fields.
+    const fields = [];
+    try {
+      converter({
+        target: TARGET,
+        libraryOptions: {
+          unrepresentable: "any",
+          override(ctx) {
+            const type = ctx.zodSchema && ctx.zodSchema._zod && ctx.zodSchema._zod.def && ctx.zodSchema._zod.def.type;
+            if (UNREPRESENTABLE.has(type)) fields.push(`${fieldPath(ctx.path) || "(the whole schema)"} (${type})`);
+          },
+        },
+      });
+    } catch {
+      // Only the first message is known, then.
+    }
+    const where = fields.length ? ` at ${[...new Set(fields)].join(", ")}` : "";
+    throw new Error(
+      `${key} cannot be expressed in JSON Schema${where} (${standard.vendor}: ${err && err.message ? err.message : err}); ` +
+        "the platform checks arguments against JSON Schema, so use types it can express " +
+        "(a .refine() check is fine: it runs in Node.js before run())",
+    );
+  }
+}
+
+function schemaCopy(value, key) {
+  if (isStandardSchema(value)) return convertSchema(value, key);
+  return jsonCopy(value, key);
+}
+
 function definitionOf(exported) {
   if (exported && typeof exported === "object" && "default" in exported) return exported.default;
   // A CommonJS tool (`module.exports = defineTool({...})`) exports the definition itself.
@@ -60,15 +129,16 @@ function index(file) {
       definition: {
         name: def.name,
         description: def.description,
-        inputSchema: jsonCopy(def.inputSchema, "inputSchema"),
-        outputSchema: jsonCopy(def.outputSchema, "outputSchema"),
+        inputSchema: schemaCopy(def.inputSchema, "inputSchema"),
+        outputSchema: schemaCopy(def.outputSchema, "outputSchema"),
         timeoutMs: def.timeoutMs,
         runType: typeof def.run,
         keys: Object.keys(def),
       },
     };
   } catch (err) {
-    return { file, ok: false, problem: String(err.message || err) };
+    const tool = typeof def.name === "string" ? `tool ${JSON.stringify(def.name)}: ` : "";
+    return { file, ok: false, problem: tool + String(err.message || err) };
   }
 }
 

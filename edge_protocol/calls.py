@@ -40,12 +40,23 @@ def json_pointer(path: Iterable[Any]) -> str:
 
 def argument_problems(errors: Iterable[Any]) -> list[dict[str, str]]:
     """`[{path, message}]` from JSON Schema validation errors (anything with `absolute_path` and
-    `message`, as jsonschema's are), sorted by path, at most `MAX_ARGUMENT_PROBLEMS`."""
-    ordered = sorted(errors, key=lambda error: [str(part) for part in error.absolute_path])
-    return [
-        {"path": json_pointer(error.absolute_path), "message": error.message}
-        for error in ordered[:MAX_ARGUMENT_PROBLEMS]
-    ]
+    `message`, as jsonschema's are), sorted by path, at most `MAX_ARGUMENT_PROBLEMS`.
+
+    A missing required property is reported at its own path (`/city`), not at the object that lacks
+    it (where jsonschema puts it), so every entry names the field to fix.
+    """
+    located = sorted(((_field_path(error), error.message) for error in errors), key=lambda item: [str(p) for p in item[0]])
+    return [{"path": json_pointer(path), "message": message} for path, message in located[:MAX_ARGUMENT_PROBLEMS]]
+
+
+def _field_path(error: Any) -> list[Any]:
+    path = list(error.absolute_path)
+    instance = getattr(error, "instance", None)
+    if getattr(error, "validator", None) == "required" and isinstance(instance, dict):
+        for name in getattr(error, "validator_value", None) or ():
+            if name not in instance and error.message == f"{name!r} is a required property":
+                return [*path, name]
+    return path
 
 
 def invalid_arguments(tool: str, problems: list[dict[str, str]]) -> ToolCallError:

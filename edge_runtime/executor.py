@@ -316,6 +316,9 @@ class Executor:
         if not call.future.done():
             if message.get("t") == "ok":
                 call.future.set_result(message.get("v"))
+            elif message.get("t") == "invalid":  # the tool's zod schema refused the input (host.mjs)
+                details = message.get("details")
+                call.future.set_exception(invalid_arguments(call.tool, details if isinstance(details, list) else []))
             else:
                 code = str(message.get("code") or ToolErrorKind.TOOL_ERROR.value)
                 call.future.set_exception(

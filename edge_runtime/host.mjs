@@ -18,6 +18,8 @@
 // host -> runtime:
 //   {"t":"ready"} | {"t":"loadError","tool":"x","message":"…"}
 //   {"t":"ok","id":N,"v":<output>} | {"t":"err","id":N,"code":"…","message":"…","details":…}
+//   {"t":"invalid","id":N,"details":[{"path":"/json/pointer","message":"…"}]}
+//     (a zod inputSchema refused the arguments: its refinements are checked only here, in Node.js)
 
 import { createRequire } from "node:module";
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -140,15 +142,20 @@ function runCall({ id, tool, input, callId, flush }) {
     signal: controller.signal,
     log: (...args) => writeTagged("info", args, { tool, callId }),
   };
+  const standard = standardSchemaOf(definition.inputSchema);
   currentCall.run({ tool, callId }, () => {
-    let pending;
+    if (!standard) return start(id, definition, input, ctx);
+    // A zod schema (any Standard Schema) parses the input first: run() gets what its type says,
+    // defaults filled in and transforms applied, and the refinements that JSON Schema cannot carry
+    // are checked here. (A JSON Schema object was already checked by the runtime.)
+    let parsing;
     try {
-      pending = Promise.resolve(definition.run(input, ctx));
+      parsing = Promise.resolve(standard.validate(input));
     } catch (err) {
-      pending = Promise.reject(err);
+      parsing = Promise.reject(err);
     }
-    pending.then(
-      (value) => settle(id, value),
+    parsing.then(
+      (parsed) => (parsed.issues ? refuse(id, parsed.issues) : start(id, definition, parsed.value, ctx)),
       (err) => settleThrown(id, err),
     );
   });
@@ -157,6 +164,40 @@ function runCall({ id, tool, input, callId, flush }) {
 // Mark the end of a call's lines on stdout before its answer goes out on the channel.
 function markFlushed(id) {
   if (flushing.delete(id)) process.stdout.write(FLUSHED_MARK + id + "\n");
+}
+
+function start(id, definition, input, ctx) {
+  let pending;
+  try {
+    pending = Promise.resolve(definition.run(input, ctx));
+  } catch (err) {
+    pending = Promise.reject(err);
+  }
+  pending.then(
+    (value) => settle(id, value),
+    (err) => settleThrown(id, err),
+  );
+}
+
+function standardSchemaOf(schema) {
+  const standard = schema && (typeof schema === "object" || typeof schema === "function") ? schema["~standard"] : undefined;
+  return standard && typeof standard.validate === "function" ? standard : undefined;
+}
+
+// The executor words the error (edge_protocol.calls.invalid_arguments), as for its own JSON Schema check.
+function refuse(id, issues) {
+  running.delete(id);
+  markFlushed(id);
+  const details = issues.map((issue) => ({ path: pointer(issue.path), message: String(issue.message) }));
+  send(JSON.stringify({ t: "invalid", id, details }));
+}
+
+// Standard Schema path segments (keys or {key}) -> a JSON pointer (RFC 6901): ["a", 0] -> "/a/0".
+function pointer(path) {
+  return (path || [])
+    .map((segment) => (segment && typeof segment === "object" ? segment.key : segment))
+    .map((key) => "/" + String(key).replace(/~/g, "~0").replace(/\//g, "~1"))
+    .join("");
 }
 
 function settle(id, value) {

@@ -112,6 +112,7 @@ async def test_unknown_tool_and_invalid_arguments_never_reach_node(tmp_path, mak
     assert "'nope'" in error.message
     error = await expect_error(ToolErrorKind.INVALID_ARGUMENTS, executor.call("weather", {}, call_id="c"))
     assert "'city' is a required property" in error.message
+    assert error.details == [{"path": "/city", "message": "'city' is a required property"}]
     error = await expect_error(ToolErrorKind.INVALID_ARGUMENTS, executor.call("weather", {"city": 3}, call_id="c"))
     assert "is not of type 'string'" in error.message and "at /city" in error.message
     assert error.details == [{"path": "/city", "message": "3 is not of type 'string'"}]  # the one shape (SPEC §15)

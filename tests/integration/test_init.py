@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bundler.esbuild import platform_package
-from bundler.node import node_env, npm_command
+from bundler.node import node_binary, node_env, npm_command
 from tests.fixtures.projects.support import installed_npm_deps, run_node
 
 CLI = str(Path(sys.executable).with_name("edge-connector"))
@@ -40,7 +40,7 @@ def test_init_then_npm_test_then_build_works_and_the_checksum_is_reproducible(tm
     assert "Created tool project 'demo'" in created.stdout
     assert "npm test" in created.stdout and "edge-connector build" in created.stdout
     assert (project / "node_modules/slugify").is_dir() and (project / "node_modules/esbuild").is_dir()
-    assert (project / ".gitignore").read_text() == "node_modules/\n.edge/\n"
+    assert (project / ".gitignore").read_text() == "node_modules/\n.edge/\n__pycache__/\n.pytest_cache/\n"
     assert json.loads((project / "package.json").read_text())["name"] == "demo"
     assert json.loads((project / "edge.json").read_text())["name"] == "demo"
     assert (project / "tsconfig.json").is_file() == (template == "ts")
@@ -72,17 +72,48 @@ def test_init_then_npm_test_then_build_works_and_the_checksum_is_reproducible(tm
     """
     ran = run_node(script, str(project / ".edge/build/dist/make_slug.js"), cwd=tmp_path)
     assert json.loads(ran.stdout) == ["make_slug", {"slug": "edge-tools-rock"}, ["ToolError", "empty_slug"]]
+    # The zod schema is the single declaration: JSON Schema in the manifest, the type of run()'s input.
+    manifest = json.loads((project / ".edge/build/manifest.json").read_text())
+    assert manifest["tools"][0]["inputSchema"]["properties"]["separator"] == {
+        "default": "-", "description": "Character between words (default '-')", "type": "string", "maxLength": 1,
+    }
+    if template == "ts":
+        assert_typecheck_follows_the_zod_schema(project)
+
+
+WRONG_USE = """import { z } from "zod";
+import { defineTool } from "../lib/tool";
+export default defineTool({
+  name: "wrong_use",
+  description: "uses its input as the wrong type",
+  inputSchema: z.object({ count: z.number() }),
+  outputSchema: z.object({ total: z.number() }),
+  async run(input) { return { total: input.count.toUpperCase() }; },
+});
+"""
+
+
+def assert_typecheck_follows_the_zod_schema(project: Path) -> None:
+    tsc = [node_binary(), str(project / "node_modules/typescript/bin/tsc"), "--noEmit", "-p", str(project)]
+    clean = subprocess.run(tsc, capture_output=True, text=True, timeout=300, env=node_env())
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    (project / "src/tools/wrong_use.ts").write_text(WRONG_USE)
+    wrong = subprocess.run(tsc, capture_output=True, text=True, timeout=300, env=node_env())
+    assert wrong.returncode != 0
+    assert "src/tools/wrong_use.ts(8," in wrong.stdout
+    assert "Property 'toUpperCase' does not exist on type 'number'" in wrong.stdout
 
 
 def test_build_prints_a_table_with_sizes_archive_and_checksum(tmp_path):
     assert cli("init", "proj", "--no-install", "--name", "table-tools", cwd=tmp_path).returncode == 0
-    # Without node_modules the example's slugify import cannot resolve: the CLI says so in one line.
+    # Without node_modules the example's imports (slugify, zod) cannot resolve: the CLI says so, one line each.
     # (esbuild comes from ESBUILD_BINARY_PATH here: the project has no node_modules, and tests leave the user cache alone)
     esbuild = installed_npm_deps() / platform_package() / "bin/esbuild"
     failed = cli("build", "proj", cwd=tmp_path, env={"ESBUILD_BINARY_PATH": str(esbuild)})
     assert failed.returncode == 1
-    assert failed.stderr.startswith("Error: src/tools/make_slug.ts:1:21: Could not resolve \"slugify\": package 'slugify' is not installed.")
-    assert "Run `npm install slugify` in " in failed.stderr
+    assert failed.stderr.startswith("Error: src/tools/make_slug.ts:1:21: Could not resolve \"slugify\": package 'slugify' is not installed\n")
+    assert "Could not resolve \"zod\": package 'zod' is not installed" in failed.stderr
+    assert "Run `npm install slugify zod` in " in failed.stderr
     assert "Traceback" not in failed.stderr
     assert npm("install", "--no-audit", "--no-fund", cwd=tmp_path / "proj").returncode == 0
 

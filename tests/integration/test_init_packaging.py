@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ["edge_protocol", "bundler", "edge_runtime", "mock_platform", "edge_cli", "templates"]
+PACKAGES = ["edge_protocol", "bundler", "edge_runtime", "mock_platform", "edge_cli", "edge_connector", "templates"]
 
 
 @pytest.mark.slow
@@ -33,10 +33,14 @@ def test_wheel_ships_templates_and_indexer_and_init_works_from_it(tmp_path):
     for template in ("ts", "js"):
         ext = template
         for path in ("gitignore", "package.json", "edge.json", f"src/lib/tool.{ext}", f"src/tools/make_slug.{ext}",
-                     f"test/make_slug.test.{ext}"):
+                     f"test/make_slug.test.{ext}", "tests/test_tools.py"):
             assert f"templates/{template}/{path}" in names, path
     assert "templates/ts/tsconfig.json" in names
     assert "bundler/indexer.cjs" in names
+    # The pytest plugin ships too, registered for pytest to find on its own.
+    assert {"edge_connector/__init__.py", "edge_connector/testing/__init__.py", "edge_connector/testing/stack.py"} <= names
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "[pytest11]\nedge_connector = edge_connector.testing\n" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
     # Scaffold from the unpacked wheel alone (no source tree on the path).
     unpacked = tmp_path / "unpacked"
@@ -47,5 +51,5 @@ def test_wheel_ships_templates_and_indexer_and_init_works_from_it(tmp_path):
     done = subprocess.run([sys.executable, "-S", "-c", script, str(tmp_path / "project")], capture_output=True,
                           text=True, cwd=tmp_path, env={"PYTHONPATH": str(unpacked)})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [str(unpacked / "templates/__init__.py"), "7"]
+    assert done.stdout.splitlines() == [str(unpacked / "templates/__init__.py"), "8"]
     assert (tmp_path / "project/.gitignore").is_file()

@@ -16,12 +16,13 @@ def test_every_template_file_is_written_with_the_name(tmp_path, template):
     relative = sorted(str(p.relative_to(tmp_path / "p")) for p in written)
     ext = template
     expected = [".gitignore", "edge.json", "package.json", f"src/lib/tool.{ext}", f"src/tools/make_slug.{ext}",
-                f"test/make_slug.test.{ext}"] + (["tsconfig.json"] if template == "ts" else [])
+                f"test/make_slug.test.{ext}", "tests/test_tools.py"] + (["tsconfig.json"] if template == "ts" else [])
     assert relative == sorted(expected)
     package = json.loads((tmp_path / "p/package.json").read_text())
     assert package["name"] == "weather-tools"
     assert package["scripts"]["build"] == "edge-connector build"
     assert package["devDependencies"]["esbuild"] == "0.28.2"
+    assert package["dependencies"]["zod"] == "4.6.7"  # pinned: the schema conversion is zod's own
     assert json.loads((tmp_path / "p/edge.json").read_text())["name"] == "weather-tools"
     assert "{{name}}" not in "".join(p.read_text() for p in written)
     assert not list((tmp_path / "p").rglob("__init__.py"))

@@ -120,7 +120,11 @@ def test_with_jsonschema_errors():
 
     schema = {"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}, "required": ["n"]}
     problems = argument_problems(Draft202012Validator(schema).iter_errors({"s": 5}))
-    assert [p["path"] for p in problems] == ["", "/s"]
+    # A missing required field is named by its own path (SPEC §15: each failing field's path).
+    assert problems == [
+        {"path": "/n", "message": "'n' is a required property"},
+        {"path": "/s", "message": "5 is not of type 'string'"},
+    ]
 
 
 # ------------------------------------------------------------------------------------ routes

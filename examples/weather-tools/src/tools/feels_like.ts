@@ -1,45 +1,34 @@
+import { z } from "zod";
 import { defineTool, ToolError } from "../lib/tool";
 
 type Unit = "C" | "F";
 
-interface FeelsLikeInput {
-  temperature: number;
-  unit: Unit;
-  relativeHumidity?: number;
-  dewPoint?: number;
-  windSpeedKmh?: number;
-}
-
 // The records on Earth, with a margin: anything outside is a typo or a unit mix-up.
 const PLAUSIBLE_C = { min: -95, max: 60 };
 
-export default defineTool<FeelsLikeInput>({
+export default defineTool({
   name: "feels_like",
   description:
     "Apparent temperature: wind chill when cold and windy, heat index when hot and humid. Give humidity or a dew point.",
-  // The schema does the structural checks (the runtime enforces it before `run`); `run` does the semantic ones.
-  inputSchema: {
-    type: "object",
-    additionalProperties: false,
-    required: ["temperature", "unit"],
-    properties: {
-      temperature: { type: "number", description: "Air temperature in `unit`" },
-      unit: { enum: ["C", "F"], description: "Unit of temperature, dewPoint and the answer" },
-      relativeHumidity: { type: "number", minimum: 0, maximum: 100, description: "Percent" },
-      dewPoint: { type: "number", description: "Dew point in `unit`; instead of relativeHumidity" },
-      windSpeedKmh: { type: "number", minimum: 0, maximum: 400, default: 0 },
-    },
-    not: { required: ["relativeHumidity", "dewPoint"] },
-  },
-  outputSchema: {
-    type: "object",
-    required: ["feelsLike", "unit", "method"],
-    properties: {
-      feelsLike: { type: "number" },
-      unit: { enum: ["C", "F"] },
-      method: { enum: ["wind_chill", "heat_index", "air_temperature"] },
-    },
-  },
+  // The schema does the structural checks (the platform and the runtime enforce its JSON Schema before
+  // `run`; the .refine() rule, which JSON Schema cannot carry, is checked in Node.js); `run` does the semantic ones.
+  inputSchema: z
+    .strictObject({
+      temperature: z.number().describe("Air temperature in `unit`"),
+      unit: z.enum(["C", "F"]).describe("Unit of temperature, dewPoint and the answer"),
+      relativeHumidity: z.number().min(0).max(100).optional().describe("Percent"),
+      dewPoint: z.number().optional().describe("Dew point in `unit`; instead of relativeHumidity"),
+      windSpeedKmh: z.number().min(0).max(400).optional().describe("Wind speed; 0 when left out"),
+    })
+    .refine((input) => input.relativeHumidity === undefined || input.dewPoint === undefined, {
+      message: "give relativeHumidity or dewPoint, not both",
+      path: ["dewPoint"],
+    }),
+  outputSchema: z.object({
+    feelsLike: z.number(),
+    unit: z.enum(["C", "F"]),
+    method: z.enum(["wind_chill", "heat_index", "air_temperature"]),
+  }),
   timeoutMs: 1_000,
   async run(input) {
     const tempC = toCelsius(input.temperature, input.unit);

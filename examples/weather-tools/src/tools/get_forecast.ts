@@ -1,15 +1,10 @@
+import { z } from "zod";
 import { fetchJson } from "../lib/http";
 import { defineTool, ToolError } from "../lib/tool";
 
 // Open-Meteo needs no API key. Point WEATHER_API_URL elsewhere (a proxy, a test server) without rebuilding.
 const DEFAULT_BASE_URL = "https://api.open-meteo.com";
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 5_000;
-
-interface ForecastInput {
-  latitude: number;
-  longitude: number;
-  days?: number;
-}
 
 interface OpenMeteoForecast {
   current?: { time: string; temperature_2m: number; relative_humidity_2m: number; wind_speed_10m: number };
@@ -21,28 +16,19 @@ interface OpenMeteoForecast {
   };
 }
 
-export default defineTool<ForecastInput>({
+export default defineTool({
   name: "get_forecast",
   description:
     "Current conditions and a daily forecast (min/max °C, precipitation) for a latitude/longitude, from Open-Meteo.",
-  inputSchema: {
-    type: "object",
-    additionalProperties: false,
-    required: ["latitude", "longitude"],
-    properties: {
-      latitude: { type: "number", minimum: -90, maximum: 90, description: "Decimal degrees, north positive" },
-      longitude: { type: "number", minimum: -180, maximum: 180, description: "Decimal degrees, east positive" },
-      days: { type: "integer", minimum: 1, maximum: 7, default: 3, description: "How many days of forecast" },
-    },
-  },
-  outputSchema: {
-    type: "object",
-    required: ["current", "days"],
-    properties: {
-      current: { type: "object" },
-      days: { type: "array", items: { type: "object" } },
-    },
-  },
+  inputSchema: z.strictObject({
+    latitude: z.number().min(-90).max(90).describe("Decimal degrees, north positive"),
+    longitude: z.number().min(-180).max(180).describe("Decimal degrees, east positive"),
+    days: z.number().int().min(1).max(7).optional().describe("How many days of forecast (default 3)"),
+  }),
+  outputSchema: z.object({
+    current: z.object({}).passthrough(),
+    days: z.array(z.object({}).passthrough()),
+  }),
   // The whole call may take this long; the upstream request gets less so we can still explain a timeout.
   timeoutMs: 10_000,
   async run(input, ctx) {

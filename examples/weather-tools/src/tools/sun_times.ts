@@ -1,30 +1,20 @@
 import SunCalc from "suncalc";
+import { z } from "zod";
 import { defineTool, ToolError } from "../lib/tool";
 
-interface SunTimesInput {
-  latitude: number;
-  longitude: number;
-  date?: string;
-}
-
 // suncalc (an npm dependency) is inlined into dist/sun_times.js by esbuild: the runtime needs no node_modules.
-export default defineTool<SunTimesInput>({
+export default defineTool({
   name: "sun_times",
   description: "Sunrise, sunset, solar noon and day length (UTC) for a place and a day, computed offline.",
-  inputSchema: {
-    type: "object",
-    additionalProperties: false,
-    required: ["latitude", "longitude"],
-    properties: {
-      latitude: { type: "number", minimum: -90, maximum: 90 },
-      longitude: { type: "number", minimum: -180, maximum: 180 },
-      date: {
-        type: "string",
-        pattern: "^\\d{4}-\\d{2}-\\d{2}$",
-        description: "Day as YYYY-MM-DD (UTC); today when left out",
-      },
-    },
-  },
+  inputSchema: z.strictObject({
+    latitude: z.number().min(-90).max(90),
+    longitude: z.number().min(-180).max(180),
+    date: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/)
+      .optional()
+      .describe("Day as YYYY-MM-DD (UTC); today when left out"),
+  }),
   timeoutMs: 2_000,
   async run(input) {
     const day = input.date ? parseDay(input.date) : new Date();

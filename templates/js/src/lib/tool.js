@@ -1,5 +1,7 @@
 // The tool definition contract (there is no npm SDK: this file is yours to read and keep).
 // `defineTool` returns the definition unchanged; the bundler reads it by loading the built file.
+// A schema is a zod 4 schema (the build writes its JSON Schema into manifest.json and the connector
+// parses each call's input with it before run()) or a plain JSON Schema object.
 
 /**
  * @typedef {object} ToolContext

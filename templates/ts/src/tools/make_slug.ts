@@ -1,31 +1,19 @@
 import slugify from "slugify";
+import { z } from "zod";
 import { defineTool, ToolError } from "../lib/tool";
 
-interface Input {
-  text: string;
-  separator?: string;
-}
-
-export default defineTool<Input, { slug: string }>({
+export default defineTool({
   name: "make_slug",
   description: "Turn a title into a URL-safe slug, e.g. 'Hello, World!' -> 'hello-world'",
-  inputSchema: {
-    type: "object",
-    properties: {
-      text: { type: "string", description: "The text to turn into a slug" },
-      separator: { type: "string", maxLength: 1, description: "Character between words (default '-')" },
-    },
-    required: ["text"],
-    additionalProperties: false,
-  },
-  outputSchema: {
-    type: "object",
-    properties: { slug: { type: "string" } },
-    required: ["slug"],
-  },
+  // One declaration: `input` below is typed from it, and the build writes it as JSON Schema.
+  inputSchema: z.object({
+    text: z.string().describe("The text to turn into a slug"),
+    separator: z.string().max(1).default("-").describe("Character between words (default '-')"),
+  }),
+  outputSchema: z.object({ slug: z.string() }),
   timeoutMs: 5_000,
   async run(input, ctx) {
-    const slug = slugify(input.text, { lower: true, strict: true, replacement: input.separator ?? "-" });
+    const slug = slugify(input.text, { lower: true, strict: true, replacement: input.separator });
     if (!slug) throw new ToolError("empty_slug", "the text has no letters or digits to make a slug from");
     ctx.log(`slug for call ${ctx.callId}: ${slug}`);
     return { slug };
