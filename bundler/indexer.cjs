@@ -1,5 +1,8 @@
 // Reads the tool definitions out of built bundle files, all in one Node.js process.
 //
+// A schema may be a JSON Schema object (copied as plain JSON) or a zod 4 schema (converted by zod itself,
+// see convertSchema), so tool authors declare their input once.
+//
 // Usage: node indexer.cjs RESULT_JSON_PATH FILE...
 // Writes to RESULT_JSON_PATH a JSON array, one item per FILE, in order:
 //   {file, ok: true, definition: {...}} or {file, ok: false, problem: "..."}.
@@ -62,8 +65,11 @@ function convertSchema(schema, key) {
   const converter = standard.jsonSchema && standard.jsonSchema.input;
   if (typeof converter !== "function") {
     throw new Error(
-      `${key} is a ${standard.vendor || "schema library"} schema that cannot convert itself to JSON Schema; ` +
-        "use zod 4.2 or later (npm install zod@4), or write a JSON Schema object",
+      standard.vendor === "zod"
+        ? `${key} is a zod schema without a JSON Schema conversion (zod/mini, or zod before 4.2); ` +
+            'use `import { z } from "zod"` (zod 4.2 or later), or write a JSON Schema object'
+        : `${key} is a ${standard.vendor || "schema library"} schema that cannot convert itself to JSON Schema; ` +
+            "use zod 4 or write a JSON Schema object",
     );
   }
   try {

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.waiting import wait_until
+from edge_connector.testing import wait_until
 
 CLI = [sys.executable, "-m", "edge_cli"]
 EDITS = 10

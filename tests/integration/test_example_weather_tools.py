@@ -8,13 +8,11 @@ import subprocess
 import threading
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bundler.build import build_project
 from bundler.node import node_env, npm_command
-from tests.support.runtime import RuntimeProcess
-from tests.support.waiting import wait_until
+from edge_connector.testing import ToolCallError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "weather-tools"
 EXPECTED_TOOLS = {"get_forecast", "sun_times", "feels_like"}
@@ -118,67 +116,50 @@ class FakeOpenMeteo:
 
 
 @pytest.fixture
-def weather_runtime(example_copy, platform, tmp_path):
-    """The example built, uploaded as the org default, and served by a runtime whose tools reach FakeOpenMeteo."""
+def weather_stack(edge_stack, example_copy: Path):
+    """The example served end to end by the testing plugin's stack, its weather API a loopback fake."""
     fake = FakeOpenMeteo()
-    token = platform.user_token("weather@example.com", "org-weather")
-    api = httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=15)
-    built = build_project(example_copy, tmp_path / "build")
-    api.post("/api/bundles/weather-tools/versions", content=built.archive_path.read_bytes(),
-             headers={"X-Bundle-Checksum": built.checksum}).raise_for_status()
-    api.put("/api/bundles/default", json={"name": "weather-tools"}).raise_for_status()
-    deployment = api.post("/api/deployments", json={"name": "weather"}).json()
-    runtime = RuntimeProcess(tmp_path / "install", env={
-        "TOOL_RPC_URL": platform.ws_url,
-        "DEPLOYMENT_ID": deployment["deploymentId"],
-        "DEPLOYMENT_SECRET": deployment["secret"],
-        "WEATHER_API_URL": fake.url,
-        "WEATHER_API_TIMEOUT_MS": "300",
-    }).start()
     try:
-        wait_until(lambda: any(len(c["tools"]) == 3 for c in api.get("/api/connectors").json()["connectors"]),
-                   20, message="the runtime to serve the example's tools")
-        yield api, fake
+        stack = edge_stack(example_copy, env={"WEATHER_API_URL": fake.url, "WEATHER_API_TIMEOUT_MS": "300"})
+        yield stack, fake
     finally:
-        runtime.stop()
-        api.close()
         fake.close()
 
 
-def test_example_tools_answer_through_platform_and_runtime(weather_runtime) -> None:
-    api, fake = weather_runtime
+def test_example_tools_answer_through_platform_and_runtime(weather_stack) -> None:
+    stack, fake = weather_stack
 
-    def call(tool: str, arguments: dict) -> httpx.Response:
-        return api.post(f"/api/tools/{tool}/call", json={"arguments": arguments})
-
-    forecast = call("get_forecast", {"latitude": 52.52, "longitude": 13.41, "days": 1})
-    assert forecast.status_code == 200, forecast.text
-    assert forecast.json()["output"]["current"]["temperatureC"] == 7.5
+    forecast = stack.call("get_forecast", {"latitude": 52.52, "longitude": 13.41, "days": 1})
+    assert forecast["current"]["temperatureC"] == 7.5
     assert fake.paths[-1].startswith("/v1/forecast?latitude=52.52&longitude=13.41")
+    assert "forecast for 52.52,13.41" in stack.logs()  # the tool's ctx.log line
 
     # Upstream failures become ToolErrors with their own codes.
     fake.mode = "down"
-    down = call("get_forecast", {"latitude": 0, "longitude": 0})
-    assert down.status_code == 502
-    assert down.json()["error"]["code"] == "tool_error"
-    assert down.json()["error"]["toolCode"] == "upstream_error"
-    assert down.json()["error"]["details"]["status"] == 503
+    with pytest.raises(ToolCallError) as down:
+        stack.call("get_forecast", {"latitude": 0, "longitude": 0})
+    assert (down.value.status, down.value.kind, down.value.code) == (502, "tool_error", "upstream_error")
+    assert down.value.details["status"] == 503
     fake.mode = "slow"
-    slow = call("get_forecast", {"latitude": 0, "longitude": 0})
-    assert slow.status_code == 502 and slow.json()["error"]["toolCode"] == "upstream_timeout"
+    with pytest.raises(ToolCallError) as slow:
+        stack.call("get_forecast", {"latitude": 0, "longitude": 0})
+    assert (slow.value.status, slow.value.code) == (502, "upstream_timeout")
 
     # The npm dependency works inside the bundle.
-    sun = call("sun_times", {"latitude": 52.52, "longitude": 13.405, "date": "2026-06-21"})
-    assert sun.status_code == 200 and sun.json()["output"]["sunrise"].startswith("2026-06-21T02:4")
+    sun = stack.call("sun_times", {"latitude": 52.52, "longitude": 13.405, "date": "2026-06-21"})
+    assert sun["sunrise"].startswith("2026-06-21T02:4")
 
     # Validation: the schema is enforced before the tool runs; the semantic check is the tool's own.
-    both = call("feels_like", {"temperature": 20, "unit": "C", "relativeHumidity": 50, "dewPoint": 10})
-    assert both.status_code == 422 and both.json()["error"]["code"] == "invalid_arguments"
+    with pytest.raises(ToolCallError) as both:
+        stack.call("feels_like", {"temperature": 20, "unit": "C", "relativeHumidity": 50, "dewPoint": 10})
+    assert (both.value.status, both.value.kind) == (422, "invalid_arguments")
     # A zod .refine() rule: checked in Node.js, reported at the field its path names.
-    assert both.json()["error"]["details"] == [{"path": "/dewPoint", "message": "give relativeHumidity or dewPoint, not both"}]
-    bad_unit = call("feels_like", {"temperature": 20, "unit": "K"})
-    assert bad_unit.status_code == 422
-    dew = call("feels_like", {"temperature": 20, "unit": "C", "dewPoint": 25})
-    assert dew.status_code == 502 and dew.json()["error"]["toolCode"] == "dew_point_above_temperature"
-    chill = call("feels_like", {"temperature": -10, "unit": "C", "windSpeedKmh": 30})
-    assert chill.json()["output"] == {"feelsLike": -19.5, "unit": "C", "method": "wind_chill"}
+    assert both.value.details == [{"path": "/dewPoint", "message": "give relativeHumidity or dewPoint, not both"}]
+    with pytest.raises(ToolCallError) as bad_unit:
+        stack.call("feels_like", {"temperature": 20, "unit": "K"})
+    assert bad_unit.value.kind == "invalid_arguments" and [d["path"] for d in bad_unit.value.details] == ["/unit"]
+    with pytest.raises(ToolCallError) as dew:
+        stack.call("feels_like", {"temperature": 20, "unit": "C", "dewPoint": 25})
+    assert (dew.value.status, dew.value.code) == (502, "dew_point_above_temperature")
+    chill = stack.call("feels_like", {"temperature": -10, "unit": "C", "windSpeedKmh": 30})
+    assert chill == {"feelsLike": -19.5, "unit": "C", "method": "wind_chill"}

@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 
+from edge_connector.testing import RuntimeProcess, wait_until
+from edge_connector.testing.runtime import write_token_file
+from tests.fixtures.projects.support import installed_npm_deps, make_project
 from tests.support.bundles import JsTool, echo_tool, make_archive
-from tests.support.runtime import RuntimeProcess, write_token_file
-from tests.support.waiting import wait_until
 
 NAME = "sync-e2e"
 
@@ -196,3 +197,33 @@ def test_two_deployments_follow_their_own_assignments_side_by_side(platform, tmp
 
 def _status_syncs(runtime: RuntimeProcess) -> int:
     return runtime.status()["sync"]["syncs"]
+
+
+# ---- a tool project through the testing plugin: edit, upload, hot swap ----------------------------------
+
+PROJECT_TOOL = """export default {{
+  name: "which",
+  description: "Says which edit is live",
+  inputSchema: {{ type: "object", properties: {{}} }},
+  async run() {{ return {{ edit: {n} }}; }},
+}};
+"""
+
+
+def test_an_edited_project_is_swapped_into_the_same_runtime_and_unchanged_content_is_not_fetched(edge_stack, tmp_path):
+    project = make_project(tmp_path / "proj", node_modules=installed_npm_deps(), name="sync-project",
+                           files={"src/tools/which.ts": PROJECT_TOOL.format(n=1)})
+    stack = edge_stack(project)
+    assert stack.call("which") == {"edit": 1}
+    pid, first = stack.runtime.pid, stack.version
+
+    (project / "src/tools/which.ts").write_text(PROJECT_TOOL.format(n=2))
+    assert stack.upload() == first + 1
+    assert stack.call("which") == {"edit": 2}
+    assert stack.runtime.pid == pid  # a hot swap, not a restart
+    assert stack.logs().count("Downloading bundle") == 2
+
+    # Same sources again: the platform answers with the existing version, nothing is downloaded.
+    assert stack.upload() == first + 1
+    assert stack.logs().count("Downloading bundle") == 2
+    assert "Bundle sync error" not in stack.logs()

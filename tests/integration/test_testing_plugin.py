@@ -9,6 +9,7 @@ in-process through the same fixtures.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,6 +98,21 @@ def test_stacks_are_torn_down_when_a_test_fails(user_project, tmp_path):
     assert "this test fails on purpose" in output
     assert "src/tools/t.ts" in output  # the build error names the file
     assert processes_under(basetemp) == []
+
+
+def test_the_complete_file_of_docs_testing_md_passes(user_project, tmp_path):
+    page = (Path(__file__).resolve().parents[2] / "docs/testing.md").read_text()
+    example = re.search(r"## A complete test file.*?```python\n(.*?)```", page, re.S)
+    assert example, "docs/testing.md lost its complete test file"
+    tests_file = user_project / "tests" / "test_from_the_docs.py"
+    tests_file.write_text(example.group(1))
+    try:
+        result = run_pytest(user_project, tmp_path / "run", str(tests_file))
+    finally:
+        tests_file.unlink()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+    assert processes_under(tmp_path / "run") == []
 
 
 # ---- the stack API in-process, on a zod tool with a console line and a ToolError ----------------------

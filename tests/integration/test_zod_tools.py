@@ -115,6 +115,16 @@ def test_a_transform_in_an_output_schema_fails_the_build_too(tmp_path):
     assert 'tool "count": outputSchema cannot be expressed in JSON Schema at size (transform)' in caught.value.message
 
 
+def test_zod_mini_schemas_are_refused_with_the_fix(tmp_path):
+    source = ('import * as z from "zod/mini";\n'
+              'export default { name: "mini", description: "d", inputSchema: z.object({ a: z.string() }),\n'
+              '  async run() { return 1; } };\n')
+    with pytest.raises(BuildError) as caught:
+        build_project(zod_project(tmp_path, {"src/tools/mini.ts": source}))
+    assert ('src/tools/mini.ts: tool "mini": inputSchema is a zod schema without a JSON Schema conversion (zod/mini, '
+            'or zod before 4.2); use `import { z } from "zod"`') in caught.value.message
+
+
 def test_the_size_report_names_zod_like_any_other_package(tmp_path):
     with pytest.raises(BuildError) as caught:
         build_project(zod_project(tmp_path, {"src/tools/book_room.ts": BOOK}), max_archive_bytes=10_000)

@@ -1,7 +1,8 @@
 """docs/architecture.md stays true: the dependency arrows between packages point the way it says.
 
 edge_cli → {bundler, edge_runtime, mock_platform} → edge_protocol, and edge_runtime and mock_platform
-never import each other (they meet only in edge_protocol and on the wire).
+never import each other (they meet only in edge_protocol and on the wire). edge_connector (the pytest
+plugin for users' tests) sits beside edge_cli: it may use the packages below, and nothing imports it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("edge_protocol", "bundler", "edge_runtime", "mock_platform", "edge_cli")
+PACKAGES = ("edge_protocol", "bundler", "edge_runtime", "mock_platform", "edge_cli", "edge_connector")
 
 ALLOWED = {
     "edge_protocol": set(),
@@ -20,6 +21,7 @@ ALLOWED = {
     "edge_runtime": {"edge_protocol"},
     "mock_platform": {"edge_protocol"},
     "edge_cli": {"edge_protocol", "bundler", "edge_runtime", "mock_platform"},
+    "edge_connector": {"edge_protocol", "bundler", "edge_runtime", "mock_platform"},
 }
 # The one documented side door: finding Node.js is done in one place, `bundler/node.py`, which the
 # runtime borrows to start its workers (bundler imports nothing of the runtime, so there is no cycle).
@@ -64,5 +66,6 @@ def test_the_architecture_page_states_these_arrows() -> None:
     page = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert "`edge_runtime` and `mock_platform` **never import each other.**" in page
     assert "`bundler/node.py`" in page  # the side door ALLOWED_MODULES permits is documented
+    assert "`edge_connector` sits beside `edge_cli`" in page
     for package in PACKAGES:
         assert f"`{package}/`" in page
