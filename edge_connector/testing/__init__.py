@@ -14,8 +14,9 @@ so tests run in parallel with pytest-xdist (`pytest -n 2`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -25,8 +26,15 @@ from .stack import READY_TIMEOUT_SECONDS, EdgeStack, ToolCallError
 from .waiting import async_wait_until, wait_until
 
 __all__ = [
-    "EdgeStack", "PlatformProcess", "RuntimeProcess", "StackFactory", "ToolCallError",
-    "async_wait_until", "edge_platform", "edge_stack", "wait_until",
+    "EdgeStack",
+    "PlatformProcess",
+    "RuntimeProcess",
+    "StackFactory",
+    "ToolCallError",
+    "async_wait_until",
+    "edge_platform",
+    "edge_stack",
+    "wait_until",
 ]
 
 #: `edge_stack(project_dir, *, secrets=None, env=None, timeout=...) -> EdgeStack`
@@ -48,10 +56,16 @@ def edge_stack(edge_platform: PlatformProcess, tmp_path_factory: pytest.TempPath
     """Factory of running stacks on `edge_platform`; every stack it made is stopped after the test."""
     stacks: list[EdgeStack] = []
 
-    def make(project_dir: str | Path, *, secrets: Mapping[str, str] | None = None,
-             env: Mapping[str, str] | None = None, timeout: float = READY_TIMEOUT_SECONDS) -> EdgeStack:
-        stack = EdgeStack(edge_platform, Path(project_dir), tmp_path_factory.mktemp("edge-stack"),
-                          secrets=secrets, env=env)
+    def make(
+        project_dir: str | Path,
+        *,
+        secrets: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = READY_TIMEOUT_SECONDS,
+    ) -> EdgeStack:
+        stack = EdgeStack(
+            edge_platform, Path(project_dir), tmp_path_factory.mktemp("edge-stack"), secrets=secrets, env=env
+        )
         stacks.append(stack)  # before start(): a stack that fails half-way is torn down too
         return stack.start(timeout)
 

@@ -27,11 +27,24 @@ class PlatformProcess:
     output: list[str] = field(default_factory=list)
 
     def start(self, timeout: float = 20.0) -> PlatformProcess:
-        cmd = [sys.executable, "-m", "mock_platform.serve", "--host", "127.0.0.1", "--port", "0",
-               "--data", str(self.data_dir), *self.extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mock_platform.serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data",
+            str(self.data_dir),
+            *self.extra_args,
+        ]
         self.output = []
         self.process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         threading.Thread(target=self._pump, daemon=True).start()

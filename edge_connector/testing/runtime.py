@@ -58,19 +58,26 @@ class RuntimeProcess:
 
     def start(self, wait_for_health_server: bool = True, timeout: float = 20.0) -> RuntimeProcess:
         self.install_dir.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("DEPLOYMENT_ID", "DEPLOYMENT_SECRET", "TOOL_RPC_URL", "AUTH_TOKEN_PATH", "HEALTH_PORT")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DEPLOYMENT_ID", "DEPLOYMENT_SECRET", "TOOL_RPC_URL", "AUTH_TOKEN_PATH", "HEALTH_PORT")
+        }
         env.update({"PYTHONUNBUFFERED": "1", "HEALTH_PORT": "0", **FAST_ENV, **self.env})
         self.output = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "edge_cli", "start", "--dir", str(self.install_dir), *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         self._pump_thread = threading.Thread(target=self._pump, daemon=True)
         self._pump_thread.start()
         if wait_for_health_server:
-            found = wait_until(lambda: self._health_from_output() or self.exited(), timeout,
-                               message="runtime health server")
+            found = wait_until(
+                lambda: self._health_from_output() or self.exited(), timeout, message="runtime health server"
+            )
             if not isinstance(found, str):
                 raise AssertionError("edge-connector start exited early:\n" + self.text)
             self.health_url = found
@@ -120,8 +127,11 @@ class RuntimeProcess:
         wait_until(lambda: self.healthz() == 503, timeout, message="/healthz 503")
 
     def wait_for_log(self, fragment: str, timeout: float = 20.0, count: int = 1) -> str:
-        wait_until(lambda: self.text.count(fragment) >= count or self.exited(), timeout,
-                   message=f"log line containing {fragment!r}")
+        wait_until(
+            lambda: self.text.count(fragment) >= count or self.exited(),
+            timeout,
+            message=f"log line containing {fragment!r}",
+        )
         if self.text.count(fragment) < count:
             raise AssertionError(f"runtime exited without logging {fragment!r}:\n{self.text}")
         return self.text

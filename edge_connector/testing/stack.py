@@ -10,8 +10,9 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import httpx
 
@@ -41,8 +42,15 @@ class ToolCallError(Exception):
 class EdgeStack:
     """See the module docstring; made by the `edge_stack` fixture, which also tears it down."""
 
-    def __init__(self, platform: PlatformProcess, project_dir: Path, work_dir: Path, *,
-                 secrets: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        platform: PlatformProcess,
+        project_dir: Path,
+        work_dir: Path,
+        *,
+        secrets: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.platform = platform
         self.project_dir = Path(project_dir).resolve()
         self.work_dir = Path(work_dir)
@@ -59,20 +67,22 @@ class EdgeStack:
         self._api: httpx.Client | None = None
 
     # --------------------------------------------------------------------------- lifecycle
-    def start(self, timeout: float = READY_TIMEOUT_SECONDS) -> "EdgeStack":
+    def start(self, timeout: float = READY_TIMEOUT_SECONDS) -> EdgeStack:
         token = self.platform.user_token(email=f"{self.org_id}@example.com", org_id=self.org_id)
-        self._api = httpx.Client(base_url=self.platform.url, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=30)
+        self._api = httpx.Client(base_url=self.platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         deployment = self._ok(self._api.post("/api/deployments", json={"name": "tests"}), "create a deployment")
         self.deployment_id = deployment["deploymentId"]
         self._put_secrets()
         self._build_and_upload()
-        self.runtime = RuntimeProcess(self.work_dir / "install", env={
-            "TOOL_RPC_URL": self.platform.ws_url,
-            "DEPLOYMENT_ID": self.deployment_id,
-            "DEPLOYMENT_SECRET": deployment["secret"],
-            **self.env,
-        }).start(timeout=timeout)
+        self.runtime = RuntimeProcess(
+            self.work_dir / "install",
+            env={
+                "TOOL_RPC_URL": self.platform.ws_url,
+                "DEPLOYMENT_ID": self.deployment_id,
+                "DEPLOYMENT_SECRET": deployment["secret"],
+                **self.env,
+            },
+        ).start(timeout=timeout)
         self.wait_ready(timeout)
         return self
 
@@ -96,8 +106,13 @@ class EdgeStack:
             return response.json()["output"]
         error = _error_body(response)
         kind = str(error.get("code") or f"http_{response.status_code}")
-        raise ToolCallError(kind, str(error.get("toolCode") or kind), str(error.get("message", response.text)),
-                            error.get("details"), response.status_code)
+        raise ToolCallError(
+            kind,
+            str(error.get("toolCode") or kind),
+            str(error.get("message", response.text)),
+            error.get("details"),
+            response.status_code,
+        )
 
     def upload(self, timeout: float = READY_TIMEOUT_SECONDS) -> int:
         """Build the project's current sources, upload, assign, and wait until that version answers."""
@@ -111,8 +126,9 @@ class EdgeStack:
 
         Call `wait_ready()` to wait until it is back.
         """
-        done = self._ok(self.api.post("/api/sim/disconnect", json={"deploymentId": self.deployment_id}),
-                        "disconnect the runtime")
+        done = self._ok(
+            self.api.post("/api/sim/disconnect", json={"deploymentId": self.deployment_id}), "disconnect the runtime"
+        )
         if not done.get("disconnected"):
             raise AssertionError(f"the runtime of deployment {self.deployment_id} was not connected")
 
@@ -121,9 +137,12 @@ class EdgeStack:
         runtime = self.runtime
         if runtime is None:
             raise RuntimeError("the stack has not started")
-        wait_until(lambda: runtime.exited() or self._serving(), timeout,
-                   message=f"the runtime to serve {self.bundle} v{self.version}")
-        if runtime.exited():
+        wait_until(
+            lambda: runtime.exited() or self._serving(),
+            timeout,
+            message=f"the runtime to serve {self.bundle} v{self.version}",
+        )
+        if runtime.process is not None and runtime.process.poll() is not None:
             raise AssertionError(f"the runtime exited (code {runtime.process.returncode}):\n{self.logs()}")
 
     def logs(self) -> str:
@@ -142,18 +161,28 @@ class EdgeStack:
         from bundler.build import build_project  # the plugin loads with pytest; the bundler only when used
 
         built = build_project(self.project_dir, self.work_dir / "build")
-        uploaded = self._ok(self.api.post(
-            f"/api/bundles/{built.manifest.bundle}/versions", content=built.archive_path.read_bytes(),
-            headers={"X-Bundle-Checksum": built.checksum, "Content-Type": "application/gzip"},
-        ), "upload the bundle")
+        uploaded = self._ok(
+            self.api.post(
+                f"/api/bundles/{built.manifest.bundle}/versions",
+                content=built.archive_path.read_bytes(),
+                headers={"X-Bundle-Checksum": built.checksum, "Content-Type": "application/gzip"},
+            ),
+            "upload the bundle",
+        )
         self.bundle, self.version, self.checksum = uploaded["name"], uploaded["version"], uploaded["checksum"]
-        self._ok(self.api.put(f"/api/deployments/{self.deployment_id}/bundle",
-                              json={"name": self.bundle, "version": self.version}), "assign the bundle")
+        self._ok(
+            self.api.put(
+                f"/api/deployments/{self.deployment_id}/bundle", json={"name": self.bundle, "version": self.version}
+            ),
+            "assign the bundle",
+        )
 
     def _serving(self) -> bool:
         connectors = self.api.get("/api/connectors").json()["connectors"]
-        return any(c.get("deploymentId") == self.deployment_id and (c.get("bundle") or {}).get("checksum") == self.checksum
-                   for c in connectors)
+        return any(
+            c.get("deploymentId") == self.deployment_id and (c.get("bundle") or {}).get("checksum") == self.checksum
+            for c in connectors
+        )
 
     def _put_secrets(self) -> None:
         for name, value in self.secrets.items():
@@ -170,8 +199,10 @@ class EdgeStack:
     def _ok(response: httpx.Response, what: str) -> dict[str, Any]:
         if response.status_code >= 400:
             error = _error_body(response)
-            raise AssertionError(f"could not {what}: HTTP {response.status_code} "
-                                 f"{error.get('code', '')} {error.get('message', response.text)}")
+            raise AssertionError(
+                f"could not {what}: HTTP {response.status_code} "
+                f"{error.get('code', '')} {error.get('message', response.text)}"
+            )
         return response.json()
 
 

@@ -22,7 +22,7 @@ from tests.fixtures.projects.support import installed_npm_deps, make_project
 
 CLI = str(Path(sys.executable).with_name("edge-connector"))
 
-FAILING_TESTS = '''
+FAILING_TESTS = """
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -39,15 +39,16 @@ def test_a_project_that_does_not_build_fails_cleanly(edge_stack, tmp_path):
     (tmp_path / "src/tools").mkdir(parents=True)
     (tmp_path / "src/tools/t.ts").write_text("export default {")
     edge_stack(tmp_path)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def user_project(tmp_path_factory) -> Path:
     """What a user has after `edge-connector init` (ts template, npm install from the registry)."""
     root = tmp_path_factory.mktemp("user")
-    done = subprocess.run([CLI, "init", "slugs", "--template", "ts"], cwd=root, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [CLI, "init", "slugs", "--template", "ts"], cwd=root, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return root / "slugs"
 
@@ -55,7 +56,10 @@ def user_project(tmp_path_factory) -> Path:
 def run_pytest(project: Path, basetemp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}", *args],
-        cwd=project, capture_output=True, text=True, timeout=600,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -117,7 +121,7 @@ def test_the_complete_file_of_docs_testing_md_passes(user_project, tmp_path):
 
 # ---- the stack API in-process, on a zod tool with a console line and a ToolError ----------------------
 
-GREET = '''import {{ z }} from "zod";
+GREET = """import {{ z }} from "zod";
 
 export default {{
   name: "greet",
@@ -133,13 +137,17 @@ export default {{
     return {{ text: "{greeting}, " + input.who.name }};
   }},
 }};
-'''
+"""
 
 
 @pytest.fixture
 def greet_project(tmp_path) -> Path:
-    return make_project(tmp_path / "greet", node_modules=installed_npm_deps(), name="greet-tools",
-                        files={"src/tools/greet.ts": GREET.format(greeting="Hello")})
+    return make_project(
+        tmp_path / "greet",
+        node_modules=installed_npm_deps(),
+        name="greet-tools",
+        files={"src/tools/greet.ts": GREET.format(greeting="Hello")},
+    )
 
 
 def test_call_errors_hot_update_disconnect_and_logs(edge_stack, greet_project):
@@ -170,8 +178,12 @@ def test_call_errors_hot_update_disconnect_and_logs(edge_stack, greet_project):
 
 
 def test_two_stacks_in_one_test_are_isolated(edge_stack, greet_project, tmp_path):
-    other = make_project(tmp_path / "other", node_modules=installed_npm_deps(), name="greet-tools",
-                         files={"src/tools/greet.ts": GREET.format(greeting="Hej")})
+    other = make_project(
+        tmp_path / "other",
+        node_modules=installed_npm_deps(),
+        name="greet-tools",
+        files={"src/tools/greet.ts": GREET.format(greeting="Hej")},
+    )
     first, second = edge_stack(greet_project), edge_stack(other)
     assert first.call("greet", {"who": {"name": "A"}}) == {"text": "Hello, A"}
     assert second.call("greet", {"who": {"name": "A"}}) == {"text": "Hej, A"}

@@ -18,7 +18,7 @@ from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_runtime.executor import Executor
 from tests.fixtures.projects.support import installed_npm_deps, make_project
 
-BOOK = '''import { z } from "zod";
+BOOK = """import { z } from "zod";
 import { defineTool, ToolError } from "../lib/tool";
 
 export default defineTool({
@@ -39,7 +39,7 @@ export default defineTool({
     return { booked: true, people: input.people };
   },
 });
-'''
+"""
 
 EXPECTED_INPUT_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -64,8 +64,7 @@ TOOL_LIB = (Path(__file__).resolve().parents[2] / "templates/ts/src/lib/tool.ts"
 
 
 def zod_project(tmp_path: Path, files: dict[str, str]) -> Path:
-    return make_project(tmp_path / "p", node_modules=installed_npm_deps(),
-                        files={"src/lib/tool.ts": TOOL_LIB, **files})
+    return make_project(tmp_path / "p", node_modules=installed_npm_deps(), files={"src/lib/tool.ts": TOOL_LIB, **files})
 
 
 def test_a_zod_tool_is_written_into_the_manifest_as_json_schema_2020_12(tmp_path):
@@ -81,21 +80,27 @@ def test_a_zod_tool_is_written_into_the_manifest_as_json_schema_2020_12(tmp_path
 
 
 def test_json_schema_objects_and_zod_schemas_live_in_one_bundle(tmp_path):
-    plain = ('import { defineTool } from "../lib/tool";\n'
-             'export default defineTool<{ n: number }>({ name: "plain", description: "d",\n'
-             '  inputSchema: { type: "object", properties: { n: { type: "number" } } },\n'
-             '  async run(input) { return input.n; } });\n')
+    plain = (
+        'import { defineTool } from "../lib/tool";\n'
+        'export default defineTool<{ n: number }>({ name: "plain", description: "d",\n'
+        '  inputSchema: { type: "object", properties: { n: { type: "number" } } },\n'
+        "  async run(input) { return input.n; } });\n"
+    )
     built = build_project(zod_project(tmp_path, {"src/tools/book_room.ts": BOOK, "src/tools/plain.ts": plain}))
     schemas = {t.name: t.inputSchema for t in built.manifest.tools}
-    assert schemas == {"book_room": EXPECTED_INPUT_SCHEMA,
-                       "plain": {"type": "object", "properties": {"n": {"type": "number"}}}}
+    assert schemas == {
+        "book_room": EXPECTED_INPUT_SCHEMA,
+        "plain": {"type": "object", "properties": {"n": {"type": "number"}}},
+    }
 
 
 def test_a_zod_type_json_schema_cannot_express_fails_the_build_naming_tool_and_fields(tmp_path):
-    source = ('import { z } from "zod";\n'
-              'export default { name: "remind", description: "d",\n'
-              '  inputSchema: z.object({ text: z.string(), when: z.object({ at: z.date() }), n: z.bigint() }),\n'
-              '  async run() { return 1; } };\n')
+    source = (
+        'import { z } from "zod";\n'
+        'export default { name: "remind", description: "d",\n'
+        "  inputSchema: z.object({ text: z.string(), when: z.object({ at: z.date() }), n: z.bigint() }),\n"
+        "  async run() { return 1; } };\n"
+    )
     project = zod_project(tmp_path, {"src/tools/remind.ts": source})
     with pytest.raises(BuildError) as caught:
         build_project(project)
@@ -106,23 +111,29 @@ def test_a_zod_type_json_schema_cannot_express_fails_the_build_naming_tool_and_f
 
 
 def test_a_transform_in_an_output_schema_fails_the_build_too(tmp_path):
-    source = ('import { z } from "zod";\n'
-              'export default { name: "count", description: "d", inputSchema: z.object({}),\n'
-              '  outputSchema: z.object({ size: z.transform((v: unknown) => String(v)) }),\n'
-              '  async run() { return { size: 1 }; } };\n')
+    source = (
+        'import { z } from "zod";\n'
+        'export default { name: "count", description: "d", inputSchema: z.object({}),\n'
+        "  outputSchema: z.object({ size: z.transform((v: unknown) => String(v)) }),\n"
+        "  async run() { return { size: 1 }; } };\n"
+    )
     with pytest.raises(BuildError) as caught:
         build_project(zod_project(tmp_path, {"src/tools/count.ts": source}))
     assert 'tool "count": outputSchema cannot be expressed in JSON Schema at size (transform)' in caught.value.message
 
 
 def test_zod_mini_schemas_are_refused_with_the_fix(tmp_path):
-    source = ('import * as z from "zod/mini";\n'
-              'export default { name: "mini", description: "d", inputSchema: z.object({ a: z.string() }),\n'
-              '  async run() { return 1; } };\n')
+    source = (
+        'import * as z from "zod/mini";\n'
+        'export default { name: "mini", description: "d", inputSchema: z.object({ a: z.string() }),\n'
+        "  async run() { return 1; } };\n"
+    )
     with pytest.raises(BuildError) as caught:
         build_project(zod_project(tmp_path, {"src/tools/mini.ts": source}))
-    assert ('src/tools/mini.ts: tool "mini": inputSchema is a zod schema without a JSON Schema conversion (zod/mini, '
-            'or zod before 4.2); use `import { z } from "zod"`') in caught.value.message
+    assert (
+        'src/tools/mini.ts: tool "mini": inputSchema is a zod schema without a JSON Schema conversion (zod/mini, '
+        'or zod before 4.2); use `import { z } from "zod"`'
+    ) in caught.value.message
 
 
 def test_the_size_report_names_zod_like_any_other_package(tmp_path):
@@ -161,7 +172,10 @@ async def test_bad_arguments_are_invalid_arguments_naming_each_zod_field_path(zo
 
 async def test_run_gets_the_parsed_input_with_defaults_and_tool_errors_keep_their_code(zod_executor):
     slot = {"day": "2026-12-01", "hours": [9]}
-    assert await zod_executor.call("book_room", {"room": "a", "slot": slot}, call_id="c") == {"booked": True, "people": 2}
+    assert await zod_executor.call("book_room", {"room": "a", "slot": slot}, call_id="c") == {
+        "booked": True,
+        "people": 2,
+    }
     with pytest.raises(ToolCallError) as caught:
         await zod_executor.call("book_room", {"room": "attic", "slot": slot}, call_id="c")
     assert (caught.value.kind, caught.value.code) == (ToolErrorKind.TOOL_ERROR, "no_such_room")

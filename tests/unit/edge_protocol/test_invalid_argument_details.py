@@ -13,7 +13,10 @@ SCHEMA = {
         "days": {"type": "integer", "minimum": 1},
         "options": {
             "type": "object",
-            "properties": {"units/system": {"enum": ["metric", "imperial"]}, "tags": {"type": "array", "items": {"type": "string"}}},
+            "properties": {
+                "units/system": {"enum": ["metric", "imperial"]},
+                "tags": {"type": "array", "items": {"type": "string"}},
+            },
             "required": ["units/system"],
         },
     },
