@@ -149,6 +149,16 @@ class EdgeStack:
         """Everything the runtime logged so far, its tools' console lines included (tagged with the tool name)."""
         return self.runtime.text if self.runtime is not None else ""
 
+    def wait_for_log(self, fragment: str, timeout: float = 10.0) -> str:
+        """Wait until the runtime's log holds `fragment`; returns the log.
+
+        A tool's console lines travel apart from its result, so one may be logged a moment after the
+        call returned: wait for it rather than reading `logs()` at once.
+        """
+        if self.runtime is None:
+            raise RuntimeError("the stack has not started")
+        return self.runtime.wait_for_log(fragment, timeout)
+
     @property
     def api(self) -> httpx.Client:
         """An HTTP client for the platform's API, signed in to this stack's organization."""

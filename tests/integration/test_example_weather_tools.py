@@ -132,7 +132,7 @@ def test_example_tools_answer_through_platform_and_runtime(weather_stack) -> Non
     forecast = stack.call("get_forecast", {"latitude": 52.52, "longitude": 13.41, "days": 1})
     assert forecast["current"]["temperatureC"] == 7.5
     assert fake.paths[-1].startswith("/v1/forecast?latitude=52.52&longitude=13.41")
-    assert "forecast for 52.52,13.41" in stack.logs()  # the tool's ctx.log line
+    stack.wait_for_log("forecast for 52.52,13.41")  # the tool's ctx.log line
 
     # Upstream failures become ToolErrors with their own codes.
     fake.mode = "down"

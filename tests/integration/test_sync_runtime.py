@@ -221,7 +221,7 @@ def test_an_edited_project_is_swapped_into_the_same_runtime_and_unchanged_conten
     assert stack.upload() == first + 1
     assert stack.call("which") == {"edit": 2}
     assert stack.runtime.pid == pid  # a hot swap, not a restart
-    assert stack.logs().count("Downloading bundle") == 2
+    wait_until(lambda: stack.logs().count("Downloading bundle") == 2, 10, message="the second download's log line")
 
     # Same sources again: the platform answers with the existing version, nothing is downloaded.
     assert stack.upload() == first + 1

@@ -153,7 +153,7 @@ def greet_project(tmp_path) -> Path:
 def test_call_errors_hot_update_disconnect_and_logs(edge_stack, greet_project):
     stack = edge_stack(greet_project)
     assert stack.call("greet", {"who": {"name": "Ada"}}) == {"text": "Hello, Ada"}
-    assert "greeting Ada" in stack.logs()
+    assert "greeting Ada" in stack.wait_for_log("greeting Ada")
 
     with pytest.raises(ToolCallError) as failed:
         stack.call("greet", {"who": {"name": "nobody"}})
@@ -174,7 +174,7 @@ def test_call_errors_hot_update_disconnect_and_logs(edge_stack, greet_project):
     stack.disconnect()
     stack.wait_ready()
     assert stack.call("greet", {"who": {"name": "Bo"}}) == {"text": "Hi, Bo"}
-    assert "Disconnected from platform server" in stack.logs()
+    stack.wait_for_log("Disconnected from platform server")
 
 
 def test_two_stacks_in_one_test_are_isolated(edge_stack, greet_project, tmp_path):

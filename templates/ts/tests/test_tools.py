@@ -17,7 +17,7 @@ def test_make_slug_answers_through_the_platform(edge_stack):
     stack = edge_stack(PROJECT)
     assert stack.call("make_slug", {"text": "Hello, World!"}) == {"slug": "hello-world"}
     assert stack.call("make_slug", {"text": "Edge Tools Rock", "separator": "_"}) == {"slug": "edge_tools_rock"}
-    assert "slug for call" in stack.logs()  # the tool's ctx.log() line, in the runtime's log
+    assert "slug for call" in stack.wait_for_log("slug for call")  # the tool's ctx.log() line, in the runtime's log
 
 
 def test_make_slug_errors_reach_the_caller_with_their_codes(edge_stack):
