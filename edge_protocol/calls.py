@@ -45,7 +45,9 @@ def argument_problems(errors: Iterable[Any]) -> list[dict[str, str]]:
     A missing required property is reported at its own path (`/city`), not at the object that lacks
     it (where jsonschema puts it), so every entry names the field to fix.
     """
-    located = sorted(((_field_path(error), error.message) for error in errors), key=lambda item: [str(p) for p in item[0]])
+    located = sorted(
+        ((_field_path(error), error.message) for error in errors), key=lambda item: [str(p) for p in item[0]]
+    )
     return [{"path": json_pointer(path), "message": message} for path, message in located[:MAX_ARGUMENT_PROBLEMS]]
 
 
