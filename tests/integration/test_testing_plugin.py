@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -193,6 +194,32 @@ def test_two_stacks_in_one_test_are_isolated(edge_stack, greet_project, tmp_path
     assert any("host.mjs" in line for line in processes_under(second.work_dir))
 
 
-def test_secrets_name_the_missing_capability_until_the_platform_has_them(edge_stack, greet_project):
-    with pytest.raises(NotImplementedError, match=r"needs the platform's secrets API \(PUT /api/secrets/\{name\}"):
-        edge_stack(greet_project, secrets={"API_KEY": "s3cr3t-value"})
+SECRET_TOOL = """export default {
+  name: "secret_length",
+  description: "How long the API_KEY secret is",
+  inputSchema: { type: "object" },
+  async run(input: unknown, ctx: { secrets?: Record<string, string> }) {
+    return { length: ctx.secrets?.API_KEY?.length ?? null };
+  },
+};
+"""
+
+
+def test_secrets_reach_the_tools_or_name_the_missing_capability(edge_platform, edge_stack, tmp_path):
+    project = make_project(
+        tmp_path / "secret",
+        node_modules=installed_npm_deps(),
+        name="secret-tools",
+        files={"src/tools/secret_length.ts": SECRET_TOOL},
+    )
+    # Without a token, an existing route refuses 401; a platform without the secrets API answers 404.
+    has_secrets_api = (
+        httpx.put(f"{edge_platform.url}/api/secrets/PROBE", json={"value": "x"}, timeout=10).status_code != 404
+    )
+    if has_secrets_api:  # SPEC §11 has landed: the value is the deployment's, read by the tool as ctx.secrets
+        stack = edge_stack(project, secrets={"API_KEY": "s3cr3t-value"})
+        assert stack.call("secret_length") == {"length": len("s3cr3t-value")}
+        assert "s3cr3t-value" not in stack.logs()
+    else:
+        with pytest.raises(NotImplementedError, match=r"needs the platform's secrets API \(PUT /api/secrets/\{name\}"):
+            edge_stack(project, secrets={"API_KEY": "s3cr3t-value"})
