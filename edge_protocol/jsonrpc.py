@@ -8,7 +8,7 @@ both cheap on the call path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import orjson
 
@@ -97,7 +97,7 @@ class Response:
     error: dict[str, Any] | None = None
 
 
-Message = Union[Request, Notification, Response]
+Message = Request | Notification | Response
 
 
 def parse_message(frame: str | bytes) -> Message:

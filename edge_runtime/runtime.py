@@ -9,19 +9,20 @@ drains calls in flight for up to 10 s, closes the link with 1000 and releases th
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import orjson
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
 from edge_protocol import __version__, jsonrpc
 from edge_protocol.backoff import Backoff
 from edge_protocol.manifest import Manifest
+from edge_protocol.messages import BundleRef, HelloParams, InvalidMessage, RestError, ToolInfo, ToolsUpdated
 
 from .auth import (
     AuthProblem,
@@ -70,10 +71,9 @@ class Runtime:
         self.executor: Any = None
         self.sync: Any = None
         self.auth: TokenSource | None = None
-        self._http = None
+        self._http: httpx.AsyncClient | None = None
         self._stop = asyncio.Event()
         self._fatal: str | None = None
-        self._tasks: list[asyncio.Task] = []
         self._tray: TrayHandle | None = None
 
     # ============================================================================ lifecycle
@@ -99,7 +99,16 @@ class Runtime:
         try:
             await self._start()
             log.info("Edge runtime %s running in %s (pid %d)", __version__, self.settings.install_dir, os.getpid())
-            await self._stop.wait()
+            # The link and the sync live and die together: a bug in either stops the runtime loudly
+            # instead of leaving it half alive, and stopping waits for both to have ended.
+            async with asyncio.TaskGroup() as tasks:
+                running = [tasks.create_task(self._connection_loop(), name="connection")]
+                if self.sync is not None:
+                    running.append(tasks.create_task(self.sync.run(), name="bundle-sync"))
+                await self._stop.wait()
+                await self._close_link()
+                for task in running:
+                    task.cancel()
         finally:
             await self._shutdown()
             self.lock.release()
@@ -134,9 +143,6 @@ class Runtime:
         self._start_tray()
 
         await self._start_executor()
-        self._tasks.append(asyncio.create_task(self._connection_loop(), name="connection"))
-        if self.sync is not None:
-            self._tasks.append(asyncio.create_task(self.sync.run(), name="bundle-sync"))
 
     def _start_tray(self) -> None:
         """The optional tray icon (off without a display, pystray or with EC_DISABLE_TRAY=1; logs why)."""
@@ -149,13 +155,16 @@ class Runtime:
 
             return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout=2)
 
-        self._tray = maybe_start_tray(status_for_tray, lambda: loop.call_soon_threadsafe(self.request_stop), log,
+        def stop_from_tray() -> None:
+            loop.call_soon_threadsafe(self.request_stop)
+
+        self._tray = maybe_start_tray(status_for_tray, stop_from_tray, log,
                                       health_url=self.health.url if self.health else None)
 
     def _token_source(self) -> TokenSource:
         settings = self.settings
         if settings.uses_client_credentials:
-            assert settings.deployment_id and settings.deployment_secret
+            assert settings.deployment_id and settings.deployment_secret and self._http is not None
             return ClientCredentials(settings.platform_http_url, settings.deployment_id,
                                      settings.deployment_secret, self._http)
         return FileToken(settings.token_path)
@@ -176,7 +185,7 @@ class Runtime:
                 raise StartupError(str(exc)) from None
         self.executor = Executor(settings.workers, settings.max_concurrency, settings.tool_timeout_seconds,
                                  node, logging.getLogger("edge_runtime.executor"))
-        assert self.auth is not None
+        assert self.auth is not None and self._http is not None
         self.sync = BundleSync(BundleStore(settings.install_dir), self.executor, self._http, self.auth.token,
                                settings.sync_interval_seconds, self._on_swapped,
                                logging.getLogger("edge_runtime.sync"), deployment_id=self.deployment_id,
@@ -212,7 +221,7 @@ class Runtime:
                 log.error("Cannot connect to platform server %s: %s; retrying in %.1fs", url, failure.message, delay)
             try:
                 await asyncio.wait_for(self._stop.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _connect_once(self, url: str) -> Failure | None:
@@ -232,7 +241,7 @@ class Runtime:
                                       deployment_id=self.deployment_id)
         except InvalidStatus as exc:
             return self._handshake_failure(exc)
-        except (OSError, asyncio.TimeoutError, InvalidHandshake, InvalidURI) as exc:
+        except (TimeoutError, OSError, InvalidHandshake, InvalidURI) as exc:
             return Failure(FailureKind.UNREACHABLE, _describe_connect_error(exc, url))
         self.policy.connected()
         session = Session(ws, self.executor, seen=self.seen_calls, metrics=self.metrics,
@@ -240,7 +249,8 @@ class Runtime:
         try:
             hello = await session.hello(self._hello_params())
         except HelloRefused as refused:
-            await session.close(jsonrpc.CLOSE_PROTOCOL_ERROR if refused.failure.kind is FailureKind.PROTOCOL else 1000)
+            await session.close(jsonrpc.CLOSE_PROTOCOL_ERROR if refused.failure.kind is FailureKind.PROTOCOL
+                                else jsonrpc.CLOSE_NORMAL)
             return refused.failure
         self.session = session
         self.connector_id, self.org_id = hello.connector_id, hello.org_id
@@ -252,7 +262,7 @@ class Runtime:
         if self.sync is not None:
             self.sync.assigned(hello.assigned_bundle)
         if self._stop.is_set():
-            await session.close(1000, "runtime stopping")
+            await session.close(jsonrpc.CLOSE_NORMAL, "runtime stopping")
             return None
         try:
             failure = await session.serve()
@@ -264,7 +274,7 @@ class Runtime:
 
     def _handshake_failure(self, exc: InvalidStatus) -> Failure:
         status = exc.response.status_code
-        code, message = _error_body(exc.response.body)
+        code, message = _error_body(bytes(exc.response.body) if exc.response.body is not None else None)
         if status == 401 and code == "token_expired":
             assert self.auth is not None
             self.auth.invalidate()
@@ -283,44 +293,43 @@ class Runtime:
         return Failure(FailureKind.UNAVAILABLE, f"the platform refused the connection (HTTP {status}"
                        f"{' ' + code if code else ''}{': ' + message if message else ''})")
 
-    def _hello_params(self) -> dict[str, Any]:
+    def _hello_params(self) -> HelloParams:
         manifest: Manifest | None = self.executor.manifest
-        return {
-            "connectorVersion": __version__,
-            "deploymentId": self.deployment_id,
-            "bundle": manifest.ref() if manifest else None,
-            "tools": [dataclasses.asdict(tool) for tool in self.executor.tools],
-            "concurrency": self.settings.max_concurrency,
-        }
+        return HelloParams(
+            connector_version=__version__,
+            deployment_id=self.deployment_id,
+            bundle=_bundle_of(manifest) if manifest else None,
+            tools=tuple(ToolInfo.from_manifest(tool) for tool in self.executor.tools),
+            concurrency=self.settings.max_concurrency,
+        )
 
-    def _on_bundle_updated(self, params: dict[str, Any]) -> None:
-        log.info("Platform announced bundle %s v%s; syncing now", params.get("name"), params.get("version"))
+    def _on_bundle_updated(self, bundle: BundleRef) -> None:
+        log.info("Platform announced bundle %s; syncing now", bundle.label())
         if self.sync is not None:
-            self.sync.assigned(params)
+            self.sync.assigned(bundle)
 
     async def _on_swapped(self, manifest: Manifest) -> None:
         """BundleSync's callback after a swap: re-register the tools on the live link (`tools.updated`)."""
         session = self.session
         if session is None:
             return  # the next hello carries the new tools
-        await session.notify(jsonrpc.TOOLS_UPDATED, {
-            "bundle": manifest.ref(),
-            "tools": [dataclasses.asdict(tool) for tool in manifest.tools],
-        })
+        await session.tools_updated(ToolsUpdated(_bundle_of(manifest),
+                                                 tuple(ToolInfo.from_manifest(tool) for tool in manifest.tools)))
 
     # ============================================================================ shutdown
-    async def _shutdown(self) -> None:
+    async def _close_link(self) -> None:
+        """Stop taking calls, let the ones in flight finish (up to 10 s), close the link with 1000."""
         self.accepting = False
         self.policy.stopping()
         session = self.session
         if session is not None:
             if not await session.drain(DRAIN_SECONDS):
                 log.warning("Calls still running after %.0fs; stopping them", DRAIN_SECONDS)
-                session.cancel_calls()
-            await session.close(1000, "runtime stopping")
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+                await session.cancel_calls()
+            await session.close(jsonrpc.CLOSE_NORMAL, "runtime stopping")
+
+    async def _shutdown(self) -> None:
+        await self._close_link()  # already done on a normal stop; needed when starting failed half way
         if self.executor is not None:
             try:
                 await self.executor.close(drain_timeout=1.0)
@@ -396,15 +405,19 @@ def _wall(monotonic_at: float | None) -> str | None:
     if monotonic_at is None:
         return None
     wall = time.time() - (time.monotonic() - monotonic_at)
-    return datetime.fromtimestamp(wall, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _bundle_of(manifest: Manifest) -> BundleRef:
+    return BundleRef(manifest.bundle, manifest.version, manifest.checksum)
 
 
 def _error_body(body: bytes | None) -> tuple[str | None, str | None]:
     try:
-        error = orjson.loads(body or b"{}").get("error") or {}
-        return error.get("code"), error.get("message")
-    except (orjson.JSONDecodeError, AttributeError):
+        error = RestError.from_wire(orjson.loads(body or b"{}"))
+    except (orjson.JSONDecodeError, InvalidMessage):
         return None, None
+    return error.code, error.message
 
 
 def _describe_connect_error(exc: BaseException, url: str) -> str:

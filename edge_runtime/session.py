@@ -1,8 +1,10 @@
-"""One live link to the platform: `connector.hello`, then serving `tools/call` until the link ends.
+"""One live link to the platform: the I/O shell around `edge_protocol.link.ConnectorLink`.
 
-The reader never waits for a tool: every call runs in its own task and answers when it is done, so
-a slow tool never delays the next frame, a ping or a `bundle.updated`. Call ids already seen are
-refused (`SeenCalls`), so a call is never run twice, even across reconnects.
+The shell reads a frame, hands it to the state machine and does what it says: send a frame, close,
+run a call, pass a bundle assignment on. The reader never waits for a tool: every call runs in its own
+task and answers when it is done, so a slow tool never delays the next frame, a ping or a
+`bundle.updated`. Call ids already seen are refused by the machine (`SeenCalls`, kept by the runtime
+across links), so a call is never run twice, even across reconnects.
 """
 
 from __future__ import annotations
@@ -10,23 +12,49 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from edge_protocol import jsonrpc
 from edge_protocol.errors import ToolCallError, ToolErrorKind
-from edge_protocol.limits import MAX_FRAME_BYTES
+from edge_protocol.link import (
+    HELLO_ID,
+    AssignBundle,
+    Close,
+    ConnectorLink,
+    Ignored,
+    Reauthenticated,
+    ReauthRefused,
+    Registered,
+    RunCall,
+    SecretsChanged,
+    SeenCalls,
+    Send,
+    TailChanged,
+)
+from edge_protocol.link import (
+    HelloRefused as HelloRefusedEvent,
+)
+from edge_protocol.messages import BundleRef, CallParams, CallResult, HelloParams, HelloResult, ToolsUpdated
 
 from .connection import Failure, FailureKind
 from .metrics import RuntimeMetrics
 
 log = logging.getLogger("edge_runtime.session")
 
-HELLO_ID = "hello"
+__all__ = [
+    "HELLO_ID",
+    "CallRunner",
+    "HelloRefused",
+    "HelloResult",
+    "ReauthFailed",
+    "SeenCalls",
+    "Session",
+    "failure_from_close",
+]
 
 
 class CallRunner(Protocol):
@@ -41,30 +69,8 @@ class HelloRefused(Exception):
         self.failure = failure
 
 
-@dataclass(frozen=True)
-class HelloResult:
-    connector_id: str
-    deployment_id: str | None
-    org_id: str | None
-    heartbeat_seconds: float | None
-    assigned_bundle: dict[str, Any] | None
-
-
-class SeenCalls:
-    """Call ids received recently (bounded): the guard that makes a call run at most once."""
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-
-    def add(self, call_id: str) -> bool:
-        """True if `call_id` is new (and now remembered), False if it was seen before."""
-        if call_id in self._ids:
-            return False
-        self._ids[call_id] = None
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
-        return True
+class ReauthFailed(Exception):
+    """The platform refused `connector.reauth` (or the link ended before it answered)."""
 
 
 def failure_from_close(code: int | None, reason: str | None) -> Failure:
@@ -75,14 +81,16 @@ def failure_from_close(code: int | None, reason: str | None) -> Failure:
 
         return Failure(FailureKind.UNAUTHORIZED, token_expired_message())
     if code == jsonrpc.CLOSE_REPLACED:
-        return Failure(FailureKind.DUPLICATE, "Deployment already connected (the platform replaced this link, close 4009)")
+        return Failure(
+            FailureKind.DUPLICATE, "Deployment already connected (the platform replaced this link, close 4009)"
+        )
     if code == jsonrpc.CLOSE_PLATFORM_RESTART:
         return Failure(FailureKind.LOST, "platform restarting (close 1012)")
     if code == jsonrpc.CLOSE_PROTOCOL_ERROR:
         return Failure(FailureKind.PROTOCOL, f"protocol error (close 4000{': ' + reason if reason else ''})")
-    if code == 1011 and "keepalive" in reason:
+    if code == jsonrpc.CLOSE_INTERNAL_ERROR and "keepalive" in reason:
         return Failure(FailureKind.LOST, "no heartbeat from the platform for 2 intervals (dead peer)")
-    if code is None or code == 1006:
+    if code is None or code == jsonrpc.CLOSE_ABNORMAL:
         return Failure(FailureKind.LOST, "connection dropped without a close frame")
     return Failure(FailureKind.LOST, f"closed by the platform (code {code}{', ' + reason if reason else ''})")
 
@@ -95,24 +103,29 @@ class Session:
         *,
         seen: SeenCalls,
         metrics: RuntimeMetrics,
-        on_bundle_updated: Callable[[dict[str, Any]], None],
+        on_bundle_updated: Callable[[BundleRef], None],
         is_accepting: Callable[[], bool],
+        on_secrets_updated: Callable[[], None] | None = None,
+        on_tail_changed: Callable[[bool], None] | None = None,
     ) -> None:
         self.ws = ws
         self.runner = runner
-        self.seen = seen
+        self.link = ConnectorLink(seen)
         self.metrics = metrics
         self.on_bundle_updated = on_bundle_updated
+        self.on_secrets_updated = on_secrets_updated
+        self.on_tail_changed = on_tail_changed
         self.is_accepting = is_accepting
-        self.calls: set[asyncio.Task] = set()
+        self.calls: set[asyncio.Task[None]] = set()
+        self._reauth: asyncio.Future[int] | None = None
 
     @property
     def in_flight(self) -> int:
         return len(self.calls)
 
     # ---------------------------------------------------------------------------------- hello
-    async def hello(self, params: dict[str, Any], timeout: float = 15.0) -> HelloResult:
-        await self.ws.send(jsonrpc.request(HELLO_ID, jsonrpc.HELLO, params))
+    async def hello(self, params: HelloParams, timeout: float = 15.0) -> HelloResult:
+        await self.ws.send(self.link.hello(params))
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -120,104 +133,123 @@ class Session:
                 raise HelloRefused(Failure(FailureKind.PROTOCOL, f"no answer to {jsonrpc.HELLO} within {timeout:g}s"))
             try:
                 frame = await asyncio.wait_for(self.ws.recv(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             except ConnectionClosed:
                 raise HelloRefused(failure_from_close(*self._close_info())) from None
-            try:
-                message = jsonrpc.parse_message(frame)
-            except jsonrpc.ProtocolError as exc:
-                raise HelloRefused(Failure(FailureKind.PROTOCOL, f"invalid answer to {jsonrpc.HELLO}: {exc.message}")) from None
-            if isinstance(message, jsonrpc.Response) and message.id == HELLO_ID:
-                if message.error is not None:
-                    raise HelloRefused(Failure(FailureKind.PROTOCOL,
-                                               f"platform refused {jsonrpc.HELLO}: {message.error.get('message')}"))
-                return _hello_result(message.result)
-            # Anything before the hello answer is a protocol error on the platform's side; a
-            # connector must not run a call for a link it is not registered on.
-            log.debug("ignoring a frame received before the hello answer")
+            for action in self.link.receive(frame):
+                if isinstance(action, Registered):
+                    return action.result
+                if isinstance(action, HelloRefusedEvent):
+                    raise HelloRefused(Failure(FailureKind.PROTOCOL, action.message))
+                if isinstance(action, Send):
+                    await self._send(action.frame)
+                elif isinstance(action, Ignored):
+                    log.debug("ignoring a frame: %s", action.reason)
 
     # ---------------------------------------------------------------------------------- serving
     async def serve(self) -> Failure:
         """Read frames until the link ends; returns why it ended."""
         ws = self.ws
-        while True:
-            try:
-                frame = await ws.recv()
-            except ConnectionClosed:
-                return failure_from_close(*self._close_info())
-            if isinstance(frame, (bytes, bytearray, memoryview)):
-                await self._send(jsonrpc.error(None, {"code": jsonrpc.INVALID_REQUEST,
-                                                      "message": "binary frames are not part of the protocol; send JSON text"}))
-                continue
-            if len(frame) > MAX_FRAME_BYTES:
-                await self.close(jsonrpc.CLOSE_PROTOCOL_ERROR, f"frame larger than {MAX_FRAME_BYTES} bytes")
-                return Failure(FailureKind.PROTOCOL, f"the platform sent a frame larger than {MAX_FRAME_BYTES} bytes")
-            try:
-                message = jsonrpc.parse_message(frame)
-            except jsonrpc.ProtocolError as exc:
-                await self._send(jsonrpc.error(exc.request_id, exc.error))
-                continue
-            if isinstance(message, jsonrpc.Request):
-                if message.method == jsonrpc.TOOLS_CALL:
-                    task = asyncio.create_task(self._run_call(message))
-                    self.calls.add(task)
-                    task.add_done_callback(self.calls.discard)
-                else:
-                    await self._send(jsonrpc.error(message.id, {"code": jsonrpc.METHOD_NOT_FOUND,
-                                                                "message": f"Method not found: {message.method}"}))
-            elif isinstance(message, jsonrpc.Notification):
-                if message.method == jsonrpc.BUNDLE_UPDATED:
-                    self.on_bundle_updated(message.params)
-                else:
-                    log.debug("ignoring unknown notification %s", message.method)
-            # Responses: the runtime sends no requests after hello, so there is nothing to match.
+        try:
+            while True:
+                try:
+                    frame = await ws.recv()
+                except ConnectionClosed:
+                    return failure_from_close(*self._close_info())
+                if isinstance(frame, (bytearray, memoryview)):
+                    frame = bytes(frame)
+                for action in self.link.receive(frame):
+                    if isinstance(action, RunCall):
+                        self._start_call(action)
+                    elif isinstance(action, Send):
+                        await self._send(action.frame)
+                    elif isinstance(action, Close):
+                        await self.close(action.code, action.reason)
+                        return Failure(FailureKind.PROTOCOL, f"the platform broke the protocol: {action.reason}")
+                    else:
+                        self._on_event(action)
+        finally:
+            if self._reauth is not None and not self._reauth.done():
+                self._reauth.set_exception(ReauthFailed("the link ended before the platform answered"))
 
-    async def _run_call(self, request: jsonrpc.Request) -> None:
-        params = request.params
-        call_id, name = params.get("callId"), params.get("name")
-        arguments = params.get("arguments", {})
-        timeout_ms = params.get("timeoutMs")
-        if not isinstance(call_id, str) or not call_id or not isinstance(name, str) or (
-            timeout_ms is not None and (not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or timeout_ms <= 0)
-        ):
-            await self._send(jsonrpc.error(request.id, {
-                "code": jsonrpc.INVALID_PARAMS,
-                "message": "Invalid params: tools/call needs callId (string), name (string), arguments and an optional positive integer timeoutMs",
-            }))
-            return
-        if not self.seen.add(call_id):
-            await self._send(jsonrpc.error(request.id, {
-                "code": jsonrpc.INVALID_REQUEST, "message": f"call {call_id} was already received; a call never runs twice",
-            }))
-            return
+    def _on_event(self, action: Any) -> None:
+        if isinstance(action, AssignBundle):
+            self.on_bundle_updated(action.bundle)
+        elif isinstance(action, SecretsChanged):
+            if self.on_secrets_updated is not None:
+                self.on_secrets_updated()
+        elif isinstance(action, TailChanged):
+            if self.on_tail_changed is not None:
+                self.on_tail_changed(action.on)
+        elif isinstance(action, Reauthenticated):
+            if self._reauth is not None and not self._reauth.done():
+                self._reauth.set_result(action.expires_at)
+        elif isinstance(action, ReauthRefused):
+            if self._reauth is not None and not self._reauth.done():
+                self._reauth.set_exception(ReauthFailed(action.message))
+        elif isinstance(action, Ignored):
+            log.debug("ignoring a frame: %s", action.reason)
+
+    def _start_call(self, run: RunCall) -> None:
+        task = asyncio.create_task(self._run_call(run.request_id, run.params))
+        self.calls.add(task)
+        task.add_done_callback(self._call_done)
+
+    def _call_done(self, task: asyncio.Task[None]) -> None:
+        self.calls.discard(task)
+        # `_run_call` answers every failure itself; anything left here is a bug worth a log line.
+        if not task.cancelled() and task.exception() is not None:
+            log.error("tool call task failed: %r", task.exception())
+
+    async def _run_call(self, request_id: Any, params: CallParams) -> None:
+        name = params.name
         started = time.perf_counter()
         if not self.is_accepting():
             error = ToolCallError(ToolErrorKind.OVERLOADED, "the connector is shutting down and takes no new calls")
-            await self._send(jsonrpc.error(request.id, error.to_rpc_error()))
+            await self._send(self.link.fail(request_id, error))
             self.metrics.call_finished(name, error.kind.value, time.perf_counter() - started)
             return
         try:
-            output = await self.runner.call(name, arguments, call_id=call_id, timeout_ms=timeout_ms)
+            output = await self.runner.call(
+                name, params.arguments, call_id=params.call_id, timeout_ms=params.timeout_ms
+            )
         except ToolCallError as exc:
-            elapsed = time.perf_counter() - started
-            self.metrics.call_finished(name, exc.kind.value, elapsed)
-            await self._send(jsonrpc.error(request.id, exc.to_rpc_error()))
+            self.metrics.call_finished(name, exc.kind.value, time.perf_counter() - started)
+            await self._send(self.link.fail(request_id, exc))
         except Exception as exc:  # a bug in the runtime must fail this call only, never the link
             elapsed = time.perf_counter() - started
-            log.exception("tool call %s (%s) failed inside the runtime", call_id, name)
+            log.exception("tool call %s (%s) failed inside the runtime", params.call_id, name)
             self.metrics.call_finished(name, ToolErrorKind.TOOL_CRASHED.value, elapsed)
-            error = ToolCallError(ToolErrorKind.TOOL_CRASHED, f"the runtime failed to run the call: {type(exc).__name__}")
-            await self._send(jsonrpc.error(request.id, error.to_rpc_error()))
+            error = ToolCallError(
+                ToolErrorKind.TOOL_CRASHED, f"the runtime failed to run the call: {type(exc).__name__}"
+            )
+            await self._send(self.link.fail(request_id, error))
         else:
             elapsed = time.perf_counter() - started
             self.metrics.call_finished(name, "ok", elapsed)
-            await self._send(jsonrpc.result(request.id, {"output": output, "durationMs": round(elapsed * 1000, 3)}))
+            await self._send(self.link.answer(request_id, CallResult(output, round(elapsed * 1000, 3))))
+
+    # ---------------------------------------------------------------------------------- local decisions
+    async def tools_updated(self, update: ToolsUpdated) -> None:
+        await self._send(self.link.tools_updated(update))
+
+    async def reauth(self, token: str, timeout: float = 15.0) -> int:
+        """Extend this link with a fresh token (SPEC.md §16); returns the new expiry (Unix seconds).
+
+        Raises `ReauthFailed` when the platform refuses, does not answer in time or the link ends.
+        """
+        self._reauth = asyncio.get_running_loop().create_future()
+        await self._send(self.link.reauth(token))
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._reauth), timeout)
+        except TimeoutError:
+            raise ReauthFailed(f"no answer to {jsonrpc.CONNECTOR_REAUTH} within {timeout:g}s") from None
+        finally:
+            if not self._reauth.done():
+                self._reauth.cancel()
 
     # ---------------------------------------------------------------------------------- sending / closing
-    async def notify(self, method: str, params: dict[str, Any]) -> None:
-        await self._send(jsonrpc.notification(method, params))
-
     async def _send(self, frame: str) -> None:
         try:
             await self.ws.send(frame)
@@ -229,14 +261,17 @@ class Session:
         """Wait for calls in flight, up to `timeout` seconds; True if all finished."""
         if not self.calls:
             return True
-        done, pending = await asyncio.wait(set(self.calls), timeout=timeout)
+        _, pending = await asyncio.wait(set(self.calls), timeout=timeout)
         return not pending
 
-    def cancel_calls(self) -> None:
-        for task in list(self.calls):
+    async def cancel_calls(self) -> None:
+        """Stop the calls still running and wait until they have stopped."""
+        tasks = list(self.calls)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = jsonrpc.CLOSE_NORMAL, reason: str = "") -> None:
         try:
             await self.ws.close(code, reason)
         except Exception:  # already closed or the transport is gone
@@ -251,17 +286,3 @@ class Session:
         if sent is not None:
             return sent.code, sent.reason
         return None, None
-
-
-def _hello_result(result: Any) -> HelloResult:
-    if not isinstance(result, dict) or not isinstance(result.get("connectorId"), str):
-        raise HelloRefused(Failure(FailureKind.PROTOCOL, f"invalid {jsonrpc.HELLO} result: no connectorId"))
-    heartbeat = result.get("heartbeatSeconds")
-    assigned = result.get("assignedBundle")
-    return HelloResult(
-        connector_id=result["connectorId"],
-        deployment_id=result.get("deploymentId"),
-        org_id=result.get("orgId"),
-        heartbeat_seconds=float(heartbeat) if isinstance(heartbeat, (int, float)) else None,
-        assigned_bundle=assigned if isinstance(assigned, dict) else None,
-    )

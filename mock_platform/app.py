@@ -36,8 +36,8 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     store = Store(config.data_dir)
     tokens = TokenService.for_config(config)
     events = EventBus()
-    # The hub reports tool-set changes to `/mcp` (see mcp.ToolSetReportingHub).
-    platform = Platform(config, store, tokens, events, mcp.ToolSetReportingHub(config, store, tokens, events),
+    # The hub reports tool-set changes (`events.ToolSetChanged`) that `/mcp` turns into list_changed.
+    platform = Platform(config, store, tokens, events, Hub(config, store, tokens, events),
                         TailService())
     mcp_endpoint = mcp.McpEndpoint(platform.hub, app_version())
 

@@ -33,7 +33,7 @@ from edge_protocol.mcp import ToolFailure, UnknownTool, build_server
 from .auth import current_user
 from .errors import ApiError
 from .events import ToolSetChanged
-from .hub import CallFailed, Hub, Link
+from .hub import Hub
 
 log = logging.getLogger("mock_platform.mcp")
 
@@ -69,43 +69,18 @@ class PlatformTools:
         self.hub = hub
 
     async def tools(self, org_id: str) -> list[dict[str, Any]]:
-        links = self.hub.by_org.get(org_id, ())
-        return org_tools([(link.deployment_id or link.connector_id, list(link.tools.values()))
-                          for link in links if not link.closed])
+        return org_tools([(record.deployment_id or record.connector_id, [tool.to_wire() for tool in record.tools.values()])
+                          for record in self.hub.registry.of_org(org_id)])
 
     async def call(self, org_id: str, name: str, arguments: dict[str, Any]) -> Any:
         try:
             result = await self.hub.call_tool(org_id, name, arguments)
-        except CallFailed as failed:
+        except ApiError as failed:
             if failed.code == "tool_not_found":
                 raise UnknownTool(name) from None
             raise ToolFailure(failed.code, failed.message, failed.extra.get("toolCode"),
                               failed.extra.get("details")) from None
         return result.get("output")
-
-
-class ToolSetReportingHub(Hub):
-    """The hub, publishing `ToolSetChanged` when a link registers, drops or reports new tools.
-
-    A bridge: the connector registry is being split out of `hub.py`, and once it is, the registry
-    itself publishes the event and this subclass goes away (`tests/integration/test_mcp_platform.py`
-    checks that list_changed follows a swap, a join and a leave, so the move cannot lose it).
-    """
-
-    def _register(self, link: Link) -> None:
-        super()._register(link)
-        self.events.publish(ToolSetChanged(link.org_id))
-
-    def _drop(self, link: Link) -> None:
-        registered = self.links.get(link.connector_id) is link
-        super()._drop(link)
-        if registered:
-            self.events.publish(ToolSetChanged(link.org_id))
-
-    def _set_tools(self, link: Link, bundle: Any, tools: list[Any]) -> None:
-        super()._set_tools(link, bundle, tools)
-        if self.links.get(link.connector_id) is link:  # a `tools.updated` after a swap (hello comes before _register)
-            self.events.publish(ToolSetChanged(link.org_id))
 
 
 def _org_of(ctx: ServerRequestContext[Any, Any]) -> str:

@@ -188,7 +188,12 @@ class Store:
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
                 leftover.unlink(missing_ok=True)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the writer connection and its transactions
+        self._archives_lock = threading.Lock()
+        # Reads use one connection per thread and no lock: in WAL mode they see the last commit and never
+        # wait for a writer, so the event loop never blocks behind a thread-pool transaction.
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
         self._db = sqlite3.connect(self.data_dir / "platform.db", check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -200,6 +205,9 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            for reader in self._reader_connections:
+                reader.close()
+            self._reader_connections.clear()
 
     def _migrate(self) -> None:
         """Bring a data dir made by an older platform up to date (`CREATE TABLE IF NOT EXISTS` adds no columns)."""
@@ -209,8 +217,15 @@ class Store:
 
     # -- plumbing
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        reader: sqlite3.Connection | None = getattr(self._readers, "connection", None)
+        if reader is None:
+            reader = sqlite3.connect(self.data_dir / "platform.db", check_same_thread=False, isolation_level=None)
+            reader.row_factory = sqlite3.Row
+            reader.execute("PRAGMA busy_timeout=5000")
+            self._readers.connection = reader
+            with self._lock:
+                self._reader_connections.append(reader)
+        return reader.execute(sql, args).fetchall()
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
@@ -323,6 +338,16 @@ class Store:
         (another org's identical upload is shared).
         """
         tools = [_tool_dict(t) for t in manifest.tools]
+        # Placing the archive reads a stored tar: done under its own lock, never inside a database
+        # transaction, so readers and other writers are not held up by file I/O.
+        with self._archives_lock:
+            target = self.archive_path(manifest.checksum, manifest.bundle)
+            if target.exists() and _archived_bundle_name(target) != manifest.bundle:
+                target = self._renamed_archive(manifest.checksum.removeprefix("sha256:"), manifest.bundle)
+            if not target.exists():
+                os.replace(archive_file, target)
+        # The stored file is what connectors download: its size is the one to announce.
+        size = target.stat().st_size
         with self._transaction() as db:
             row = db.execute(
                 "SELECT * FROM bundle_versions WHERE org_id = ? AND name = ? AND checksum = ?",
@@ -330,13 +355,6 @@ class Store:
             ).fetchone()
             if row:
                 return _bundle_version(row), False
-            target = self.archive_path(manifest.checksum, manifest.bundle)
-            if target.exists() and _archived_bundle_name(target) != manifest.bundle:
-                target = self._renamed_archive(manifest.checksum.removeprefix("sha256:"), manifest.bundle)
-            if not target.exists():
-                os.replace(archive_file, target)
-            # The stored file is what connectors download: its size is the one to announce.
-            size = target.stat().st_size
             (latest,) = db.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM bundle_versions WHERE org_id = ? AND name = ?",
                 (org_id, manifest.bundle),

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from .auth import Principal, current_principal
 from .errors import ApiError, json_object_body
-from .hub import CallFailed, hub_of
+from .hub import hub_of
 from .models import (
     AUTH_ERRORS,
     RecentCalls,
@@ -56,8 +56,6 @@ async def answer_call(request: Request, tool: str, principal: Principal | None =
         result = await hub_of(request).call_tool(principal.org_id, tool, arguments, deployment_id, timeout_ms)
     except ApiError as refusal:
         return refusal.status, orjson.dumps(refusal.body()), refusal.headers
-    except CallFailed as failed:
-        return failed.status, orjson.dumps(failed.body()), {}
     return 200, orjson.dumps(result), {}
 
 

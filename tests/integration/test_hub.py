@@ -387,7 +387,8 @@ async def test_sim_routes_need_a_user_token_and_dev_mode(platform, tmp_path):
 async def test_a_link_lives_no_longer_than_its_token(platform):
     user = new_org(platform)
     org = jwt.decode(user, options={"verify_signature": False})["orgId"]
-    short = platform.mint_token(sub="short@example.com", orgId=org, expiresIn=1)
+    # `exp` is whole seconds: a 1 s token minted late in a second may be expired before the handshake.
+    short = platform.mint_token(sub="short@example.com", orgId=org, expiresIn=2)
     async with Connector(platform, short) as connector:
         await asyncio.wait_for(connector.ws.wait_closed(), 5)
         assert connector.ws.close_code == jsonrpc.CLOSE_TOKEN_EXPIRED

@@ -17,6 +17,7 @@ from websockets.asyncio.server import serve
 from edge_protocol import jsonrpc
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.limits import MAX_FRAME_BYTES
+from edge_protocol.messages import BundleRef, HelloParams
 from edge_runtime.connection import FailureKind
 from edge_runtime.metrics import RuntimeMetrics
 from edge_runtime.net import WS_READ_LIMIT
@@ -77,7 +78,7 @@ async def link():
         updates: list[dict] = []
         session = Session(ws, runner, seen=SeenCalls(), metrics=RuntimeMetrics(),
                           on_bundle_updated=updates.append, is_accepting=lambda: True)
-        result = await session.hello({"connectorVersion": "t", "tools": []})
+        result = await session.hello(HelloParams("t", None, None))
         assert result.connector_id == "conn_1" and result.org_id == "org-1"
         await platform.ready.wait()
         serving = asyncio.create_task(session.serve())
@@ -181,7 +182,7 @@ async def test_bundle_updated_reaches_the_sync(link):
     await platform.connection.send(jsonrpc.notification(jsonrpc.BUNDLE_UPDATED, params))
     await platform.connection.send(call(1, "sync-point"))  # frames are handled in order
     await platform.reply()
-    assert updates == [params]
+    assert updates == [BundleRef("tools", 2, "sha256:" + "a" * 64)]
 
 
 @pytest.mark.parametrize(
@@ -212,7 +213,7 @@ async def test_a_hello_error_is_refused():
             session = Session(ws, Runner(), seen=SeenCalls(), metrics=RuntimeMetrics(),
                               on_bundle_updated=lambda _: None, is_accepting=lambda: True)
             with pytest.raises(HelloRefused, match="unknown deployment"):
-                await session.hello({})
+                await session.hello(HelloParams(None, None, None))
 
 
 async def test_calls_are_refused_as_overloaded_while_stopping():
@@ -224,7 +225,7 @@ async def test_calls_are_refused_as_overloaded_while_stopping():
             runner = Runner()
             session = Session(ws, runner, seen=SeenCalls(), metrics=RuntimeMetrics(),
                               on_bundle_updated=lambda _: None, is_accepting=lambda: accepting["value"])
-            await session.hello({})
+            await session.hello(HelloParams(None, None, None))
             await platform.ready.wait()
             serving = asyncio.create_task(session.serve())
             accepting["value"] = False

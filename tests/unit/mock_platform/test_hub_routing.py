@@ -1,4 +1,4 @@
-"""The hub's routing, validation cache, recent-call log and failure on drop, without sockets."""
+"""Routing (the registry), the call round trip, the validation cache and the recent-call log, without sockets."""
 
 from __future__ import annotations
 
@@ -6,84 +6,155 @@ import asyncio
 
 import pytest
 
-from mock_platform.config import PlatformConfig
-from mock_platform.hub import RECENT_CALLS_PER_ORG, CallFailed, Hub, Link, ValidatorCache
+from edge_protocol import jsonrpc
+from edge_protocol.link import CallAnswered, PlatformLink
+from edge_protocol.messages import CallParams, CallResult, ToolInfo
+from mock_platform.call_roundtrip import ToolCaller, ValidatorCache
+from mock_platform.errors import ApiError
+from mock_platform.recent_calls import RECENT_CALLS_PER_ORG, RecentCalls
+from mock_platform.registry import ConnectorRecord, Registry, least_busy
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}}
 
 
-def hub() -> Hub:
-    return Hub(PlatformConfig(), store=None, tokens=None, events=None)
-
-
-def link(h: Hub, name: str, org: str = "org-1", deployment: str | None = None, tools=("echo",), concurrency=8) -> Link:
-    new = Link(name, org, deployment, websocket=None, since=name, concurrency=concurrency)  # type: ignore[arg-type]
-    h._set_tools(new, None, [{"name": tool, "inputSchema": SCHEMA} for tool in tools])
-    h._register(new)
+def record(registry: Registry, name: str, org: str = "org-1", deployment: str | None = None, tools=("echo",),
+           concurrency=8) -> ConnectorRecord:
+    new = ConnectorRecord(name, org, deployment, since=name, concurrency=concurrency,
+                          tools={tool: ToolInfo(tool, input_schema=SCHEMA) for tool in tools})
+    registry.add(new)
     return new
 
 
+def refusal(registry: Registry, tool: str = "echo", deployment: str | None = None) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        registry.choose("org-1", tool, deployment)
+    return caught.value
+
+
 def test_no_connector_is_503_connector_unavailable():
-    with pytest.raises(CallFailed) as caught:
-        hub()._choose("org-1", "echo", None)
-    assert (caught.value.status, caught.value.code) == (503, "connector_unavailable")
-    assert caught.value.message.startswith("connector unavailable")
+    failed = refusal(Registry())
+    assert (failed.status, failed.code) == (503, "connector_unavailable")
+    assert failed.message.startswith("connector unavailable")
 
 
 def test_a_tool_no_connector_has_is_404():
-    h = hub()
-    link(h, "a", tools=("other",))
-    with pytest.raises(CallFailed) as caught:
-        h._choose("org-1", "echo", None)
-    assert (caught.value.status, caught.value.code) == (404, "tool_not_found")
+    registry = Registry()
+    record(registry, "a", tools=("other",))
+    assert (refusal(registry).status, refusal(registry).code) == (404, "tool_not_found")
 
 
 def test_another_orgs_connector_is_invisible():
-    h = hub()
-    link(h, "a", org="org-2")
-    with pytest.raises(CallFailed) as caught:
-        h._choose("org-1", "echo", None)
-    assert caught.value.status == 503
-    assert h.connectors("org-1") == [] and len(h.connectors("org-2")) == 1
+    registry = Registry()
+    record(registry, "a", org="org-2")
+    assert refusal(registry).status == 503
+    assert registry.of_org("org-1") == [] and len(registry.of_org("org-2")) == 1
 
 
 def test_deployment_routing():
-    h = hub()
-    link(h, "a")
-    target = link(h, "b", deployment="dep-1")
-    assert h._choose("org-1", "echo", "dep-1") is target
-    with pytest.raises(CallFailed) as caught:
-        h._choose("org-1", "echo", "dep-2")
-    assert caught.value.status == 503 and "dep-2" in caught.value.message
+    registry = Registry()
+    record(registry, "a")
+    target = record(registry, "b", deployment="dep-1")
+    assert registry.choose("org-1", "echo", "dep-1") is target
+    failed = refusal(registry, deployment="dep-2")
+    assert failed.status == 503 and "dep-2" in failed.message
+    assert refusal(registry, tool="nope", deployment="dep-1").status == 404
 
 
 def test_least_busy_relative_to_concurrency_and_ties_take_turns():
-    h = hub()
-    small, large = link(h, "small", concurrency=2), link(h, "large", concurrency=64)
-    loop = asyncio.new_event_loop()
-    try:
-        small.pending["x"] = loop.create_future()
-        large.pending.update({str(i): loop.create_future() for i in range(8)})  # 8/64 < 1/2
-        assert h._choose("org-1", "echo", None) is large
-        small.pending.clear()
-        large.pending.clear()
-        picks = [h._choose("org-1", "echo", None).connector_id for _ in range(6)]
-        assert sorted(picks) == ["large"] * 3 + ["small"] * 3
-    finally:
-        loop.close()
+    registry = Registry()
+    small, large = record(registry, "small", concurrency=2), record(registry, "large", concurrency=64)
+    small.pending["x"] = object()
+    large.pending.update({str(i): object() for i in range(8)})  # 8/64 < 1/2
+    assert registry.choose("org-1", "echo") is large
+    small.pending.clear()
+    large.pending.clear()
+    picks = [registry.choose("org-1", "echo").connector_id for _ in range(6)]
+    assert sorted(picks) == ["large"] * 3 + ["small"] * 3
+    assert least_busy([small], 99) is small
+
+
+def test_one_deployment_may_have_several_holders_and_draining_ones_get_no_new_calls():
+    registry = Registry()
+    first = record(registry, "first", deployment="dep-1")
+    assert not registry.admits("org-1", "dep-1") and registry.admits("org-1", "dep-1", replicas=2)
+    second = record(registry, "second", deployment="dep-1")
+    assert registry.holders("org-1", "dep-1") == [first, second]
+    first.draining = True
+    assert {registry.choose("org-1", "echo", "dep-1").connector_id for _ in range(4)} == {"second"}
+    assert {registry.choose("org-1", "echo").connector_id for _ in range(4)} == {"second"}
+    second.draining = True
+    failed = refusal(registry, deployment="dep-1")
+    assert failed.status == 503 and "draining" in failed.message
+    registry.remove(first)
+    assert registry.holders("org-1", "dep-1") == [second] and first.closed
+    registry.remove(second)
+    assert registry.by_id == {} and registry.by_deployment == {} and registry.by_org == {}
+
+
+def test_describe_is_the_connectors_listing_entry():
+    registry = Registry()
+    entry = record(registry, "a", deployment="dep-1")
+    described = entry.describe()
+    assert described["connectorId"] == "a" and described["tools"] == ["echo"] and described["inFlight"] == 0
+    assert described["draining"] is False and described["bundle"] is None
+
+
+# ------------------------------------------------------------------------------------ the round trip
+class FakeShell:
+    """The connection's side of a round trip: frames go to `sent`, ids come from a real PlatformLink."""
+
+    def __init__(self) -> None:
+        self.link = PlatformLink(opened_at=0.0, token_expires_at=None)
+        self.sent: list[str] = []
+
+    def call_frame(self, params: CallParams) -> tuple[str, str]:
+        return self.link.call(params)
+
+    async def send(self, frame: str) -> None:
+        self.sent.append(frame)
+
+
+async def test_a_round_trip_sends_tools_call_and_returns_the_answer():
+    registry, recent = Registry(), RecentCalls()
+    caller = ToolCaller(registry, recent)
+    entry = record(registry, "a", deployment="dep-1")
+    entry.shell = FakeShell()
+    entry.validators = {"echo": ValidatorCache().get(SCHEMA)}
+    call = asyncio.create_task(caller.call_tool("org-1", "echo", {"n": 1}, timeout_ms=300))
+    while not entry.shell.sent:
+        await asyncio.sleep(0)
+    request = jsonrpc.parse_message(entry.shell.sent[0])
+    assert isinstance(request, jsonrpc.Request) and request.method == "tools/call"
+    assert request.params["arguments"] == {"n": 1} and request.params["timeoutMs"] == 300
+    caller.answered(entry, CallAnswered(str(request.id), result=CallResult({"n": 1}, 0.5)))
+    result = await call
+    assert result["output"] == {"n": 1} and result["deploymentId"] == "dep-1"
+    assert result["callId"] == request.params["callId"] and entry.pending == {}
+    assert recent.latest("org-1", 1)[0]["outcome"] == "ok"
+
+
+async def test_invalid_arguments_never_leave_the_platform():
+    registry = Registry()
+    caller = ToolCaller(registry, RecentCalls())
+    entry = record(registry, "a")
+    entry.shell = FakeShell()
+    entry.validators = {"echo": ValidatorCache().get(SCHEMA)}
+    with pytest.raises(ApiError) as caught:
+        await caller.call_tool("org-1", "echo", {"n": "one"})
+    assert (caught.value.status, caught.value.code) == (422, "invalid_arguments")
+    assert caught.value.extra["details"] == [{"path": "/n", "message": "'one' is not of type 'integer'"}]
+    assert entry.shell.sent == []
 
 
 def test_dropping_a_link_fails_its_calls_in_flight_at_once():
-    h = hub()
-    gone = link(h, "a", deployment="dep-1")
     loop = asyncio.new_event_loop()
     try:
+        gone = ConnectorRecord("a", "org-1", "dep-1", since="a")
         waiting = loop.create_future()
         gone.pending["1"] = waiting
-        h._drop(gone)
-        assert isinstance(waiting.exception(), CallFailed)
-        assert waiting.exception().code == "connector_unavailable"
-        assert h.links == {} and h.by_deployment == {} and h.by_org == {}
+        ToolCaller.fail_pending(gone)
+        assert isinstance(waiting.exception(), ApiError)
+        assert waiting.exception().code == "connector_unavailable" and gone.pending == {}
     finally:
         loop.close()
 
@@ -98,12 +169,12 @@ def test_validators_are_compiled_once_per_schema_and_bad_schemas_skip_validation
 
 
 def test_recent_calls_are_bounded_and_newest_first():
-    h = hub()
+    recent = RecentCalls()
     for i in range(RECENT_CALLS_PER_ORG + 10):
-        h._record("org-1", f"call_{i}", "echo", None, 0.0, "ok" if i % 2 else "tool_error")
-    calls = h.recent_calls("org-1", 1000)
+        recent.record("org-1", f"call_{i}", "echo", None, 0.0, None if i % 2 else "tool_error")
+    calls = recent.latest("org-1", 1000)
     assert len(calls) == RECENT_CALLS_PER_ORG
     assert calls[0]["callId"] == f"call_{RECENT_CALLS_PER_ORG + 9}"
     assert calls[1]["outcome"] == "error" and calls[1]["errorCode"] == "tool_error"
     assert calls[0]["outcome"] == "ok" and calls[0]["errorCode"] is None
-    assert h.recent_calls("org-2", 10) == []
+    assert recent.latest("org-2", 10) == []

@@ -1,0 +1,154 @@
+"""One tool call from an agent to a connector and back (SPEC.md §5 `POST /api/tools/{tool}/call`).
+
+`ToolCaller.call_tool` picks the connector (`Registry.choose`), checks the arguments against the
+tool's `inputSchema`, sends `tools/call` through the connector's link with the deadline of
+`edge_protocol.calls`, waits for the answer the hub hands back (`answered`) and records the outcome
+in the recent-call log. Every refusal is an `ApiError` with the status and body of SPEC.md §5.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any, Protocol
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from edge_protocol.calls import argument_problems, call_deadline_ms, invalid_arguments
+from edge_protocol.link import CallAnswered
+from edge_protocol.messages import CallParams, ToolInfo
+
+from .errors import ApiError
+from .recent_calls import RecentCalls
+from .registry import ConnectorRecord, Registry, unavailable
+
+log = logging.getLogger("mock_platform.calls")
+
+#: Extra time the platform waits past a call's deadline for the connector's own `tool_timeout`.
+DEADLINE_GRACE_SECONDS = 0.5
+
+
+class LinkShell(Protocol):
+    """What the round trip needs of a connector's connection (the hub's `Connection`)."""
+
+    def call_frame(self, params: CallParams) -> tuple[str, str]: ...
+
+    async def send(self, frame: str) -> None: ...
+
+
+class ValidatorCache:
+    """Argument validators compiled once per distinct schema, shared by every link that registers it."""
+
+    def __init__(self) -> None:
+        self._by_schema: dict[bytes, Draft202012Validator | None] = {}
+
+    def get(self, schema: Any) -> Draft202012Validator | None:
+        key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+        if key not in self._by_schema:
+            try:
+                Draft202012Validator.check_schema(schema)
+                self._by_schema[key] = Draft202012Validator(schema)
+            except SchemaError as exc:
+                # The connector validates too; an unusable schema just means no platform-side check.
+                log.warning("tool inputSchema is not valid JSON Schema (%s); arguments go unchecked", exc.message)
+                self._by_schema[key] = None
+        return self._by_schema[key]
+
+    def for_tools(self, tools: tuple[ToolInfo, ...]) -> dict[str, Draft202012Validator | None]:
+        return {tool.name: self.get(tool.input_schema) for tool in tools}
+
+
+class ToolCaller:
+    def __init__(self, registry: Registry, recent: RecentCalls) -> None:
+        self.registry = registry
+        self.recent = recent
+
+    async def call_tool(
+        self, org_id: str, tool: str, arguments: Any, deployment_id: str | None = None, timeout_ms: int | None = None
+    ) -> dict[str, Any]:
+        """Route one call; returns `{output, durationMs, deploymentId, callId}` or raises `ApiError`."""
+        started = time.perf_counter()
+        call_id = f"call_{uuid.uuid4().hex}"
+        record: ConnectorRecord | None = None
+        try:
+            record = self.registry.choose(org_id, tool, deployment_id)
+            validator = record.validators.get(tool)
+            if validator is not None:
+                problems = argument_problems(validator.iter_errors(arguments))
+                if problems:
+                    error = invalid_arguments(tool, problems)
+                    raise ApiError(error.kind.http_status, error.kind.value, error.message, details=error.details)
+            deadline_ms = call_deadline_ms(timeout_ms, record.tools[tool].timeout_ms)
+            result = await self._roundtrip(record, CallParams(call_id, tool, arguments, deadline_ms), deadline_ms)
+        except ApiError as failed:
+            self._record(org_id, call_id, tool, record, started, failed.code)
+            raise
+        self._record(org_id, call_id, tool, record, started, None)
+        return {**result, "deploymentId": record.deployment_id, "callId": call_id}
+
+    async def _roundtrip(self, record: ConnectorRecord, params: CallParams, deadline_ms: int) -> dict[str, Any]:
+        shell: LinkShell = record.shell
+        request_id, frame = shell.call_frame(params)
+        future: asyncio.Future[CallAnswered] = asyncio.get_running_loop().create_future()
+        record.pending[request_id] = future
+        record.calls_total += 1
+        try:
+            try:
+                await shell.send(frame)
+            except Exception:
+                raise unavailable() from None
+            try:
+                answer = await asyncio.wait_for(future, deadline_ms / 1000 + DEADLINE_GRACE_SECONDS)
+            except TimeoutError:
+                raise ApiError(
+                    504, "tool_timeout", f"Tool {params.name!r} did not answer within {deadline_ms} ms"
+                ) from None
+        finally:
+            record.pending.pop(request_id, None)
+        if answer.error is not None:
+            error = answer.error
+            if answer.refused:
+                raise ApiError(error.kind.http_status, error.kind.value, error.message)
+            extra: dict[str, Any] = {"details": error.details}
+            if error.code and error.code != error.kind.value:
+                extra["toolCode"] = error.code
+            raise ApiError(error.kind.http_status, error.kind.value, error.message, **extra)
+        assert answer.result is not None
+        return {"output": answer.result.output, "durationMs": answer.result.duration_ms}
+
+    @staticmethod
+    def answered(record: ConnectorRecord, answer: CallAnswered) -> None:
+        """The hub read an answer on `record`'s link; a late one (after the deadline) finds no caller."""
+        future = record.pending.pop(answer.request_id, None)
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    @staticmethod
+    def fail_pending(record: ConnectorRecord) -> None:
+        """The link is gone: its calls in flight fail now, never at their deadline."""
+        pending, record.pending = record.pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(unavailable())
+
+    def _record(
+        self,
+        org_id: str,
+        call_id: str,
+        tool: str,
+        record: ConnectorRecord | None,
+        started: float,
+        error_code: str | None,
+    ) -> None:
+        self.recent.record(
+            org_id,
+            call_id,
+            tool,
+            record.deployment_id if record else None,
+            (time.perf_counter() - started) * 1000,
+            error_code,
+        )
