@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import anyio
@@ -152,3 +153,18 @@ def test_inspector_cli_lists_and_calls_local_tools(project: Path, mcp_inspector)
     assert failed.returncode != 0 and "tool_is_error" in failed.stderr
     result = json.loads(failed.stdout)
     assert result["isError"] is True and json.loads(result["content"][0]["text"])["error"]["code"] == "bad_city"
+
+
+# ------------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("case", ["missing folder", "broken tool"])
+def test_bad_project_is_one_line_on_stderr_exit_1_and_nothing_on_stdout(tmp_path: Path, case: str) -> None:
+    if case == "missing folder":
+        target, expected = tmp_path / "nowhere", "is not a folder"
+    else:
+        target = write_project(tmp_path / "tools")
+        (target / "src" / "tools" / "echo.js").write_text("export default {{{ not javascript")
+        expected = "The first build failed"
+    done = subprocess.run(mcp_command(str(target)), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert expected in done.stderr and "Traceback" not in done.stderr
