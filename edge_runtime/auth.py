@@ -5,7 +5,8 @@ Two sources, chosen by the settings:
   every connect attempt, so `edge-connector auth --token <new-token>` fixes a running runtime
   without a restart.
 - `ClientCredentials`: `DEPLOYMENT_ID` + `DEPLOYMENT_SECRET` exchanged at `POST /oauth/token`, cached,
-  and exchanged again before it expires (a fifth of its lifetime, at least 30 s, before `exp`).
+  and exchanged again before it expires (`refresh_margin`); the runtime hands each fresh token to the
+  open link (`connector.reauth`, SPEC.md §16), so the link outlives its tokens.
 
 The runtime only *reads* claims (expiry, organization) to explain problems early, with the shared
 reader of `edge_protocol.tokens`; the platform is the one that verifies signatures.
@@ -149,6 +150,12 @@ class ClientCredentials:
         """Forget the cached token (the platform said it expired): the next `token()` exchanges again."""
         self._token = None
 
+    def seconds_until_refresh(self) -> float:
+        """How long the cached token is still used before `token()` exchanges a new one (0: now)."""
+        if self._token is None:
+            return 0.0
+        return max(0.0, self._refresh_at - time.monotonic())
+
     async def token(self) -> str:
         async with self._lock:
             if self._token is None or time.monotonic() >= self._refresh_at:
@@ -186,7 +193,13 @@ class ClientCredentials:
             raise AuthProblem(f"{url} answered without an access_token", fatal=False, code="unavailable") from None
         register_secret(token)
         self._token = token
-        self._refresh_at = time.monotonic() + lifetime - max(30.0, lifetime / 5)
+        self._refresh_at = time.monotonic() + lifetime - refresh_margin(lifetime)
+
+
+def refresh_margin(lifetime: float) -> float:
+    """How long before expiry a token is replaced: a fifth of its lifetime and at least 30 s, but never more
+    than half of it (a token that lives 5 s is replaced after 2.5 s, not at once and over and over)."""
+    return min(max(30.0, lifetime / 5), lifetime / 2)
 
 
 def _describe(exc: Exception) -> str:

@@ -37,7 +37,7 @@ from .health import HealthPortInUse, HealthRoutes, HealthServer
 from .lock import AlreadyRunning, RuntimeLock
 from .metrics import METRICS_CONTENT_TYPE, RuntimeMetrics, ToolCounts
 from .net import TlsSetupError, http_client, open_websocket
-from .session import HelloRefused, SeenCalls, Session
+from .session import HelloRefused, ReauthFailed, SeenCalls, Session
 from .settings import Settings, describe
 from .tray import TrayHandle, maybe_start_tray
 
@@ -45,6 +45,8 @@ log = logging.getLogger("edge_runtime")
 
 #: How long a stopping runtime lets calls in flight finish (SPEC.md §8).
 DRAIN_SECONDS = 10.0
+#: Pause before trying again when the credentials exchange for an in-band refresh fails.
+REFRESH_RETRY_SECONDS = 2.0
 
 
 class StartupError(Exception):
@@ -265,12 +267,43 @@ class Runtime:
             await session.close(jsonrpc.CLOSE_NORMAL, "runtime stopping")
             return None
         try:
-            failure = await session.serve()
+            if isinstance(self.auth, ClientCredentials):
+                failure = await self._serve_refreshing(session, self.auth)
+            else:
+                failure = await session.serve()
         finally:
             self.session = None
         if failure.kind is FailureKind.UNAUTHORIZED:
             self.auth.invalidate()
         return None if self._stop.is_set() else failure
+
+    async def _serve_refreshing(self, session: Session, auth: ClientCredentials) -> Failure:
+        """Serve the link while refreshing its token in band before each expiry (SPEC.md §16)."""
+        async with asyncio.TaskGroup() as tasks:
+            refresher = tasks.create_task(self._refresh_in_band(session, auth), name="token-refresh")
+            try:
+                return await session.serve()
+            finally:
+                refresher.cancel()
+
+    async def _refresh_in_band(self, session: Session, auth: ClientCredentials) -> None:
+        while True:
+            await asyncio.sleep(auth.seconds_until_refresh())
+            try:
+                token = await auth.token()  # due: exchanges the credentials for a fresh token
+            except AuthProblem as problem:
+                log.warning("Cannot refresh the deployment token: %s; retrying in %.0fs", problem.message,
+                            REFRESH_RETRY_SECONDS)
+                await asyncio.sleep(REFRESH_RETRY_SECONDS)
+                continue
+            try:
+                expires_at = await session.reauth(token)
+            except ReauthFailed as exc:
+                log.warning("The platform did not take the refreshed token on the open link (%s); the link ends "
+                            "when the current token expires and the runtime reconnects", exc)
+                return
+            log.info("Refreshed the deployment token on the open link; valid until %s",
+                     datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     def _handshake_failure(self, exc: InvalidStatus) -> Failure:
         status = exc.response.status_code

@@ -35,6 +35,7 @@ def build_config(
     jwt_secret: str | None = None,
     dev: bool | None = None,
     heartbeat_seconds: float | None = None,
+    deployment_token_ttl: int | None = None,
 ) -> PlatformConfig:
     """Dev mode (dev tokens, fault injection) defaults to on for loopback and off for any other host."""
     if jwt_secret is not None and len(jwt_secret.encode("utf-8")) < 32:
@@ -47,6 +48,10 @@ def build_config(
         if heartbeat_seconds <= 0:
             raise ValueError(f"--heartbeat must be a positive number of seconds, got {heartbeat_seconds}")
         config.heartbeat_seconds = heartbeat_seconds
+    if deployment_token_ttl is not None:
+        if deployment_token_ttl <= 0:
+            raise ValueError(f"--deployment-token-ttl must be a positive number of seconds, got {deployment_token_ttl}")
+        config.deployment_token_ttl_seconds = deployment_token_ttl
     return config
 
 
@@ -169,6 +174,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-dev", dest="dev", action="store_false")
     parser.add_argument("--heartbeat", type=float, default=None, metavar="SECONDS",
                         help="WebSocket ping interval announced to connectors (default 30)")
+    parser.add_argument("--deployment-token-ttl", type=int, default=None, metavar="SECONDS",
+                        help="lifetime of deployment tokens from /oauth/token (default 3600); connectors refresh "
+                             "them on the open link before they expire")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--ssl-certfile", type=Path, default=None, help="serve https/wss with this PEM certificate")
     parser.add_argument("--ssl-keyfile", type=Path, default=None, help="the certificate's PEM private key")
@@ -178,7 +186,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        config = build_config(args.host, args.port, args.data, args.jwt_secret, args.dev, args.heartbeat)
+        config = build_config(args.host, args.port, args.data, args.jwt_secret, args.dev, args.heartbeat,
+                              args.deployment_token_ttl)
         if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
             raise ValueError("--ssl-certfile and --ssl-keyfile go together: give both, or neither")
         for option, path in (("--ssl-certfile", args.ssl_certfile), ("--ssl-keyfile", args.ssl_keyfile)):

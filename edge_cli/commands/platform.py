@@ -22,6 +22,9 @@ def serve(
     dev: bool = typer.Option(None, "--dev/--no-dev",
                              help="Dev tokens and fault injection (default: on for loopback hosts only)."),
     heartbeat: float = typer.Option(None, "--heartbeat", help="WebSocket ping interval in seconds (default 30)."),
+    deployment_token_ttl: int = typer.Option(
+        None, "--deployment-token-ttl", metavar="SECONDS",
+        help="Lifetime of deployment tokens (default 3600); connectors refresh them on the open link."),
     log_level: str = typer.Option("warning", "--log-level", help="critical, error, warning, info or debug."),
     ssl_certfile: Path = typer.Option(None, "--ssl-certfile", help="Serve https/wss with this PEM certificate."),
     ssl_keyfile: Path = typer.Option(None, "--ssl-keyfile", help="The certificate's PEM private key."),
@@ -30,7 +33,7 @@ def serve(
     from mock_platform import serve as server
 
     try:
-        config = server.build_config(host, port, data, jwt_secret, dev, heartbeat)
+        config = server.build_config(host, port, data, jwt_secret, dev, heartbeat, deployment_token_ttl)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if (ssl_certfile is None) != (ssl_keyfile is None):

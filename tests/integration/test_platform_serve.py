@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from mock_platform.serve import build_config, run_in_thread
 from tests.support.waiting import wait_until
@@ -56,8 +57,15 @@ def test_dev_mode_defaults_to_loopback_only():
     assert build_config(host="127.0.0.1", dev=False).dev is False
 
 
+def test_the_deployment_token_lifetime_is_a_setting():
+    assert build_config().deployment_token_ttl_seconds == 3600
+    assert build_config(deployment_token_ttl=5).deployment_token_ttl_seconds == 5
+    with pytest.raises(ValueError, match="--deployment-token-ttl must be a positive number"):
+        build_config(deployment_token_ttl=0)
+
+
 def test_bad_options_are_usage_errors(tmp_path):
-    for args in (["--jwt-secret", "short"], ["--heartbeat", "0"]):
+    for args in (["--jwt-secret", "short"], ["--heartbeat", "0"], ["--deployment-token-ttl", "-1"]):
         result = subprocess.run([EDGE_CONNECTOR, "platform", "serve", "--port", "0", "--data", str(tmp_path), *args],
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, result.stderr

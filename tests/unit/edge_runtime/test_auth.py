@@ -142,13 +142,41 @@ def test_client_credentials_cache_the_token_until_near_expiry():
     assert "grant_type=client_credentials" in endpoint.requests[0] and "client_id=dep-1" in endpoint.requests[0]
 
 
-def test_client_credentials_refresh_a_token_about_to_expire():
-    endpoint = TokenEndpoint(expires_in=20)  # inside the refresh margin: exchanged again on every use
+def test_client_credentials_refresh_a_token_that_is_due():
+    endpoint = TokenEndpoint(expires_in=0)  # due at once: exchanged again on the next use
     try:
         first, second = asyncio.run(exchange_twice(endpoint))
     finally:
         endpoint.close()
     assert first != second and len(endpoint.requests) == 2
+
+
+@pytest.mark.parametrize(("lifetime", "margin"), [(3600, 720), (120, 30), (20, 10), (5, 2.5), (0, 0)])
+def test_the_refresh_margin_is_a_fifth_at_least_30s_at_most_half(lifetime, margin):
+    from edge_runtime.auth import refresh_margin
+
+    assert refresh_margin(lifetime) == margin
+
+
+def test_a_short_lived_token_is_used_until_its_refresh_is_due():
+    import httpx
+
+    from edge_runtime.auth import ClientCredentials
+
+    async def scenario(endpoint: TokenEndpoint) -> tuple[float, float, int]:
+        async with httpx.AsyncClient() as http:
+            source = ClientCredentials(endpoint.url, "dep-1", "the-secret-value", http)
+            before = source.seconds_until_refresh()
+            await source.token()
+            await source.token()  # not due yet: the cached token, no second exchange
+            return before, source.seconds_until_refresh(), len(endpoint.requests)
+
+    endpoint = TokenEndpoint(expires_in=20)
+    try:
+        before, after, exchanges = asyncio.run(scenario(endpoint))
+    finally:
+        endpoint.close()
+    assert before == 0.0 and 0 < after <= 10 and exchanges == 1
 
 
 def test_refused_client_credentials_are_fatal_and_say_invalid():
