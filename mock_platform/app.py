@@ -60,6 +60,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.platform = platform
+    app.state.mcp = mcp_endpoint  # for serve.py's McpFastPath
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], response_model=HealthStatus)
