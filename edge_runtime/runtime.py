@@ -22,7 +22,15 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 from edge_protocol import __version__, jsonrpc
 from edge_protocol.backoff import Backoff
 from edge_protocol.manifest import Manifest
-from edge_protocol.messages import BundleRef, HelloParams, InvalidMessage, RestError, ToolInfo, ToolsUpdated
+from edge_protocol.messages import (
+    BundleRef,
+    HelloParams,
+    InvalidMessage,
+    LogEntry,
+    RestError,
+    ToolInfo,
+    ToolsUpdated,
+)
 
 from .auth import (
     AuthProblem,
@@ -35,6 +43,7 @@ from .auth import (
 from .connection import ConnectionPolicy, Failure, FailureKind, LinkState
 from .health import HealthPortInUse, HealthRoutes, HealthServer
 from .lock import AlreadyRunning, RuntimeLock
+from .log_forwarder import LogForwarder, LogShipper
 from .metrics import METRICS_CONTENT_TYPE, RuntimeMetrics, ToolCounts
 from .net import TlsSetupError, http_client, open_websocket
 from .session import HelloRefused, ReauthFailed, SeenCalls, Session
@@ -64,6 +73,9 @@ class Runtime:
         )
         self.lock = RuntimeLock(settings.install_dir)
         self.seen_calls = SeenCalls()
+        # Tools' console lines to a live tail, only while the platform says someone watches (SPEC.md §13).
+        self.log_forwarder = LogForwarder()
+        self.log_shipper = LogShipper(self.log_forwarder, self._send_tool_logs)
         self.session: Session | None = None
         self.connector_id: str | None = None
         self.org_id: str | None = None
@@ -187,6 +199,8 @@ class Runtime:
                 raise StartupError(str(exc)) from None
         self.executor = Executor(settings.workers, settings.max_concurrency, settings.tool_timeout_seconds,
                                  node, logging.getLogger("edge_runtime.executor"))
+        self.executor.tool_log_sink = self.log_shipper.line
+        self.executor.order_tool_logs = lambda: self.log_forwarder.subscribed
         assert self.auth is not None and self._http is not None
         self.sync = BundleSync(BundleStore(settings.install_dir), self.executor, self._http, self.auth.token,
                                settings.sync_interval_seconds, self._on_swapped,
@@ -246,8 +260,10 @@ class Runtime:
         except (TimeoutError, OSError, InvalidHandshake, InvalidURI) as exc:
             return Failure(FailureKind.UNREACHABLE, _describe_connect_error(exc, url))
         self.policy.connected()
+        self.log_forwarder.set_subscribed(False)  # a new link forwards nothing until the platform asks
         session = Session(ws, self.executor, seen=self.seen_calls, metrics=self.metrics,
-                          on_bundle_updated=self._on_bundle_updated, is_accepting=lambda: self.accepting)
+                          on_bundle_updated=self._on_bundle_updated, is_accepting=lambda: self.accepting,
+                          on_tail_changed=self.log_forwarder.set_subscribed, before_answer=self.log_shipper.flush)
         try:
             hello = await session.hello(self._hello_params())
         except HelloRefused as refused:
@@ -267,11 +283,15 @@ class Runtime:
             await session.close(jsonrpc.CLOSE_NORMAL, "runtime stopping")
             return None
         try:
-            if isinstance(self.auth, ClientCredentials):
-                failure = await self._serve_refreshing(session, self.auth)
-            else:
-                failure = await session.serve()
+            async with asyncio.TaskGroup() as link_tasks:
+                shipping = link_tasks.create_task(self.log_shipper.run(), name="tool-logs")
+                if isinstance(self.auth, ClientCredentials):
+                    failure = await self._serve_refreshing(session, self.auth)
+                else:
+                    failure = await session.serve()
+                shipping.cancel()
         finally:
+            self.log_forwarder.set_subscribed(False)
             self.session = None
         if failure.kind is FailureKind.UNAUTHORIZED:
             self.auth.invalidate()
@@ -304,6 +324,11 @@ class Runtime:
                 return
             log.info("Refreshed the deployment token on the open link; valid until %s",
                      datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    async def _send_tool_logs(self, entries: list[LogEntry]) -> None:
+        session = self.session
+        if session is not None:
+            await session.tools_log(entries)
 
     def _handshake_failure(self, exc: InvalidStatus) -> Failure:
         status = exc.response.status_code

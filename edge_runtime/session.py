@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection
@@ -38,7 +38,16 @@ from edge_protocol.link import (
 from edge_protocol.link import (
     HelloRefused as HelloRefusedEvent,
 )
-from edge_protocol.messages import BundleRef, CallParams, CallResult, HelloParams, HelloResult, ToolsUpdated
+from edge_protocol.messages import (
+    BundleRef,
+    CallParams,
+    CallResult,
+    HelloParams,
+    HelloResult,
+    LogEntry,
+    ToolsLog,
+    ToolsUpdated,
+)
 
 from .connection import Failure, FailureKind
 from .metrics import RuntimeMetrics
@@ -107,6 +116,7 @@ class Session:
         is_accepting: Callable[[], bool],
         on_secrets_updated: Callable[[], None] | None = None,
         on_tail_changed: Callable[[bool], None] | None = None,
+        before_answer: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.ws = ws
         self.runner = runner
@@ -115,6 +125,8 @@ class Session:
         self.on_bundle_updated = on_bundle_updated
         self.on_secrets_updated = on_secrets_updated
         self.on_tail_changed = on_tail_changed
+        # Runs before each call's answer is sent: the tool log forwarder sends the call's lines first.
+        self.before_answer = before_answer
         self.is_accepting = is_accepting
         self.calls: set[asyncio.Task[None]] = set()
         self._reauth: asyncio.Future[int] | None = None
@@ -214,8 +226,12 @@ class Session:
             output = await self.runner.call(
                 name, params.arguments, call_id=params.call_id, timeout_ms=params.timeout_ms
             )
+            if self.before_answer is not None:
+                await self.before_answer()
         except ToolCallError as exc:
             self.metrics.call_finished(name, exc.kind.value, time.perf_counter() - started)
+            if self.before_answer is not None:
+                await self.before_answer()
             await self._send(self.link.fail(request_id, exc))
         except Exception as exc:  # a bug in the runtime must fail this call only, never the link
             elapsed = time.perf_counter() - started
@@ -233,6 +249,10 @@ class Session:
     # ---------------------------------------------------------------------------------- local decisions
     async def tools_updated(self, update: ToolsUpdated) -> None:
         await self._send(self.link.tools_updated(update))
+
+    async def tools_log(self, entries: list[LogEntry]) -> None:
+        """One batch of tool console lines (only ever while the platform has subscribed us)."""
+        await self._send(self.link.tools_log(ToolsLog(tuple(entries))))
 
     async def reauth(self, token: str, timeout: float = 15.0) -> int:
         """Extend this link with a fresh token (SPEC.md §16); returns the new expiry (Unix seconds).

@@ -37,8 +37,10 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     tokens = TokenService.for_config(config)
     events = EventBus()
     # The hub reports tool-set changes (`events.ToolSetChanged`) that `/mcp` turns into list_changed.
-    platform = Platform(config, store, tokens, events, Hub(config, store, tokens, events),
-                        TailService())
+    connector_hub = Hub(config, store, tokens, events)
+    platform = Platform(
+        config, store, tokens, events, connector_hub, TailService(connector_hub.tail, connector_hub.tail_viewers_changed)
+    )
     mcp_endpoint = mcp.McpEndpoint(platform.hub, app_version())
 
     @asynccontextmanager

@@ -3,7 +3,8 @@
 `ToolCaller.call_tool` picks the connector (`Registry.choose`), checks the arguments against the
 tool's `inputSchema`, sends `tools/call` through the connector's link with the deadline of
 `edge_protocol.calls`, waits for the answer the hub hands back (`answered`) and records the outcome
-in the recent-call log. Every refusal is an `ApiError` with the status and body of SPEC.md §5.
+in the recent-call log and the live tail (refusals included). Every refusal is an `ApiError` with the
+status and body of SPEC.md §5.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from jsonschema.exceptions import SchemaError
 from edge_protocol.calls import argument_problems, call_deadline_ms, invalid_arguments
 from edge_protocol.link import CallAnswered
 from edge_protocol.messages import CallParams, ToolInfo
+from edge_protocol.tail import CallEvent
 
 from .errors import ApiError
-from .recent_calls import RecentCalls
+from .recent_calls import RecentCalls, now_iso
 from .registry import ConnectorRecord, Registry, unavailable
+from .tail_fanout import TailFanout
 
 log = logging.getLogger("mock_platform.calls")
 
@@ -63,9 +66,10 @@ class ValidatorCache:
 
 
 class ToolCaller:
-    def __init__(self, registry: Registry, recent: RecentCalls) -> None:
+    def __init__(self, registry: Registry, recent: RecentCalls, tail: TailFanout | None = None) -> None:
         self.registry = registry
         self.recent = recent
+        self.tail = tail or TailFanout()
 
     async def call_tool(
         self, org_id: str, tool: str, arguments: Any, deployment_id: str | None = None, timeout_ms: int | None = None
@@ -85,9 +89,9 @@ class ToolCaller:
             deadline_ms = call_deadline_ms(timeout_ms, record.tools[tool].timeout_ms)
             result = await self._roundtrip(record, CallParams(call_id, tool, arguments, deadline_ms), deadline_ms)
         except ApiError as failed:
-            self._record(org_id, call_id, tool, record, started, failed.code)
+            self._record(org_id, call_id, tool, record, started, failed, deployment_id)
             raise
-        self._record(org_id, call_id, tool, record, started, None)
+        self._record(org_id, call_id, tool, record, started, None, deployment_id)
         return {**result, "deploymentId": record.deployment_id, "callId": call_id}
 
     async def _roundtrip(self, record: ConnectorRecord, params: CallParams, deadline_ms: int) -> dict[str, Any]:
@@ -142,13 +146,27 @@ class ToolCaller:
         tool: str,
         record: ConnectorRecord | None,
         started: float,
-        error_code: str | None,
+        failed: ApiError | None,
+        asked_deployment: str | None,
     ) -> None:
+        duration_ms = (time.perf_counter() - started) * 1000
         self.recent.record(
+            org_id, call_id, tool, record.deployment_id if record else None, duration_ms, failed.code if failed else None
+        )
+        if not self.tail.watching(org_id):
+            return  # nobody tails this organization: no event is even built
+        # The tail names the deployment a refused call asked for, when no connector took it.
+        self.tail.publish_call(
             org_id,
-            call_id,
-            tool,
-            record.deployment_id if record else None,
-            (time.perf_counter() - started) * 1000,
-            error_code,
+            CallEvent(
+                now_iso(),
+                call_id,
+                tool,
+                record.deployment_id if record else asked_deployment,
+                round(duration_ms, 3),
+                failed.code if failed else "ok",
+                (failed.extra.get("toolCode") or failed.code) if failed else None,
+                failed.message if failed else None,
+                record.connector_id if record else None,
+            ),
         )

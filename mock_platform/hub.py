@@ -40,7 +40,17 @@ from edge_protocol.link import (
     TokenExpired,
     ToolsChanged,
 )
-from edge_protocol.messages import BundleRef, BundleUpdated, CallParams, HelloResult, ToolInfo
+from edge_protocol.messages import (
+    BundleRef,
+    BundleUpdated,
+    CallParams,
+    HelloResult,
+    LogEntry,
+    LogsSubscribe,
+    ToolInfo,
+    ToolsLog,
+)
+from edge_protocol.tail import MAX_LOG_ENTRIES_PER_BATCH, LogEvent, truncate_utf8
 
 from .auth import AuthError, Principal, current_principal
 from .call_roundtrip import ToolCaller, ValidatorCache
@@ -49,6 +59,7 @@ from .events import AssignmentChanged, DeploymentDeleted, ToolSetChanged
 from .models import ConnectorList
 from .recent_calls import RecentCalls, now_iso
 from .registry import ConnectorRecord, Registry
+from .tail_fanout import TailFanout
 
 log = logging.getLogger("mock_platform.hub")
 
@@ -92,7 +103,8 @@ class Hub:
         self.events = events
         self.registry = Registry()
         self.recent = RecentCalls()
-        self.caller = ToolCaller(self.registry, self.recent)
+        self.tail = TailFanout()  # live-tail viewers: calls and forwarded tool logs go to them
+        self.caller = ToolCaller(self.registry, self.recent, self.tail)
         self.validators = ValidatorCache()
         self.sims: dict[str, OrgSim] = {}
         self._unsubscribe: Any = None
@@ -243,7 +255,7 @@ class Hub:
             elif isinstance(action, TokenExpired):
                 log.info("connector %s: its token expired; closing 4001", record.connector_id)
             elif isinstance(action, LogsReceived):
-                log.debug("connector %s forwarded %d tool log lines", record.connector_id, len(action.log.entries))
+                self._tools_log(record, action.log)
             elif isinstance(action, Ignored):
                 log.debug("connector %s: %s", record.connector_id, action.reason)
         return True
@@ -284,6 +296,7 @@ class Hub:
             resolved.ref() if resolved else None,
         )
         await connection.send(link.accept_hello(hello.request_id, result))
+        await self._update_log_subscription(connection)  # someone may be tailing already
         log.info(
             "connector %s registered (org %s, deployment %s, %d tools)",
             record.connector_id,
@@ -359,6 +372,35 @@ class Hub:
         records = [r for r in self.registry.of_org(org_id) if deployment_id is None or r.deployment_id == deployment_id]
         await asyncio.gather(*(self._close(record.shell, code, "disconnected by sim") for record in records))
         return len(records)
+
+    # ------------------------------------------------------------------------------ live tail
+    async def tail_viewers_changed(self, org_id: str) -> None:
+        """A tail viewer of `org_id` arrived or left: tell each connector whose answer changed."""
+        for record in self.registry.of_org(org_id):
+            if record.logs_subscribed != self.tail.wants_logs(org_id, record.deployment_id):
+                await self._update_log_subscription(record.shell)
+
+    async def _update_log_subscription(self, connection: Connection) -> None:
+        """`logs.subscribe {on}` when whether someone can see this connector's logs has changed."""
+        record = connection.record
+        wanted = self.tail.wants_logs(record.org_id, record.deployment_id)
+        if wanted == record.logs_subscribed or record.closed:
+            return
+        record.logs_subscribed = wanted
+        try:
+            await connection.send(connection.link.push(LogsSubscribe(wanted)))
+        except Exception:
+            pass  # the link is going away; its successor is told after its hello
+
+    def _tools_log(self, record: ConnectorRecord, batch: ToolsLog) -> None:
+        """Forwarded console lines to the viewers; sizes are checked again (a connector is not trusted)."""
+        record.log_lines_received += len(batch.entries)
+        org_id = record.org_id
+        if not self.tail.watching(org_id):
+            return
+        for entry in batch.entries[:MAX_LOG_ENTRIES_PER_BATCH]:
+            line = LogEntry(entry.at, entry.tool, entry.call_id, entry.level, truncate_utf8(entry.message))
+            self.tail.publish_log(org_id, LogEvent(record.deployment_id, line, record.connector_id))
 
     # ------------------------------------------------------------------------------ pushes
     async def _on_event(self, event: Any) -> None:

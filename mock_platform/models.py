@@ -250,6 +250,8 @@ class ConnectorInfo(_Model):
     inFlight: int
     concurrency: int
     callsTotal: int
+    logsSubscribed: bool = Field(default=False, description="someone tails this connector: it forwards tool logs")
+    logLinesReceived: int = Field(default=0, description="tool console lines it forwarded (tools.log)")
 
 
 class ConnectorList(_Model):

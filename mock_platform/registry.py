@@ -48,6 +48,8 @@ class ConnectorRecord:
     draining: bool = False
     closed: bool = False
     calls_total: int = 0
+    logs_subscribed: bool = False  # what `logs.subscribe` last told it (someone tails it)
+    log_lines_received: int = 0  # tool console lines it forwarded (`tools.log`)
     shell: Any = None  # what sends it frames (the hub's connection); None in tests
 
     @property
@@ -75,6 +77,8 @@ class ConnectorRecord:
             "concurrency": self.concurrency,
             "callsTotal": self.calls_total,
             "draining": self.draining,
+            "logsSubscribed": self.logs_subscribed,
+            "logLinesReceived": self.log_lines_received,
         }
 
 

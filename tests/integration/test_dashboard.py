@@ -145,6 +145,14 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
     page.click("#call-submit")
     expect(page.locator("#call-summary")).to_have_text(re.compile(r"^Arguments are not valid JSON"))
 
+    # The Live panel got both calls from the tail stream as they ended, oldest first.
+    live_calls = page.locator("#live-events li.live-call")
+    expect(live_calls).to_have_count(2, timeout=10_000)
+    assert "echo" in live_calls.nth(0).inner_text() and live_calls.nth(0).get_attribute("data-outcome") == "ok"
+    assert live_calls.nth(1).get_attribute("data-outcome") == "tool_error"
+    assert "not_today: refusing on purpose" in live_calls.nth(1).inner_text()
+    assert deployment_id in live_calls.nth(0).inner_text()
+
     # Both calls land in the recent-calls table by themselves (polling), newest first.
     expect(page.locator("#calls tbody tr")).to_have_count(2, timeout=10_000)
     calls = page.locator("#calls tbody tr")
