@@ -304,6 +304,7 @@ class Executor:
         worker.in_flight[call.id] = call
         call.timer = loop.call_later(max(0.0, remaining_ms) / 1000, self._on_deadline, worker, call, deadline_ms)
         worker.send_call(call.id, frame, ordered)
+        await worker.drain()
         return await call.future
 
     def _on_message(self, worker: Worker, message: dict[str, Any]) -> None:

@@ -206,6 +206,17 @@ class Worker:
         if not self.writer.is_closing():
             self.writer.write(frame + b"\n")
 
+    async def drain(self) -> None:
+        """Wait while the channel's buffer is over its limit (a worker that stopped reading), so calls
+        cannot pile up in memory; returns at once in the common case. A closed channel is not an error
+        here: the call then fails through the worker's exit or its deadline."""
+        if self.writer.is_closing():
+            return
+        try:
+            await self.writer.drain()
+        except ConnectionError:
+            pass
+
     def kill(self, reason: str) -> None:
         """SIGKILL the process; `exited` resolves once it is reaped, with this reason."""
         if self.exit_reason is None:
