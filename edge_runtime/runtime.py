@@ -21,6 +21,7 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
 from edge_protocol import __version__, jsonrpc
 from edge_protocol.backoff import Backoff
+from edge_protocol.failures import failure_kind_of_status
 from edge_protocol.manifest import Manifest
 from edge_protocol.messages import (
     BundleRef,
@@ -333,22 +334,23 @@ class Runtime:
     def _handshake_failure(self, exc: InvalidStatus) -> Failure:
         status = exc.response.status_code
         code, message = _error_body(bytes(exc.response.body) if exc.response.body is not None else None)
+        kind = failure_kind_of_status(status)  # what it means is edge_protocol's; the words are ours
         if status == 401 and code == "token_expired":
             assert self.auth is not None
             self.auth.invalidate()
-            return Failure(FailureKind.UNAUTHORIZED, token_expired_message())
+            return Failure(kind, token_expired_message())
         if status == 401:
-            return Failure(FailureKind.UNAUTHORIZED, f"{message or 'Token validation failed'} (HTTP 401 {code or ''}); "
+            return Failure(kind, f"{message or 'Token validation failed'} (HTTP 401 {code or ''}); "
                            "save a new token with edge-connector auth --browser or edge-connector auth --token <new-token>")
         if status == 403 and code == "no_organization":
-            return Failure(FailureKind.UNAUTHORIZED, no_organization_message())
+            return Failure(kind, no_organization_message())
         if status == 403:
-            return Failure(FailureKind.UNAUTHORIZED, f"{message or 'forbidden'} (HTTP 403 {code or ''})")
+            return Failure(kind, f"{message or 'forbidden'} (HTTP 403 {code or ''})")
         if status == 409:
-            return Failure(FailureKind.DUPLICATE,
+            return Failure(kind,
                            f"Deployment already connected: another runtime is connected as deployment "
                            f"{self.deployment_id or '(org default)'}; stop it or use a different DEPLOYMENT_ID")
-        return Failure(FailureKind.UNAVAILABLE, f"the platform refused the connection (HTTP {status}"
+        return Failure(kind, f"the platform refused the connection (HTTP {status}"
                        f"{' ' + code if code else ''}{': ' + message if message else ''})")
 
     def _hello_params(self) -> HelloParams:

@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from edge_protocol import jsonrpc
 from edge_protocol.errors import ToolCallError, ToolErrorKind
+from edge_protocol.failures import failure_kind_of_close
 from edge_protocol.link import (
     HELLO_ID,
     AssignBundle,
@@ -83,25 +84,27 @@ class ReauthFailed(Exception):
 
 
 def failure_from_close(code: int | None, reason: str | None) -> Failure:
-    """Why a link ended, from its close code (SPEC.md §7), in the words the log shows."""
-    reason = reason or ""
+    """Why a link ended, from its close code (SPEC.md §7): the kind by `edge_protocol.failures`, the words
+    the log shows from here."""
+    return Failure(failure_kind_of_close(code), _close_words(code, reason or ""))
+
+
+def _close_words(code: int | None, reason: str) -> str:
     if code == jsonrpc.CLOSE_TOKEN_EXPIRED:
         from .auth import token_expired_message
 
-        return Failure(FailureKind.UNAUTHORIZED, token_expired_message())
+        return token_expired_message()
     if code == jsonrpc.CLOSE_REPLACED:
-        return Failure(
-            FailureKind.DUPLICATE, "Deployment already connected (the platform replaced this link, close 4009)"
-        )
+        return "Deployment already connected (the platform replaced this link, close 4009)"
     if code == jsonrpc.CLOSE_PLATFORM_RESTART:
-        return Failure(FailureKind.LOST, "platform restarting (close 1012)")
+        return "platform restarting (close 1012)"
     if code == jsonrpc.CLOSE_PROTOCOL_ERROR:
-        return Failure(FailureKind.PROTOCOL, f"protocol error (close 4000{': ' + reason if reason else ''})")
+        return f"protocol error (close 4000{': ' + reason if reason else ''})"
     if code == jsonrpc.CLOSE_INTERNAL_ERROR and "keepalive" in reason:
-        return Failure(FailureKind.LOST, "no heartbeat from the platform for 2 intervals (dead peer)")
+        return "no heartbeat from the platform for 2 intervals (dead peer)"
     if code is None or code == jsonrpc.CLOSE_ABNORMAL:
-        return Failure(FailureKind.LOST, "connection dropped without a close frame")
-    return Failure(FailureKind.LOST, f"closed by the platform (code {code}{', ' + reason if reason else ''})")
+        return "connection dropped without a close frame"
+    return f"closed by the platform (code {code}{', ' + reason if reason else ''})"
 
 
 class Session:

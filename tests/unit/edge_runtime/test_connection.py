@@ -149,3 +149,24 @@ def test_a_503_with_retry_after_waits_the_platforms_slot_instead_of_the_schedule
     assert link.refused(Failure(FailureKind.UNAVAILABLE, "HTTP 503 without a hint")) == 20
     link.attempting()
     assert link.refused(Failure(FailureKind.UNREACHABLE, "ECONNREFUSED", retry_after=1.0)) == 40
+
+
+def test_a_close_code_gives_the_shared_kind_and_the_logged_words():
+    from edge_protocol import jsonrpc
+    from edge_protocol.failures import failure_kind_of_close
+    from edge_runtime.session import failure_from_close
+
+    cases = {
+        jsonrpc.CLOSE_TOKEN_EXPIRED: "Token has expired",
+        jsonrpc.CLOSE_REPLACED: "Deployment already connected (the platform replaced this link, close 4009)",
+        jsonrpc.CLOSE_PLATFORM_RESTART: "platform restarting (close 1012)",
+        jsonrpc.CLOSE_PROTOCOL_ERROR: "protocol error (close 4000: bad frame)",
+        None: "connection dropped without a close frame",
+        4321: "closed by the platform (code 4321, bad frame)",
+    }
+    for code, words in cases.items():
+        failure = failure_from_close(code, "bad frame")
+        assert failure.kind is failure_kind_of_close(code)
+        assert failure.message.startswith(words), (code, failure.message)
+    assert failure_from_close(jsonrpc.CLOSE_INTERNAL_ERROR, "keepalive ping timeout").message == (
+        "no heartbeat from the platform for 2 intervals (dead peer)")
