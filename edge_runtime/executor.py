@@ -112,7 +112,8 @@ class Executor:
         self.worker_restarts = 0
         #: Where the tools' console lines go besides the log (the runtime's live-tail forwarder).
         self.tool_log_sink: ToolLogSink | None = None
-        #: True while a call's lines must be handed on before its answer (someone tails this connector).
+        #: True while someone tails this connector: lines go to the sink (otherwise they are not even
+        #: decoded for it), and a call's lines are handed on before its answer.
         self.order_tool_logs: Callable[[], bool] = lambda: False
 
     # ------------------------------------------------------------------------------ surface
@@ -197,7 +198,8 @@ class Executor:
 
     async def _start_worker(self, pool: _Pool) -> Worker:
         worker = await Worker.start(next(self._worker_numbers), self.node, self.logger, self._on_message,
-                                    cwd=pool.bundle_dir, on_log=self._on_tool_log)
+                                    cwd=pool.bundle_dir, on_log=self._on_tool_log,
+                                    forward_logs=self.order_tool_logs_now)
         pool.workers.append(worker)
         self._spawn(self._watch(pool, worker))
         try:
@@ -327,6 +329,10 @@ class Executor:
                 )
         if worker.load == 0:
             self._notify_settled()
+
+    def order_tool_logs_now(self) -> bool:
+        """Whether a worker hands its lines to the sink right now."""
+        return self.tool_log_sink is not None and self.order_tool_logs()
 
     def _on_tool_log(self, tool: str, call_id: str | None, level: str, text: str) -> None:
         sink = self.tool_log_sink

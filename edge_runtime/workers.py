@@ -97,6 +97,8 @@ class Worker:
     logger: logging.Logger
     on_message: Callable[[Worker, dict[str, Any]], None]
     on_log: ToolLogSink | None = None
+    # Whether lines go to `on_log` now (someone tails): otherwise a line is not even decoded for it.
+    forward_logs: Callable[[], bool] = field(default=lambda: False)
     in_flight: dict[int, InFlight] = field(default_factory=dict)
     exited: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     ready: bool = False
@@ -119,6 +121,7 @@ class Worker:
         on_message: Callable[[Worker, dict[str, Any]], None],
         cwd: Path | None = None,
         on_log: ToolLogSink | None = None,
+        forward_logs: Callable[[], bool] | None = None,
     ) -> Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -146,6 +149,8 @@ class Worker:
             await asyncio.shield(process.wait())
             raise
         worker = cls(index, process, reader, writer, logger, on_message, on_log)
+        if forward_logs is not None:
+            worker.forward_logs = forward_logs
         worker._tasks = [
             asyncio.create_task(worker._read_channel()),
             asyncio.create_task(worker._pump_logs(process.stdout, logging.INFO)),
@@ -314,7 +319,7 @@ class Worker:
             if len(parts) == 4:
                 tool, level = parts[0].decode("utf-8", "replace"), _LEVELS.get(parts[1], default_level)
                 call_id, line = parts[2].decode("utf-8", "replace") or None, parts[3]
-        if self.on_log is not None:  # the live tail has its own budget (log_forwarder.py)
+        if self.on_log is not None and self.forward_logs():  # the live tail has its own budget (log_forwarder.py)
             self.on_log(tool, call_id, _TAIL_LEVELS.get(level, "info"),
                         line[:MAX_LOG_LINE_BYTES].decode("utf-8", "replace").rstrip("\r"))
         if not self._budget.take():

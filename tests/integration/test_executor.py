@@ -314,7 +314,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-async def test_console_lines_reach_the_tool_log_sink_with_tool_call_id_and_level(tmp_path, make_executor):
+async def test_console_lines_reach_the_tool_log_sink_with_tool_call_id_and_level(tmp_path, make_executor, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
     talk = JsTool("talk", r"""
         console.log("first", input.n);
         console.warn("careful");
@@ -326,6 +327,7 @@ async def test_console_lines_reach_the_tool_log_sink_with_tool_call_id_and_level
     executor = await make_executor(tmp_path, [talk], workers=1)
     seen: list[tuple] = []
     executor.tool_log_sink = lambda *line: seen.append(line)
+    executor.order_tool_logs = lambda: True  # someone tails (else lines are not handed on at all)
     await asyncio.gather(*(executor.call("talk", {"n": n}, call_id=f"call_{n}") for n in range(3)))
     await async_wait_until(lambda: len(seen) >= 15, timeout=5, message="15 console lines")
     for n in range(3):
