@@ -43,18 +43,14 @@ def platform_package() -> str:
     arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64", "i386": "ia32",
             "i686": "ia32", "x86": "ia32", "armv7l": "arm", "ppc64le": "ppc64", "s390x": "s390x",
             "riscv64": "riscv64", "loongarch64": "loong64"}.get(machine, machine)
-    system = {"win32": "win32", "darwin": "darwin", "linux": "linux"}.get(sys.platform, sys.platform)
-    if system.startswith("freebsd"):
-        system = "freebsd"
+    system = "freebsd" if sys.platform.startswith("freebsd") else sys.platform  # linux, darwin
     return f"@esbuild/{system}-{arch}"
 
 
 def _binary_in(node_modules: Path) -> Path | None:
     package_dir = node_modules.joinpath(*platform_package().split("/"))
-    for candidate in (package_dir / "bin" / "esbuild", package_dir / "esbuild.exe"):
-        if candidate.is_file():
-            return candidate
-    return None
+    candidate = package_dir / "bin" / "esbuild"
+    return candidate if candidate.is_file() else None
 
 
 def cache_root() -> Path:
@@ -91,7 +87,7 @@ def _project_binary(project_dir: Path) -> Path | None:
         native = _binary_in(node_modules)
         if native is not None:
             return native
-        shim = node_modules / ".bin" / ("esbuild.cmd" if os.name == "nt" else "esbuild")
+        shim = node_modules / ".bin" / "esbuild"
         if shim.is_file():
             return shim
     return None

@@ -28,7 +28,7 @@ def _wheel_node() -> Path | None:
     root = _wheel_root()
     if root is None:
         return None
-    candidate = root / ("node.exe" if os.name == "nt" else "bin/node")
+    candidate = root / "bin" / "node"
     return candidate if candidate.is_file() else None
 
 
