@@ -21,6 +21,7 @@ from typing import Any
 from edge_protocol.archive import MANIFEST_NAME, write_archive
 from edge_protocol.limits import MAX_ARCHIVE_BYTES
 from edge_protocol.manifest import Manifest, ToolDescriptor, content_checksum, file_entry_for
+from edge_protocol.sandbox import SANDBOX_FILE
 
 from .diagnostics import build_error_from_esbuild
 from .errors import BuildError
@@ -77,6 +78,7 @@ class BuildResult:
             "outDir": str(self.out_dir),
             "manifest": str(self.manifest_path),
             "esbuild": self.esbuild.version,
+            "sandbox": self.manifest.sandbox.to_wire(),
             "tools": [
                 {"name": t.name, "source": t.source, "entry": t.entry, "size": t.size} for t in self.tools
             ],
@@ -126,6 +128,9 @@ def build_project(
         timings["index"] = _ms_since(mark)
 
         mark = time.perf_counter()
+        if not config.sandbox.empty:
+            # Listed in `files` like any built file, so a change of the requests alone changes the checksum.
+            (staging / SANDBOX_FILE).write_text(json.dumps(config.sandbox.to_wire(), indent=2) + "\n", encoding="utf-8")
         manifest = _manifest(config, staging, tools, esbuild, metafile)
         (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
         # No indent: json.dumps then uses its C encoder (metafiles of big projects are megabytes).
@@ -250,6 +255,7 @@ def _manifest(
         createdAt=_created_at(config, metafile),
         version=None,
         builder={"edgeConnector": _edge_connector_version(), "esbuild": esbuild.version},
+        sandbox=config.sandbox,
     )
 
 

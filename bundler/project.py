@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_protocol.limits import BUNDLE_NAME_RE
+from edge_protocol.sandbox import SandboxError, SandboxRequest
 
 from .errors import BuildError
 
@@ -31,6 +32,8 @@ class ProjectConfig:
     tools_dir: str = DEFAULT_TOOLS_DIR
     target: str = DEFAULT_TARGET
     external: list[str] = field(default_factory=list)
+    #: `env`, `permissions`, `secrets.required`, `secretsInEnv` (SPEC.md §10-§11), carried into the manifest.
+    sandbox: SandboxRequest = field(default_factory=SandboxRequest)
 
     @property
     def tools_path(self) -> Path:
@@ -103,7 +106,11 @@ def load_project(project_dir: Path) -> ProjectConfig:
     platform_url = edge.get("platformUrl")
     if platform_url is not None and not isinstance(platform_url, str):
         raise BuildError(f"{edge_path}: \"platformUrl\" must be a string", 'e.g. "platformUrl": "http://127.0.0.1:8000"')
-    return ProjectConfig(root, name, tools_dir, target, list(external))
+    try:
+        sandbox = SandboxRequest.from_wire(edge, str(edge_path))
+    except SandboxError as exc:
+        raise BuildError(str(exc), "see docs/sandbox.md and docs/secrets.md for the keys edge.json accepts") from None
+    return ProjectConfig(root, name, tools_dir, target, list(external), sandbox)
 
 
 def _string(data: dict[str, Any], key: str, default: str, path: Path) -> str:

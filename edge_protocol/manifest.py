@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .limits import DEFAULT_TOOL_TIMEOUT_MS, MANIFEST_SCHEMA_VERSION, TOOL_NAME_RE
+from .sandbox import SandboxError, SandboxRequest
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -47,12 +48,17 @@ class Manifest:
     version: int | None = None
     builder: dict[str, str] = field(default_factory=dict)
     schemaVersion: int = MANIFEST_SCHEMA_VERSION
+    #: What the bundle asks of the runtime (SPEC.md §10-§11); written only when it asks for something.
+    sandbox: SandboxRequest = field(default_factory=SandboxRequest)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         # Stable key order for humans and diffs; the checksum never depends on this file.
         order = ["schemaVersion", "bundle", "version", "checksum", "createdAt", "builder", "files", "tools"]
-        return {key: data[key] for key in order}
+        result = {key: data[key] for key in order}
+        if not self.sandbox.empty:
+            result["sandbox"] = self.sandbox.to_wire()
+        return result
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -100,6 +106,10 @@ class Manifest:
         builder = {} if builder is None else builder  # not `or {}`: an empty list must be refused too
         if not isinstance(builder, dict):
             raise ManifestError("manifest.json: 'builder' must be an object")
+        try:
+            sandbox = SandboxRequest.from_wire(data.get("sandbox"), "manifest.json sandbox")
+        except SandboxError as exc:
+            raise ManifestError(str(exc)) from None
         return cls(
             bundle=bundle,
             checksum=checksum,
@@ -108,6 +118,7 @@ class Manifest:
             createdAt=str(data.get("createdAt", "")),
             version=version,
             builder={str(k): str(v) for k, v in builder.items()},
+            sandbox=sandbox,
         )
 
     @classmethod

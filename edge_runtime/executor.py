@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import orjson
 from jsonschema import Draft202012Validator
@@ -31,8 +33,11 @@ from edge_protocol.backoff import Backoff
 from edge_protocol.calls import argument_problems, call_deadline_ms, invalid_arguments
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.manifest import Manifest, ToolDescriptor
+from edge_protocol.sandbox import missing_secret_hint, missing_secrets
 
-from .workers import InFlight, ToolLogSink, Worker, WorkerLoadError
+from .logs import register_secret
+from .sandbox import SandboxRefused, check_grants, permission_flags, scratch_dir_for, worker_environment
+from .workers import HOST_SCRIPT, InFlight, ToolLogSink, Worker, WorkerLoadError
 
 #: How long a worker may keep running a call past its deadline before it is killed and replaced.
 STUCK_GRACE_SECONDS = 1.0
@@ -59,6 +64,8 @@ class _Pool:
     bundle_dir: Path
     manifest: Manifest
     validators: dict[str, Draft202012Validator]
+    scratch_dir: Path = Path(".")
+    secrets: dict[str, str] = field(default_factory=dict)  # what these workers started with; a change = new pool
     workers: list[Worker] = field(default_factory=list)
     current: bool = True  # False once replaced or closing: crashed workers are not restarted
     ready_event: asyncio.Event = field(default_factory=asyncio.Event)
@@ -90,9 +97,20 @@ class Executor:
         tool_timeout_s: float,
         node: str,
         logger: logging.Logger,
+        *,
+        scratch_root: Path | None = None,
+        host_env: Mapping[str, str] | None = None,
+        protected_paths: list[Path] | None = None,
     ) -> None:
+        """`scratch_root` holds each bundle's scratch dir (default: a fresh temporary folder);
+        `host_env` is what the worker environment is filtered from (default: this process's);
+        `protected_paths` (the installation directory, the token file) no permission grant may open."""
         if workers < 1:
             raise ValueError("workers must be at least 1")
+        self.scratch_root = Path(scratch_root) if scratch_root else Path(tempfile.mkdtemp(prefix="edge-scratch-"))
+        self.host_env = dict(os.environ if host_env is None else host_env)
+        self.protected_paths = list(protected_paths or [])
+        self._secrets: dict[str, str] | None = None  # None until the first delivery (or when none come)
         self.worker_count = workers
         self.max_concurrency = max_concurrency
         self.tool_timeout_ms = int(tool_timeout_s * 1000)
@@ -142,50 +160,87 @@ class Executor:
         }
 
     # --------------------------------------------------------------------------------- load
+    @property
+    def secrets(self) -> dict[str, str]:
+        return dict(self._secrets or {})
+
     async def load(self, bundle_dir: Path, manifest: Manifest) -> None:
         """Start a pool on `bundle_dir`; swap it in only if every worker loaded every tool.
 
         Raises BundleLoadError (the previous pool keeps serving). Loads are serialised.
         """
         async with self._load_lock:
-            if self._closing:
-                raise BundleLoadError("the executor is shutting down")
-            bundle_dir = Path(bundle_dir)
-            for tool in manifest.tools:
-                if not (bundle_dir / tool.entry).is_file():
-                    raise BundleLoadError(f"tool {tool.name!r} failed to load: {tool.entry} is missing from the bundle")
-            validators = {tool.name: _compile_schema(tool) for tool in manifest.tools}
-            pool = _Pool(bundle_dir, manifest, validators, current=False)
-            started = time.monotonic()
+            await self._load_locked(Path(bundle_dir), manifest, self.secrets, "Loaded")
+
+    async def set_secrets(self, secrets: Mapping[str, str]) -> bool:
+        """New secrets for new calls: workers are replaced like in a swap (calls in flight finish on the
+        old ones). Returns False when the new workers could not start (the old ones keep serving)."""
+        secrets = {str(k): str(v) for k, v in secrets.items()}
+        for value in secrets.values():
+            register_secret(value)
+        async with self._load_lock:
+            if secrets == self._secrets:
+                return True
+            pool = self._pool
+            if pool is None or self._closing:
+                self._secrets = secrets
+                return True
             try:
-                await self._start_workers(pool)
-            except WorkerLoadError as exc:
-                await self._stop_pool(pool, drain_timeout=0)
-                who = f"tool {exc.tool!r}" if exc.tool else f"bundle {manifest.bundle!r}"
-                raise BundleLoadError(f"{who} failed to load: {exc}") from None
-            except OSError as exc:
-                await self._stop_pool(pool, drain_timeout=0)
-                raise BundleLoadError(
-                    f"could not start Node.js ({self.node}): {exc}; set EC_NODE to a working node binary"
-                ) from None
-            except BaseException:
-                await self._stop_pool(pool, drain_timeout=0)
-                raise
-            if self._closing:  # close() ran while the workers started: they must not outlive it
-                await self._stop_pool(pool, drain_timeout=0)
-                raise BundleLoadError("the executor is shutting down")
-            previous, self._pool = self._pool, pool
-            pool.current = True
-            pool.ready_event.set()
-            self.logger.info(
-                "Loaded bundle %s (%d tools) in %d workers in %.0f ms",
-                _bundle_label(manifest), len(manifest.tools), self.worker_count, (time.monotonic() - started) * 1000,
-                extra={"bundle": manifest.bundle, "checksum": manifest.checksum},
-            )
-            if previous is not None:
-                previous.current = False
-                self._old_pools.add(previous)
-                self._spawn(self._retire(previous))
+                await self._load_locked(pool.bundle_dir, pool.manifest, secrets, "Reloaded secrets for")
+            except BundleLoadError as exc:
+                self.logger.error("Could not apply the new secrets: %s; the previous workers keep serving", exc)
+                return False
+            self._secrets = secrets
+            return True
+
+    async def _load_locked(self, bundle_dir: Path, manifest: Manifest, secrets: dict[str, str], verb: str) -> None:
+        if self._closing:
+            raise BundleLoadError("the executor is shutting down")
+        for tool in manifest.tools:
+            if not (bundle_dir / tool.entry).is_file():
+                raise BundleLoadError(f"tool {tool.name!r} failed to load: {tool.entry} is missing from the bundle")
+        try:
+            check_grants(manifest.sandbox, self.protected_paths)
+        except SandboxRefused as exc:
+            raise BundleLoadError(f"bundle {manifest.bundle!r} refused: {exc}") from None
+        validators = {tool.name: _compile_schema(tool) for tool in manifest.tools}
+        scratch = scratch_dir_for(self.scratch_root, manifest.bundle)
+        try:
+            scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise BundleLoadError(f"cannot create the scratch directory {scratch}: {exc}") from None
+        pool = _Pool(bundle_dir.resolve(), manifest, validators, scratch.resolve(), secrets, current=False)
+        started = time.monotonic()
+        try:
+            await self._start_workers(pool)
+        except WorkerLoadError as exc:
+            await self._stop_pool(pool, drain_timeout=0)
+            who = f"tool {exc.tool!r}" if exc.tool else f"bundle {manifest.bundle!r}"
+            raise BundleLoadError(f"{who} failed to load: {exc}") from None
+        except OSError as exc:
+            await self._stop_pool(pool, drain_timeout=0)
+            raise BundleLoadError(
+                f"could not start Node.js ({self.node}): {exc}; set EC_NODE to a working node binary"
+            ) from None
+        except BaseException:
+            await self._stop_pool(pool, drain_timeout=0)
+            raise
+        if self._closing:  # close() ran while the workers started: they must not outlive it
+            await self._stop_pool(pool, drain_timeout=0)
+            raise BundleLoadError("the executor is shutting down")
+        previous, self._pool = self._pool, pool
+        pool.current = True
+        pool.ready_event.set()
+        self.logger.info(
+            "%s bundle %s (%d tools) in %d workers in %.0f ms; sandbox: %s",
+            verb, _bundle_label(manifest), len(manifest.tools), self.worker_count,
+            (time.monotonic() - started) * 1000, manifest.sandbox.summary(),
+            extra={"bundle": manifest.bundle, "checksum": manifest.checksum},
+        )
+        if previous is not None:
+            previous.current = False
+            self._old_pools.add(previous)
+            self._spawn(self._retire(previous))
 
     async def _start_workers(self, pool: _Pool) -> None:
         """Start the pool's workers together; the first failure stops the others and is raised alone."""
@@ -197,13 +252,19 @@ class Executor:
             raise failed.exceptions[0] from None
 
     async def _start_worker(self, pool: _Pool) -> Worker:
-        worker = await Worker.start(next(self._worker_numbers), self.node, self.logger, self._on_message,
-                                    cwd=pool.bundle_dir, on_log=self._on_tool_log,
-                                    forward_logs=self.order_tool_logs_now)
+        request = pool.manifest.sandbox
+        worker = await Worker.start(
+            next(self._worker_numbers), self.node, self.logger, self._on_message, cwd=pool.bundle_dir,
+            on_log=self._on_tool_log, forward_logs=self.order_tool_logs_now,
+            node_flags=permission_flags(pool.bundle_dir, pool.scratch_dir, HOST_SCRIPT.resolve(), request,
+                                        self.host_env),
+            env=worker_environment(self.host_env, request, pool.scratch_dir, pool.secrets),
+        )
         pool.workers.append(worker)
         self._spawn(self._watch(pool, worker))
         try:
-            await worker.load_tools(pool.tool_paths(), LOAD_TIMEOUT_SECONDS)
+            await worker.load_tools(pool.tool_paths(), LOAD_TIMEOUT_SECONDS, scratch_dir=pool.scratch_dir,
+                                    secrets=pool.secrets)
         except BaseException:
             pool.workers.remove(worker)
             await worker.stop()
@@ -249,6 +310,14 @@ class Executor:
             if tool is None or pool is None:
                 raise ToolCallError(ToolErrorKind.TOOL_NOT_FOUND, f"Tool {name!r} not found"
                                     + ("" if pool else " (no bundle is loaded yet)"))
+            missing = missing_secrets(pool.manifest.sandbox, pool.secrets.keys())
+            if missing:
+                raise ToolCallError(
+                    ToolErrorKind.TOOL_ERROR,
+                    f"Secret {missing[0]} is not set for this deployment (bundle {pool.manifest.bundle!r} requires it); "
+                    f"set it with {missing_secret_hint(missing[0])}",
+                    "missing_secret", {"missing": missing, "hint": missing_secret_hint(missing[0])},
+                )
             validator = pool.validators[name]
             if not validator.is_valid(arguments):
                 raise invalid_arguments(name, argument_problems(validator.iter_errors(arguments)))

@@ -9,7 +9,8 @@
 // - The runtime owns deadlines; this host only turns an `abort` message into `ctx.signal` aborting.
 //
 // Channel messages, runtime -> host:
-//   {"t":"load","tools":[{"name","path"}]}       load every tool; answer ready or loadError
+//   {"t":"load","tools":[{"name","path"}],"scratchDir":"…","secrets":{…}}
+//                                                load every tool; answer ready or loadError
 //   {"t":"call","id":N,"tool":"x","input":{…},"callId":"c","flush":true?}
 //     with flush, the host writes "\x1d<N>" on stdout after the call's last log line and before its
 //     answer, so the runtime can forward the call's lines before its result (a live tail shows them
@@ -43,6 +44,19 @@ const currentCall = new AsyncLocalStorage(); // { tool, callId } of the code run
 const tools = new Map(); // name -> definition
 const running = new Map(); // id -> AbortController
 const flushing = new Set(); // ids of calls whose end must be marked on stdout
+let scratchDir = null; // ctx.scratchDir: the only folder a tool may write (unless edge.json grants more)
+let secrets = Object.freeze({}); // ctx.secrets: this deployment's secrets, in memory only
+
+// Node's permission names (ERR_ACCESS_DENIED's `permission`) -> the edge.json key that grants it.
+// Same table as edge_protocol/sandbox.py GRANT_KEYS.
+const GRANT_KEYS = {
+  FileSystemRead: "permissions.fsRead",
+  FileSystemWrite: "permissions.fsWrite",
+  ChildProcess: "permissions.childProcess",
+  WorkerThreads: "permissions.workerThreads",
+  Addon: "permissions.addons",
+  WASI: "permissions.wasi",
+};
 
 // ------------------------------------------------------------------------------------------ logs
 const original = {
@@ -96,6 +110,8 @@ function handle(message) {
     case "abort":
       return running.get(message.id)?.abort(new Error("deadline exceeded"));
     case "load":
+      scratchDir = message.scratchDir ?? null;
+      secrets = Object.freeze({ ...(message.secrets ?? {}) });
       return load(message.tools);
   }
 }
@@ -141,6 +157,8 @@ function runCall({ id, tool, input, callId, flush }) {
     callId,
     signal: controller.signal,
     log: (...args) => writeTagged("info", args, { tool, callId }),
+    secrets,
+    scratchDir,
   };
   const standard = standardSchemaOf(definition.inputSchema);
   currentCall.run({ tool, callId }, () => {
@@ -242,9 +260,18 @@ function isErrorResult(value) {
 function settleThrown(id, err) {
   running.delete(id);
   markFlushed(id);
+  if (err && typeof err === "object" && err.code === "ERR_ACCESS_DENIED") return fail(id, "permission_denied", deniedMessage(err));
   const isToolError = err && typeof err === "object" && (err.name === "ToolError" || typeof err.code === "string");
   if (isToolError) return fail(id, err.code ?? "tool_error", describe(err), err.details);
   return fail(id, "tool_error", describe(err));
+}
+
+// "Permission denied: FileSystemRead of /etc/passwd; grant it in edge.json permissions.fsRead" (SPEC.md §10).
+function deniedMessage(err) {
+  const permission = err.permission || "unknown";
+  const key = GRANT_KEYS[permission] ?? "permissions";
+  const what = err.resource ? ` of ${err.resource}` : "";
+  return `Permission denied: ${permission}${what} is not allowed in the tool sandbox; grant it in edge.json ${key} (see docs/sandbox.md)`;
 }
 
 function fail(id, code, message, details) {

@@ -198,8 +198,12 @@ class Runtime:
                 node = node_binary()
             except NodeNotFound as exc:
                 raise StartupError(str(exc)) from None
+        from .sandbox import SCRATCH_DIR
+
         self.executor = Executor(settings.workers, settings.max_concurrency, settings.tool_timeout_seconds,
-                                 node, logging.getLogger("edge_runtime.executor"))
+                                 node, logging.getLogger("edge_runtime.executor"),
+                                 scratch_root=settings.install_dir / SCRATCH_DIR,
+                                 protected_paths=[settings.install_dir, settings.token_path])
         self.executor.tool_log_sink = self.log_shipper.line
         self.executor.order_tool_logs = lambda: self.log_forwarder.subscribed
         assert self.auth is not None and self._http is not None

@@ -122,12 +122,17 @@ class Worker:
         cwd: Path | None = None,
         on_log: ToolLogSink | None = None,
         forward_logs: Callable[[], bool] | None = None,
+        node_flags: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> Worker:
+        """`node_flags` and `env` are the sandbox's (edge_runtime/sandbox.py); without them node runs as
+        the runtime does (only tests of the channel itself start workers that way)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            env = {**os.environ, "EC_CHANNEL_FD": str(theirs.fileno())}
+            # The channel is an inherited socket, not a path: the permission model needs no grant for it.
+            env = {**(os.environ if env is None else env), "EC_CHANNEL_FD": str(theirs.fileno())}
             process = await asyncio.create_subprocess_exec(
-                node, str(HOST_SCRIPT),
+                node, *(node_flags or ()), str(HOST_SCRIPT),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -176,10 +181,14 @@ class Worker:
         return any(call.overdue for call in self.in_flight.values())
 
     # ------------------------------------------------------------------------------ commands
-    async def load_tools(self, tools: list[tuple[str, Path]], timeout: float) -> None:
-        """Ask the host to require every tool; raises WorkerLoadError naming the tool that failed."""
+    async def load_tools(self, tools: list[tuple[str, Path]], timeout: float, *,
+                         scratch_dir: Path | None = None, secrets: dict[str, str] | None = None) -> None:
+        """Ask the host to require every tool; raises WorkerLoadError naming the tool that failed.
+
+        `scratch_dir` and `secrets` become `ctx.scratchDir` and `ctx.secrets` of every call."""
         self._load_reply = asyncio.get_running_loop().create_future()
-        self.send({"t": "load", "tools": [{"name": name, "path": str(path)} for name, path in tools]})
+        self.send({"t": "load", "tools": [{"name": name, "path": str(path)} for name, path in tools],
+                   "scratchDir": str(scratch_dir) if scratch_dir else None, "secrets": secrets or {}})
         done, _ = await asyncio.wait({self._load_reply, self.exited}, timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
         if self._load_reply in done:

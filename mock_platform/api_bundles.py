@@ -52,7 +52,7 @@ def version_info(record: BundleVersion) -> BundleVersionInfo:
     return BundleVersionInfo(
         name=record.name, version=record.version, checksum=record.checksum, size=record.size,
         tools=[ToolInfo(**tool) for tool in record.tools], createdAt=record.created_at,
-        archiveUrl=record.archive_url,
+        archiveUrl=record.archive_url, sandbox=record.sandbox,
     )
 
 

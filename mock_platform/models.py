@@ -130,6 +130,8 @@ class BundleVersionInfo(_Model):
     tools: list[ToolInfo]
     createdAt: str | None = None
     archiveUrl: str | None = None
+    sandbox: dict[str, Any] = Field(default_factory=dict, description="what the bundle asks of the runtime "
+                                    "(edge.json env, permissions, secrets, secretsInEnv); {} = the default sandbox")
 
 
 class AssignmentRequest(_Model):

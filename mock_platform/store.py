@@ -108,6 +108,8 @@ class BundleVersion:
     size: int
     tools: list[dict[str, Any]]
     created_at: str
+    #: What the bundle asks of the runtime (manifest `sandbox`, SPEC.md §10-§11); {} for the default sandbox.
+    sandbox: dict[str, Any] = field(default_factory=dict)
 
     @property
     def archive_url(self) -> str:
@@ -214,6 +216,9 @@ class Store:
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(deployments)")}
         if "replicas" not in columns:  # before SPEC §14: every deployment had exactly one connector
             self._db.execute("ALTER TABLE deployments ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1")
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(bundle_versions)")}
+        if "sandbox" not in columns:  # before SPEC §10: no bundle asked for anything
+            self._db.execute("ALTER TABLE bundle_versions ADD COLUMN sandbox TEXT NOT NULL DEFAULT '{}'")
 
     # -- plumbing
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
@@ -359,11 +364,14 @@ class Store:
                 "SELECT COALESCE(MAX(version), 0) FROM bundle_versions WHERE org_id = ? AND name = ?",
                 (org_id, manifest.bundle),
             ).fetchone()
-            record = BundleVersion(org_id, manifest.bundle, latest + 1, manifest.checksum, size, tools, utc_now())
+            sandbox = manifest.sandbox.to_wire()
+            record = BundleVersion(org_id, manifest.bundle, latest + 1, manifest.checksum, size, tools, utc_now(),
+                                   sandbox)
             db.execute(
-                "INSERT INTO bundle_versions (org_id, name, version, checksum, size, tools, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (org_id, record.name, record.version, record.checksum, size, json.dumps(tools), record.created_at),
+                "INSERT INTO bundle_versions (org_id, name, version, checksum, size, tools, created_at, sandbox)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (org_id, record.name, record.version, record.checksum, size, json.dumps(tools), record.created_at,
+                 json.dumps(sandbox)),
             )
         return record, True
 
@@ -491,7 +499,7 @@ def _deployment(row: sqlite3.Row) -> Deployment:
 def _bundle_version(row: sqlite3.Row) -> BundleVersion:
     return BundleVersion(
         row["org_id"], row["name"], row["version"], row["checksum"], row["size"], json.loads(row["tools"]),
-        row["created_at"],
+        row["created_at"], json.loads(row["sandbox"] or "{}"),
     )
 
 

@@ -34,6 +34,7 @@ def print_result(result: BuildResult) -> None:
     out.print(table)
     out.print(f"Archive   {result.archive_path} ({human_bytes(result.archive_size)}, {result.archive_size:,} bytes)")
     out.print(f"Checksum  {result.checksum}")
+    out.print(f"Asks for  {result.manifest.sandbox.summary()}", markup=False)
 
 
 def build(

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from bundler.size_report import human_bytes
+from edge_protocol.sandbox import SandboxError, SandboxRequest
 
 from ..client import connect
 from ..console import out, print_json
@@ -48,7 +49,7 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
         out.print("No bundles yet. Upload one with: edge-connector upload")
         return
     table = Table(title="Bundles", title_justify="left")
-    for column in ("Bundle", "Version", "Size", "Tools", "Checksum", "Uploaded", "Used by"):
+    for column in ("Bundle", "Version", "Size", "Tools", "Asks for", "Checksum", "Uploaded", "Used by"):
         table.add_column(column, justify="right" if column in ("Version", "Size") else "left")
     default = data.get("default")
     assignments = data.get("assignments", [])
@@ -60,7 +61,7 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
             users += [a.get("deploymentName") or a["deploymentId"] for a in assignments
                       if a["name"] == bundle["name"] and a.get("resolvedVersion") == v["version"]]
             table.add_row(bundle["name"], str(v["version"]), human_bytes(v["size"]),
-                          ", ".join(t["name"] for t in v["tools"]), v["checksum"][:19] + "…",
+                          ", ".join(t["name"] for t in v["tools"]), _asks_for(v), v["checksum"][:19] + "…",
                           v.get("createdAt") or "", ", ".join(users))
     out.print(table)
     if default:
@@ -70,6 +71,13 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     for a in assignments:
         out.print(f"Deployment {a['deploymentId']} ({a.get('deploymentName') or ''}): "
                   f"{_shown(a['name'], a['version'], a.get('resolvedVersion'))}")
+
+
+def _asks_for(version: dict) -> str:
+    try:
+        return SandboxRequest.from_wire(version.get("sandbox")).summary()
+    except SandboxError:
+        return "(unreadable)"
 
 
 @bundle_app.command("set-default")

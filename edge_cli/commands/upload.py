@@ -20,6 +20,7 @@ from bundler.project import load_project
 from edge_protocol.archive import MANIFEST_NAME, ArchiveError, read_archive, too_large_message
 from edge_protocol.limits import MAX_ARCHIVE_BYTES
 from edge_protocol.manifest import Manifest, ManifestError
+from edge_protocol.sandbox import SandboxRequest
 
 from ..client import PlatformClient, connect, load_token, refusal_to_cli_error
 from ..console import err, out, print_json
@@ -34,6 +35,7 @@ class LocalBundle:
     checksum: str
     archive: Path
     size: int
+    sandbox: SandboxRequest = SandboxRequest()
 
 
 def local_bundle(project_dir: Path, archive: Path | None) -> LocalBundle:
@@ -49,12 +51,13 @@ def local_bundle(project_dir: Path, archive: Path | None) -> LocalBundle:
     if is_stale(config.root) or not archive_path.is_file():
         err.print("Sources changed since the last build: building…", markup=False)
         result = run_build(config.root)
-        return LocalBundle(result.manifest.bundle, result.checksum, result.archive_path, result.archive_size)
+        return LocalBundle(result.manifest.bundle, result.checksum, result.archive_path, result.archive_size,
+                           result.manifest.sandbox)
     try:
         manifest = Manifest.load(out_dir / MANIFEST_NAME)
     except (OSError, ManifestError) as exc:
         raise CliError(f"The last build in {out_dir} is unreadable ({exc})", "Run edge-connector build") from None
-    return LocalBundle(manifest.bundle, manifest.checksum, archive_path, archive_path.stat().st_size)
+    return LocalBundle(manifest.bundle, manifest.checksum, archive_path, archive_path.stat().st_size, manifest.sandbox)
 
 
 def _from_archive(archive: Path) -> LocalBundle:
@@ -70,7 +73,7 @@ def _from_archive(archive: Path) -> LocalBundle:
         raise CliError(f"{archive} is not a valid bundle archive: {exc}", "Rebuild it with edge-connector build") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return LocalBundle(manifest.bundle, manifest.checksum, archive, size)
+    return LocalBundle(manifest.bundle, manifest.checksum, archive, size, manifest.sandbox)
 
 
 def existing_version(client: PlatformClient, bundle: LocalBundle) -> dict | None:
@@ -110,7 +113,7 @@ def publish(project_dir: Path, *, archive: Path | None = None, set_default: bool
         uploaded = version is None
         if version is None:
             version, uploaded = send(client, bundle, show_progress)
-        result = {**version, "uploaded": uploaded}
+        result = {**version, "uploaded": uploaded, "sandbox": bundle.sandbox.to_wire()}
         if set_default:
             client.put("/api/bundles/default", {"name": bundle.name, "version": version["version"]})
             result["default"] = True
@@ -137,6 +140,7 @@ def upload(
     state = "Uploaded" if result["uploaded"] else "Unchanged, not sent again:"
     out.print(f"{state} {result['name']} version {result['version']} ({result['size']:,} bytes)")
     out.print(f"Checksum  {result['checksum']}")
+    out.print(f"Asks for  {SandboxRequest.from_wire(result.get('sandbox')).summary()}", markup=False)
     if result.get("default"):
         out.print(f"Org default is now {result['name']}@{result['version']}.")
     if result.get("assignedTo"):

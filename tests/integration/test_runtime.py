@@ -44,10 +44,10 @@ def user_token(platform) -> str:
     return platform.user_token(email=f"{unique}@example.com", org_id=f"org-{unique}")
 
 
-def install(tmp_path, platform, name="inst", tools=None, token=None) -> Path:
+def install(tmp_path, platform, name="inst", tools=None, token=None, sandbox=None) -> Path:
     directory = tmp_path / name
     write_token_file(directory, token or user_token(platform), platform.url)
-    write_bundle(directory, tools or [echo_tool()], version=1)
+    write_bundle(directory, tools or [echo_tool()], version=1, sandbox=sandbox)
     return directory
 
 
@@ -325,12 +325,16 @@ def test_a_frozen_runtime_does_not_lock_its_deployment_out(tmp_path):
 # ------------------------------------------------------------------------------------ calls & shutdown
 def test_sim_disconnect_during_50_concurrent_calls_runs_none_twice_and_none_hangs(platform, tmp_path):
     token = user_token(platform)
-    ledger = tmp_path / "ledger.txt"
+    (tmp_path / "ledger").mkdir()
+    ledger = tmp_path / "ledger" / "ledger.txt"
     tool = JsTool("record", (
         "await new Promise(r => setTimeout(r, 300 + Math.floor(Math.random() * 1200)));"
         "require('fs').appendFileSync(input.ledger, ctx.callId + '\\n'); return { id: input.i };"
     ))
-    rt = runtime(install(tmp_path, platform, tools=[tool], token=token), platform, EC_WORKERS="2").start()
+    # The ledger lives outside the sandbox's scratch dir: the bundle asks to write there.
+    sandbox = {"permissions": {"fsWrite": [str(ledger.parent)]}}
+    rt = runtime(install(tmp_path, platform, tools=[tool], token=token, sandbox=sandbox), platform,
+                 EC_WORKERS="2").start()
     try:
         rt.wait_healthy()
         results: list = [None] * 50

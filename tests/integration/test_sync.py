@@ -76,8 +76,9 @@ async def harness_factory(tmp_path):
         await http.aclose()
 
 
-def upload(platform, token: str, work: Path, tools: list[JsTool], name: str = "test-tools") -> dict[str, Any]:
-    path, manifest = make_archive(work, tools, name=name)
+def upload(platform, token: str, work: Path, tools: list[JsTool], name: str = "test-tools",
+           sandbox: dict[str, Any] | None = None) -> dict[str, Any]:
+    path, manifest = make_archive(work, tools, name=name, sandbox=sandbox)
     response = httpx.post(f"{platform.url}/api/bundles/{name}/versions", content=path.read_bytes(),
                           headers={"Authorization": f"Bearer {token}", "X-Bundle-Checksum": manifest.checksum},
                           timeout=30)
@@ -301,7 +302,9 @@ async def test_triggers_during_a_sync_coalesce_into_one_more(harness_factory, lo
 
 async def test_calls_running_across_a_swap_all_succeed_exactly_once(platform, harness_factory, tmp_path):
     token = platform.user_token()
-    journal = tmp_path / "journal.txt"
+    (tmp_path / "journal").mkdir()
+    journal = tmp_path / "journal" / "journal.txt"
+    writes_journal = {"permissions": {"fsWrite": [str(journal.parent)]}}  # outside the sandbox's scratch dir
 
     def tool(tag: str) -> JsTool:
         return JsTool("work", f"""
@@ -310,8 +313,8 @@ async def test_calls_running_across_a_swap_all_succeed_exactly_once(platform, ha
             return {{ tag: {json.dumps(tag)}, n: input.n }};
         """)
 
-    v1 = upload(platform, token, tmp_path / "v1", [tool("v1")])
-    v2 = upload(platform, token, tmp_path / "v2", [tool("v2")])
+    v1 = upload(platform, token, tmp_path / "v1", [tool("v1")], sandbox=writes_journal)
+    v2 = upload(platform, token, tmp_path / "v2", [tool("v2")], sandbox=writes_journal)
     h = await harness_factory(platform.url, token, max_concurrency=64)
     h.sync.assigned(ref_of(v1))
     await h.sync.sync_now()

@@ -60,8 +60,9 @@ def echo_tool(name: str = "echo", tag: str | None = None) -> JsTool:
 
 
 def write_bundle(root: Path, tools: list[JsTool], *, name: str = "test-tools", version: int | None = None,
-                 extra_files: dict[str, bytes] | None = None) -> Manifest:
-    """Write `root/manifest.json` and `root/dist/*.js`; returns the manifest."""
+                 extra_files: dict[str, bytes] | None = None, sandbox: dict[str, Any] | None = None) -> Manifest:
+    """Write `root/manifest.json` and `root/dist/*.js`; returns the manifest. `sandbox` is what the
+    bundle asks for (edge.json's `env`, `permissions`, `secrets`, `secretsInEnv`)."""
     root = Path(root)
     (root / "dist").mkdir(parents=True, exist_ok=True)
     for tool in tools:
@@ -84,6 +85,7 @@ def write_bundle(root: Path, tools: list[JsTool], *, name: str = "test-tools", v
              "outputSchema": t.output_schema, "timeoutMs": t.timeout_ms or 30_000, "entry": f"dist/{t.name}.js"}
             for t in tools
         ],
+        **({"sandbox": sandbox} if sandbox else {}),
     })
     (root / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     return manifest
@@ -96,7 +98,8 @@ def pack_bundle(root: Path, manifest: Manifest, out: Path) -> Path:
 
 
 def make_archive(work: Path, tools: list[JsTool], *, name: str = "test-tools",
-                 extra_files: dict[str, bytes] | None = None) -> tuple[Path, Manifest]:
+                 extra_files: dict[str, bytes] | None = None,
+                 sandbox: dict[str, Any] | None = None) -> tuple[Path, Manifest]:
     """Write a bundle under `work/src` and pack it to `work/<name>.tar.gz`."""
-    manifest = write_bundle(work / "src", tools, name=name, extra_files=extra_files)
+    manifest = write_bundle(work / "src", tools, name=name, extra_files=extra_files, sandbox=sandbox)
     return pack_bundle(work / "src", manifest, work / f"{name}.tar.gz"), manifest
