@@ -12,6 +12,7 @@ Pure values and checks only: the runtime turns them into Node.js flags and a wor
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +94,7 @@ class SandboxRequest:
         return data
 
     @classmethod
-    def from_wire(cls, data: Any, where: str = "edge.json") -> "SandboxRequest":
+    def from_wire(cls, data: Any, where: str = "edge.json") -> SandboxRequest:
         """Read the requests from an `edge.json` object or a manifest's `sandbox` object (same keys)."""
         if data is None:
             return cls()
@@ -141,7 +142,7 @@ class SandboxRequest:
         return "; ".join(self.describe()) or "default sandbox"
 
 
-def missing_secrets(request: SandboxRequest, available: set[str] | frozenset[str]) -> list[str]:
+def missing_secrets(request: SandboxRequest, available: Collection[str]) -> list[str]:
     """The required secrets not in `available`, in the order the bundle lists them."""
     return [name for name in request.secrets_required if name not in available]
 

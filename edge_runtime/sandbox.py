@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path, PurePath
-from typing import Mapping
 
 from edge_protocol.sandbox import RESERVED_ENV_NAMES, SandboxRequest
 
@@ -92,8 +92,8 @@ def check_grants(request: SandboxRequest, protected: list[Path]) -> None:
     for key, paths in (("fsRead", request.permissions.fs_read), ("fsWrite", request.permissions.fs_write)):
         for raw in paths:
             granted = _normal(Path(raw))
-            for guarded in protected:
-                guarded = _normal(guarded)
+            for path in protected:
+                guarded = _normal(path)
                 if granted == guarded or _inside(granted, guarded) or _inside(guarded, granted):
                     raise SandboxRefused(
                         f"edge.json permissions.{key} grants {raw}, which would expose the connector's "
