@@ -22,10 +22,19 @@ SECRET_NAME_RE = re.compile(SECRET_NAME_PATTERN)
 #: Host variable names `env` may pass through (any usual variable name, any case).
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 #: Variables of the runtime itself that no bundle may ask for: they are its credentials and its wiring.
-RESERVED_ENV_NAMES = frozenset({
-    "DEPLOYMENT_SECRET", "DEPLOYMENT_ID", "AUTH_TOKEN_PATH", "EDGE_CONNECTOR_TOKEN", "TOOL_RPC_URL",
-    "EC_CHANNEL_FD", "HOME", "TMPDIR", "NODE_OPTIONS",
-})
+RESERVED_ENV_NAMES = frozenset(
+    {
+        "DEPLOYMENT_SECRET",
+        "DEPLOYMENT_ID",
+        "AUTH_TOKEN_PATH",
+        "EDGE_CONNECTOR_TOKEN",
+        "TOOL_RPC_URL",
+        "EC_CHANNEL_FD",
+        "HOME",
+        "TMPDIR",
+        "NODE_OPTIONS",
+    }
+)
 #: The file of a built bundle that repeats the requests, so they are covered by the checksum.
 SANDBOX_FILE = "dist/sandbox.json"
 
@@ -59,8 +68,12 @@ class Permissions:
             data["fsRead"] = list(self.fs_read)
         if self.fs_write:
             data["fsWrite"] = list(self.fs_write)
-        for key, value in (("childProcess", self.child_process), ("workerThreads", self.worker_threads),
-                           ("addons", self.addons), ("wasi", self.wasi)):
+        for key, value in (
+            ("childProcess", self.child_process),
+            ("workerThreads", self.worker_threads),
+            ("addons", self.addons),
+            ("wasi", self.wasi),
+        ):
             if value:
                 data[key] = True
         return data
@@ -100,21 +113,28 @@ class SandboxRequest:
             return cls()
         if not isinstance(data, dict):
             raise SandboxError(f"{where}: 'sandbox' must be an object")
-        env = _names(data.get("env"), f"{where}: \"env\"", ENV_NAME_RE, "host variable names like \"MY_API_BASE\"")
+        env = _names(data.get("env"), f'{where}: "env"', ENV_NAME_RE, 'host variable names like "MY_API_BASE"')
         reserved = sorted(set(env) & RESERVED_ENV_NAMES)
         if reserved:
-            raise SandboxError(f"{where}: \"env\" may not pass {', '.join(reserved)} to tools "
-                               "(the runtime's own credentials and wiring never reach a tool)")
+            raise SandboxError(
+                f'{where}: "env" may not pass {", ".join(reserved)} to tools '
+                "(the runtime's own credentials and wiring never reach a tool)"
+            )
         secrets = data.get("secrets")
         if secrets is not None and not isinstance(secrets, dict):
             raise SandboxError(f'{where}: "secrets" must be an object like {{"required": ["API_KEY"]}}')
-        required = _names((secrets or {}).get("required"), f'{where}: "secrets.required"', SECRET_NAME_RE,
-                          'secret names like "API_KEY"')
-        in_env = _names(data.get("secretsInEnv"), f'{where}: "secretsInEnv"', SECRET_NAME_RE,
-                        'secret names like "API_KEY"')
+        required = _names(
+            (secrets or {}).get("required"),
+            f'{where}: "secrets.required"',
+            SECRET_NAME_RE,
+            'secret names like "API_KEY"',
+        )
+        in_env = _names(
+            data.get("secretsInEnv"), f'{where}: "secretsInEnv"', SECRET_NAME_RE, 'secret names like "API_KEY"'
+        )
         reserved = sorted(set(in_env) & RESERVED_ENV_NAMES)
         if reserved:
-            raise SandboxError(f"{where}: \"secretsInEnv\" may not name {', '.join(reserved)}")
+            raise SandboxError(f'{where}: "secretsInEnv" may not name {", ".join(reserved)}')
         return cls(env, _permissions(data.get("permissions"), where), required, in_env)
 
     def describe(self) -> list[str]:
@@ -125,8 +145,12 @@ class SandboxRequest:
             parts.append("read " + ", ".join(p.fs_read))
         if p.fs_write:
             parts.append("write " + ", ".join(p.fs_write))
-        for granted, label in ((p.child_process, "child processes"), (p.worker_threads, "worker threads"),
-                               (p.addons, "native addons"), (p.wasi, "WASI")):
+        for granted, label in (
+            (p.child_process, "child processes"),
+            (p.worker_threads, "worker threads"),
+            (p.addons, "native addons"),
+            (p.wasi, "WASI"),
+        ):
             if granted:
                 parts.append(label)
         if self.env:
@@ -167,8 +191,7 @@ def _permissions(value: Any, where: str) -> Permissions:
     known = {"fsRead", "fsWrite", "childProcess", "workerThreads", "addons", "wasi"}
     unknown = sorted(set(value) - known)
     if unknown:
-        raise SandboxError(f'{where}: "permissions" has unknown key {unknown[0]!r}; '
-                           f"use {', '.join(sorted(known))}")
+        raise SandboxError(f'{where}: "permissions" has unknown key {unknown[0]!r}; use {", ".join(sorted(known))}')
     paths = {}
     for key in ("fsRead", "fsWrite"):
         items = value.get(key, [])
@@ -181,8 +204,9 @@ def _permissions(value: Any, where: str) -> Permissions:
         if not isinstance(flag, bool):
             raise SandboxError(f'{where}: "permissions.{key}" must be true or false')
         flags[key] = flag
-    return Permissions(paths["fsRead"], paths["fsWrite"], flags["childProcess"], flags["workerThreads"],
-                       flags["addons"], flags["wasi"])
+    return Permissions(
+        paths["fsRead"], paths["fsWrite"], flags["childProcess"], flags["workerThreads"], flags["addons"], flags["wasi"]
+    )
 
 
 def _absolute(path: str) -> bool:

@@ -22,10 +22,22 @@ from edge_protocol.sandbox import RESERVED_ENV_NAMES, SandboxRequest
 
 #: Variables passed from the runtime's environment when it has them.
 ALLOWED_ENV = (
-    "PATH", "LANG", "LANGUAGE", "TZ", "NODE_ENV",
-    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-    "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR",
-    "SYSTEMROOT", "WINDIR",  # Windows cannot start a process without them
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "NODE_ENV",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "SYSTEMROOT",
+    "WINDIR",  # Windows cannot start a process without them
 )
 _ALLOWED_PREFIXES = ("LC_",)
 #: Where the runtime keeps each bundle's scratch directory, under the installation directory.
@@ -49,8 +61,7 @@ def worker_environment(
     secrets: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The whole environment of a tool worker (the channel fd is added by the worker itself)."""
-    env = {name: value for name, value in host_env.items()
-           if name in ALLOWED_ENV or name.startswith(_ALLOWED_PREFIXES)}
+    env = {name: value for name, value in host_env.items() if name in ALLOWED_ENV or name.startswith(_ALLOWED_PREFIXES)}
     for name in request.env:
         if name in host_env and name not in RESERVED_ENV_NAMES:
             env[name] = host_env[name]
@@ -80,8 +91,12 @@ def permission_flags(
     flags += [f"--allow-fs-read={path}" for path in dict.fromkeys(reads)]
     flags += [f"--allow-fs-write={path}" for path in dict.fromkeys(writes)]
     p = request.permissions
-    for granted, flag in ((p.child_process, "--allow-child-process"), (p.worker_threads, "--allow-worker"),
-                          (p.addons, "--allow-addons"), (p.wasi, "--allow-wasi")):
+    for granted, flag in (
+        (p.child_process, "--allow-child-process"),
+        (p.worker_threads, "--allow-worker"),
+        (p.addons, "--allow-addons"),
+        (p.wasi, "--allow-wasi"),
+    ):
         if granted:
             flags.append(flag)
     return flags

@@ -101,6 +101,7 @@ def delete_deployment(deployment_id: str, request: Request, principal: User) -> 
     platform = _platform(request)
     if not platform.store.delete_deployment(principal.org_id, deployment_id):
         raise not_found("deployment", deployment_id)
+    platform.secrets.delete_deployment(principal.org_id, deployment_id)
     platform.events.publish(DeploymentDeleted(principal.org_id, deployment_id))
     platform.events.publish(AssignmentChanged(principal.org_id, "deployment deleted"))
     return Response(status_code=204)

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from . import api_auth, api_bundles, api_deployments, hub, mcp, pages, sim, tail, tool_calls
+from . import api_auth, api_bundles, api_deployments, api_secrets, hub, log_redaction, mcp, pages, sim, tail, tool_calls
 from .auth import TokenService
 from .config import PlatformConfig
 from .errors import install_error_handlers
 from .events import EventBus
 from .hub import Hub
 from .models import HealthStatus
+from .secrets_store import SecretStore
 from .store import Store
 from .tail import TailService
 
@@ -29,6 +30,7 @@ class Platform:
     events: EventBus
     hub: Hub  # connected connectors, tool-call routing, bundle.updated pushes
     tail: TailService  # live tail streams (WS /api/tail) and their fan-out
+    secrets: SecretStore  # tool secrets, encrypted at rest (SPEC.md §11)
 
 
 def create_app(config: PlatformConfig | None = None) -> FastAPI:
@@ -36,16 +38,21 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     store = Store(config.data_dir)
     tokens = TokenService.for_config(config)
     events = EventBus()
+    secrets = SecretStore.open(store)
     # The hub reports tool-set changes (`events.ToolSetChanged`) that `/mcp` turns into list_changed.
     connector_hub = Hub(config, store, tokens, events)
     platform = Platform(
-        config, store, tokens, events, connector_hub, TailService(connector_hub.tail, connector_hub.tail_viewers_changed)
+        config, store, tokens, events, connector_hub, TailService(connector_hub.tail, connector_hub.tail_viewers_changed),
+        secrets,
     )
     mcp_endpoint = mcp.McpEndpoint(platform.hub, app_version())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         events.attach_loop(asyncio.get_running_loop())
+        log_redaction.install()
+        for value in secrets.values():  # no stored value may reach a log line, from the first request on
+            log_redaction.register_value(value)
         await platform.hub.start()
         try:
             async with mcp_endpoint.running():
@@ -70,7 +77,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
         """Open. 200 while the platform serves requests."""
         return HealthStatus(status="ok")
 
-    for module in (api_auth, api_deployments, api_bundles, tool_calls, sim, hub, tail, pages):
+    for module in (api_auth, api_deployments, api_bundles, api_secrets, tool_calls, sim, hub, tail, pages):
         app.include_router(module.router)
     # First in the route table: an MCP request is matched before the ~50 API routes are tried (routing
     # was ~10 % of the platform's CPU per /mcp call when it came last).

@@ -41,6 +41,14 @@ class ToolSetChanged:
     org_id: str
 
 
+@dataclass(frozen=True)
+class SecretsChanged:
+    """The effective secrets of these deployments changed (a put or delete): their connectors refetch."""
+
+    org_id: str
+    deployment_ids: tuple[str, ...]
+
+
 Event = Any
 Subscriber = Callable[[Event], Any]
 

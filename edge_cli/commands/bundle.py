@@ -13,6 +13,7 @@ from edge_protocol.sandbox import SandboxError, SandboxRequest
 from ..client import connect
 from ..console import out, print_json
 from ..errors import UsageError
+from ..secret_warnings import warn_missing, with_missing
 from .deployment import JSON_OPTION, PLATFORM_OPTION
 
 bundle_app = typer.Typer(help="List bundles and choose the org default and per-deployment assignments.",
@@ -87,8 +88,9 @@ def set_default(ref: str = typer.Argument(..., metavar="NAME[@VERSION]", help="W
     name, version = parse_ref(ref)
     with connect(platform, Path.cwd()) as client:
         data = client.put("/api/bundles/default", {"name": name, "version": version})
+        missing = warn_missing(client, name, version, None)
     if as_json:
-        print_json(data)
+        print_json(with_missing(data, missing))
     else:
         d = data["default"]
         out.print(f"Org default is now {_shown(d['name'], d['version'], d.get('resolvedVersion'))}.")
@@ -102,8 +104,9 @@ def assign(deployment_id: str = typer.Argument(..., metavar="DEPLOYMENT_ID"),
     name, version = parse_ref(ref)
     with connect(platform, Path.cwd()) as client:
         data = client.put(f"/api/deployments/{deployment_id}/bundle", {"name": name, "version": version})
+        missing = warn_missing(client, name, version, deployment_id)
     if as_json:
-        print_json(data)
+        print_json(with_missing(data, missing))
     else:
         resolved = data.get("resolvedBundle") or {}
         out.print(f"Deployment {deployment_id} now runs {_shown(name, version, resolved.get('version'))}.")

@@ -25,6 +25,7 @@ from edge_protocol.sandbox import SandboxRequest
 from ..client import PlatformClient, connect, load_token, refusal_to_cli_error
 from ..console import err, out, print_json
 from ..errors import CliError
+from ..secret_warnings import warn_missing, with_missing
 from .build import run_build
 from .deployment import JSON_OPTION, PLATFORM_OPTION
 
@@ -114,13 +115,16 @@ def publish(project_dir: Path, *, archive: Path | None = None, set_default: bool
         if version is None:
             version, uploaded = send(client, bundle, show_progress)
         result = {**version, "uploaded": uploaded, "sandbox": bundle.sandbox.to_wire()}
+        missing: list[str] = []
         if set_default:
             client.put("/api/bundles/default", {"name": bundle.name, "version": version["version"]})
             result["default"] = True
+            missing += warn_missing(client, bundle.name, version["version"], None)
         if deployment:
             client.put(f"/api/deployments/{deployment}/bundle", {"name": bundle.name, "version": version["version"]})
             result["assignedTo"] = deployment
-    return result
+            missing += [m for m in warn_missing(client, bundle.name, version["version"], deployment) if m not in missing]
+    return with_missing(result, missing)
 
 
 def upload(

@@ -23,22 +23,31 @@ SECRET = "ds_" + "9" * 40
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 
 ATTACKS = [
-    JsTool("read_env", "return { secret: process.env.DEPLOYMENT_SECRET ?? null, path: process.env.AUTH_TOKEN_PATH ?? null,"
-                       " rpc: process.env.TOOL_RPC_URL ?? null, keys: Object.keys(process.env).sort() };"),
+    JsTool(
+        "read_env",
+        "return { secret: process.env.DEPLOYMENT_SECRET ?? null, path: process.env.AUTH_TOKEN_PATH ?? null,"
+        " rpc: process.env.TOOL_RPC_URL ?? null, keys: Object.keys(process.env).sort() };",
+    ),
     JsTool("read_file", "return require('fs').readFileSync(input.path, 'utf8');"),
     JsTool("read_file_async", "return await require('fs').promises.readFile(input.path, 'utf8');"),
     JsTool("write_file", "require('fs').writeFileSync(input.path, 'pwned'); return 'written';"),
     JsTool("spawn", "return require('child_process').execFileSync('/bin/echo', ['spawned']).toString().trim();"),
-    JsTool("thread", """
+    JsTool(
+        "thread",
+        """
         const { Worker } = require('worker_threads');
         return await new Promise((resolve, reject) => {
           const w = new Worker('require("worker_threads").parentPort.postMessage(42)', { eval: true });
           w.once('message', resolve); w.once('error', reject);
-        });"""),
-    JsTool("ctx", "require('fs').writeFileSync(require('path').join(ctx.scratchDir, 'note.txt'), 'kept');"
-                  " return { scratchDir: ctx.scratchDir, home: process.env.HOME, tmp: process.env.TMPDIR,"
-                  " note: require('fs').readFileSync(require('path').join(ctx.scratchDir, 'note.txt'), 'utf8'),"
-                  " secrets: ctx.secrets, envKey: process.env.API_KEY ?? null, passed: process.env.MY_BASE ?? null };"),
+        });""",
+    ),
+    JsTool(
+        "ctx",
+        "require('fs').writeFileSync(require('path').join(ctx.scratchDir, 'note.txt'), 'kept');"
+        " return { scratchDir: ctx.scratchDir, home: process.env.HOME, tmp: process.env.TMPDIR,"
+        " note: require('fs').readFileSync(require('path').join(ctx.scratchDir, 'note.txt'), 'utf8'),"
+        " secrets: ctx.secrets, envKey: process.env.API_KEY ?? null, passed: process.env.MY_BASE ?? null };",
+    ),
 ]
 
 
@@ -60,11 +69,27 @@ async def start(install_dir):
     async def start(sandbox: dict | None = None, host_env: dict | None = None, secrets: dict | None = None) -> Executor:
         bundle_dir = install_dir / ".bundles" / "abc"
         manifest = write_bundle(bundle_dir, ATTACKS, sandbox=sandbox)
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "DEPLOYMENT_SECRET": SECRET, "DEPLOYMENT_ID": "dep-1",
-               "AUTH_TOKEN_PATH": str(install_dir / "auth-token.json"), "TOOL_RPC_URL": "ws://127.0.0.1:1/tool-rpc",
-               "EDGE_CONNECTOR_TOKEN": TOKEN, "HTTPS_PROXY": "http://127.0.0.1:3128", **(host_env or {})}
-        executor = Executor(1, 16, 30, node_binary(), logging.getLogger(LOGGER), scratch_root=install_dir / SCRATCH_DIR,
-                            host_env=env, protected_paths=[install_dir])
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "DEPLOYMENT_SECRET": SECRET,
+            "DEPLOYMENT_ID": "dep-1",
+            "AUTH_TOKEN_PATH": str(install_dir / "auth-token.json"),
+            "TOOL_RPC_URL": "ws://127.0.0.1:1/tool-rpc",
+            "EDGE_CONNECTOR_TOKEN": TOKEN,
+            "HTTPS_PROXY": "http://127.0.0.1:3128",
+            **(host_env or {}),
+        }
+        executor = Executor(
+            1,
+            16,
+            30,
+            node_binary(),
+            logging.getLogger(LOGGER),
+            scratch_root=install_dir / SCRATCH_DIR,
+            host_env=env,
+            protected_paths=[install_dir],
+        )
         made.append(executor)
         if secrets is not None:
             await executor.set_secrets(secrets)
@@ -100,16 +125,22 @@ async def test_reading_the_installation_directory_is_denied(start, install_dir):
         await denied(executor, "read_file", {"path": str(install_dir / name)}, "FileSystemRead", "permissions.fsRead")
     # The same through a relative path from the bundle, and asynchronously.
     await denied(executor, "read_file", {"path": "../../auth-token.json"}, "FileSystemRead", "permissions.fsRead")
-    await denied(executor, "read_file_async", {"path": str(install_dir / "auth-token.json")},
-                 "FileSystemRead", "permissions.fsRead")
+    await denied(
+        executor,
+        "read_file_async",
+        {"path": str(install_dir / "auth-token.json")},
+        "FileSystemRead",
+        "permissions.fsRead",
+    )
 
 
 async def test_writing_outside_scratch_spawning_and_threads_are_denied(start, install_dir, tmp_path):
     executor = await start()
     target = tmp_path / "outside.txt"
     await denied(executor, "write_file", {"path": str(target)}, "FileSystemWrite", "permissions.fsWrite")
-    await denied(executor, "write_file", {"path": str(install_dir / "auth-token.json")},
-                 "FileSystemWrite", "permissions.fsWrite")
+    await denied(
+        executor, "write_file", {"path": str(install_dir / "auth-token.json")}, "FileSystemWrite", "permissions.fsWrite"
+    )
     assert not target.exists() and TOKEN in (install_dir / "auth-token.json").read_text()
     await denied(executor, "spawn", {}, "ChildProcess", "permissions.childProcess")
     await denied(executor, "thread", {}, "WorkerThreads", "permissions.workerThreads")
@@ -129,8 +160,15 @@ async def test_each_grant_works(start, tmp_path):
     writable.mkdir()
     (readable / "in.txt").write_text("granted")
     executor = await start(
-        sandbox={"env": ["MY_BASE"], "permissions": {"fsRead": [str(readable)], "fsWrite": [str(writable)],
-                                                     "childProcess": True, "workerThreads": True}},
+        sandbox={
+            "env": ["MY_BASE"],
+            "permissions": {
+                "fsRead": [str(readable)],
+                "fsWrite": [str(writable)],
+                "childProcess": True,
+                "workerThreads": True,
+            },
+        },
         host_env={"MY_BASE": "https://api.example.test"},
     )
     assert await executor.call("read_file", {"path": str(readable / "in.txt")}, call_id="r") == "granted"
@@ -150,8 +188,10 @@ async def test_a_grant_that_would_expose_the_installation_directory_is_refused(s
 
 
 async def test_secrets_reach_ctx_and_only_listed_ones_reach_env(start):
-    executor = await start(sandbox={"secrets": {"required": ["API_KEY"]}, "secretsInEnv": ["API_KEY"]},
-                           secrets={"API_KEY": "k-123456", "OTHER": "o-654321"})
+    executor = await start(
+        sandbox={"secrets": {"required": ["API_KEY"]}, "secretsInEnv": ["API_KEY"]},
+        secrets={"API_KEY": "k-123456", "OTHER": "o-654321"},
+    )
     seen = await executor.call("ctx", {}, call_id="c")
     assert seen["secrets"] == {"API_KEY": "k-123456", "OTHER": "o-654321"}
     assert seen["envKey"] == "k-123456"
@@ -197,8 +237,14 @@ def test_a_runtime_with_deployment_credentials_leaks_none_of_them_to_tools(platf
     write_token_file(directory, token, platform.url)  # a user token left in the install dir: bait
     (directory / "config.json").write_text(json.dumps({"workers": 1}))
     write_bundle(directory, ATTACKS, version=1)
-    rt = RuntimeProcess(directory, env={"TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": created["deploymentId"],
-                                        "DEPLOYMENT_SECRET": created["secret"]}).start()
+    rt = RuntimeProcess(
+        directory,
+        env={
+            "TOOL_RPC_URL": platform.ws_url,
+            "DEPLOYMENT_ID": created["deploymentId"],
+            "DEPLOYMENT_SECRET": created["secret"],
+        },
+    ).start()
     try:
         rt.wait_healthy()
         assert "sandbox: default sandbox" in rt.wait_for_log("Loaded bundle")
@@ -208,10 +254,13 @@ def test_a_runtime_with_deployment_credentials_leaks_none_of_them_to_tools(platf
 
         seen = call("read_env", {}).json()["output"]
         assert seen["secret"] is None and seen["path"] is None and "DEPLOYMENT_ID" not in seen["keys"]
-        attacks = [("read_file", {"path": "../../auth-token.json"}, "FileSystemRead"),
-                   ("read_file", {"path": str(directory / "config.json")}, "FileSystemRead"),
-                   ("write_file", {"path": str(tmp_path / "x.txt")}, "FileSystemWrite"),
-                   ("spawn", {}, "ChildProcess"), ("thread", {}, "WorkerThreads")]
+        attacks = [
+            ("read_file", {"path": "../../auth-token.json"}, "FileSystemRead"),
+            ("read_file", {"path": str(directory / "config.json")}, "FileSystemRead"),
+            ("write_file", {"path": str(tmp_path / "x.txt")}, "FileSystemWrite"),
+            ("spawn", {}, "ChildProcess"),
+            ("thread", {}, "WorkerThreads"),
+        ]
         for tool, arguments, permission in attacks:
             response = call(tool, arguments)
             error = response.json()["error"]

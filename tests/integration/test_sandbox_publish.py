@@ -12,8 +12,12 @@ from tests.fixtures.projects.support import make_project, tool_source
 from tests.support.cli import Cli
 from tests.support.platform import PlatformProcess
 
-ASKS = {"env": ["MY_BASE"], "permissions": {"fsRead": ["/srv/data"], "childProcess": True},
-        "secrets": {"required": ["WEATHER_API_KEY"]}, "secretsInEnv": ["WEATHER_API_KEY"]}
+ASKS = {
+    "env": ["MY_BASE"],
+    "permissions": {"fsRead": ["/srv/data"], "childProcess": True},
+    "secrets": {"required": ["WEATHER_API_KEY"]},
+    "secretsInEnv": ["WEATHER_API_KEY"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +33,13 @@ def test_requests_are_built_into_the_manifest_uploaded_and_listed(tmp_path, serv
     cli = Cli(tmp_path, server.url)
     org_id = f"org-{uuid.uuid4().hex[:8]}"
     cli("auth", "--token", server.user_token(f"{org_id}@example.com", org_id))
-    project = make_project(tmp_path / "p", files={
-        "edge.json": json.dumps({"name": "asking-tools", **ASKS}), "src/tools/hello.ts": tool_source("hello"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        files={
+            "edge.json": json.dumps({"name": "asking-tools", **ASKS}),
+            "src/tools/hello.ts": tool_source("hello"),
+        },
+    )
 
     built = cli("build", str(project)).stdout
     assert "Asks for  read /srv/data; child processes; host env MY_BASE; secrets WEATHER_API_KEY" in built
@@ -55,9 +63,13 @@ def test_requests_are_built_into_the_manifest_uploaded_and_listed(tmp_path, serv
 
 def test_a_bad_request_fails_the_build_naming_the_key(tmp_path):
     cli = Cli(tmp_path, "http://127.0.0.1:9")
-    project = make_project(tmp_path / "p", files={
-        "edge.json": json.dumps({"name": "t", "env": ["DEPLOYMENT_SECRET"]}), "src/tools/hello.ts": tool_source("hello"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        files={
+            "edge.json": json.dumps({"name": "t", "env": ["DEPLOYMENT_SECRET"]}),
+            "src/tools/hello.ts": tool_source("hello"),
+        },
+    )
     failed = cli("build", str(project), ok=False)
     assert failed.returncode == 1 and "may not pass DEPLOYMENT_SECRET" in failed.stderr
     assert "Traceback" not in failed.stderr

@@ -34,9 +34,10 @@ class Cli:
         })
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 ok: bool | None = True) -> subprocess.CompletedProcess[str]:
+                 ok: bool | None = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([EDGE_CONNECTOR, *args], capture_output=True, text=True, timeout=120,
-                                env={**self.env, **(env or {})}, cwd=cwd or self.home)
+                                env={**self.env, **(env or {})}, cwd=cwd or self.home,
+                                input=input if input is not None else "")
         if ok is True:
             assert result.returncode == 0, redact(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result

@@ -9,8 +9,14 @@ from edge_protocol.sandbox import SandboxError, SandboxRequest, missing_secrets
 
 FULL = {
     "env": ["MY_BASE", "MY_BASE"],
-    "permissions": {"fsRead": ["/srv/data"], "fsWrite": ["/srv/out"], "childProcess": True, "workerThreads": True,
-                    "addons": True, "wasi": True},
+    "permissions": {
+        "fsRead": ["/srv/data"],
+        "fsWrite": ["/srv/out"],
+        "childProcess": True,
+        "workerThreads": True,
+        "addons": True,
+        "wasi": True,
+    },
     "secrets": {"required": ["API_KEY"]},
     "secretsInEnv": ["API_KEY"],
 }
@@ -26,22 +32,34 @@ def test_every_key_round_trips_and_is_described():
     assert request.env == ("MY_BASE",)  # duplicates dropped
     assert SandboxRequest.from_wire(request.to_wire()) == request
     summary = request.summary()
-    for phrase in ("read /srv/data", "write /srv/out", "child processes", "worker threads", "native addons", "WASI",
-                   "host env MY_BASE", "secrets API_KEY", "secrets in env API_KEY"):
+    for phrase in (
+        "read /srv/data",
+        "write /srv/out",
+        "child processes",
+        "worker threads",
+        "native addons",
+        "WASI",
+        "host env MY_BASE",
+        "secrets API_KEY",
+        "secrets in env API_KEY",
+    ):
         assert phrase in summary
 
 
-@pytest.mark.parametrize("data, fragment", [
-    ({"env": ["DEPLOYMENT_SECRET"]}, "may not pass DEPLOYMENT_SECRET"),
-    ({"env": ["AUTH_TOKEN_PATH", "HOME"]}, "AUTH_TOKEN_PATH, HOME"),
-    ({"env": "PATH"}, '"env" must be a list'),
-    ({"permissions": {"fsRead": ["relative/dir"]}}, "permissions.fsRead\" must be a list of absolute paths"),
-    ({"permissions": {"childProcess": "yes"}}, "permissions.childProcess\" must be true or false"),
-    ({"permissions": {"network": True}}, "unknown key 'network'"),
-    ({"secrets": {"required": ["api-key"]}}, "secrets.required"),
-    ({"secrets": ["API_KEY"]}, '"secrets" must be an object'),
-    ({"secretsInEnv": ["EDGE_CONNECTOR_TOKEN"]}, "may not name EDGE_CONNECTOR_TOKEN"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ({"env": ["DEPLOYMENT_SECRET"]}, "may not pass DEPLOYMENT_SECRET"),
+        ({"env": ["AUTH_TOKEN_PATH", "HOME"]}, "AUTH_TOKEN_PATH, HOME"),
+        ({"env": "PATH"}, '"env" must be a list'),
+        ({"permissions": {"fsRead": ["relative/dir"]}}, 'permissions.fsRead" must be a list of absolute paths'),
+        ({"permissions": {"childProcess": "yes"}}, 'permissions.childProcess" must be true or false'),
+        ({"permissions": {"network": True}}, "unknown key 'network'"),
+        ({"secrets": {"required": ["api-key"]}}, "secrets.required"),
+        ({"secrets": ["API_KEY"]}, '"secrets" must be an object'),
+        ({"secretsInEnv": ["EDGE_CONNECTOR_TOKEN"]}, "may not name EDGE_CONNECTOR_TOKEN"),
+    ],
+)
 def test_bad_requests_name_the_key(data, fragment):
     with pytest.raises(SandboxError) as caught:
         SandboxRequest.from_wire(data, "edge.json")
@@ -56,8 +74,14 @@ def test_missing_secrets_keeps_the_bundle_order():
 
 def test_the_manifest_carries_the_request_and_omits_an_empty_one():
     base = {
-        "schemaVersion": 1, "bundle": "b", "version": None, "createdAt": "x", "builder": {}, "tools": [],
-        "files": [], "checksum": "sha256:" + "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "schemaVersion": 1,
+        "bundle": "b",
+        "version": None,
+        "createdAt": "x",
+        "builder": {},
+        "tools": [],
+        "files": [],
+        "checksum": "sha256:" + "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     }
     assert "sandbox" not in Manifest.from_dict(base).to_dict()
     manifest = Manifest.from_dict({**base, "sandbox": FULL})

@@ -10,18 +10,38 @@ from edge_protocol.sandbox import SandboxRequest
 from edge_runtime.sandbox import SandboxRefused, check_grants, permission_flags, scratch_dir_for, worker_environment
 
 HOST = {
-    "PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "TZ": "UTC", "HTTPS_PROXY": "http://proxy:3128",
-    "NO_PROXY": "localhost", "NODE_EXTRA_CA_CERTS": "/etc/ca.pem", "SSL_CERT_DIR": "/etc/ssl/certs",
-    "DEPLOYMENT_SECRET": "s3cret-value", "DEPLOYMENT_ID": "dep", "AUTH_TOKEN_PATH": "/i/auth-token.json",
-    "EDGE_CONNECTOR_TOKEN": "tok", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "aws", "MY_BASE": "https://x",
+    "PATH": "/usr/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C",
+    "TZ": "UTC",
+    "HTTPS_PROXY": "http://proxy:3128",
+    "NO_PROXY": "localhost",
+    "NODE_EXTRA_CA_CERTS": "/etc/ca.pem",
+    "SSL_CERT_DIR": "/etc/ssl/certs",
+    "DEPLOYMENT_SECRET": "s3cret-value",
+    "DEPLOYMENT_ID": "dep",
+    "AUTH_TOKEN_PATH": "/i/auth-token.json",
+    "EDGE_CONNECTOR_TOKEN": "tok",
+    "HOME": "/root",
+    "AWS_SECRET_ACCESS_KEY": "aws",
+    "MY_BASE": "https://x",
 }
 
 
 def test_the_environment_is_an_allow_list_with_home_at_scratch():
     env = worker_environment(HOST, SandboxRequest(), Path("/i/.scratch/b"))
-    assert env == {"PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "TZ": "UTC",
-                   "HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "localhost", "NODE_EXTRA_CA_CERTS": "/etc/ca.pem",
-                   "SSL_CERT_DIR": "/etc/ssl/certs", "HOME": "/i/.scratch/b", "TMPDIR": "/i/.scratch/b"}
+    assert env == {
+        "PATH": "/usr/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C",
+        "TZ": "UTC",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "NO_PROXY": "localhost",
+        "NODE_EXTRA_CA_CERTS": "/etc/ca.pem",
+        "SSL_CERT_DIR": "/etc/ssl/certs",
+        "HOME": "/i/.scratch/b",
+        "TMPDIR": "/i/.scratch/b",
+    }
 
 
 def test_env_passes_named_host_variables_and_secrets_in_env_but_never_credentials():
@@ -34,13 +54,35 @@ def test_env_passes_named_host_variables_and_secrets_in_env_but_never_credential
 
 def test_flags_read_the_bundle_write_the_scratch_and_grant_what_is_asked():
     plain = permission_flags(Path("/i/.bundles/x"), Path("/i/.scratch/b"), Path("/py/host.mjs"), SandboxRequest())
-    assert plain == ["--permission", "--allow-fs-read=/i/.bundles/x", "--allow-fs-read=/i/.scratch/b",
-                     "--allow-fs-read=/py/host.mjs", "--allow-fs-write=/i/.scratch/b"]
-    request = SandboxRequest.from_wire({"permissions": {"fsRead": ["/data"], "fsWrite": ["/out"], "childProcess": True,
-                                                        "workerThreads": True, "addons": True, "wasi": True}})
+    assert plain == [
+        "--permission",
+        "--allow-fs-read=/i/.bundles/x",
+        "--allow-fs-read=/i/.scratch/b",
+        "--allow-fs-read=/py/host.mjs",
+        "--allow-fs-write=/i/.scratch/b",
+    ]
+    request = SandboxRequest.from_wire(
+        {
+            "permissions": {
+                "fsRead": ["/data"],
+                "fsWrite": ["/out"],
+                "childProcess": True,
+                "workerThreads": True,
+                "addons": True,
+                "wasi": True,
+            }
+        }
+    )
     flags = permission_flags(Path("/b"), Path("/s"), Path("/h"), request, {"NODE_EXTRA_CA_CERTS": "/ca.pem"})
-    for flag in ("--allow-fs-read=/data", "--allow-fs-read=/ca.pem", "--allow-fs-write=/out", "--allow-child-process",
-                 "--allow-worker", "--allow-addons", "--allow-wasi"):
+    for flag in (
+        "--allow-fs-read=/data",
+        "--allow-fs-read=/ca.pem",
+        "--allow-fs-write=/out",
+        "--allow-child-process",
+        "--allow-worker",
+        "--allow-addons",
+        "--allow-wasi",
+    ):
         assert flag in flags
 
 
