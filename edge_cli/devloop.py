@@ -34,6 +34,7 @@ from bundler.node import node_env, npm_command
 from edge_protocol.manifest import Manifest
 
 from .client import PlatformClient
+from .dev_vars import DevVars
 from .errors import CliError
 
 DEV_EMAIL = "dev@localhost"
@@ -231,6 +232,8 @@ class DevSession:
         self.manifest: Manifest | None = None
         self.version: int | None = None
         self.deployment_id: str | None = None
+        self._deployment_secret: str | None = None
+        self.dev_vars: DevVars | None = None
         self.scheduler = RebuildScheduler()
         self._stop = asyncio.Event()
 
@@ -269,6 +272,12 @@ class DevSession:
         self.client = PlatformClient(url, token)
         deployment = await asyncio.to_thread(self._dev_deployment)
         self.deployment_id = deployment.get("deploymentId") or deployment.get("id")
+        # The dev runtime runs with the dev deployment's own credentials: secrets (.dev.vars) reach only
+        # a connector with a deployment token. A fresh secret each start; it lives in the child's env only.
+        rotated = await asyncio.to_thread(self.client.post, f"/api/deployments/{self.deployment_id}/rotate-secret")
+        self._deployment_secret = rotated["secret"]
+        self.dev_vars = DevVars(self.project_dir, self.client, self.deployment_id, self.echo)
+        await asyncio.to_thread(self.dev_vars.apply)
         result = await asyncio.to_thread(self._build)
         if result is None:
             raise CliError("The first build failed (see above)", "Fix the error and run edge-connector dev again")
@@ -355,9 +364,10 @@ class DevSession:
         (self.runtime_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     def _start_runtime(self) -> None:
+        assert self.deployment_id and self._deployment_secret
         self.runtime = Child(
             "runtime", [sys.executable, "-m", "edge_cli", "start", "--dir", str(self.runtime_dir)],
-            _child_env(), echo=self.echo,
+            _child_env(DEPLOYMENT_ID=self.deployment_id, DEPLOYMENT_SECRET=self._deployment_secret), echo=self.echo,
         )
         self.runtime.start()
 
@@ -441,6 +451,12 @@ class DevSession:
             self.project_dir, watch_filter=lambda _change, path: is_watched(path, self.project_dir),
             debounce=40, step=10, stop_event=self._stop, rust_timeout=200, yield_on_timeout=False,
         ):
+            dev_vars = self.dev_vars
+            if dev_vars is not None and any(dev_vars.is_dev_vars(path) for _, path in changes):
+                await asyncio.to_thread(dev_vars.apply)  # secrets: no rebuild, the runtime refetches
+                changes = {(change, path) for change, path in changes if not dev_vars.is_dev_vars(path)}
+                if not changes:
+                    continue
             latest_save[0] = _latest_mtime(path for _, path in changes) or time.time()
             if self.scheduler.changed():
                 rebuilding = asyncio.create_task(build_loop())

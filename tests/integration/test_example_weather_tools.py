@@ -15,7 +15,7 @@ from bundler.node import node_env, npm_command
 from edge_connector.testing import ToolCallError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "weather-tools"
-EXPECTED_TOOLS = {"get_forecast", "sun_times", "feels_like"}
+EXPECTED_TOOLS = {"get_forecast", "sun_times", "feels_like", "get_alerts"}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def example_copy(tmp_path_factory) -> Path:
     return project
 
 
-def test_example_builds_and_the_manifest_lists_its_three_tools(example_copy: Path, tmp_path: Path) -> None:
+def test_example_builds_and_the_manifest_lists_its_four_tools(example_copy: Path, tmp_path: Path) -> None:
     result = build_project(example_copy, tmp_path / "build")
 
     tools = {tool.name: tool for tool in result.manifest.tools}
@@ -51,6 +51,8 @@ def test_example_builds_and_the_manifest_lists_its_three_tools(example_copy: Pat
     assert 'require("suncalc")' not in sun_times
     # Each tool file inlines its own copy of zod (~110 KB of the gzip'd archive per tool, unminified).
     assert result.archive_path.is_file() and result.archive_size < 500_000
+    # The host variables get_forecast and get_alerts read pass the sandbox on purpose (edge.json "env").
+    assert result.manifest.sandbox.env == ("WEATHER_API_URL", "WEATHER_API_TIMEOUT_MS", "WEATHER_ALERTS_URL")
 
 
 def test_example_tests_pass_with_npm_test(example_copy: Path) -> None:
@@ -164,3 +166,11 @@ def test_example_tools_answer_through_platform_and_runtime(weather_stack) -> Non
     assert (dew.value.status, dew.value.code) == (502, "dew_point_above_temperature")
     chill = stack.call("feels_like", {"temperature": -10, "unit": "C", "windSpeedKmh": 30})
     assert chill == {"feelsLike": -19.5, "unit": "C", "method": "wind_chill"}
+
+    # The tool that needs an API key says how to set it, and calls nothing without it.
+    calls_before = len(fake.paths)
+    with pytest.raises(ToolCallError) as alerts:
+        stack.call("get_alerts", {"latitude": 52.52, "longitude": 13.41})
+    assert (alerts.value.status, alerts.value.kind, alerts.value.code) == (502, "tool_error", "missing_secret")
+    assert "edge-connector secret put WEATHER_API_KEY" in alerts.value.message
+    assert len(fake.paths) == calls_before

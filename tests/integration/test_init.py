@@ -40,7 +40,10 @@ def test_init_then_npm_test_then_build_works_and_the_checksum_is_reproducible(tm
     assert "Created tool project 'demo'" in created.stdout
     assert "npm test" in created.stdout and "edge-connector build" in created.stdout
     assert (project / "node_modules/slugify").is_dir() and (project / "node_modules/esbuild").is_dir()
-    assert (project / ".gitignore").read_text() == "node_modules/\n.edge/\n__pycache__/\n.pytest_cache/\n"
+    ignored = (project / ".gitignore").read_text().splitlines()
+    # .dev.vars: local secrets of `dev`
+    assert ignored == ["node_modules/", ".edge/", "__pycache__/", ".pytest_cache/",
+                       "# Local secrets for edge-connector dev (never commit them)", ".dev.vars"]
     assert json.loads((project / "package.json").read_text())["name"] == "demo"
     assert json.loads((project / "edge.json").read_text())["name"] == "demo"
     assert (project / "tsconfig.json").is_file() == (template == "ts")

@@ -33,6 +33,14 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Writes to the connector's log, tagged with the tool name. */
   log: (...args: unknown[]) => void;
+  /**
+   * This deployment's secrets (`edge-connector secret put NAME`; `.dev.vars` in `edge-connector dev`),
+   * read-only and in memory only. List the ones a tool cannot work without in edge.json
+   * `"secrets": {"required": [...]}` so a call fails with `missing_secret` instead. See docs/secrets.md.
+   */
+  secrets: Readonly<Record<string, string>>;
+  /** The only folder a tool may write to (also HOME and TMPDIR), kept per bundle. See docs/sandbox.md. */
+  scratchDir: string;
 }
 
 /** A tool whose schemas are zod schemas: `run`'s input and result types come from them. */

@@ -8,6 +8,9 @@
  * @property {string} callId       unique id of this call, useful in logs
  * @property {AbortSignal} signal  aborted when the call times out or is cancelled
  * @property {(...args: unknown[]) => void} log  writes to the connector's log, tagged with the tool name
+ * @property {Readonly<Record<string, string>>} secrets  this deployment's secrets (`edge-connector secret put
+ *           NAME`, `.dev.vars` in dev), read-only, in memory only; see docs/secrets.md
+ * @property {string} scratchDir   the only folder a tool may write to (also HOME and TMPDIR); see docs/sandbox.md
  */
 
 /**
