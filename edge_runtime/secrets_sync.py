@@ -17,9 +17,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import httpx
+
+from edge_protocol.routes import deployment_secrets_path
 
 from .logs import register_secret
 
@@ -33,10 +34,6 @@ class SecretsTarget(Protocol):
 
 class SecretsFetchError(Exception):
     """The platform did not hand over the secrets; the message says why, without any value."""
-
-
-def secrets_path(deployment_id: str) -> str:
-    return f"/api/deployments/{quote(deployment_id, safe='')}/secrets"
 
 
 def parse_secrets(body: Any) -> dict[str, str]:
@@ -120,7 +117,7 @@ class SecretsSync:
             return None
         try:
             token = await self.token_provider()
-            response = await self.http.get(secrets_path(deployment_id), headers={"Authorization": f"Bearer {token}"})
+            response = await self.http.get(deployment_secrets_path(deployment_id), headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             raise SecretsFetchError(f"could not reach the platform ({type(exc).__name__})") from None
         except Exception as exc:  # the token source's own problems (expired, refused) are logged by the link
