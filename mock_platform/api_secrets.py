@@ -12,8 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
-from edge_protocol.routes import DEPLOYMENT_SECRETS_TEMPLATE
-
 from . import log_redaction
 from .api_deployments import owned_deployment
 from .auth import Principal, current_principal, current_user
