@@ -29,6 +29,7 @@ from edge_runtime.bundle_store import BundleStore
 from edge_runtime.executor import BundleLoadError, Executor
 
 from .devloop import RebuildScheduler, is_watched, tools_changed
+from .dotenv_file import DEV_VARS, DotenvError, read_secrets_file
 from .errors import CliError
 from .mcp_stdio import serve_stdio
 
@@ -89,7 +90,8 @@ class LocalMcpServer:
         except NodeNotFound as exc:
             raise CliError(str(exc)) from None
         self.executor = Executor(self.workers, self.max_concurrency, self.tool_timeout_s, node,
-                                 logging.getLogger("edge_runtime.executor"))
+                                 logging.getLogger("edge_runtime.executor"),
+                                 scratch_root=self.project_dir / ".edge" / "scratch")
         try:
             result = await asyncio.to_thread(self._build)
             if result is None:
@@ -120,11 +122,26 @@ class LocalMcpServer:
             log.error("Build failed: %s", exc)
             return None
 
+    async def _apply_dev_vars(self) -> None:
+        """`.dev.vars` (dotenv) feeds `ctx.secrets` here as in `dev` (SPEC.md §11); a bad file keeps the old values."""
+        assert self.executor is not None
+        path = self.project_dir / DEV_VARS
+        try:
+            values = read_secrets_file(path) if path.is_file() else {}
+        except (DotenvError, OSError) as exc:
+            log.error("%s not applied: %s; the previous values stay", DEV_VARS, exc)
+            return
+        if values != self.executor.secrets:
+            await self.executor.set_secrets(values)
+            log.info("%s applied: %s", DEV_VARS, ", ".join(values) or "(no secrets)")
+
     async def _load(self, result: BuildResult) -> str | None:
         """Stage the archive like a connector would and load it into the executor; the error or None."""
         assert self.executor is not None
         try:
             bundle_dir, manifest = await asyncio.to_thread(self.store.stage_archive, result.archive_path, result.checksum)
+            if self.manifest is None:
+                await self._apply_dev_vars()  # before the first load, so its workers start with the secrets
             await self.executor.load(bundle_dir, manifest)
         except (BundleLoadError, OSError, ValueError) as exc:
             log.error("The new build did not load: %s; the last good build keeps serving", exc)
@@ -157,10 +174,14 @@ class LocalMcpServer:
                     return
 
         async with asyncio.TaskGroup() as builds:
-            async for _changes in awatch(
+            async for changes in awatch(
                 self.project_dir, watch_filter=lambda _change, path: is_watched(path, self.project_dir),
                 debounce=40, step=10, stop_event=self._stop, rust_timeout=200, yield_on_timeout=False,
             ):
+                if any(Path(path).name == DEV_VARS for _, path in changes):
+                    await self._apply_dev_vars()  # secrets only: the workers are replaced, no rebuild
+                    if all(Path(path).name == DEV_VARS for _, path in changes):
+                        continue
                 if self.scheduler.changed():
                     builds.create_task(build_loop())
 

@@ -85,6 +85,7 @@ class Runtime:
         self.health: HealthServer | None = None
         self.executor: Any = None
         self.sync: Any = None
+        self.secrets: Any = None  # SecretsSync: this deployment's tool secrets (SPEC.md §11)
         self.auth: TokenSource | None = None
         self._http: httpx.AsyncClient | None = None
         self._stop = asyncio.Event()
@@ -120,6 +121,8 @@ class Runtime:
                 running = [tasks.create_task(self._connection_loop(), name="connection")]
                 if self.sync is not None:
                     running.append(tasks.create_task(self.sync.run(), name="bundle-sync"))
+                if self.secrets is not None:
+                    running.append(tasks.create_task(self.secrets.run(), name="secrets-sync"))
                 await self._stop.wait()
                 await self._close_link()
                 for task in running:
@@ -199,6 +202,7 @@ class Runtime:
             except NodeNotFound as exc:
                 raise StartupError(str(exc)) from None
         from .sandbox import SCRATCH_DIR
+        from .secrets_sync import SecretsSync
 
         self.executor = Executor(settings.workers, settings.max_concurrency, settings.tool_timeout_seconds,
                                  node, logging.getLogger("edge_runtime.executor"),
@@ -207,6 +211,8 @@ class Runtime:
         self.executor.tool_log_sink = self.log_shipper.line
         self.executor.order_tool_logs = lambda: self.log_forwarder.subscribed
         assert self.auth is not None and self._http is not None
+        self.secrets = SecretsSync(self._http, self.auth.token, lambda: self.deployment_id, self.executor,
+                                   logging.getLogger("edge_runtime.secrets"))
         self.sync = BundleSync(BundleStore(settings.install_dir), self.executor, self._http, self.auth.token,
                                settings.sync_interval_seconds, self._on_swapped,
                                logging.getLogger("edge_runtime.sync"), deployment_id=self.deployment_id,
@@ -438,6 +444,7 @@ class Runtime:
             "auth": self.auth.description if self.auth is not None else None,
             "bundle": manifest.ref() if manifest else None,
             "sync": sync_status,
+            "secrets": self.secrets.status() if self.secrets is not None else None,  # names only, never values
             "tools": [
                 {"name": tool.name, **self.metrics.per_tool.get(tool.name, _NO_CALLS).as_dict()}
                 for tool in (manifest.tools if manifest else [])
