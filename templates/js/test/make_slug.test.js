@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import tool from "../src/tools/make_slug.js";
 
-const ctx = { callId: "test-call", signal: new AbortController().signal, log: () => {} };
+const ctx = { callId: "test-call", signal: new AbortController().signal, log: () => {}, secrets: {}, scratchDir: "." };
 // Parse like the connector does before run(): defaults filled in, bad input refused.
 const call = (input) => tool.run(tool.inputSchema.parse(input), ctx);
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import type { z } from "zod";
 import tool from "../src/tools/make_slug";
 
-const ctx = { callId: "test-call", signal: new AbortController().signal, log: () => {} };
+const ctx = { callId: "test-call", signal: new AbortController().signal, log: () => {}, secrets: {}, scratchDir: "." };
 // Parse like the connector does before run(): defaults filled in, bad input refused.
 const call = (input: z.input<typeof tool.inputSchema>) => tool.run(tool.inputSchema.parse(input), ctx);
 
