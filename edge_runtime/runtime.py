@@ -272,9 +272,14 @@ class Runtime:
             return Failure(FailureKind.UNREACHABLE, _describe_connect_error(exc, url))
         self.policy.connected()
         self.log_forwarder.set_subscribed(False)  # a new link forwards nothing until the platform asks
+        if self.secrets is not None:
+            # Before hello: calls routed to this connector once it is registered already see the secrets.
+            if not await self.secrets.fetch_now() and self.secrets.last_error is not None:
+                self.secrets.request("retry after connect")  # its loop retries until it gets them
         session = Session(ws, self.executor, seen=self.seen_calls, metrics=self.metrics,
                           on_bundle_updated=self._on_bundle_updated, is_accepting=lambda: self.accepting,
-                          on_tail_changed=self.log_forwarder.set_subscribed, before_answer=self.log_shipper.flush)
+                          on_tail_changed=self.log_forwarder.set_subscribed, before_answer=self.log_shipper.flush,
+                          on_secrets_updated=self._on_secrets_updated)
         try:
             hello = await session.hello(self._hello_params())
         except HelloRefused as refused:
@@ -372,6 +377,11 @@ class Runtime:
             tools=tuple(ToolInfo.from_manifest(tool) for tool in self.executor.tools),
             concurrency=self.settings.max_concurrency,
         )
+
+    def _on_secrets_updated(self) -> None:
+        """`secrets.updated` (SPEC.md §11): fetch this deployment's secrets again, at once."""
+        if self.secrets is not None:
+            self.secrets.request("secrets.updated")
 
     def _on_bundle_updated(self, bundle: BundleRef) -> None:
         log.info("Platform announced bundle %s; syncing now", bundle.label())

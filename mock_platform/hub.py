@@ -47,6 +47,7 @@ from edge_protocol.messages import (
     HelloResult,
     LogEntry,
     LogsSubscribe,
+    SecretsUpdated,
     ToolInfo,
     ToolsLog,
 )
@@ -55,7 +56,7 @@ from edge_protocol.tail import MAX_LOG_ENTRIES_PER_BATCH, LogEvent, truncate_utf
 from .auth import AuthError, Principal, current_principal
 from .call_roundtrip import ToolCaller, ValidatorCache
 from .errors import ApiError
-from .events import AssignmentChanged, DeploymentDeleted, ToolSetChanged
+from .events import AssignmentChanged, DeploymentDeleted, SecretsChanged, ToolSetChanged
 from .models import ConnectorList
 from .recent_calls import RecentCalls, now_iso
 from .registry import ConnectorRecord, Registry
@@ -409,6 +410,8 @@ class Hub:
                 await self._close(record.shell, jsonrpc.CLOSE_POLICY_VIOLATION, "deployment deleted")
         elif isinstance(event, AssignmentChanged):
             await self.push_assignments(event.org_id)
+        elif isinstance(event, SecretsChanged):
+            await self.push_secrets(event.org_id, event.deployment_ids)
 
     async def push_assignments(self, org_id: str) -> None:
         """Send `bundle.updated` to every connected link of `org_id` whose resolution changed."""
@@ -425,6 +428,17 @@ class Hub:
                 await connection.send(connection.link.push(BundleUpdated(resolved.ref())))
             except Exception:
                 pass  # the link is going away; its successor gets the bundle in its hello
+
+    async def push_secrets(self, org_id: str, deployment_ids: tuple[str, ...]) -> None:
+        """Send `secrets.updated` (never a value) to every connector of these deployments: they refetch."""
+        for record in self.registry.of_org(org_id):
+            if record.deployment_id not in deployment_ids:
+                continue
+            connection: Connection = record.shell
+            try:
+                await connection.send(connection.link.push(SecretsUpdated()))
+            except Exception:
+                pass  # the link is going away; its successor fetches the secrets after it connects
 
 
 async def _receive_frame(ws: WebSocket) -> str | bytes | None:
