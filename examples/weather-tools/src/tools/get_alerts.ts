@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { fetchJson } from "../lib/http";
 import { defineTool, ToolError, type ToolContext } from "../lib/tool";
 
@@ -5,11 +6,6 @@ import { defineTool, ToolError, type ToolContext } from "../lib/tool";
 //   edge-connector secret put WEATHER_API_KEY          (or a WEATHER_API_KEY=... line in .dev.vars for dev)
 const DEFAULT_BASE_URL = "https://api.weatherapi.com";
 const KEY = "WEATHER_API_KEY";
-
-interface AlertsInput {
-  latitude: number;
-  longitude: number;
-}
 
 interface WeatherApiAlerts {
   alerts?: { alert?: { headline?: string; severity?: string; event?: string; effective?: string; expires?: string }[] };
@@ -27,18 +23,13 @@ function requireSecret(ctx: ToolContext, name: string): string {
   return value;
 }
 
-export default defineTool<AlertsInput>({
+export default defineTool({
   name: "get_alerts",
   description: "Active weather alerts (warnings, watches) for a latitude/longitude, from WeatherAPI.com (needs an API key).",
-  inputSchema: {
-    type: "object",
-    additionalProperties: false,
-    required: ["latitude", "longitude"],
-    properties: {
-      latitude: { type: "number", minimum: -90, maximum: 90 },
-      longitude: { type: "number", minimum: -180, maximum: 180 },
-    },
-  },
+  inputSchema: z.strictObject({
+    latitude: z.number().min(-90).max(90).describe("Decimal degrees, north positive"),
+    longitude: z.number().min(-180).max(180).describe("Decimal degrees, east positive"),
+  }),
   timeoutMs: 10_000,
   async run(input, ctx) {
     const key = requireSecret(ctx, KEY);
