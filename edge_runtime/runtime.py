@@ -272,10 +272,10 @@ class Runtime:
             return Failure(FailureKind.UNREACHABLE, _describe_connect_error(exc, url))
         self.policy.connected()
         self.log_forwarder.set_subscribed(False)  # a new link forwards nothing until the platform asks
-        if self.secrets is not None:
-            # Before hello: calls routed to this connector once it is registered already see the secrets.
-            if not await self.secrets.fetch_now() and self.secrets.last_error is not None:
-                self.secrets.request("retry after connect")  # its loop retries until it gets them
+        # Secrets before hello: calls routed here once it is registered already see them. A failed fetch
+        # is retried by the secrets loop; the link does not wait for it.
+        if self.secrets is not None and not await self.secrets.fetch_now() and self.secrets.last_error is not None:
+            self.secrets.request("retry after connect")
         session = Session(ws, self.executor, seen=self.seen_calls, metrics=self.metrics,
                           on_bundle_updated=self._on_bundle_updated, is_accepting=lambda: self.accepting,
                           on_tail_changed=self.log_forwarder.set_subscribed, before_answer=self.log_shipper.flush,
