@@ -30,6 +30,17 @@ export default defineTool({
     latitude: z.number().min(-90).max(90).describe("Decimal degrees, north positive"),
     longitude: z.number().min(-180).max(180).describe("Decimal degrees, east positive"),
   }),
+  outputSchema: z.object({
+    alerts: z.array(
+      z.object({
+        headline: z.string(),
+        severity: z.string(),
+        event: z.string(),
+        effective: z.string().nullable(),
+        expires: z.string().nullable(),
+      }),
+    ),
+  }),
   timeoutMs: 10_000,
   async run(input, ctx) {
     const key = requireSecret(ctx, KEY);
