@@ -25,6 +25,11 @@ from tests.support.waiting import wait_until
 TOOLS = [
     JsTool("read_secret", "return { value: ctx.secrets[input.name] ?? null, env: process.env.API_KEY ?? null };"),
     JsTool("slow_secret", "await new Promise((r) => setTimeout(r, input.ms)); return { value: ctx.secrets.API_KEY };"),
+    # Holds its call until the test drops a `release` file into the scratch dir (the only place it may read
+    # besides its bundle): calls are in flight for as long as the test needs, however busy the machine.
+    JsTool("held_secret", "const fs = require('fs'); const release = require('path').join(ctx.scratchDir, 'release');"
+                          " while (!fs.existsSync(release)) await new Promise((r) => setTimeout(r, 20));"
+                          " return { value: ctx.secrets.API_KEY };"),
 ]
 ASKS = {"secrets": {"required": ["API_KEY"]}, "secretsInEnv": ["API_KEY"]}
 
@@ -132,26 +137,36 @@ def test_a_deployment_value_wins_then_delete_falls_back_then_missing_secret(stac
 
 
 def test_a_put_while_50_calls_are_in_flight_fails_none(stack):
+    wait_until(lambda: stack.sees(stack.values[-1]), timeout=20, message="the bundle's first answer")
     old = stack.values[-1]
     new = unique_value("during")
+    release = stack.runtime.install_dir / ".scratch" / "secret-tools" / "release"
     results: list[httpx.Response] = []
     lock = threading.Lock()
 
     def one() -> None:
-        response = stack.call("slow_secret", ms=1500)
+        response = stack.call("held_secret")
         with lock:
             results.append(response)
 
     with ThreadPoolExecutor(50) as pool:
         futures = [pool.submit(one) for _ in range(50)]
-        wait_until(lambda: stack.runtime.status()["executor"]["inFlight"] >= 50, timeout=15,
-                   message="50 calls in flight")
-        stack.put(new)
+        try:
+            wait_until(lambda: stack.runtime.status()["executor"]["inFlight"] >= 50, timeout=30,
+                       message="50 calls in flight")
+            reloads = stack.runtime.text.count("Reloaded secrets for bundle")
+            stack.put(new)
+            wait_until(lambda: stack.runtime.text.count("Reloaded secrets for bundle") > reloads, timeout=15,
+                       message="new workers with the new value")
+            assert stack.runtime.status()["executor"]["inFlight"] >= 50  # still running on the old workers
+        finally:
+            release.touch()
         for future in futures:
             future.result()
     failed = [r.text for r in results if r.status_code != 200]
     assert not failed, failed[:3]
-    assert all(r.json()["output"]["value"] == old for r in results)  # in flight: finished on the old workers
+    assert len(results) == 50 and all(r.json()["output"]["value"] == old for r in results)  # finished on the old workers
+    release.unlink()
     wait_until(lambda: stack.sees(new), timeout=15, message="the new value for new calls")
 
 
