@@ -11,7 +11,8 @@ import yaml
 from tests.support.dockerfile import env_values, parse_dockerfile
 
 REPO = Path(__file__).resolve().parents[3]
-MANIFESTS = REPO / "deploy" / "kubernetes"
+KUBERNETES = REPO / "deploy" / "kubernetes"
+MANIFESTS = KUBERNETES / "base"
 DRAIN_SECONDS = 10  # SPEC §8: calls in flight get up to 10 s after SIGTERM
 
 
@@ -53,6 +54,9 @@ def test_kustomization_lists_every_manifest():
     listed = set(kustomization["resources"])
     present = {p.name for p in MANIFESTS.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == present
+    # `kubectl apply -k deploy/kubernetes` is the single-pod base.
+    top = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
+    assert top["resources"] == ["base"]
 
 
 @pytest.mark.parametrize("name", ["deployment.yaml", "configmap.yaml", "secret.yaml"])
