@@ -121,3 +121,47 @@ async def throughput(make_caller: Callable[[int], Awaitable[Call]], concurrency:
     done = await asyncio.gather(*(worker(c) for c in callers))
     elapsed = time.perf_counter() - started
     return ThroughputResult(concurrency, sum(done), elapsed, time.process_time() - cpu_started)
+
+
+@dataclass(frozen=True)
+class PacedCall:
+    index: int
+    scheduled_at: float  # seconds after the load started
+    latency: float  # seconds from the scheduled start to the answer (waiting for a free connection included)
+    status: int  # HTTP status; 0 when the request itself failed
+    body: object
+
+
+async def paced(connections: list[KeepAliveConnection], request_for: Callable[[int], bytes], rate: float,
+                stop: Callable[[], bool], max_seconds: float) -> list[PacedCall]:
+    """A steady load: call `index` starts at `index / rate` s, on the next free connection, until `stop()`
+    or `max_seconds`. Latency is measured from the scheduled start, so a stall shows as latency
+    instead of silently lowering the rate (no coordinated omission)."""
+    free: asyncio.Queue[KeepAliveConnection] = asyncio.Queue()
+    for connection in connections:
+        free.put_nowait(connection)
+    results: list[PacedCall] = []
+    clock = time.perf_counter
+    started = clock()
+
+    async def one(index: int, scheduled: float) -> None:
+        connection = await free.get()
+        try:
+            status, body = await connection.send(request_for(index))
+            parsed: object = orjson.loads(body) if body else None
+        except (OSError, asyncio.IncompleteReadError, HttpError, orjson.JSONDecodeError) as exc:
+            status, parsed = 0, {"error": {"code": "client", "message": f"{type(exc).__name__}: {exc}"}}
+        finally:
+            free.put_nowait(connection)
+        results.append(PacedCall(index, scheduled - started, clock() - scheduled, status, parsed))
+
+    async with asyncio.TaskGroup() as group:
+        index = 0
+        while not stop() and clock() - started < max_seconds:
+            scheduled = started + index / rate
+            wait = scheduled - clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            group.create_task(one(index, scheduled))
+            index += 1
+    return sorted(results, key=lambda call: call.index)

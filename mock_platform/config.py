@@ -22,6 +22,8 @@ class PlatformConfig:
     user_token_ttl_seconds: int = 7 * 24 * 3600
     #: Lifetime of deployment tokens from /oauth/token.
     deployment_token_ttl_seconds: int = 3600
+    #: Connector handshakes admitted per second; faster arrivals get 503 + Retry-After (SPEC.md §14).
+    handshake_rate: float = 2000.0
 
 
 def is_loopback(host: str) -> bool:

@@ -36,6 +36,7 @@ def build_config(
     dev: bool | None = None,
     heartbeat_seconds: float | None = None,
     deployment_token_ttl: int | None = None,
+    handshake_rate: float | None = None,
 ) -> PlatformConfig:
     """Dev mode (dev tokens, fault injection) defaults to on for loopback and off for any other host."""
     if jwt_secret is not None and len(jwt_secret.encode("utf-8")) < 32:
@@ -52,6 +53,10 @@ def build_config(
         if deployment_token_ttl <= 0:
             raise ValueError(f"--deployment-token-ttl must be a positive number of seconds, got {deployment_token_ttl}")
         config.deployment_token_ttl_seconds = deployment_token_ttl
+    if handshake_rate is not None:
+        if not handshake_rate > 0:
+            raise ValueError(f"--handshake-rate must be a positive number of handshakes per second, got {handshake_rate}")
+        config.handshake_rate = handshake_rate
     return config
 
 
@@ -180,6 +185,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deployment-token-ttl", type=int, default=None, metavar="SECONDS",
                         help="lifetime of deployment tokens from /oauth/token (default 3600); connectors refresh "
                              "them on the open link before they expire")
+    parser.add_argument("--handshake-rate", type=float, default=None, metavar="PER_SECOND",
+                        help="connector handshakes admitted per second; faster arrivals are refused 503 with "
+                             "a Retry-After spread over the backlog (default 2000)")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--ssl-certfile", type=Path, default=None, help="serve https/wss with this PEM certificate")
     parser.add_argument("--ssl-keyfile", type=Path, default=None, help="the certificate's PEM private key")
@@ -190,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         config = build_config(args.host, args.port, args.data, args.jwt_secret, args.dev, args.heartbeat,
-                              args.deployment_token_ttl)
+                              args.deployment_token_ttl, handshake_rate=args.handshake_rate)
         if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
             raise ValueError("--ssl-certfile and --ssl-keyfile go together: give both, or neither")
         for option, path in (("--ssl-certfile", args.ssl_certfile), ("--ssl-keyfile", args.ssl_keyfile)):

@@ -25,6 +25,9 @@ def serve(
     deployment_token_ttl: int = typer.Option(
         None, "--deployment-token-ttl", metavar="SECONDS",
         help="Lifetime of deployment tokens (default 3600); connectors refresh them on the open link."),
+    handshake_rate: float = typer.Option(None, "--handshake-rate",
+                                         help="Connector handshakes admitted per second; faster ones get 503 + "
+                                              "Retry-After (default 2000)."),
     log_level: str = typer.Option("warning", "--log-level", help="critical, error, warning, info or debug."),
     ssl_certfile: Path = typer.Option(None, "--ssl-certfile", help="Serve https/wss with this PEM certificate."),
     ssl_keyfile: Path = typer.Option(None, "--ssl-keyfile", help="The certificate's PEM private key."),
@@ -33,7 +36,8 @@ def serve(
     from mock_platform import serve as server
 
     try:
-        config = server.build_config(host, port, data, jwt_secret, dev, heartbeat, deployment_token_ttl)
+        config = server.build_config(host, port, data, jwt_secret, dev, heartbeat, deployment_token_ttl,
+                                     handshake_rate=handshake_rate)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if (ssl_certfile is None) != (ssl_keyfile is None):

@@ -64,8 +64,15 @@ def test_the_deployment_token_lifetime_is_a_setting():
         build_config(deployment_token_ttl=0)
 
 
+def test_handshake_rate_defaults_to_2000_per_second_and_must_be_positive():
+    assert build_config().handshake_rate == 2000 and build_config(handshake_rate=50).handshake_rate == 50
+    with pytest.raises(ValueError, match="--handshake-rate must be a positive number"):
+        build_config(handshake_rate=-1)
+
+
 def test_bad_options_are_usage_errors(tmp_path):
-    for args in (["--jwt-secret", "short"], ["--heartbeat", "0"], ["--deployment-token-ttl", "-1"]):
+    for args in (["--jwt-secret", "short"], ["--heartbeat", "0"], ["--deployment-token-ttl", "-1"],
+                 ["--handshake-rate", "0"]):
         result = subprocess.run([EDGE_CONNECTOR, "platform", "serve", "--port", "0", "--data", str(tmp_path), *args],
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, result.stderr

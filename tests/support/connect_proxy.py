@@ -3,6 +3,11 @@
 Clients use CONNECT for WebSockets (ws:// and wss://) and for https:// URLs; httpx forwards plain
 http:// requests as `GET http://host/path`. Both are recorded (`tunnels`, `forwarded`) so a test
 can assert that traffic really went through the proxy, or really did not (NO_PROXY).
+
+`cut()` makes it a network that went away under a NAT: open connections stay open at both ends but
+their bytes are dropped (neither end is told), and new connections are closed at once (an unreachable
+route), until `heal()` lets new connections through again; the cut ones stay dead, like flows the NAT
+forgot. That is the half-open link of SPEC.md §14.
 """
 
 from __future__ import annotations
@@ -11,6 +16,11 @@ import asyncio
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+@dataclass
+class _Flow:
+    dead: bool = False  # bytes are read and dropped; neither end is told
+
 
 _HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization", b"te", b"upgrade"}
 
@@ -22,6 +32,8 @@ class ConnectProxy:
     forwarded: list[str] = field(default_factory=list)  # "METHOD absolute-url" of every forwarded request
     refuse_with: int | None = None  # answer every request with this status instead (e.g. 407)
     port: int = 0
+    _flows: list[_Flow] = field(default_factory=list)
+    _cutting: bool = False
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _server: asyncio.AbstractServer | None = None
@@ -71,7 +83,22 @@ class ConnectProxy:
         asyncio.run_coroutine_threadsafe(shutdown(), loop)
         self._thread.join(10)
 
+    def cut(self) -> None:
+        """Drop every byte of the open connections without closing them; close new ones at once."""
+        self._cutting = True
+        for flow in list(self._flows):
+            flow.dead = True
+
+    def heal(self) -> None:
+        """New connections work again; the ones cut stay silent, like flows a NAT forgot."""
+        self._cutting = False
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._cutting:  # no route: the client learns at once and retries on its backoff
+            writer.close()
+            return
+        flow = _Flow()
+        self._flows.append(flow)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
@@ -104,7 +131,8 @@ class ConnectProxy:
             rewritten = [f"{method} {origin_form} {version}".encode("latin-1"), *kept, b"Connection: close"]
             upstream[1].write(b"\r\n".join(rewritten) + b"\r\n\r\n")
         up_reader, up_writer = upstream
-        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer), return_exceptions=True)
+        await asyncio.gather(self._pump(reader, up_writer, flow), self._pump(up_reader, writer, flow),
+                             return_exceptions=True)
 
     async def _open(self, host: str, port: int, writer: asyncio.StreamWriter):
         try:
@@ -116,13 +144,16 @@ class ConnectProxy:
             return None
 
     @staticmethod
-    async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter, flow: _Flow) -> None:
         try:
             while data := await source.read(1 << 16):
+                if flow.dead:
+                    continue
                 sink.write(data)
                 await sink.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
-            # Either side closing ends the exchange for both.
-            sink.close()
+            # Either side closing ends the exchange for both (a cut flow tells nobody).
+            if not flow.dead:
+                sink.close()

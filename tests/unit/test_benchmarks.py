@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from benchmarks import build, call_path, dev_loop, fleet, footprint, reconnect_storm, sync
+from benchmarks import build, call_path, dev_loop, fleet, footprint, reconnect_storm, replicas, sync
 from benchmarks.bundles import largest_ballast, make_echo_bundle
 from benchmarks.loadgen import KeepAliveConnection, sequential, throughput
 from benchmarks.stats import Table, fmt_ratio, percentile, ratio, summarize_latencies, verdict
@@ -69,7 +69,7 @@ def test_table_renders_aligned_markdown_with_notes():
 
 
 # ---------------------------------------------------------------------------------- arguments
-@pytest.mark.parametrize("module", [build, call_path, sync, footprint, fleet, dev_loop, reconnect_storm])
+@pytest.mark.parametrize("module", [build, call_path, sync, footprint, fleet, dev_loop, reconnect_storm, replicas])
 def test_every_benchmark_has_a_quick_mode(module):
     assert module.parse_args(["--quick"]).quick is True
 
@@ -277,3 +277,29 @@ def test_reconnect_storm_table_flags_the_target_row(capsys):
     assert reconnect_storm.main(["--fleets", "300", "--capacity", "100"]) == 0
     out = capsys.readouterr().out
     assert "Retry-After" in out and "§8 schedule" in out and "99% back" in out
+
+
+# ------------------------------------------------------------------------------------- replicas
+def test_replicas_quick_mode_is_shorter_and_arguments_are_checked():
+    assert replicas.parse_args([]).roll_seconds == 30.0 and replicas.parse_args([]).rate == 200.0
+    assert replicas.parse_args(["--quick"]).roll_seconds < 30 and replicas.parse_args(["--quick"]).calls < 6000
+    with pytest.raises(SystemExit):
+        replicas.parse_args(["--rate", "0"])
+
+
+def test_replicas_table_fails_the_roll_on_a_failed_or_repeated_call():
+    from collections import Counter
+
+    from benchmarks.loadgen import PacedCall
+
+    calls = [PacedCall(i, i / 200, 0.002, 200, {"output": {}}) for i in range(400)]
+    calls[7] = PacedCall(7, 7 / 200, 0.5, 503, {"error": {"code": "connector_unavailable"}})
+    roll = replicas.RollResult(calls, [3.1, 2.9, 3.0], Counter({f"call_{i}": 1 for i in range(398)} | {"call_x": 2}),
+                               Counter({"connector_unavailable": 1}))
+    result = replicas.BenchResult({1: 900.0, 2: 1000.0, 3: 1100.0}, roll, rate=200.0, roll_seconds=2.0)
+    text = replicas.render(result, calls=1000, concurrency=64).render()
+    row = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+           for line in text.splitlines() if line.startswith("| ")}
+    assert row["rolling restart: failed calls"] == ["1 ({'connector_unavailable': 1})", "0", "NO"]
+    assert row["rolling restart: calls run twice (tool ledger)"] == ["1", "0", "NO"]
+    assert "900 calls/s" in text and "3.1 s, 2.9 s, 3.0 s" in text

@@ -1,0 +1,244 @@
+"""Benchmark 9 — one deployment served by 1, 2 and 3 replicas, and a rolling restart under load (SPEC.md §14).
+
+    .venv/bin/python -m benchmarks.replicas [--quick] [--calls N] [--concurrency 64] [--rate 200] [--roll-seconds 30]
+
+One platform, one deployment with `replicas: 3`, three real `edge-connector start` runtimes (one Node.js
+worker each) serving an echo tool and a `count` tool that appends each call id to a ledger file.
+
+1. Throughput of the echo tool through the platform with 1, then 2, then 3 replicas connected (`--calls`
+   calls from `--concurrency` keep-alive callers, the deployment named in each call). Everything shares
+   this machine's cores: the platform, the load generator and every runtime with its worker, so more
+   replicas add CPU contention as much as capacity; the table says what it measured, not more.
+2. A rolling restart: a steady `--rate` calls/s on `count` for `--roll-seconds`, while each replica in
+   turn gets SIGTERM (it drains: `connector.draining`, calls in flight finish, close 1000), is waited
+   for, started again and waited for on `/healthz`. Reported: calls, failed calls (target 0), calls run
+   twice (target 0, from the ledger), latency p50/p99/max during the roll, and each restart's duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from tests.support.bundles import JsTool, echo_tool, write_bundle
+
+from .loadgen import KeepAliveConnection, PacedCall, paced, throughput
+from .output import emit
+from .stack import Platform, Runtime, StackError, start_platform, start_runtime
+from .stats import Table, percentile, verdict
+
+COUNT = JsTool("count", "require('fs').appendFileSync(input.ledger, ctx.callId + '\\n'); return { n: input.n };")
+REPLICAS = 3
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.replicas", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 calls per level, a 12 s roll")
+    parser.add_argument("--calls", type=int, default=None, help="calls per throughput level (default 6,000)")
+    parser.add_argument("--concurrency", type=int, default=64, help="callers for the throughput levels (default 64)")
+    parser.add_argument("--rate", type=float, default=200.0, help="calls/s during the roll (default 200)")
+    parser.add_argument("--roll-seconds", type=float, default=None,
+                        help="length of the steady load the roll runs under (default 30)")
+    args = parser.parse_args(argv)
+    if args.calls is None:
+        args.calls = 1000 if args.quick else 6000
+    if args.roll_seconds is None:
+        args.roll_seconds = 12.0 if args.quick else 30.0
+    if args.calls < 10 or args.concurrency < 1 or args.rate <= 0 or args.roll_seconds <= 0:
+        parser.error("--calls ≥ 10, --concurrency ≥ 1, --rate and --roll-seconds above 0")
+    return args
+
+
+@dataclass
+class RollResult:
+    calls: list[PacedCall]
+    restarts_s: list[float]
+    ran: Counter[str]
+    failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for call in self.calls if call.status != 200)
+
+    @property
+    def ran_twice(self) -> int:
+        return sum(1 for count in self.ran.values() if count > 1)
+
+
+@dataclass
+class BenchResult:
+    throughput: dict[int, float]
+    roll: RollResult
+    rate: float
+    roll_seconds: float
+
+
+class Pool:
+    def __init__(self, platform: Platform, work: Path) -> None:
+        self.platform, self.work = platform, work
+        with platform.client() as http:
+            made = http.post("/api/deployments", json={"name": "bench-pool", "replicas": REPLICAS})
+        if made.status_code != 201:
+            raise StackError(f"deployment refused: {made.status_code} {made.text[:300]}")
+        self.deployment_id = made.json()["deploymentId"]
+        self.ledger = work / "ledger.txt"
+        self.runtimes: dict[int, Runtime] = {}
+
+    def start(self, index: int) -> Runtime:
+        directory = self.work / f"replica-{index}"
+        if not (directory / "manifest.json").exists():
+            write_bundle(directory, [echo_tool(), COUNT], version=1)
+        self.runtimes[index] = start_runtime(self.platform, directory, env={
+            "DEPLOYMENT_ID": self.deployment_id, "EC_WORKERS": "1"})
+        return self.runtimes[index]
+
+    def restart(self, index: int) -> float:
+        """SIGTERM, wait for the exit, start again, wait for /healthz; seconds it took."""
+        started = time.monotonic()
+        runtime = self.runtimes[index]
+        runtime.process.send_signal(signal.SIGTERM)
+        try:
+            code = runtime.process.wait(30)
+        except subprocess.TimeoutExpired:
+            raise StackError(f"replica {index} did not exit within 30 s of SIGTERM:\n{runtime.log_tail()}") from None
+        if code != 0:
+            raise StackError(f"replica {index} exited {code} after SIGTERM:\n{runtime.log_tail()}")
+        self.start(index)
+        return time.monotonic() - started
+
+    def connected(self) -> int:
+        with self.platform.client(timeout=10) as http:
+            return len(http.get("/api/connectors").json()["connectors"])
+
+    def stop(self) -> None:
+        for runtime in self.runtimes.values():
+            runtime.stop()
+
+
+async def _connections(platform: Platform, count: int) -> list[KeepAliveConnection]:
+    headers = {"Authorization": f"Bearer {platform.token}", "Content-Type": "application/json"}
+    return [await KeepAliveConnection(platform.url, headers).connect() for _ in range(count)]
+
+
+async def measure_throughput(pool: Pool, calls: int, concurrency: int) -> float:
+    connections = await _connections(pool.platform, concurrency)
+    body = orjson.dumps({"deploymentId": pool.deployment_id, "arguments": {"n": 1}})
+    try:
+        async def make_caller(index: int):
+            connection = connections[index]
+            raw = connection.request_bytes("POST", "/api/tools/echo/call", body)
+
+            async def call() -> None:
+                status, answer = await connection.send(raw)
+                if status != 200:
+                    raise StackError(f"echo call failed: {status} {answer[:200]!r}")
+            return call
+
+        warmup = await throughput(make_caller, concurrency, min(calls, 500))
+        del warmup
+        return (await throughput(make_caller, concurrency, calls)).per_second
+    finally:
+        for connection in connections:
+            await connection.close()
+
+
+async def roll_under_load(pool: Pool, rate: float, seconds: float) -> RollResult:
+    connections = await _connections(pool.platform, 32)
+    restarts: list[float] = []
+
+    def roll() -> None:
+        # Spread the three restarts over the load: one at each third, so each runs under steady traffic.
+        began = time.monotonic()
+        for index in range(REPLICAS):
+            due = began + index * seconds / REPLICAS + 1.0
+            while time.monotonic() < due:  # pacing the roll, not waiting for a state
+                time.sleep(0.05)
+            restarts.append(pool.restart(index))
+
+    def request(index: int) -> bytes:
+        return connections[0].request_bytes("POST", "/api/tools/count/call", orjson.dumps({
+            "deploymentId": pool.deployment_id, "timeoutMs": 10_000,
+            "arguments": {"ledger": str(pool.ledger), "n": index}}))
+
+    try:
+        load_started = time.perf_counter()
+        roller = asyncio.create_task(asyncio.to_thread(roll))
+        calls = await paced(connections, request, rate,
+                            stop=lambda: roller.done() and time.perf_counter() - load_started >= seconds,
+                            max_seconds=seconds + 120)
+        await roller
+    finally:
+        for connection in connections:
+            await connection.close()
+    ran = Counter(pool.ledger.read_text().split()) if pool.ledger.exists() else Counter()
+    failures = Counter(str((c.body or {}).get("error", {}).get("code", c.status)) for c in calls if c.status != 200)  # type: ignore[union-attr]
+    return RollResult(calls, restarts, ran, failures)
+
+
+async def run(args: argparse.Namespace, work: Path) -> BenchResult:
+    platform = start_platform(work / "platform")
+    pool = Pool(platform, work)
+    try:
+        rates: dict[int, float] = {}
+        for index in range(REPLICAS):
+            pool.start(index)
+            if pool.connected() != index + 1:
+                raise StackError(f"expected {index + 1} connectors, the platform lists {pool.connected()}")
+            rates[index + 1] = await measure_throughput(pool, args.calls, args.concurrency)
+        roll = await roll_under_load(pool, args.rate, args.roll_seconds)
+        return BenchResult(rates, roll, args.rate, args.roll_seconds)
+    finally:
+        pool.stop()
+        platform.stop()
+
+
+def render(result: BenchResult, calls: int, concurrency: int) -> Table:
+    table = Table("Replicas: one deployment, 1-3 connectors on this machine", ["measure", "result", "target", "met"])
+    for count, per_second in result.throughput.items():
+        table.add(f"echo throughput, {count} replica{'s' if count > 1 else ''} ({concurrency} callers, {calls:,} calls)",
+                  f"{per_second:,.0f} calls/s", "—", "—")
+    roll = result.roll
+    ok = [c.latency * 1000 for c in roll.calls if c.status == 200]
+    seconds = max((c.scheduled_at for c in roll.calls), default=0.0)
+    table.add(f"rolling restart of {REPLICAS} replicas under {result.rate:g} calls/s: calls sent",
+              f"{len(roll.calls):,} over {seconds:.1f} s", f"≥ {result.rate:g}/s", verdict(len(roll.calls) >= 0.95 * result.rate * seconds))
+    table.add("rolling restart: failed calls", f"{roll.failed}" + (f" ({dict(roll.failures)})" if roll.failed else ""),
+              "0", verdict(roll.failed == 0))
+    table.add("rolling restart: calls run twice (tool ledger)", f"{roll.ran_twice}", "0", verdict(roll.ran_twice == 0))
+    table.add("rolling restart: calls run (ledger) / answered 200", f"{sum(roll.ran.values()):,} / {len(ok):,}", "equal",
+              verdict(sum(roll.ran.values()) == len(ok)))
+    if ok:
+        table.add("rolling restart: latency p50 / p99 / max", f"{percentile(ok, 50):.1f} / {percentile(ok, 99):.1f} / "
+                  f"{max(ok):.1f} ms", "—", "—")
+    table.add("each restart: SIGTERM → exited → started → /healthz 200",
+              ", ".join(f"{s:.1f} s" for s in roll.restarts_s), "—", "—")
+    table.note("platform, load generator and all runtimes (1 Node.js worker each) share this machine's cores: "
+               "throughput with more replicas measures contention as much as capacity")
+    table.note("latency is counted from each call's scheduled start (a stall shows as latency, not as a lower rate)")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-replicas-") as tmp:
+        try:
+            result = asyncio.run(run(args, Path(tmp)))
+        except StackError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+    emit(render(result, args.calls, args.concurrency))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
