@@ -234,6 +234,7 @@
 
   /** A connector is listed while its socket is open; what it can do depends on its bundle. */
   function connectorState(c) {
+    if (c.draining) return ["draining", ""];
     if (!c.bundle) return ["connected, no bundle", ""];
     if ((c.inFlight ?? 0) > 0) return ["busy", "ok"];
     return ["ready", "ok"];
@@ -246,11 +247,13 @@
       connectors.map((c) => {
         const [state, kind] = connectorState(c);
         const tools = (c.tools ?? []).map(toolName);
+        // Each replica of a deployment is its own row, told apart by its connector id.
         return el(
           "tr",
-          { "data-deployment": c.deploymentId },
+          { "data-deployment": c.deploymentId, "data-connector": c.connectorId },
           el("td", {}, el("div", {}, deploymentNames.get(c.deploymentId) ?? c.deploymentId ?? "—"),
-            el("div", { class: "muted mono" }, c.deploymentId ?? "")),
+            el("div", { class: "muted mono" }, c.deploymentId ?? ""),
+            el("div", { class: "muted mono", title: "connector id" }, c.connectorId ?? "")),
           el("td", {}, badge(state, kind)),
           el("td", { class: "mono" }, bundleLabel(c.bundle)),
           el("td", {}, tools.length ? tools.map((t) => el("span", { class: "tag mono" }, t)) : "—"),
@@ -262,7 +265,8 @@
   }
 
   function renderDeployments(deployments, connected) {
-    const online = new Set(connected.map((c) => c.deploymentId));
+    const online = new Map();
+    for (const c of connected) online.set(c.deploymentId, (online.get(c.deploymentId) ?? 0) + 1);
     fillTable(
       "deployments",
       deployments.map((d) => {
@@ -275,7 +279,9 @@
           el("td", { class: "mono" }, d.deploymentId),
           el("td", {}, el("div", { class: "mono" }, runs),
             el("div", { class: "muted" }, own ? `own assignment: ${bundleLabel(own)}` : "org default")),
-          el("td", {}, online.has(d.deploymentId) ? badge("connected", "ok") : badge("offline")),
+          el("td", {}, online.has(d.deploymentId)
+            ? badge((d.replicas ?? 1) > 1 ? `${online.get(d.deploymentId)} / ${d.replicas} connected` : "connected", "ok")
+            : badge((d.replicas ?? 1) > 1 ? `offline (0 / ${d.replicas})` : "offline")),
         );
       }),
     );
@@ -329,7 +335,8 @@
           { "data-call": c.callId },
           el("td", { title: c.at ?? "" }, timeLabel(c.at)),
           el("td", { class: "mono" }, c.tool),
-          el("td", { class: "mono" }, c.deploymentId ?? "—"),
+          el("td", { class: "mono" }, c.deploymentId ?? "—",
+            c.connectorId ? el("div", { class: "muted", title: "connector id (the replica that ran it)" }, c.connectorId) : null),
           el("td", { class: "num" }, typeof c.durationMs === "number" ? `${c.durationMs.toFixed(1)} ms` : "—"),
           el("td", {}, badge(ok ? "ok" : c.errorCode || c.outcome || "error", ok ? "ok" : "bad")),
         );
