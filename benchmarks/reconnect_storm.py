@@ -62,7 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.reconnect_storm", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fleets of 1,000 and 10,000 only")
     parser.add_argument("--fleets", type=_positive_ints, default=None, help="fleet sizes (default 1000,10000,100000)")
-    parser.add_argument("--capacity", type=float, default=2000.0, help="handshakes/s the platform admits (default 2000)")
+    parser.add_argument(
+        "--capacity", type=float, default=2000.0, help="handshakes/s the platform admits (default 2000)"
+    )
     parser.add_argument("--downtime", type=float, default=10.0, help="seconds the platform is down (default 10)")
     parser.add_argument("--seed", type=int, default=1, help="seed of every connector's jitter")
     args = parser.parse_args(argv)
@@ -125,37 +127,66 @@ def simulate(connectors: int, capacity: float, downtime: float, shaped: bool, se
             if decision.admitted:
                 back_at.append(at)
                 continue
-            failure = Failure(FailureKind.UNAVAILABLE, "HTTP 503", float(decision.retry_after or 0)) if shaped else _BARE_503
+            failure = (
+                Failure(FailureKind.UNAVAILABLE, "HTTP 503", float(decision.retry_after or 0)) if shaped else _BARE_503
+            )
         heapq.heappush(due, (at + policy.refused(failure), index))
     back_at.sort()
     return StormResult(
-        connectors=connectors, policy=SHAPED if shaped else UNSHAPED,
-        to_99_s=back_at[math.ceil(RECOVERED_SHARE * connectors) - 1], to_100_s=back_at[-1],
-        floor_s=connectors / capacity + downtime, peak_attempts_per_s=max(attempts_per_second.values()),
+        connectors=connectors,
+        policy=SHAPED if shaped else UNSHAPED,
+        to_99_s=back_at[math.ceil(RECOVERED_SHARE * connectors) - 1],
+        to_100_s=back_at[-1],
+        floor_s=connectors / capacity + downtime,
+        peak_attempts_per_s=max(attempts_per_second.values()),
         attempts=sum(attempts_per_second.values()),
     )
 
 
 def render(results: list[StormResult], capacity: float, downtime: float) -> Table:
-    table = Table(f"Reconnect storm (simulated): platform down {downtime:g} s, admits {capacity:,.0f} handshakes/s",
-                  ["connectors", "platform refuses with", f"{RECOVERED_SHARE:.0%} back", "100 % back",
-                   "floor N/capacity + downtime", "ratio", "peak attempts/s", "attempts", "target"])
+    table = Table(
+        f"Reconnect storm (simulated): platform down {downtime:g} s, admits {capacity:,.0f} handshakes/s",
+        [
+            "connectors",
+            "platform refuses with",
+            f"{RECOVERED_SHARE:.0%} back",
+            "100 % back",
+            "floor N/capacity + downtime",
+            "ratio",
+            "peak attempts/s",
+            "attempts",
+            "target",
+        ],
+    )
     for r in results:
         target = r.policy == SHAPED and r.connectors == TARGET_FLEET
-        table.add(f"{r.connectors:,}", r.policy, f"{r.to_99_s:.1f} s", f"{r.to_100_s:.1f} s", f"{r.floor_s:.1f} s",
-                  f"{r.ratio:.2f}×", f"{r.peak_attempts_per_s:,}", f"{r.attempts:,}",
-                  f"≤ {TARGET_RATIO}× {verdict(r.ratio <= TARGET_RATIO)}" if target else "—")
-    table.note("every connector runs the runtime's ConnectionPolicy over Backoff (5 s doubling to 60 s, ±10 % "
-               "jitter); every handshake after the platform is back goes through the platform's HandshakeAdmission")
-    table.note("the peak attempt rate is the first wave: it hits a platform that has not refused anyone yet, "
-               "so no Retry-After can spread it; the waves after it are what the shaping removes")
+        table.add(
+            f"{r.connectors:,}",
+            r.policy,
+            f"{r.to_99_s:.1f} s",
+            f"{r.to_100_s:.1f} s",
+            f"{r.floor_s:.1f} s",
+            f"{r.ratio:.2f}×",
+            f"{r.peak_attempts_per_s:,}",
+            f"{r.attempts:,}",
+            f"≤ {TARGET_RATIO}× {verdict(r.ratio <= TARGET_RATIO)}" if target else "—",
+        )
+    table.note(
+        "every connector runs the runtime's ConnectionPolicy over Backoff (5 s doubling to 60 s, ±10 % "
+        "jitter); every handshake after the platform is back goes through the platform's HandshakeAdmission"
+    )
+    table.note(
+        "the peak attempt rate is the first wave: it hits a platform that has not refused anyone yet, "
+        "so no Retry-After can spread it; the waves after it are what the shaping removes"
+    )
     return table
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    results = [simulate(n, args.capacity, args.downtime, shaped, args.seed)
-               for n in args.fleets for shaped in (False, True)]
+    results = [
+        simulate(n, args.capacity, args.downtime, shaped, args.seed) for n in args.fleets for shaped in (False, True)
+    ]
     emit(render(results, args.capacity, args.downtime))
     return 0
 

@@ -47,8 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=None, help="calls per throughput level (default 6,000)")
     parser.add_argument("--concurrency", type=int, default=64, help="callers for the throughput levels (default 64)")
     parser.add_argument("--rate", type=float, default=200.0, help="calls/s during the roll (default 200)")
-    parser.add_argument("--roll-seconds", type=float, default=None,
-                        help="length of the steady load the roll runs under (default 30)")
+    parser.add_argument(
+        "--roll-seconds", type=float, default=None, help="length of the steady load the roll runs under (default 30)"
+    )
     args = parser.parse_args(argv)
     if args.calls is None:
         args.calls = 1000 if args.quick else 6000
@@ -98,8 +99,9 @@ class Pool:
         directory = self.work / f"replica-{index}"
         if not (directory / "manifest.json").exists():
             write_bundle(directory, [echo_tool(), COUNT], version=1)
-        self.runtimes[index] = start_runtime(self.platform, directory, env={
-            "DEPLOYMENT_ID": self.deployment_id, "EC_WORKERS": "1"})
+        self.runtimes[index] = start_runtime(
+            self.platform, directory, env={"DEPLOYMENT_ID": self.deployment_id, "EC_WORKERS": "1"}
+        )
         return self.runtimes[index]
 
     def restart(self, index: int) -> float:
@@ -134,6 +136,7 @@ async def measure_throughput(pool: Pool, calls: int, concurrency: int) -> float:
     connections = await _connections(pool.platform, concurrency)
     body = orjson.dumps({"deploymentId": pool.deployment_id, "arguments": {"n": 1}})
     try:
+
         async def make_caller(index: int):
             connection = connections[index]
             raw = connection.request_bytes("POST", "/api/tools/echo/call", body)
@@ -142,6 +145,7 @@ async def measure_throughput(pool: Pool, calls: int, concurrency: int) -> float:
                 status, answer = await connection.send(raw)
                 if status != 200:
                     raise StackError(f"echo call failed: {status} {answer[:200]!r}")
+
             return call
 
         warmup = await throughput(make_caller, concurrency, min(calls, 500))
@@ -166,23 +170,43 @@ async def roll_under_load(pool: Pool, rate: float, seconds: float) -> RollResult
             restarts.append(pool.restart(index))
 
     def request(index: int) -> bytes:
-        return connections[0].request_bytes("POST", "/api/tools/count/call", orjson.dumps({
-            "deploymentId": pool.deployment_id, "timeoutMs": 10_000,
-            "arguments": {"ledger": str(pool.ledger), "n": index}}))
+        return connections[0].request_bytes(
+            "POST",
+            "/api/tools/count/call",
+            orjson.dumps(
+                {
+                    "deploymentId": pool.deployment_id,
+                    "timeoutMs": 10_000,
+                    "arguments": {"ledger": str(pool.ledger), "n": index},
+                }
+            ),
+        )
 
     try:
         load_started = time.perf_counter()
         roller = asyncio.create_task(asyncio.to_thread(roll))
-        calls = await paced(connections, request, rate,
-                            stop=lambda: roller.done() and time.perf_counter() - load_started >= seconds,
-                            max_seconds=seconds + 120)
+        calls = await paced(
+            connections,
+            request,
+            rate,
+            stop=lambda: roller.done() and time.perf_counter() - load_started >= seconds,
+            max_seconds=seconds + 120,
+        )
         await roller
     finally:
         for connection in connections:
             await connection.close()
     ran = Counter(pool.ledger.read_text().split()) if pool.ledger.exists() else Counter()
-    failures = Counter(str((c.body or {}).get("error", {}).get("code", c.status)) for c in calls if c.status != 200)  # type: ignore[union-attr]
+    failures = Counter(error_code(c) for c in calls if c.status != 200)
     return RollResult(calls, restarts, ran, failures)
+
+
+def error_code(call: PacedCall) -> str:
+    """The `error.code` of a refused call's body, else its HTTP status."""
+    body = call.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return str(body["error"].get("code"))
+    return f"HTTP {call.status}"
 
 
 async def run(args: argparse.Namespace, work: Path) -> BenchResult:
@@ -205,25 +229,51 @@ async def run(args: argparse.Namespace, work: Path) -> BenchResult:
 def render(result: BenchResult, calls: int, concurrency: int) -> Table:
     table = Table("Replicas: one deployment, 1-3 connectors on this machine", ["measure", "result", "target", "met"])
     for count, per_second in result.throughput.items():
-        table.add(f"echo throughput, {count} replica{'s' if count > 1 else ''} ({concurrency} callers, {calls:,} calls)",
-                  f"{per_second:,.0f} calls/s", "—", "—")
+        table.add(
+            f"echo throughput, {count} replica{'s' if count > 1 else ''} ({concurrency} callers, {calls:,} calls)",
+            f"{per_second:,.0f} calls/s",
+            "—",
+            "—",
+        )
     roll = result.roll
     ok = [c.latency * 1000 for c in roll.calls if c.status == 200]
     seconds = max((c.scheduled_at for c in roll.calls), default=0.0)
-    table.add(f"rolling restart of {REPLICAS} replicas under {result.rate:g} calls/s: calls sent",
-              f"{len(roll.calls):,} over {seconds:.1f} s", f"≥ {result.rate:g}/s", verdict(len(roll.calls) >= 0.95 * result.rate * seconds))
-    table.add("rolling restart: failed calls", f"{roll.failed}" + (f" ({dict(roll.failures)})" if roll.failed else ""),
-              "0", verdict(roll.failed == 0))
+    table.add(
+        f"rolling restart of {REPLICAS} replicas under {result.rate:g} calls/s: calls sent",
+        f"{len(roll.calls):,} over {seconds:.1f} s",
+        f"≥ {result.rate:g}/s",
+        verdict(len(roll.calls) >= 0.95 * result.rate * seconds),
+    )
+    table.add(
+        "rolling restart: failed calls",
+        f"{roll.failed}" + (f" ({dict(roll.failures)})" if roll.failed else ""),
+        "0",
+        verdict(roll.failed == 0),
+    )
     table.add("rolling restart: calls run twice (tool ledger)", f"{roll.ran_twice}", "0", verdict(roll.ran_twice == 0))
-    table.add("rolling restart: calls run (ledger) / answered 200", f"{sum(roll.ran.values()):,} / {len(ok):,}", "equal",
-              verdict(sum(roll.ran.values()) == len(ok)))
+    table.add(
+        "rolling restart: calls run (ledger) / answered 200",
+        f"{sum(roll.ran.values()):,} / {len(ok):,}",
+        "equal",
+        verdict(sum(roll.ran.values()) == len(ok)),
+    )
     if ok:
-        table.add("rolling restart: latency p50 / p99 / max", f"{percentile(ok, 50):.1f} / {percentile(ok, 99):.1f} / "
-                  f"{max(ok):.1f} ms", "—", "—")
-    table.add("each restart: SIGTERM → exited → started → /healthz 200",
-              ", ".join(f"{s:.1f} s" for s in roll.restarts_s), "—", "—")
-    table.note("platform, load generator and all runtimes (1 Node.js worker each) share this machine's cores: "
-               "throughput with more replicas measures contention as much as capacity")
+        table.add(
+            "rolling restart: latency p50 / p99 / max",
+            f"{percentile(ok, 50):.1f} / {percentile(ok, 99):.1f} / {max(ok):.1f} ms",
+            "—",
+            "—",
+        )
+    table.add(
+        "each restart: SIGTERM → exited → started → /healthz 200",
+        ", ".join(f"{s:.1f} s" for s in roll.restarts_s),
+        "—",
+        "—",
+    )
+    table.note(
+        "platform, load generator and all runtimes (1 Node.js worker each) share this machine's cores: "
+        "throughput with more replicas measures contention as much as capacity"
+    )
     table.note("latency is counted from each call's scheduled start (a stall shows as latency, not as a lower rate)")
     return table
 

@@ -11,8 +11,9 @@ Pure decisions on plain values; `hub.py` does the probing and the closing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 #: How long a holder has to answer the probe before it counts as gone.
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -37,6 +38,6 @@ def after_probe(holders: Sequence[Holder], answered: Sequence[bool], replicas: i
     """Decide once the probe is over: `answered[i]` says whether `holders[i]` answered in time."""
     if len(holders) != len(answered):
         raise ValueError("one answer per holder")
-    silent = tuple(holder for holder, alive in zip(holders, answered) if not alive)
+    silent = tuple(holder for holder, alive in zip(holders, answered, strict=True) if not alive)
     alive = len(holders) - len(silent)
     return ProbeOutcome(replace=silent, admit=has_free_seat(alive, replicas))

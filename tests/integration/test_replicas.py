@@ -24,6 +24,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from benchmarks.loadgen import KeepAliveConnection, PacedCall, paced
+from benchmarks.replicas import error_code
 from benchmarks.stats import percentile
 from tests.support.bundles import JsTool, write_bundle
 from tests.support.connect_proxy import ConnectProxy
@@ -33,7 +34,16 @@ from tests.support.waiting import wait_until
 
 COUNT = JsTool("count", "require('fs').appendFileSync(input.ledger, ctx.callId + '\\n'); return { n: input.n };")
 RATE = 200.0  # calls/s of the steady load
-PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "no_proxy", "all_proxy")
+PROXY_VARS = (
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+    "all_proxy",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +71,10 @@ class Pool:
         directory = self.tmp_path / f"replica-{index}"
         if not (directory / "manifest.json").exists():
             write_bundle(directory, [COUNT], version=1)
-        process = RuntimeProcess(directory, env={**self.runtime_env, "DEPLOYMENT_ID": self.deployment_id,
-                                                 "DEPLOYMENT_SECRET": self.secret, **env})
+        process = RuntimeProcess(
+            directory,
+            env={**self.runtime_env, "DEPLOYMENT_ID": self.deployment_id, "DEPLOYMENT_SECRET": self.secret, **env},
+        )
         self.runtimes[index] = process
         return process.start()
 
@@ -70,26 +82,47 @@ class Pool:
         return self.http.get("/api/connectors").json()["connectors"]
 
     def call(self, n: int = 0) -> httpx.Response:
-        return self.http.post("/api/tools/count/call", json={
-            "deploymentId": self.deployment_id, "arguments": {"ledger": str(self.ledger), "n": n}})
+        return self.http.post(
+            "/api/tools/count/call",
+            json={"deploymentId": self.deployment_id, "arguments": {"ledger": str(self.ledger), "n": n}},
+        )
 
     def ran(self) -> Counter[str]:
         return Counter(self.ledger.read_text().split()) if self.ledger.exists() else Counter()
 
     def load(self, stop, max_seconds: float, rate: float = RATE, connections: int = 32) -> list[PacedCall]:
         """A steady load on the deployment until `stop()` (checked between calls)."""
+
         async def run() -> list[PacedCall]:
-            clients = [await KeepAliveConnection(self.platform.url, {
-                "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}).connect()
-                for _ in range(connections)]
+            clients = [
+                await KeepAliveConnection(
+                    self.platform.url, {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+                ).connect()
+                for _ in range(connections)
+            ]
             path = "/api/tools/count/call"
             try:
-                return await paced(clients, lambda i: clients[0].request_bytes("POST", path, orjson.dumps({
-                    "deploymentId": self.deployment_id, "timeoutMs": 10_000,
-                    "arguments": {"ledger": str(self.ledger), "n": i}})), rate, stop, max_seconds)
+                return await paced(
+                    clients,
+                    lambda i: clients[0].request_bytes(
+                        "POST",
+                        path,
+                        orjson.dumps(
+                            {
+                                "deploymentId": self.deployment_id,
+                                "timeoutMs": 10_000,
+                                "arguments": {"ledger": str(self.ledger), "n": i},
+                            }
+                        ),
+                    ),
+                    rate,
+                    stop,
+                    max_seconds,
+                )
             finally:
                 for client in clients:
                     await client.close()
+
         return asyncio.run(run())
 
     def close(self) -> None:
@@ -113,8 +146,10 @@ def pool_factory(platform, tmp_path):
 
 
 def _deployment_token(platform: PlatformProcess, pool: Pool) -> str:
-    granted = httpx.post(f"{platform.url}/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": pool.deployment_id, "client_secret": pool.secret})
+    granted = httpx.post(
+        f"{platform.url}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": pool.deployment_id, "client_secret": pool.secret},
+    )
     return granted.json()["access_token"]
 
 
@@ -140,8 +175,10 @@ def _run_in_background(work):
 def _report(name: str, calls: list[PacedCall], **figures: Any) -> None:
     latencies = [c.latency * 1000 for c in calls if c.status == 200]
     extra = ", ".join(f"{k}={v}" for k, v in figures.items())
-    print(f"\n[{name}] {len(calls)} calls at {RATE:g}/s, p50 {percentile(latencies, 50):.1f} ms, "
-          f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms; {extra}")
+    print(
+        f"\n[{name}] {len(calls)} calls at {RATE:g}/s, p50 {percentile(latencies, 50):.1f} ms, "
+        f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms; {extra}"
+    )
 
 
 # ------------------------------------------------------------------------------------ admission
@@ -150,7 +187,8 @@ def test_three_replicas_register_a_fourth_is_refused_and_calls_spread(pool_facto
     replicas = [pool.runtime(i) for i in range(3)]
     for process in replicas:
         process.wait_healthy()
-    connectors = wait_until(lambda: (c := pool.connectors()) if len(c) == 3 else None, 10, message="3 connectors")
+    wait_until(lambda: len(pool.connectors()) == 3, 10, message="3 connectors")
+    connectors = pool.connectors()
     assert {c["deploymentId"] for c in connectors} == {pool.deployment_id}
     ids = {c["connectorId"] for c in connectors}
     assert ids == {p.status()["connectorId"] for p in replicas}  # each replica has its own identity
@@ -159,15 +197,20 @@ def test_three_replicas_register_a_fourth_is_refused_and_calls_spread(pool_facto
     fourth.wait_for_log("Deployment already connected")
     assert fourth.healthz() == 503 and len(pool.connectors()) == 3
     status, body = asyncio.run(_handshake_refusal(platform.ws_url, _deployment_token(platform, pool)))
-    assert (status, body) == (409, {"error": {"code": "deployment_already_connected",
-                                              "message": "Deployment already connected"}})
+    assert (status, body) == (
+        409,
+        {"error": {"code": "deployment_already_connected", "message": "Deployment already connected"}},
+    )
     fourth.stop()
 
     served: Counter[str] = Counter()
     with httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {pool.token}"}, timeout=30) as client:
+
         def call(n: int) -> str:
-            response = client.post("/api/tools/count/call", json={
-                "deploymentId": pool.deployment_id, "arguments": {"ledger": str(pool.ledger), "n": n}})
+            response = client.post(
+                "/api/tools/count/call",
+                json={"deploymentId": pool.deployment_id, "arguments": {"ledger": str(pool.ledger), "n": n}},
+            )
             assert response.status_code == 200, response.text
             return response.json()["connectorId"]
 
@@ -204,8 +247,13 @@ def test_rolling_restart_under_load_fails_no_call_and_runs_none_twice(pool_facto
     took = future.result()
     failed = [c for c in calls if c.status != 200]
     ran = pool.ran()
-    _report("rolling restart", calls, replicas_restarted=3, seconds_per_restart=[round(t, 1) for t in took],
-            failed=len(failed))
+    _report(
+        "rolling restart",
+        calls,
+        replicas_restarted=3,
+        seconds_per_restart=[round(t, 1) for t in took],
+        failed=len(failed),
+    )
     assert failed == [], failed[:5]
     assert len(calls) >= 0.8 * RATE * sum(took)  # the load really ran through the roll
     assert sum(ran.values()) == len(calls) and max(ran.values()) == 1  # each call ran exactly once
@@ -213,8 +261,11 @@ def test_rolling_restart_under_load_fails_no_call_and_runs_none_twice(pool_facto
 
 # ------------------------------------------------------------------------------------ kill -9
 def test_kill_9_of_one_replica_fails_only_its_calls_in_flight(pool_factory):
-    slow = JsTool("count", "await new Promise(r => setTimeout(r, 50));"
-                  "require('fs').appendFileSync(input.ledger, ctx.callId + '\\n'); return { n: input.n };")
+    slow = JsTool(
+        "count",
+        "await new Promise(r => setTimeout(r, 50));"
+        "require('fs').appendFileSync(input.ledger, ctx.callId + '\\n'); return { n: input.n };",
+    )
     pool = pool_factory(3)
     for index in range(3):
         write_bundle(pool.tmp_path / f"replica-{index}", [slow], version=1)
@@ -222,6 +273,7 @@ def test_kill_9_of_one_replica_fails_only_its_calls_in_flight(pool_factory):
     for process in replicas:
         process.wait_healthy()
     wait_until(lambda: len(pool.connectors()) == 3, 10, message="3 connectors")
+
     def ran_total() -> int:
         return sum(pool.ran().values())
 
@@ -236,7 +288,7 @@ def test_kill_9_of_one_replica_fails_only_its_calls_in_flight(pool_factory):
     calls = pool.load(stop=future.done, max_seconds=60)
     future.result()
     failed = [c for c in calls if c.status != 200]
-    kinds = Counter(c.body["error"]["code"] for c in failed)  # type: ignore[index]
+    kinds = Counter(error_code(c) for c in failed)
     _report("kill -9", calls, failed=len(failed), kinds=dict(kinds))
     assert set(kinds) <= {"connector_unavailable"}, kinds
     # Only calls that were running on the killed replica: at most what was in flight at the kill

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+
 @dataclass
 class _Flow:
     dead: bool = False  # bytes are read and dropped; neither end is told

@@ -72,13 +72,17 @@ def deployment(rendered) -> dict:
 
 def test_every_file_of_the_overlay_is_used_or_an_example():
     kustomization = _load(OVERLAY / "kustomization.yaml")
-    used = {r for r in kustomization["resources"] if not r.startswith("..")} | {p["path"] for p in kustomization["patches"]}
+    used = {r for r in kustomization["resources"] if not r.startswith("..")} | {
+        p["path"] for p in kustomization["patches"]
+    }
     present = {p.name for p in OVERLAY.glob("*.yaml")} - {"kustomization.yaml"}
     assert present - used == {EXAMPLE_HPA}
 
 
 def test_rendered_objects_and_the_example_are_valid_against_the_kubernetes_schema(rendered):
-    kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate (dev extra)")
+    kubernetes_validate = pytest.importorskip(
+        "kubernetes_validate", reason="pip install kubernetes-validate (dev extra)"
+    )
     assert set(rendered) == {"ConfigMap", "Secret", "Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler"}
     for document in [*rendered.values(), _load(OVERLAY / EXAMPLE_HPA)]:
         kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
@@ -111,7 +115,11 @@ def test_disruption_budget_covers_the_pods_and_keeps_most_serving(rendered, depl
 
 def test_autoscaler_scales_this_deployment_on_cpu_from_its_replicas(rendered, deployment):
     hpa = rendered["HorizontalPodAutoscaler"]["spec"]
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment["metadata"]["name"]}
+    assert hpa["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": deployment["metadata"]["name"],
+    }
     assert hpa["minReplicas"] == deployment["spec"]["replicas"] < hpa["maxReplicas"]
     assert [m["resource"]["name"] for m in hpa["metrics"] if m["type"] == "Resource"] == ["cpu"]
 
@@ -124,21 +132,31 @@ def test_calls_in_flight_example_reads_a_metric_the_runtime_exports(rendered, de
     assert example["scaleTargetRef"] == rendered["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/path"] == "/metrics" and annotations["prometheus.io/scrape"] == "true"
-    health = next(p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
-                  if p["name"] == "health")
+    health = next(
+        p["containerPort"]
+        for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+        if p["name"] == "health"
+    )
     assert annotations["prometheus.io/port"] == str(health)
 
 
 def test_the_platform_replicas_advised_cover_every_pod_that_can_run_at_once(rendered, deployment):
     # The autoscaler's maximum plus the rollout's surge pod: fewer, and a rollout's new pod is refused 409.
-    needed = rendered["HorizontalPodAutoscaler"]["spec"]["maxReplicas"] + deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
-    advised = re.search(r"deployment update <DEPLOYMENT_ID> --replicas (\d+)", (OVERLAY / "kustomization.yaml").read_text())
+    needed = (
+        rendered["HorizontalPodAutoscaler"]["spec"]["maxReplicas"]
+        + deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    )
+    advised = re.search(
+        r"deployment update <DEPLOYMENT_ID> --replicas (\d+)", (OVERLAY / "kustomization.yaml").read_text()
+    )
     assert advised and int(advised.group(1)) == needed
     assert f"--replicas {needed}" in (REPO / "docs" / "production.md").read_text()
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed: the Python rendering stands alone")
 def test_kubectl_kustomize_renders_the_same_objects(rendered):
-    output = subprocess.run(["kubectl", "kustomize", str(OVERLAY)], capture_output=True, text=True, timeout=60, check=True)
+    output = subprocess.run(
+        ["kubectl", "kustomize", str(OVERLAY)], capture_output=True, text=True, timeout=60, check=True
+    )
     by_kind = {d["kind"]: d for d in yaml.safe_load_all(output.stdout) if d}
     assert by_kind == rendered
