@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from edge_protocol import jsonrpc
-from edge_protocol.backoff import Backoff
+from edge_protocol.backoff import Backoff, parse_retry_after
 
 from .output import emit
 from .stats import Table, fmt_mb, percentile, verdict
@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--restart", action=argparse.BooleanOptionalAction, default=None,
                         help="after the disconnect, also restart the platform (same port and data) and time "
                              "the re-registration (default: on, off with --quick)")
+    parser.add_argument("--handshake-rate", type=float, default=None, metavar="PER_SECOND",
+                        help="the platform's --handshake-rate (default: its own, 2000/s); below the fleet's "
+                             "arrival rate it refuses with 503 + Retry-After, which the clients honour")
     parser.add_argument("--recovery-timeout", type=float, default=60.0,
                         help="give up waiting for re-registration after this many seconds")
     args = parser.parse_args(argv)
@@ -153,6 +156,12 @@ class Connector:
                         heartbeat = float(reply.result.get("heartbeatSeconds") or 30)
                         await self._stay(ws, heartbeat)
             except InvalidStatus as exc:
+                retry_after = parse_retry_after(exc.response.headers.get("Retry-After"))
+                if exc.response.status_code == 503 and retry_after is not None:
+                    # The platform is shaping the herd (SPEC §14): take its slot, as the runtime does.
+                    self.log.refusals["HTTP 503 + Retry-After"] += 1
+                    await asyncio.sleep(self.backoff.after_retry_after(retry_after))
+                    continue
                 self.log.refusals[f"HTTP {exc.response.status_code}"] += 1
             except (TimeoutError, OSError) as exc:
                 self.log.refusals[type(exc).__name__] += 1
@@ -265,8 +274,9 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
     from .stack import start_platform
 
     # A fixed port, so a restarted platform is found again at the same URL (the last --port wins).
+    shaping = [] if args.handshake_rate is None else ["--handshake-rate", str(args.handshake_rate)]
     platform = start_platform(work / "platform",
-                              extra_args=["--heartbeat", str(args.heartbeat), "--port", str(free_port())])
+                              extra_args=["--heartbeat", str(args.heartbeat), *shaping, "--port", str(free_port())])
     tasks: list[asyncio.Task] = []
     connectors: list[Connector] = []
     try:
@@ -394,7 +404,8 @@ def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
               f"{r.storm_platform_cpu_s:.2f} s / {r.storm_client_cpu_s:.2f} s "
               f"({r.storm_platform_cpu_s / r.connectors * 1000:.2f} ms per platform handshake)", "—", "—")
     refusals = ", ".join(f"{k}: {v}" for k, v in sorted(r.refusals.items())) or "none"
-    server_errors = sum(v for k, v in r.refusals.items() if k.startswith("HTTP 5"))
+    # A 503 with Retry-After is the platform shaping the herd (SPEC §14), not a failure.
+    server_errors = sum(v for k, v in r.refusals.items() if k.startswith("HTTP 5") and "Retry-After" not in k)
     table.add("handshake refusals during the reconnect storm", refusals, "no 5xx storm", verdict(server_errors == 0))
     if r.restart_down_s is not None:
         table.add("platform restart (SIGTERM, start again on the same port): stopped → listening",
@@ -406,7 +417,7 @@ def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
                   f"never ({r.restart_recovered:,} back)" if r.restart_to_100_s is None else f"{r.restart_to_100_s:.2f} s",
                   "—", "—")
         restart_refusals = ", ".join(f"{k}: {v}" for k, v in sorted(r.restart_refusals.items())) or "none"
-        restart_5xx = sum(v for k, v in r.restart_refusals.items() if k.startswith("HTTP 5"))
+        restart_5xx = sum(v for k, v in r.restart_refusals.items() if k.startswith("HTTP 5") and "Retry-After" not in k)
         table.add("handshake refusals around the restart", restart_refusals, "no 5xx storm", verdict(restart_5xx == 0))
     table.note("platform RSS 'before' is measured after the deployments were created: their scrypt secret "
                "hashing (16 MiB each, on the threadpool) is what lifts it above a fresh platform's ~65 MiB")
