@@ -34,10 +34,13 @@ class ProbeOutcome(Generic[Holder]):
     admit: bool
 
 
-def after_probe(holders: Sequence[Holder], answered: Sequence[bool], replicas: int) -> ProbeOutcome[Holder]:
-    """Decide once the probe is over: `answered[i]` says whether `holders[i]` answered in time."""
+def after_probe(
+    holders: Sequence[Holder], answered: Sequence[bool], replicas: int, reserved: int = 0
+) -> ProbeOutcome[Holder]:
+    """Decide once the probe is over: `answered[i]` says whether `holders[i]` answered in time;
+    `reserved` seats are held by connectors admitted but not registered yet (they cannot be probed)."""
     if len(holders) != len(answered):
         raise ValueError("one answer per holder")
     silent = tuple(holder for holder, alive in zip(holders, answered, strict=True) if not alive)
     alive = len(holders) - len(silent)
-    return ProbeOutcome(replace=silent, admit=has_free_seat(alive, replicas))
+    return ProbeOutcome(replace=silent, admit=has_free_seat(alive + reserved, replicas))

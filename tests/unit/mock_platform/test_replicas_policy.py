@@ -36,6 +36,12 @@ def test_lowered_replicas_keep_refusing_while_the_live_holders_fill_them():
     assert outcome.replace == ("c",) and outcome.admit is False
 
 
+def test_seats_reserved_for_connectors_still_saying_hello_count_as_taken():
+    assert after_probe(["a"], [False], replicas=2, reserved=1).admit is True
+    assert after_probe(["a"], [False], replicas=2, reserved=2).admit is False
+    assert after_probe([], [], replicas=1, reserved=1).admit is False
+
+
 def test_answers_must_match_holders():
     with pytest.raises(ValueError):
         after_probe(["a"], [], replicas=1)
