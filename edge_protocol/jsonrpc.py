@@ -36,6 +36,7 @@ SECRETS_UPDATED = "secrets.updated"
 TOOLS_LOG = "tools.log"
 LOGS_SUBSCRIBE = "logs.subscribe"
 CONNECTOR_DRAINING = "connector.draining"
+CONNECTOR_PING = "connector.ping"
 CONNECTOR_REAUTH = "connector.reauth"
 
 # Standard JSON-RPC error codes

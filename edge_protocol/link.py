@@ -23,6 +23,7 @@ from .messages import (
     CallParams,
     CallResult,
     ConnectorDraining,
+    ConnectorPing,
     HelloParams,
     HelloResult,
     InvalidMessage,
@@ -144,6 +145,13 @@ class Draining:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeAnswered:
+    """The connector answered the `connector.ping` with this request id: the link is alive."""
+
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class LogsReceived:
     log: ToolsLog
 
@@ -180,6 +188,7 @@ Action = (
     | CallAnswered
     | ToolsChanged
     | Draining
+    | ProbeAnswered
     | LogsReceived
     | ReauthRequested
     | TokenExpired
@@ -240,6 +249,8 @@ class ConnectorLink:
         self.accepting = True
         self._reauth_ids = 0
         self._reauth_pending: set[str] = set()
+        self._probe_ids = 0
+        self._probes: set[str] = set()
 
     # local decisions → one frame each
     def hello(self, params: HelloParams) -> str:
@@ -259,9 +270,17 @@ class ConnectorLink:
         return notification_frame(log)
 
     def draining(self) -> str:
-        """Take no new calls (they are answered `overloaded`) and tell the platform so (SPEC.md §14)."""
-        self.accepting = False
+        """Tell the platform to route no new calls here (SPEC.md §14). Calls it routed before reading
+        this are already on their way and still run: refusing them would fail them."""
         return notification_frame(ConnectorDraining())
+
+    def probe(self) -> tuple[str, str]:
+        """`(request id, frame)` of a `connector.ping` to the platform; its answer (`ProbeAnswered`) comes
+        after every frame the platform sent before reading ours, so it is a barrier as well as a probe."""
+        self._probe_ids += 1
+        request_id = f"ping-{self._probe_ids}"
+        self._probes.add(request_id)
+        return request_id, request_frame(request_id, ConnectorPing())
 
     def reauth(self, token: str) -> str:
         """Ask the platform to extend this link with a fresh token (SPEC.md §16)."""
@@ -280,6 +299,8 @@ class ConnectorLink:
         if isinstance(message, jsonrpc.Request):
             if message.method == jsonrpc.TOOLS_CALL:
                 return self._call(message)
+            if message.method == jsonrpc.CONNECTOR_PING:
+                return [Send(result_frame(message.id, ConnectorPing()))]
             return [_method_not_found(message)]
         if isinstance(message, jsonrpc.Notification):
             return self._notification(message)
@@ -332,6 +353,9 @@ class ConnectorLink:
 
     def _response(self, response: jsonrpc.Response) -> list[Action]:
         request_id = str(response.id)
+        if request_id in self._probes:
+            self._probes.discard(request_id)
+            return [ProbeAnswered(request_id)]
         if request_id not in self._reauth_pending:
             return [Ignored(f"an answer to no request of ours ({request_id})")]
         self._reauth_pending.discard(request_id)
@@ -359,6 +383,7 @@ class PlatformLink:
         self.token_expires_at = token_expires_at
         self.draining = False
         self._ids = 0
+        self._probes: set[str] = set()
 
     # time
     def next_deadline(self) -> float | None:
@@ -394,9 +419,14 @@ class PlatformLink:
         if self.hello_deadline is not None:
             return self._hello(message)
         if isinstance(message, jsonrpc.Response):
+            if str(message.id) in self._probes:
+                self._probes.discard(str(message.id))
+                return [ProbeAnswered(str(message.id))]
             return [self._answer(message)]
         if isinstance(message, jsonrpc.Notification):
             return self._notification(message)
+        if message.method == jsonrpc.CONNECTOR_PING:
+            return [Send(result_frame(message.id, ConnectorPing()))]
         if message.method == jsonrpc.CONNECTOR_REAUTH:
             try:
                 return [ReauthRequested(message.id, ReauthParams.from_wire(message.params).token)]
@@ -474,6 +504,13 @@ class PlatformLink:
         self._ids += 1
         request_id = str(self._ids)
         return request_id, request_frame(request_id, params)
+
+    def probe(self) -> tuple[str, str]:
+        """`(request id, frame)` of a `connector.ping`; any answer comes back as `ProbeAnswered`."""
+        self._ids += 1
+        request_id = f"probe-{self._ids}"
+        self._probes.add(request_id)
+        return request_id, request_frame(request_id, ConnectorPing())
 
     def push(self, message: Any) -> str:
         """A notification to the connector (`BundleUpdated`, `SecretsUpdated`, `LogsSubscribe`)."""

@@ -481,6 +481,14 @@ class ConnectorDraining(_Empty):
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectorPing(_Empty):
+    """Platform → connector request (SPEC.md §14): are you there? The result is `{}`; any answer,
+    even an error from a connector that does not know it, proves the link is alive."""
+
+    METHOD: ClassVar[str] = jsonrpc.CONNECTOR_PING
+
+
+@dataclass(frozen=True, slots=True)
 class LogEntry:
     """One console line of a tool, forwarded while someone tails (SPEC.md §13)."""
 

@@ -20,7 +20,7 @@ import orjson
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
 from edge_protocol import __version__, jsonrpc
-from edge_protocol.backoff import Backoff
+from edge_protocol.backoff import Backoff, parse_retry_after
 from edge_protocol.failures import failure_kind_of_status
 from edge_protocol.manifest import Manifest
 from edge_protocol.messages import (
@@ -97,7 +97,6 @@ class Runtime:
         """Begin a graceful stop (SIGINT/SIGTERM): no new calls, drain, close 1000, release the lock."""
         if not self._stop.is_set():
             log.info("Stopping: finishing calls in flight (up to %.0fs)", DRAIN_SECONDS)
-            self.accepting = False
             self._stop.set()
 
     async def run(self) -> None:
@@ -365,8 +364,10 @@ class Runtime:
             return Failure(kind,
                            f"Deployment already connected: another runtime is connected as deployment "
                            f"{self.deployment_id or '(org default)'}; stop it or use a different DEPLOYMENT_ID")
+        # A 503 may say when to come back (SPEC.md §14: the platform spreads a reconnect herd).
+        retry_after = parse_retry_after(exc.response.headers.get("Retry-After")) if status == 503 else None
         return Failure(kind, f"the platform refused the connection (HTTP {status}"
-                       f"{' ' + code if code else ''}{': ' + message if message else ''})")
+                       f"{' ' + code if code else ''}{': ' + message if message else ''})", retry_after)
 
     def _hello_params(self) -> HelloParams:
         manifest: Manifest | None = self.executor.manifest
@@ -399,11 +400,17 @@ class Runtime:
     # ============================================================================ shutdown
     async def _close_link(self) -> None:
         """Stop taking calls, let the ones in flight finish (up to 10 s), close the link with 1000."""
-        self.accepting = False
         self.policy.stopping()
         session = self.session
         if session is not None:
-            if not await session.drain(DRAIN_SECONDS):
+            # SPEC.md §14: first `connector.draining`, so the platform sends its new calls to the other
+            # replicas; calls it routed here before reading it still arrive and run (accepting stays on
+            # until they are in), then the ones in flight finish and the link closes with 1000.
+            started = time.monotonic()
+            if not await session.announce_draining():
+                log.warning("The platform did not confirm the drain; finishing the calls in flight anyway")
+            self.accepting = False
+            if not await session.drain(max(0.0, DRAIN_SECONDS - (time.monotonic() - started))):
                 log.warning("Calls still running after %.0fs; stopping them", DRAIN_SECONDS)
                 await session.cancel_calls()
             await session.close(jsonrpc.CLOSE_NORMAL, "runtime stopping")
@@ -426,7 +433,7 @@ class Runtime:
 
     # ============================================================================ health & status
     def is_ready(self) -> bool:
-        return self.policy.healthy and self.accepting
+        return self.policy.healthy and self.accepting and not self._stop.is_set()
 
     def status(self) -> dict[str, Any]:
         snap = self.policy.snapshot()

@@ -27,6 +27,7 @@ from edge_protocol.link import (
     Close,
     ConnectorLink,
     Ignored,
+    ProbeAnswered,
     Reauthenticated,
     ReauthRefused,
     Registered,
@@ -133,6 +134,7 @@ class Session:
         self.is_accepting = is_accepting
         self.calls: set[asyncio.Task[None]] = set()
         self._reauth: asyncio.Future[int] | None = None
+        self._pings: dict[str, asyncio.Future[None]] = {}
 
     @property
     def in_flight(self) -> int:
@@ -203,6 +205,10 @@ class Session:
         elif isinstance(action, ReauthRefused):
             if self._reauth is not None and not self._reauth.done():
                 self._reauth.set_exception(ReauthFailed(action.message))
+        elif isinstance(action, ProbeAnswered):
+            waiter = self._pings.pop(action.request_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
         elif isinstance(action, Ignored):
             log.debug("ignoring a frame: %s", action.reason)
 
@@ -279,6 +285,23 @@ class Session:
         except ConnectionClosed:
             # The platform has already failed this call as connector_unavailable; nothing to do.
             pass
+
+    async def announce_draining(self, timeout: float = 2.0) -> bool:
+        """Tell the platform to route no new calls here, then wait for the answer to a `connector.ping`:
+        it arrives after every call the platform routed before it read `connector.draining`, so once it
+        is in, the calls in flight are all the calls there will be. False when no answer came in time."""
+        await self._send(self.link.draining())
+        request_id, frame = self.link.probe()
+        answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pings[request_id] = answered
+        try:
+            await self._send(frame)
+            await asyncio.wait_for(answered, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._pings.pop(request_id, None)
 
     async def drain(self, timeout: float) -> bool:
         """Wait for calls in flight, up to `timeout` seconds; True if all finished."""

@@ -92,7 +92,7 @@ class ToolCaller:
             self._record(org_id, call_id, tool, record, started, failed, deployment_id)
             raise
         self._record(org_id, call_id, tool, record, started, None, deployment_id)
-        return {**result, "deploymentId": record.deployment_id, "callId": call_id}
+        return {**result, "deploymentId": record.deployment_id, "connectorId": record.connector_id, "callId": call_id}
 
     async def _roundtrip(self, record: ConnectorRecord, params: CallParams, deadline_ms: int) -> dict[str, Any]:
         shell: LinkShell = record.shell
@@ -151,7 +151,13 @@ class ToolCaller:
     ) -> None:
         duration_ms = (time.perf_counter() - started) * 1000
         self.recent.record(
-            org_id, call_id, tool, record.deployment_id if record else None, duration_ms, failed.code if failed else None
+            org_id,
+            call_id,
+            tool,
+            record.deployment_id if record else None,
+            duration_ms,
+            failed.code if failed else None,
+            connector_id=record.connector_id if record else None,
         )
         if not self.tail.watching(org_id):
             return  # nobody tails this organization: no event is even built

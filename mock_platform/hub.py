@@ -10,6 +10,11 @@ silent for two intervals is closed), which is also what frees a crashed runtime'
 
 Handshake refusals happen before `accept()`, as HTTP statuses with the JSON error body (SPEC.md §7),
 through the ASGI websocket denial-response extension that uvicorn implements.
+
+Over 400 lines on purpose: it is the one shell of every link event (read, tick, act on each action of
+the link machine) plus the handshake's two gates, herd shaping and replica seats (SPEC.md §14), whose
+decisions live in `admission.py`, `replicas.py` and `seats.py`; splitting the shell further would
+scatter one connection's life over several files.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, WebSocket
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from edge_protocol import jsonrpc, tokens
@@ -35,6 +40,7 @@ from edge_protocol.link import (
     Ignored,
     LogsReceived,
     PlatformLink,
+    ProbeAnswered,
     ReauthRequested,
     Send,
     TokenExpired,
@@ -53,6 +59,7 @@ from edge_protocol.messages import (
 )
 from edge_protocol.tail import MAX_LOG_ENTRIES_PER_BATCH, LogEvent, truncate_utf8
 
+from .admission import HandshakeAdmission
 from .auth import AuthError, Principal, current_principal
 from .call_roundtrip import ToolCaller, ValidatorCache
 from .errors import ApiError
@@ -60,6 +67,8 @@ from .events import AssignmentChanged, DeploymentDeleted, SecretsChanged, ToolSe
 from .models import ConnectorList
 from .recent_calls import RecentCalls, now_iso
 from .registry import ConnectorRecord, Registry
+from .replicas import PROBE_TIMEOUT_SECONDS
+from .seats import Seats
 from .tail_fanout import TailFanout
 
 log = logging.getLogger("mock_platform.hub")
@@ -84,6 +93,8 @@ class Connection:
         self.websocket = websocket
         self.link = link
         self.record = record
+        self.probes: dict[str, asyncio.Future[bool]] = {}  # connector.ping id → its waiter
+        self.seat_reserved = False  # a seat of its deployment is reserved for it until it registers
         record.shell = self
 
     def call_frame(self, params: CallParams) -> tuple[str, str]:
@@ -108,6 +119,8 @@ class Hub:
         self.caller = ToolCaller(self.registry, self.recent, self.tail)
         self.validators = ValidatorCache()
         self.sims: dict[str, OrgSim] = {}
+        self.admission = HandshakeAdmission(capacity=getattr(config, "handshake_rate", 2000.0))
+        self.seats = Seats(self.registry, self._probe, self._replace)
         self._unsubscribe: Any = None
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -139,15 +152,16 @@ class Hub:
     async def serve(self, websocket: WebSocket) -> None:
         """The whole life of one `/tool-rpc` connection."""
         try:
-            org_id, deployment_id, expires_at = self._admit(websocket)
+            org_id, deployment_id, expires_at = await self._admit(websocket)
         except ApiError as refusal:
-            await websocket.send_denial_response(JSONResponse(refusal.body(), status_code=refusal.status))
+            await websocket.send_denial_response(refusal.response())
             return
-        await websocket.accept()
         record = ConnectorRecord(f"conn_{uuid.uuid4().hex[:16]}", org_id, deployment_id, now_iso())
         link = PlatformLink(opened_at=time.time(), token_expires_at=expires_at)
         connection = Connection(self, websocket, link, record)
+        connection.seat_reserved = deployment_id is not None
         try:
+            await websocket.accept()
             async with asyncio.TaskGroup() as tasks:
                 timer = tasks.create_task(self._tick(connection))
                 await self._read(connection, tasks)
@@ -158,9 +172,19 @@ class Hub:
             log.exception("connector %s failed", record.connector_id)
         finally:
             self._drop(connection)
+            self._release_seat(connection)
 
-    def _admit(self, websocket: WebSocket) -> tuple[str, str | None, float]:
-        """Decide before the upgrade: who is it, is its deployment free, does the sim refuse it."""
+    async def _admit(self, websocket: WebSocket) -> tuple[str, str | None, float]:
+        """Decide before the upgrade: not too many at once, who is it, does the sim refuse it, is there
+        a seat for its deployment (a reserved one when admitted, SPEC.md §14)."""
+        shaped = self.admission.offer(time.monotonic())
+        if not shaped.admitted:
+            # A herd: spread it over the backlog instead of admitting it all at once (SPEC.md §14).
+            status, code, message = jsonrpc.HANDSHAKE_UNAVAILABLE
+            refusal = ApiError(status, code, f"{message}: too many connectors arriving at once; "
+                               f"retry in {shaped.retry_after} s (Retry-After)")
+            refusal.headers["Retry-After"] = str(shaped.retry_after)
+            raise refusal
         header = websocket.headers.get("authorization")
         token = None
         if header:
@@ -175,7 +199,8 @@ class Hub:
         claims = self.tokens.verify(token)
         org_id = claims.org_id
         deployment_id = claims.deployment_id or (websocket.headers.get("x-deployment-id") or None)
-        if deployment_id is not None and self.store.get_deployment(org_id, deployment_id) is None:
+        deployment = self.store.get_deployment(org_id, deployment_id) if deployment_id is not None else None
+        if deployment_id is not None and deployment is None:
             if claims.deployment_id:
                 raise AuthError(
                     401,
@@ -187,10 +212,32 @@ class Hub:
         if sim is not None and sim.reject_next > 0:
             sim.reject_next -= 1
             raise ApiError(503, jsonrpc.HANDSHAKE_UNAVAILABLE[1], jsonrpc.HANDSHAKE_UNAVAILABLE[2] + " (sim reject)")
-        if deployment_id is not None and not self.registry.admits(org_id, deployment_id):
-            status, code, message = jsonrpc.HANDSHAKE_DUPLICATE
-            raise ApiError(status, code, message)
+        if deployment is not None:
+            await self.seats.reserve(org_id, deployment.id, deployment.replicas)
         return org_id, deployment_id, float(claims.exp)
+
+    def _release_seat(self, connection: Connection) -> None:
+        if connection.seat_reserved and connection.record.deployment_id is not None:
+            connection.seat_reserved = False
+            self.seats.release(connection.record.org_id, connection.record.deployment_id)
+
+    async def _probe(self, record: ConnectorRecord) -> bool:
+        """Does this holder's link still carry frames? A `connector.ping` answered within ~2 s."""
+        connection: Connection = record.shell
+        request_id, frame = connection.link.probe()
+        answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        connection.probes[request_id] = answered
+        try:
+            await connection.send(frame)
+            return await asyncio.wait_for(answered, PROBE_TIMEOUT_SECONDS)
+        except (TimeoutError, OSError, RuntimeError, WebSocketDisconnect):
+            return False
+        finally:
+            connection.probes.pop(request_id, None)
+
+    async def _replace(self, record: ConnectorRecord) -> None:
+        """A holder that did not answer its probe: its seat goes to the newcomer (SPEC.md §14)."""
+        await self._close(record.shell, jsonrpc.CLOSE_REPLACED, "replaced: the link did not answer a probe")
 
     async def _read(self, connection: Connection, tasks: asyncio.TaskGroup) -> None:
         while True:
@@ -248,6 +295,10 @@ class Hub:
                     record.bundle.checksum if record.bundle else None,
                     len(record.tools),
                 )
+            elif isinstance(action, ProbeAnswered):
+                waiter = connection.probes.pop(action.request_id, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(True)
             elif isinstance(action, Draining):
                 record.draining = True
                 log.info("connector %s is draining: no new calls go to it", record.connector_id)
@@ -276,16 +327,21 @@ class Hub:
                         reason="unknown deployment",
                     ),
                 )
-            if not self.registry.admits(record.org_id, named):
+            deployment = self.store.get_deployment(record.org_id, named)
+            try:
+                await self.seats.reserve(record.org_id, named, deployment.replicas if deployment else 1)
+            except ApiError:
                 link.closed()
                 await self._close(connection, jsonrpc.CLOSE_REPLACED, jsonrpc.HANDSHAKE_DUPLICATE[2])
                 return False
             record.deployment_id = named
+            connection.seat_reserved = True
         record.connector_version = params.connector_version
         if params.concurrency:
             record.concurrency = params.concurrency
         self._set_tools(record, params.bundle, params.tools)
         self.registry.add(record)
+        self._release_seat(connection)  # the registry holds the seat from now on
         self.events.publish(ToolSetChanged(record.org_id))
         resolved = self.store.resolve_bundle(record.org_id, record.deployment_id)
         record.announced_checksum = resolved.checksum if resolved else None

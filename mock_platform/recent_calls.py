@@ -27,6 +27,7 @@ class RecentCalls:
         deployment_id: str | None,
         duration_ms: float,
         error_code: str | None,
+        connector_id: str | None = None,
     ) -> None:
         """One finished call; `error_code` None means it succeeded."""
         recent = self._by_org.get(org_id)
@@ -37,6 +38,7 @@ class RecentCalls:
                 "callId": call_id,
                 "tool": tool,
                 "deploymentId": deployment_id,
+                "connectorId": connector_id,  # which replica ran it (SPEC.md §14)
                 "at": now_iso(),
                 "durationMs": round(duration_ms, 3),
                 "outcome": "ok" if error_code is None else "error",

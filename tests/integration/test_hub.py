@@ -49,8 +49,10 @@ Answer = Callable[[dict[str, Any]], Any]
 class Connector:
     """A scripted connector: hello, then answer each tools/call with `answer(params)` (None = stay silent)."""
 
-    def __init__(self, platform, token: str, tools=None, answer: Answer | None = None, headers=None) -> None:
+    def __init__(self, platform, token: str, tools=None, answer: Answer | None = None, headers=None,
+                 answers_probes: bool = True) -> None:
         self.platform, self.token = platform, token
+        self.answers_probes = answers_probes  # False: a link the network silently dropped
         self.tools = [ECHO] if tools is None else tools
         self.answer = answer or (lambda params: {"output": params["arguments"], "durationMs": 0.1})
         self.headers = headers or {}
@@ -71,7 +73,12 @@ class Connector:
         try:
             async for frame in self.ws:
                 message = json.loads(frame)
-                if message.get("method") == jsonrpc.TOOLS_CALL:
+                if message.get("method") == jsonrpc.CONNECTOR_PING:
+                    # A live connector answers the platform's probe (SPEC §14), as the runtime does.
+                    if self.answers_probes:
+                        await self.ws.send(jsonrpc.result(message["id"], {}))
+                    await self.received.put(message)
+                elif message.get("method") == jsonrpc.TOOLS_CALL:
                     self.calls.append(message["params"])
                     reply = self.answer(message["params"])
                     if isinstance(reply, dict) and "code" in reply:
@@ -252,6 +259,70 @@ async def test_a_dropped_link_fails_its_calls_in_flight_at_once(platform):
         response = await pending
         assert response.status_code == 503 and response.json()["error"]["code"] == "connector_unavailable"
         assert time.monotonic() - started < 10  # well before the call's 20 s deadline
+
+
+async def test_a_holder_silent_to_the_probe_is_replaced_4009_and_its_calls_fail(platform):
+    user = new_org(platform)
+    async with client(platform, user) as api:
+        deployment = (await api.post("/api/deployments", json={"name": "d"})).json()["deploymentId"]
+        token = platform.mint_token(sub="connector", orgId=jwt.decode(user, options={"verify_signature": False})["orgId"],
+                                    deploymentId=deployment)
+        ghost = await Connector(platform, token, answer=lambda params: None, answers_probes=False).__aenter__()
+        pending = asyncio.create_task(api.post("/api/tools/echo/call", json={"arguments": {"n": 1}, "timeoutMs": 20000}))
+        await async_wait_until(lambda: ghost.calls, 10, message="the call to reach the silent holder")
+        started = time.monotonic()
+        async with Connector(platform, token) as successor:  # admitted: the holder did not answer
+            assert time.monotonic() - started < 5  # one ~2 s probe, not two heartbeats
+            assert (await ghost.next_message())["method"] == jsonrpc.CONNECTOR_PING
+            await async_wait_until(lambda: ghost.ws.close_code is not None, 5, message="the ghost's close")
+            assert ghost.ws.close_code == jsonrpc.CLOSE_REPLACED
+            response = await pending
+            assert response.status_code == 503 and response.json()["error"]["code"] == "connector_unavailable"
+            connectors = (await api.get("/api/connectors")).json()["connectors"]
+            assert [c["connectorId"] for c in connectors] == [successor.hello_result["connectorId"]]
+        await ghost.__aexit__()
+
+
+async def test_replicas_admit_n_links_and_refuse_the_next_after_probing(platform):
+    user = new_org(platform)
+    async with client(platform, user) as api:
+        made = await api.post("/api/deployments", json={"name": "pool", "replicas": 2})
+        deployment = made.json()["deploymentId"]
+        token = platform.mint_token(sub="connector", orgId=jwt.decode(user, options={"verify_signature": False})["orgId"],
+                                    deploymentId=deployment)
+        async with Connector(platform, token) as first, Connector(platform, token) as second:
+            assert first.hello_result["connectorId"] != second.hello_result["connectorId"]
+            status, body = await refusal(platform, {"Authorization": f"Bearer {token}"})
+            assert (status, body["error"]["message"]) == (409, "Deployment already connected")
+            # Both answered the probe; now one drains: it gives up its seat and gets no new calls.
+            await first.ws.send(jsonrpc.notification(jsonrpc.CONNECTOR_DRAINING, {}))
+            async def first_draining() -> bool:
+                listed = (await api.get("/api/connectors")).json()["connectors"]
+                return any(c["draining"] for c in listed if c["connectorId"] == first.hello_result["connectorId"])
+
+            await async_wait_until(first_draining, 5, message="the platform to see the drain")
+            for _ in range(6):
+                answer = await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}, "deploymentId": deployment})
+                assert answer.json()["connectorId"] == second.hello_result["connectorId"]
+            async with Connector(platform, token) as third:
+                assert third.hello_result["deploymentId"] == deployment
+
+
+async def test_handshakes_beyond_the_rate_get_503_with_a_retry_after_spread_over_the_backlog(tmp_path):
+    shaped = PlatformProcess(tmp_path / "data", extra_args=["--handshake-rate", "1"]).start()
+    try:
+        answers = []
+        for _ in range(4):
+            with pytest.raises(InvalidStatus) as caught:
+                async with connect(shaped.ws_url):
+                    pass
+            answers.append((caught.value.response.status_code, caught.value.response.headers.get("Retry-After")))
+        assert answers[0] == (401, None)  # admitted (then refused: no token)
+        assert [status for status, _ in answers[1:]] == [503, 503, 503]
+        waits = [int(after) for _, after in answers[1:]]
+        assert waits == sorted(waits) and waits[-1] >= 2  # each one later than the one before it
+    finally:
+        shaped.stop()
 
 
 async def test_routing_least_busy_and_by_deployment(platform):

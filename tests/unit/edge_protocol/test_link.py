@@ -26,6 +26,7 @@ from edge_protocol.link import (
     LinkState,
     LogsReceived,
     PlatformLink,
+    ProbeAnswered,
     Reauthenticated,
     ReauthRefused,
     ReauthRequested,
@@ -201,12 +202,36 @@ def test_malformed_answers_fail_the_call_with_the_field_named(answer, words):
     assert answered.refused and words in answered.error.message
 
 
-def test_a_draining_connector_refuses_new_calls_as_overloaded_and_tells_the_platform():
+def test_a_draining_connector_still_runs_the_calls_already_on_their_way_and_tells_the_platform():
     connector, platform = registered_pair()
-    assert platform.receive(connector.draining()) == [Draining()] and platform.draining
-    _, frame = platform.call(CallParams("call_9", "echo", {}, None))
-    [refusal] = frames(connector.receive(frame))
-    assert refusal["error"]["data"]["kind"] == "overloaded"
+    # A call the platform routed before it read `connector.draining` crosses it on the wire: it runs
+    # (refusing it would fail a call during a rolling restart, SPEC.md §14).
+    _, crossing = platform.call(CallParams("call_9", "echo", {}, None))
+    draining = connector.draining()
+    assert platform.receive(draining) == [Draining()] and platform.draining
+    [run] = connector.receive(crossing)
+    assert isinstance(run, RunCall) and run.params.call_id == "call_9"
+
+
+def test_a_ping_answer_is_a_barrier_behind_every_frame_sent_before_it():
+    connector, platform = registered_pair()
+    ping_id, ping = connector.probe()
+    [answer] = frames(platform.receive(ping))
+    assert answer == {"jsonrpc": "2.0", "id": ping_id, "result": {}}
+    assert connector.receive(json.dumps(answer)) == [ProbeAnswered(ping_id)]
+    assert connector.receive(json.dumps(answer)) == [Ignored(f"an answer to no request of ours ({ping_id})")]
+
+
+def test_the_platform_probes_a_holder_and_any_answer_counts():
+    connector, platform = registered_pair()
+    probe_id, probe = platform.probe()
+    [pong] = frames(connector.receive(probe))
+    assert pong == {"jsonrpc": "2.0", "id": probe_id, "result": {}}
+    assert platform.receive(json.dumps(pong)) == [ProbeAnswered(probe_id)]
+    # An older connector that does not know connector.ping answers an error: alive all the same.
+    other_id, _ = platform.probe()
+    unknown = jsonrpc.error(other_id, {"code": jsonrpc.METHOD_NOT_FOUND, "message": "Method not found"})
+    assert platform.receive(unknown) == [ProbeAnswered(other_id)]
 
 
 @pytest.mark.parametrize(
