@@ -92,13 +92,16 @@ class Pool:
         if made.status_code != 201:
             raise StackError(f"deployment refused: {made.status_code} {made.text[:300]}")
         self.deployment_id = made.json()["deploymentId"]
-        self.ledger = work / "ledger.txt"
+        (work / "ledger").mkdir(exist_ok=True)
+        self.ledger = work / "ledger" / "ledger.txt"
         self.runtimes: dict[int, Runtime] = {}
 
     def start(self, index: int) -> Runtime:
         directory = self.work / f"replica-{index}"
         if not (directory / "manifest.json").exists():
-            write_bundle(directory, [echo_tool(), COUNT], version=1)
+            # The ledger is outside the sandbox's scratch dir: the bundle asks to write there (SPEC §10).
+            write_bundle(directory, [echo_tool(), COUNT], version=1,
+                         sandbox={"permissions": {"fsWrite": [str(self.ledger.parent)]}})
         self.runtimes[index] = start_runtime(
             self.platform, directory, env={"DEPLOYMENT_ID": self.deployment_id, "EC_WORKERS": "1"}
         )

@@ -62,7 +62,10 @@ class Pool:
         made = self.http.post("/api/deployments", json={"name": "pool", "replicas": replicas})
         assert made.status_code == 201, made.text
         self.deployment_id, self.secret = made.json()["deploymentId"], made.json()["secret"]
-        self.ledger = tmp_path / "ledger.txt"
+        (tmp_path / "ledger").mkdir(exist_ok=True)
+        self.ledger = tmp_path / "ledger" / "ledger.txt"
+        # The ledger lives outside the sandbox's scratch dir: the bundle asks to write there (SPEC §10).
+        self.sandbox = {"permissions": {"fsWrite": [str(self.ledger.parent)]}}
         self.runtime_env = {"TOOL_RPC_URL": platform.ws_url, **runtime_env}
         self.runtimes: dict[int, RuntimeProcess] = {}
 
@@ -70,7 +73,7 @@ class Pool:
         """Start replica `index` (again, after a stop: same installation directory)."""
         directory = self.tmp_path / f"replica-{index}"
         if not (directory / "manifest.json").exists():
-            write_bundle(directory, [COUNT], version=1)
+            write_bundle(directory, [COUNT], version=1, sandbox=self.sandbox)
         process = RuntimeProcess(
             directory,
             env={**self.runtime_env, "DEPLOYMENT_ID": self.deployment_id, "DEPLOYMENT_SECRET": self.secret, **env},
@@ -268,7 +271,7 @@ def test_kill_9_of_one_replica_fails_only_its_calls_in_flight(pool_factory):
     )
     pool = pool_factory(3)
     for index in range(3):
-        write_bundle(pool.tmp_path / f"replica-{index}", [slow], version=1)
+        write_bundle(pool.tmp_path / f"replica-{index}", [slow], version=1, sandbox=pool.sandbox)
     replicas = [pool.runtime(i) for i in range(3)]
     for process in replicas:
         process.wait_healthy()
