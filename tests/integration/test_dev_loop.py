@@ -104,8 +104,11 @@ def test_dev_loop_edit_break_fix_and_clean_stop(project: Path, tmp_path: Path):
         assert "Ready: dev-proj v" in dev.text()
         assert dev.find(r"health\s+http://127\.0\.0\.1:\d+/statusz")
         # One ready-to-paste call line per tool; run the make_slug one exactly as printed.
-        call_line = dev.find(r"AUTH_TOKEN_PATH=(\S+) edge-connector call make_slug '(.*)' --platform (\S+)")
-        assert call_line, dev.text()
+        # (the lines after "Ready" arrive one by one: wait for it rather than read a half-printed block)
+        call_line = wait_until(
+            lambda: dev.find(r"AUTH_TOKEN_PATH=(\S+) edge-connector call make_slug '(.*)' --platform (\S+)"),
+            timeout=10, message="the make_slug call line",
+        )
         token_path, arguments, platform_url = call_line.groups()
         assert platform_url == url
         token = json.loads(Path(token_path).read_text())["token"]
