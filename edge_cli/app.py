@@ -21,7 +21,7 @@ app = typer.Typer(
 
 # One module per command (or command group); each exposes `register(app)`.
 COMMAND_MODULES = [
-    "init", "build", "upload", "bundle", "deployment", "auth", "start", "status", "call", "dev",
+    "init", "build", "upload", "bundle", "deployment", "org", "auth", "start", "status", "call", "dev",
     "platform", "sim", "autostart", "mcp", "tail", "secret",
 ]
 

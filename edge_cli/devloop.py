@@ -32,13 +32,13 @@ from bundler.build import BuildResult, build_project
 from bundler.errors import BuildError
 from bundler.node import node_env, npm_command
 from edge_protocol.manifest import Manifest
+from edge_runtime.private_files import write_private_file
 
 from .client import PlatformClient
 from .dev_vars import DevVars
 from .errors import CliError
 
 DEV_EMAIL = "dev@localhost"
-DEV_ORG = "dev"
 DEV_DEPLOYMENT = "dev"
 _LISTENING = re.compile(r"mock-platform listening on (http://\S+)")
 #: Paths under the project whose changes never trigger a build.
@@ -329,7 +329,7 @@ class DevSession:
 
     def _login(self, url: str) -> str:
         try:
-            response = httpx.post(f"{url}/api/auth/dev-login", json={"email": DEV_EMAIL, "orgId": DEV_ORG}, timeout=10)
+            response = httpx.post(f"{url}/api/auth/dev-login", json={"email": DEV_EMAIL}, timeout=10)
         except httpx.HTTPError as exc:
             raise CliError(f"Cannot reach the platform at {url} ({exc})", "Is it running?") from None
         if response.status_code != 200:
@@ -348,11 +348,8 @@ class DevSession:
     def _prepare_runtime_dir(self, url: str, token: str) -> None:
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
         token_path = self.runtime_dir / "auth-token.json"
-        tmp = token_path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"token": token, "platformUrl": url, "savedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, handle)
-        os.replace(tmp, token_path)
+        write_private_file(token_path, json.dumps(
+            {"token": token, "platformUrl": url, "savedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
         config = {
             "toolRpcUrl": url.replace("http://", "ws://").replace("https://", "wss://") + "/tool-rpc",
             "deploymentId": self.deployment_id,

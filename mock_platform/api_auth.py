@@ -11,9 +11,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from .auth import Principal, bearer_token, current_principal
+from .auth import Principal, bearer_token, current_user
 from .config import is_loopback
 from .errors import ApiError
+from .store import NotAMember
 from .models import (
     AUTH_ERRORS,
     DevLoginRequest,
@@ -35,18 +36,33 @@ def _iso(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def not_a_member(org_id: str) -> ApiError:
+    return ApiError(403, "not_a_member",
+                    f"You are not a member of organization {org_id}; ask one of its owners to invite you")
+
+
 def _user_token(request: Request, email: str, org_id: str | None) -> TokenResponse:
     platform = _platform(request)
-    sub, org, orgs = platform.store.sign_in(email, org_id)
+    try:
+        sub, org, orgs = platform.store.sign_in(email, org_id)
+    except NotAMember as refused:
+        raise not_a_member(refused.org_id) from None
     ttl = platform.config.user_token_ttl_seconds
     token = platform.tokens.issue(sub, org_id=org, orgs=orgs, expires_in=ttl)
     return TokenResponse(token=token, expiresAt=_iso(platform.tokens.decode(token).exp))
 
 
+def require_dev_mode(request: Request) -> None:
+    if not _platform(request).config.dev:
+        raise ApiError(404, "not_found", "Dev routes are off; start the platform with --dev")
+
+
 @router.post("/api/auth/dev-login", response_model=TokenResponse, tags=["auth"],
-             responses=error_responses(422))
+             responses=error_responses(403, 404, 422))
 def dev_login(body: DevLoginRequest, request: Request) -> TokenResponse:
-    """Open. Creates the user and organization if new and returns a user token."""
+    """Open, dev mode only. Creates the user (and the organization if new) and returns a user token;
+    an existing organization admits only its members and invitees (403 `not_a_member`)."""
+    require_dev_mode(request)
     return _user_token(request, body.email, body.orgId)
 
 
@@ -54,9 +70,8 @@ def dev_login(body: DevLoginRequest, request: Request) -> TokenResponse:
              responses=error_responses(404, 422))
 def mint_dev_token(body: DevTokenRequest, request: Request) -> TokenResponse:
     """Open, dev mode only. Mints any token: expired (negative `expiresIn`), org-less, deployment tokens."""
+    require_dev_mode(request)
     platform = _platform(request)
-    if not platform.config.dev:
-        raise ApiError(404, "not_found", "Dev routes are off; start the platform with --dev")
     token = platform.tokens.issue(
         body.sub, org_id=body.orgId, orgs=body.orgs, expires_in=body.expiresIn, deployment_id=body.deploymentId
     )
@@ -65,8 +80,8 @@ def mint_dev_token(body: DevTokenRequest, request: Request) -> TokenResponse:
 
 
 @router.get("/api/me", response_model=MeResponse, tags=["auth"], responses=error_responses(*AUTH_ERRORS))
-def me(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> MeResponse:
-    """Who the token says you are (user or deployment token)."""
+def me(request: Request, principal: Annotated[Principal, Depends(current_user)]) -> MeResponse:
+    """Who the token says you are (a user token)."""
     claims = _platform(request).tokens.verify(bearer_token(request))  # already accepted: only read here
     return MeResponse(sub=principal.sub, orgId=principal.org_id, orgs=claims.orgs or {principal.org_id: "member"},
                       deploymentId=principal.deployment_id, expiresAt=_iso(claims.exp))
@@ -171,12 +186,13 @@ def login_page(
  <button type="submit" name="mode" value="paste">Show a token to paste instead</button>
 </form>
 <p class=note>Can't reach this machine's callback (SSH, WSL, a container)? Choose <em>Show a token to paste
-instead</em> and run <code>edge-connector auth --token &lt;token&gt;</code> where the CLI runs.</p>"""
+instead</em> and run <code>edge-connector auth --token -</code> where the CLI runs, then paste it.</p>"""
     return _page("Sign in", body)
 
 
 @router.post("/login", response_class=HTMLResponse, tags=["auth"], status_code=303,
-             responses={200: {"description": "the token to paste"}, 400: {"description": "bad form"}})
+             responses={200: {"description": "the token to paste"}, 400: {"description": "bad form"},
+                        403: {"description": "not a member of that organization"}})
 def login_submit(
     request: Request,
     email: Annotated[str, Form()],
@@ -194,13 +210,17 @@ def login_submit(
     if callback and not is_loopback_callback(callback):
         return _page("Sign-in refused", "<h1>Sign-in refused</h1><p class=error>The callback must be a loopback "
                      "address.</p>", 400)
-    issued = _user_token(request, form.email, form.orgId)
+    try:
+        issued = _user_token(request, form.email, form.orgId)
+    except ApiError as refused:
+        return _page("Sign-in refused", f"<h1>Sign-in refused</h1><p class=error>{html.escape(refused.message)}</p>",
+                     refused.status)
     if callback and mode != "paste":
         return RedirectResponse(_with_query(callback, token=issued.token, state=state), status_code=303)
     esc = html.escape
     body = f"""<h1>Your token</h1>
 <p>Paste it where the CLI runs:</p>
 <textarea readonly id="token">{esc(issued.token)}</textarea>
-<p><code>edge-connector auth --token &lt;token&gt;</code></p>
+<p><code>edge-connector auth --token -</code> (then paste it; it stays out of your shell history)</p>
 <p class=note>Valid until {esc(issued.expiresAt)}. Treat it like a password.</p>"""
     return _page("Your token", body)

@@ -217,12 +217,17 @@ def _verify(archive_file: Path, unpack_dir: Path) -> Manifest:
             responses={200: {"content": {"application/gzip": {}}, "description": "the archive"},
                        **error_responses(*AUTH_ERRORS, 404)})
 def download_archive(name: str, version: int, request: Request, principal: AnyToken) -> FileResponse:
-    """The archive of one version; deployment tokens may download too (that is how connectors sync)."""
+    """The archive of one version; a deployment token may download the bundle assigned to it (how connectors sync)."""
     store: Store = _platform(request).store
     record = store.get_bundle_version(principal.org_id, name, version)
+    if principal.is_deployment and record is not None:
+        # A connector fetches only the bundle assigned to it (SPEC.md §9), any version of it: a swap
+        # may still be downloading the previous one when the assignment moves on.
+        resolved = store.resolve_bundle(principal.org_id, principal.deployment_id)
+        record = record if resolved is not None and resolved.name == record.name else None
     if record is None:
         raise not_found("bundle", f"{name}@{version}")
-    path = store.archive_path(record.checksum, record.name)
+    path = store.archive_file(record)
     if not path.exists():
         raise ApiError(500, "archive_missing", f"The archive of {name}@{version} is missing from the data directory")
     return FileResponse(path, media_type="application/gzip", filename=f"{name.replace('/', '__')}-{version}.tar.gz",

@@ -8,11 +8,25 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from . import api_auth, api_bundles, api_deployments, api_secrets, hub, log_redaction, mcp, pages, sim, tail, tool_calls
+from . import (
+    api_auth,
+    api_bundles,
+    api_deployments,
+    api_org,
+    api_secrets,
+    hub,
+    log_redaction,
+    mcp,
+    pages,
+    sim,
+    tail,
+    tool_calls,
+)
 from .auth import TokenService
 from .config import PlatformConfig
 from .errors import install_error_handlers
 from .events import EventBus
+from .host_guard import HostGuard
 from .hub import Hub
 from .models import HealthStatus
 from .secrets_store import SecretStore
@@ -77,12 +91,13 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
         """Open. 200 while the platform serves requests."""
         return HealthStatus(status="ok")
 
-    for module in (api_auth, api_deployments, api_bundles, api_secrets, tool_calls, sim, hub, tail, pages):
+    for module in (api_auth, api_org, api_deployments, api_bundles, api_secrets, tool_calls, sim, hub, tail, pages):
         app.include_router(module.router)
     # First in the route table: an MCP request is matched before the ~50 API routes are tried (routing
     # was ~10 % of the platform's CPU per /mcp call when it came last).
     app.router.routes[:0] = mcp.routes(mcp_endpoint)
     app.add_middleware(tool_calls.CallFastPath)  # the call path skips FastAPI's routing (see tool_calls)
+    app.add_middleware(HostGuard, config=config)  # outermost: dev mode's DNS-rebinding guard (SPEC.md §9)
     return app
 
 

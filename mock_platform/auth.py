@@ -8,6 +8,7 @@ CLI and the runtime can quote them to the user.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 import time
@@ -188,20 +189,41 @@ def principal_from_token(request: Request, token: str | None) -> Principal:
     return Principal(claims.sub, claims.org_id, claims.deployment_id)
 
 
+# What a deployment token may reach (SPEC.md §9): its own assignment, archives (the route checks that
+# the bundle is the one assigned to it) and its own secrets; `/tool-rpc` checks tokens itself. One
+# allow-list here, so a new route refuses deployment tokens unless it is added on purpose.
+_DEPLOYMENT_ROUTES = (
+    ("GET", re.compile(r"^/api/connectors/assignment$")),
+    ("GET", re.compile(r"^/api/bundles/.+/versions/[^/]+/archive$")),
+    ("GET", re.compile(r"^/api/deployments/[^/]+/secrets$")),
+)
+
+
+def deployment_token_may(method: str, path: str) -> bool:
+    return any(method == allowed and pattern.match(path) for allowed, pattern in _DEPLOYMENT_ROUTES)
+
+
+def user_token_required() -> ApiError:
+    return ApiError(
+        403, "user_token_required",
+        "This route needs a user token; deployment tokens may only fetch their assignment, archives and secrets",
+    )
+
+
 # The dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its threadpool,
 # and that hop would cost more than the check itself (a JWT decode and, for deployment tokens, one
 # indexed SQLite read) on every tool call.
 async def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: any valid token with an organization (user or deployment)."""
-    return principal_from_token(request, bearer_token(request))
+    """FastAPI dependency: a user token, or a deployment token on the routes of `_DEPLOYMENT_ROUTES`."""
+    principal = principal_from_token(request, bearer_token(request))
+    if principal.is_deployment and not deployment_token_may(request.method, request.url.path):
+        raise user_token_required()
+    return principal
 
 
 async def current_user(request: Request) -> Principal:
-    """FastAPI dependency: a user token; deployment tokens only reach connector routes."""
+    """FastAPI dependency: a user token only."""
     principal = principal_from_token(request, bearer_token(request))
     if principal.is_deployment:
-        raise ApiError(
-            403, "user_token_required",
-            "This route needs a user token; deployment tokens may only fetch assignments and archives",
-        )
+        raise user_token_required()
     return principal

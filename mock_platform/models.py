@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,9 +32,33 @@ AUTH_ERRORS = (401, 403)
 
 
 # ------------------------------------------------------------------------------------ auth
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
+
 class DevLoginRequest(_Model):
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
     orgId: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class InviteRequest(_Model):
+    email: str = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
+    role: Literal["member", "owner"] = "member"
+
+
+class InviteInfo(_Model):
+    email: str
+    role: str
+    orgId: str
+
+
+class MemberInfo(_Model):
+    email: str
+    role: str = Field(examples=["owner", "member"])
+
+
+class MemberList(_Model):
+    members: list[MemberInfo]
+    invites: list[MemberInfo] = Field(default_factory=list, description="invited, not signed in yet")
 
 
 class TokenResponse(_Model):

@@ -96,6 +96,7 @@ def url_of(sock: socket.socket, host: str, tls: bool = False) -> str:
 def _server(config: PlatformConfig, log_level: str = "warning", ssl_certfile: Path | None = None,
             ssl_keyfile: Path | None = None) -> uvicorn.Server:
     from .app import create_app
+    from .host_guard import HostGuard
     from .mcp import McpFastPath
     from .tool_calls import CallFastPath
 
@@ -104,7 +105,7 @@ def _server(config: PlatformConfig, log_level: str = "warning", ssl_certfile: Pa
         # In front of the whole app, tool calls also skip FastAPI's outer layers (body-limit and
         # telemetry wrappers, ServerErrorMiddleware): ~20 % less platform CPU per call (docs/performance.md).
         # `/mcp` requests likewise go straight to the MCP endpoint.
-        McpFastPath(CallFastPath(app), app), log_level=log_level, lifespan="on", access_log=False,
+        HostGuard(McpFastPath(CallFastPath(app), app), config), log_level=log_level, lifespan="on", access_log=False,
         # ASGI gives the hub no way to send pings, so uvicorn's keepalive is the hub's heartbeat
         # (SPEC.md §7): a ping every interval, a link silent for another interval is closed. Frames
         # up to twice the protocol limit reach the hub, which refuses oversized ones with close 4000.

@@ -1,4 +1,4 @@
-"""Everything the platform remembers: SQLite (WAL) at `<data>/platform.db`, archives named by checksum.
+"""Everything the platform remembers: SQLite (WAL) at `<data>/platform.db`, archives named by their SHA-256.
 
 Orgs, users, deployments (secrets as scrypt hashes), bundle versions, the org default and per-deployment
 assignments. One connection guarded by a lock: FastAPI runs sync routes in a threadpool, and SQLite
@@ -16,7 +16,6 @@ import re
 import secrets
 import shutil
 import sqlite3
-import tarfile
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +50,14 @@ CREATE TABLE IF NOT EXISTS deployments (
     created_at TEXT NOT NULL,
     secret_rotated_at TEXT,
     replicas INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS invites (
+    org_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    role TEXT NOT NULL,
+    invited_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (org_id, email)
 );
 CREATE INDEX IF NOT EXISTS deployments_by_org ON deployments (org_id);
 CREATE TABLE IF NOT EXISTS bundle_versions (
@@ -87,6 +94,14 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class NotAMember(Exception):
+    """Signing in to an existing organization without being a member or invited (SPEC.md §9)."""
+
+    def __init__(self, org_id: str) -> None:
+        super().__init__(org_id)
+        self.org_id = org_id
+
+
 # ------------------------------------------------------------------------------------ records
 @dataclass(frozen=True)
 class Deployment:
@@ -110,6 +125,8 @@ class BundleVersion:
     created_at: str
     #: What the bundle asks of the runtime (manifest `sandbox`, SPEC.md §10-§11); {} for the default sandbox.
     sandbox: dict[str, Any] = field(default_factory=dict)
+    #: SHA-256 of the stored archive file itself (None for versions stored before it was recorded).
+    archive_sha256: str | None = None
 
     @property
     def archive_url(self) -> str:
@@ -219,6 +236,8 @@ class Store:
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(bundle_versions)")}
         if "sandbox" not in columns:  # before SPEC §10: no bundle asked for anything
             self._db.execute("ALTER TABLE bundle_versions ADD COLUMN sandbox TEXT NOT NULL DEFAULT '{}'")
+        if "archive_sha256" not in columns:  # before archives were keyed by their own hash (issue 12)
+            self._db.execute("ALTER TABLE bundle_versions ADD COLUMN archive_sha256 TEXT")
 
     # -- plumbing
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
@@ -235,11 +254,14 @@ class Store:
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
 
-    # -- orgs and users
+    # -- orgs, users, invitations (SPEC.md §9)
     def sign_in(self, email: str, org_id: str | None = None) -> tuple[str, str, dict[str, str]]:
-        """Create the user (and org) if new; returns `(sub, org_id, orgs)` for the token.
+        """Create the user if new and pick the org of the token; returns `(sub, org_id, orgs)`.
 
-        Without `org_id` the user's first org is used, or a personal one is made from the email.
+        An `org_id` that does not exist yet is created with this user as its owner; an existing one
+        admits only its members and the emails it invited (the invite becomes a membership here),
+        else `NotAMember`. Without `org_id` the user's first org is used, or a new personal one whose
+        id nobody can guess in advance (a predictable id could be taken first by someone else).
         """
         email = email.strip().lower()
         sub = email
@@ -251,14 +273,44 @@ class Store:
                 org_id = row["org_id"] if row else personal_org_id(email)
             if not db.execute("SELECT 1 FROM orgs WHERE id = ?", (org_id,)).fetchone():
                 db.execute("INSERT INTO orgs (id, created_at) VALUES (?, ?)", (org_id, utc_now()))
-                role = "owner"
-            else:
-                role = "member"
-            db.execute("INSERT OR IGNORE INTO memberships (sub, org_id, role) VALUES (?, ?, ?)", (sub, org_id, role))
+                db.execute("INSERT INTO memberships (sub, org_id, role) VALUES (?, ?, 'owner')", (sub, org_id))
+            elif not db.execute("SELECT 1 FROM memberships WHERE sub = ? AND org_id = ?", (sub, org_id)).fetchone():
+                invite = db.execute("SELECT role FROM invites WHERE org_id = ? AND email = ?", (org_id, email)).fetchone()
+                if invite is None:
+                    raise NotAMember(org_id)
+                db.execute("INSERT INTO memberships (sub, org_id, role) VALUES (?, ?, ?)", (sub, org_id, invite["role"]))
+                db.execute("DELETE FROM invites WHERE org_id = ? AND email = ?", (org_id, email))
             rows = db.execute("SELECT org_id, role FROM memberships WHERE sub = ? ORDER BY rowid", (sub,)).fetchall()
         orgs = {org_id: next(r["role"] for r in rows if r["org_id"] == org_id)}
         orgs.update({r["org_id"]: r["role"] for r in rows if r["org_id"] != org_id})
         return sub, org_id, orgs
+
+    def role_of(self, sub: str, org_id: str) -> str | None:
+        rows = self._query("SELECT role FROM memberships WHERE sub = ? AND org_id = ?", (sub, org_id))
+        return rows[0]["role"] if rows else None
+
+    def invite(self, org_id: str, email: str, role: str, invited_by: str) -> None:
+        """Remember that `email` may join `org_id` with `role` (again: the newest invite wins)."""
+        email = email.strip().lower()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO invites (org_id, email, role, invited_by, created_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (org_id, email) DO UPDATE SET role = excluded.role, invited_by = excluded.invited_by,"
+                " created_at = excluded.created_at",
+                (org_id, email, role, invited_by, utc_now()),
+            )
+
+    def list_members(self, org_id: str) -> list[tuple[str, str]]:
+        """`(email, role)` of every member, in the order they joined."""
+        rows = self._query(
+            "SELECT u.email, m.role FROM memberships m JOIN users u ON u.sub = m.sub WHERE m.org_id = ? ORDER BY m.rowid",
+            (org_id,),
+        )
+        return [(r["email"], r["role"]) for r in rows]
+
+    def list_invites(self, org_id: str) -> list[tuple[str, str]]:
+        rows = self._query("SELECT email, role FROM invites WHERE org_id = ? ORDER BY created_at, email", (org_id,))
+        return [(r["email"], r["role"]) for r in rows]
 
     # -- deployments
     def create_deployment(self, org_id: str, name: str, replicas: int = 1) -> tuple[Deployment, str]:
@@ -311,25 +363,24 @@ class Store:
         return _deployment(rows[0]) if rows and ok else None
 
     # -- bundles
-    def archive_path(self, checksum: str, bundle: str | None = None) -> Path:
-        """Where the archive of `checksum` is: `archives/<checksum hex>.tar.gz`.
+    def archive_file(self, record: BundleVersion) -> Path:
+        """Where the archive of `record` is stored.
 
-        The checksum covers the files, not `manifest.json`, so the same files uploaded under another
-        bundle name get their own `<hex>-<name hash>.tar.gz` (a connector must receive a manifest
-        naming the bundle it was assigned). Pass `bundle` to find that one when it exists.
+        Archives are named by the SHA-256 of the archive file itself, which covers `manifest.json`
+        too: two orgs uploading the same files with different manifests get two files, and no upload
+        ever answers with, or points at, another org's archive. Identical bytes are stored once.
         """
+        if record.archive_sha256 is not None:
+            return self.archives_dir / f"sha256-{record.archive_sha256}.tar.gz"
+        return self._legacy_archive_path(record.checksum, record.name)
+
+    def _legacy_archive_path(self, checksum: str, bundle: str) -> Path:
+        """Versions stored before archive hashes: `<content checksum>[-<name hash>].tar.gz`."""
         hex_digest = checksum.removeprefix("sha256:")
         if not re.fullmatch(r"[0-9a-f]{64}", hex_digest):
             raise ValueError(f"not a bundle checksum: {checksum!r}")
-        canonical = self.archives_dir / f"{hex_digest}.tar.gz"
-        if bundle is not None:
-            renamed = self._renamed_archive(hex_digest, bundle)
-            if renamed.exists():
-                return renamed
-        return canonical
-
-    def _renamed_archive(self, hex_digest: str, bundle: str) -> Path:
-        return self.archives_dir / f"{hex_digest}-{hashlib.sha256(bundle.encode('utf-8')).hexdigest()[:12]}.tar.gz"
+        renamed = self.archives_dir / f"{hex_digest}-{hashlib.sha256(bundle.encode('utf-8')).hexdigest()[:12]}.tar.gz"
+        return renamed if renamed.exists() else self.archives_dir / f"{hex_digest}.tar.gz"
 
     def new_incoming_path(self) -> Path:
         """A fresh path for an upload being received (same filesystem as the archives, for an atomic move)."""
@@ -338,17 +389,15 @@ class Store:
     def add_bundle_version(self, org_id: str, manifest: Manifest, archive_file: Path) -> tuple[BundleVersion, bool]:
         """Record a verified archive; returns `(version, created)`.
 
-        The same checksum under the same name gives back the existing version (created False); the
-        archive file is moved into place only when no archive of that content and name is stored yet
-        (another org's identical upload is shared).
+        The same checksum under the same name in the same org gives back the existing version
+        (created False). The file is moved into place unless identical bytes are already stored.
         """
         tools = [_tool_dict(t) for t in manifest.tools]
-        # Placing the archive reads a stored tar: done under its own lock, never inside a database
-        # transaction, so readers and other writers are not held up by file I/O.
+        archive_sha256 = _file_sha256(archive_file)  # outside any lock: up to 50 MB of hashing
+        # Placed under its own lock, never inside a database transaction, so readers and other
+        # writers are not held up by file I/O.
+        target = self.archives_dir / f"sha256-{archive_sha256}.tar.gz"
         with self._archives_lock:
-            target = self.archive_path(manifest.checksum, manifest.bundle)
-            if target.exists() and _archived_bundle_name(target) != manifest.bundle:
-                target = self._renamed_archive(manifest.checksum.removeprefix("sha256:"), manifest.bundle)
             if not target.exists():
                 os.replace(archive_file, target)
         # The stored file is what connectors download: its size is the one to announce.
@@ -366,12 +415,12 @@ class Store:
             ).fetchone()
             sandbox = manifest.sandbox.to_wire()
             record = BundleVersion(org_id, manifest.bundle, latest + 1, manifest.checksum, size, tools, utc_now(),
-                                   sandbox)
+                                   sandbox, archive_sha256)
             db.execute(
-                "INSERT INTO bundle_versions (org_id, name, version, checksum, size, tools, created_at, sandbox)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO bundle_versions (org_id, name, version, checksum, size, tools, created_at, sandbox,"
+                " archive_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (org_id, record.name, record.version, record.checksum, size, json.dumps(tools), record.created_at,
-                 json.dumps(sandbox)),
+                 json.dumps(sandbox), archive_sha256),
             )
         return record, True
 
@@ -474,22 +523,18 @@ class _Transaction:
             self._store._lock.release()
 
 
-def _archived_bundle_name(path: Path) -> str | None:
-    """The `bundle` of the manifest inside a stored (already verified) archive."""
-    try:
-        with tarfile.open(path, "r|gz") as tar:
-            for member in tar:
-                if member.name == "manifest.json":
-                    handle = tar.extractfile(member)
-                    return json.loads(handle.read(member.size)).get("bundle") if handle else None
-    except (OSError, tarfile.TarError, ValueError):
-        return None
-    return None
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def personal_org_id(email: str) -> str:
+    """`org-<name>-<random>`: readable, and not derivable from the email (see `Store.sign_in`)."""
     local = _ID_SAFE.sub("-", email.split("@", 1)[0].lower()).strip("-")[:24] or "user"
-    return f"org-{local}-{hashlib.sha256(email.encode('utf-8')).hexdigest()[:6]}"
+    return f"org-{local}-{secrets.token_hex(5)}"
 
 
 def _deployment(row: sqlite3.Row) -> Deployment:
@@ -499,7 +544,7 @@ def _deployment(row: sqlite3.Row) -> Deployment:
 def _bundle_version(row: sqlite3.Row) -> BundleVersion:
     return BundleVersion(
         row["org_id"], row["name"], row["version"], row["checksum"], row["size"], json.loads(row["tools"]),
-        row["created_at"], json.loads(row["sandbox"] or "{}"),
+        row["created_at"], json.loads(row["sandbox"] or "{}"), row["archive_sha256"],
     )
 
 

@@ -17,7 +17,9 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from .auth import Principal, current_principal
+from edge_protocol.limits import MAX_CALL_BODY_BYTES
+
+from .auth import Principal, current_user
 from .errors import ApiError, json_object_body
 from .hub import hub_of
 from .models import (
@@ -48,12 +50,47 @@ def _call_request(raw: bytes) -> tuple[Any, str | None, int | None]:
     return arguments, deployment_id, timeout_ms
 
 
+def arguments_too_large() -> ApiError:
+    error = ApiError(413, "arguments_too_large",
+                     f"The call body is over {MAX_CALL_BODY_BYTES:,} bytes; a tool's arguments must fit in one "
+                     "message to the connector (send a reference to large data instead)", limit=MAX_CALL_BODY_BYTES)
+    error.headers = {"Connection": "close"}  # the rest of the body is not read
+    return error
+
+
+async def read_call_body(request: Request, limit: int = MAX_CALL_BODY_BYTES) -> bytes:
+    """The body, refused at the first byte past `limit` (and at once when Content-Length says so)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise arguments_too_large()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise arguments_too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def deployment_not_found(deployment_id: str) -> ApiError:
+    # Same answer for another org's deployment and for none at all (SPEC.md §9).
+    return ApiError(404, "deployment_not_found",
+                    f"Deployment {deployment_id!r} not found in your organization (edge-connector deployment list)")
+
+
 async def answer_call(request: Request, tool: str, principal: Principal | None = None) -> tuple[int, bytes, dict[str, str]]:
     """Status, JSON body and extra headers of one tool call, whatever happens."""
     try:
-        principal = principal or await current_principal(request)
-        arguments, deployment_id, timeout_ms = _call_request(await request.body())
-        result = await hub_of(request).call_tool(principal.org_id, tool, arguments, deployment_id, timeout_ms)
+        principal = principal or await current_user(request)
+        arguments, deployment_id, timeout_ms = _call_request(await read_call_body(request))
+        try:
+            result = await hub_of(request).call_tool(principal.org_id, tool, arguments, deployment_id, timeout_ms)
+        except CallFailed as failed:
+            # Only a deployment that is not connected needs the store: the hot path stays free of it.
+            if (failed.code == "connector_unavailable" and deployment_id is not None
+                    and request.app.state.platform.store.get_deployment(principal.org_id, deployment_id) is None):
+                raise deployment_not_found(deployment_id) from None
+            raise
     except ApiError as refusal:
         return refusal.status, orjson.dumps(refusal.body()), refusal.headers
     return 200, orjson.dumps(result), {}
@@ -87,8 +124,8 @@ class CallFastPath:
 
 @router.post("/api/tools/{tool}/call", response_model=ToolCallResult, tags=["tools"],
              openapi_extra=documented_body(ToolCallRequest),
-             responses={**error_responses(400, *AUTH_ERRORS), **tool_call_error_responses(404, 422, 502, 503, 504)})
-async def call_tool(tool: str, request: Request, principal: Principal = Depends(current_principal)) -> Response:
+             responses={**error_responses(400, *AUTH_ERRORS, 413), **tool_call_error_responses(404, 422, 502, 503, 504)})
+async def call_tool(tool: str, request: Request, principal: Principal = Depends(current_user)) -> Response:
     """Call a tool as an agent would (served by `CallFastPath` when the app installs it)."""
     status, body, headers = await answer_call(request, tool, principal)
     return Response(body, status_code=status, media_type="application/json", headers=headers or None)
@@ -98,7 +135,7 @@ async def call_tool(tool: str, request: Request, principal: Principal = Depends(
 async def recent_calls(
     request: Request,
     limit: int = Query(50, ge=1, le=500),
-    principal: Principal = Depends(current_principal),
+    principal: Principal = Depends(current_user),
 ) -> Response:
     return Response(orjson.dumps({"calls": hub_of(request).recent_calls(principal.org_id, limit)}),
                     media_type="application/json")

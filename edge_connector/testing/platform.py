@@ -88,10 +88,18 @@ class PlatformProcess:
             self.process.wait(10)
 
     def user_token(self, email: str = "dev@example.com", org_id: str | None = "org-test") -> str:
+        """dev-login; outside dev mode (where it is 404) the `/login` page's paste-a-token answer."""
         body = {"email": email, **({"orgId": org_id} if org_id else {})}
         response = httpx.post(f"{self.url}/api/auth/dev-login", json=body, timeout=10)
+        if response.status_code == 404:
+            page = httpx.post(f"{self.url}/login", data={**body, "mode": "paste"}, timeout=10)
+            page.raise_for_status()
+            found = re.search(r'<textarea readonly id="token">([^<]+)</textarea>', page.text)
+            if found is None:
+                raise RuntimeError("the platform's /login page showed no token")
+            return found.group(1)
         response.raise_for_status()
-        return response.json()["token"]
+        return str(response.json()["token"])
 
     def mint_token(self, **claims) -> str:
         response = httpx.post(f"{self.url}/api/dev/tokens", json=claims, timeout=10)

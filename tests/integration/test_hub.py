@@ -353,7 +353,7 @@ async def test_routing_least_busy_and_by_deployment(platform):
             response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 7}, "deploymentId": deployment})
             assert response.status_code == 200 and response.json()["deploymentId"] == deployment
             response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 7}, "deploymentId": "dep-nobody"})
-            assert response.status_code == 503
+            assert response.status_code == 404  # SPEC.md §9: deployment_not_found
             connectors = (await api.get("/api/connectors")).json()["connectors"]
             assert sorted(str(c["deploymentId"]) for c in connectors) == sorted([deployment, "None"])
             assert sorted(c["inFlight"] for c in connectors) == [0, 1]  # the stuck call

@@ -72,7 +72,7 @@ def test_without_a_loop_subscribers_run_inline_and_failures_are_contained():
 @pytest.fixture
 def app_client(tmp_path):
     app = create_app(PlatformConfig(data_dir=tmp_path / "data"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client, app.state.platform
 
 

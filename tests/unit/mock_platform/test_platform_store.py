@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 import pytest
 
-from mock_platform.store import Store, hash_secret, personal_org_id, secret_matches
+from mock_platform.store import NotAMember, Store, hash_secret, personal_org_id, secret_matches
 from tests.support.bundles import echo_tool, make_archive
 
 
@@ -30,8 +31,9 @@ def test_versions_count_up_per_name_and_identical_content_is_not_a_new_version(s
     assert (v1.version, created1, v2.version, created2) == (1, True, 2, True)
     assert (again.version, created_again, again.checksum) == (1, False, v1.checksum)
     assert other.version == 1
-    assert store.archive_path(v1.checksum).read_bytes()[:2] == b"\x1f\x8b"
-    assert store.archive_path(v1.checksum).name == v1.checksum.removeprefix("sha256:") + ".tar.gz"
+    assert store.archive_file(v1).read_bytes()[:2] == b"\x1f\x8b"
+    assert store.archive_file(v1).name == f"sha256-{v1.archive_sha256}.tar.gz"
+    assert hashlib.sha256(store.archive_file(v1).read_bytes()).hexdigest() == v1.archive_sha256
     assert [v.version for v in store.list_bundle_versions("org-a", "tools")] == [1, 2]
     assert store.get_bundle_version("org-a", "tools").version == 2  # no version: the newest
 
@@ -116,7 +118,7 @@ def test_state_survives_reopening(tmp_path):
         assert second.get_default("org-a").name == "tools"
         assert second.get_assignment("org-a", dep.id).version == 1
         assert second.sign_in("ada@example.com") == (sub, org, orgs)
-        assert second.archive_path(version.checksum).exists()
+        assert second.archive_file(version).exists()
     finally:
         second.close()
     assert sqlite3.connect(tmp_path / "data" / "platform.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -124,16 +126,39 @@ def test_state_survives_reopening(tmp_path):
 
 def test_sign_in_without_an_org_makes_a_personal_one(store):
     sub, org, orgs = store.sign_in("grace@example.com")
-    assert sub == "grace@example.com" and org == personal_org_id("grace@example.com") and orgs == {org: "owner"}
+    assert sub == "grace@example.com" and org.startswith("org-grace-") and orgs == {org: "owner"}
     _, joined, orgs = store.sign_in("grace@example.com", "org-team")
     assert joined == "org-team" and list(orgs) == ["org-team", org]
     _, again, _ = store.sign_in("grace@example.com")
     assert again == org  # the first org stays the default
 
 
+def test_personal_org_ids_cannot_be_derived_from_the_email(store):
+    # A derivable id could be created first by someone else, who would then own the victim's org.
+    assert personal_org_id("grace@example.com") != personal_org_id("grace@example.com")
+    _, first, _ = store.sign_in("grace@example.com")
+    assert first != Store(store.data_dir / "other").sign_in("grace@example.com")[1]
+
+
+def test_an_existing_org_admits_only_members_and_invitees(store):
+    _, org, _ = store.sign_in("owner@example.com", "org-acme")
+    with pytest.raises(NotAMember) as refused:
+        store.sign_in("mallory@example.com", "org-acme")
+    assert refused.value.org_id == "org-acme"
+    assert store.list_members("org-acme") == [("owner@example.com", "owner")]
+    store.invite("org-acme", "Bob@Example.com", "member", invited_by="owner@example.com")
+    assert store.list_invites("org-acme") == [("bob@example.com", "member")]
+    _, joined, orgs = store.sign_in("bob@example.com", "org-acme")
+    assert joined == "org-acme" and orgs["org-acme"] == "member"
+    assert store.list_invites("org-acme") == []  # an invite is used once
+    assert store.list_members("org-acme") == [("owner@example.com", "owner"), ("bob@example.com", "member")]
+    assert store.role_of("bob@example.com", "org-acme") == "member"
+    assert store.role_of("mallory@example.com", "org-acme") is None
+
+
 def test_checksums_must_look_like_checksums(store):
     with pytest.raises(ValueError):
-        store.archive_path("sha256:../../etc/passwd")
+        store._legacy_archive_path("sha256:../../etc/passwd", "x")
 
 
 def test_identical_files_under_another_name_get_an_archive_naming_that_bundle(store, tmp_path):
@@ -142,15 +167,52 @@ def test_identical_files_under_another_name_get_an_archive_naming_that_bundle(st
     from edge_protocol.manifest import Manifest
 
     first, _ = _add(store, tmp_path, "same", org="org-a", name="alpha")
-    shared, _ = _add(store, tmp_path / "again", "same", org="org-b", name="alpha")
     renamed, _ = _add(store, tmp_path / "other", "same", org="org-b", name="beta")
-    assert first.checksum == shared.checksum == renamed.checksum
-    assert store.archive_path(first.checksum, "alpha") == store.archive_path(first.checksum)  # shared file
-    beta_path = store.archive_path(renamed.checksum, "beta")
-    assert beta_path != store.archive_path(first.checksum)
-    with tarfile.open(beta_path) as tar:
+    assert first.checksum == renamed.checksum
+    with tarfile.open(store.archive_file(renamed)) as tar:
         assert Manifest.from_json(tar.extractfile("manifest.json").read()).bundle == "beta"
-    assert renamed.size == beta_path.stat().st_size and shared.size == first.size
+    with tarfile.open(store.archive_file(first)) as tar:
+        assert Manifest.from_json(tar.extractfile("manifest.json").read()).bundle == "alpha"
+
+
+def test_another_orgs_manifest_for_the_same_files_never_replaces_yours(store, tmp_path):
+    # Issue 12 hole 3: archives keyed by the files' checksum alone let org B's version point at
+    # org A's archive (whose manifest differs), and its size told B that A had uploaded that content.
+    import tarfile
+
+    from edge_protocol.manifest import Manifest
+    from tests.support.bundles import pack_bundle, write_bundle
+
+    root = tmp_path / "a"
+    manifest_a = write_bundle(root, [echo_tool()], name="tools")
+    theirs, _ = store.add_bundle_version("org-a", manifest_a, pack_bundle(root, manifest_a, tmp_path / "a.tar.gz"))
+    data = manifest_a.to_dict()
+    data["tools"][0]["description"] = "org B's own words"
+    manifest_b = Manifest.from_dict(data)
+    assert manifest_b.checksum == manifest_a.checksum
+    mine, created = store.add_bundle_version("org-b", manifest_b, pack_bundle(root, manifest_b, tmp_path / "b.tar.gz"))
+    assert created and store.archive_file(mine) != store.archive_file(theirs)
+    with tarfile.open(store.archive_file(mine)) as tar:
+        assert Manifest.from_json(tar.extractfile("manifest.json").read()).tools[0].description == "org B's own words"
+    with tarfile.open(store.archive_file(theirs)) as tar:
+        assert Manifest.from_json(tar.extractfile("manifest.json").read()).tools[0].description != "org B's own words"
+    assert mine.size == store.archive_file(mine).stat().st_size
+
+
+def test_versions_stored_before_archive_hashes_are_still_served(tmp_path):
+    data = tmp_path / "old"
+    store = Store(data)
+    record, _ = _add(store, tmp_path, "legacy")
+    legacy = store.archives_dir / (record.checksum.removeprefix("sha256:") + ".tar.gz")
+    store.archive_file(record).rename(legacy)
+    store._db.execute("UPDATE bundle_versions SET archive_sha256 = NULL")
+    store.close()
+    reopened = Store(data)
+    try:
+        again = reopened.get_bundle_version("org-a", "tools", record.version)
+        assert again.archive_sha256 is None and reopened.archive_file(again) == legacy
+    finally:
+        reopened.close()
 
 
 def test_replicas_default_to_one_are_stored_and_updated(store):
