@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
 import platformdirs
@@ -27,6 +27,7 @@ from edge_protocol import tokens
 from edge_protocol.backoff import Backoff, parse_retry_after
 from edge_protocol.failures import is_retryable_status
 from edge_runtime.tls import CertificateNotTrusted, TlsSetupError, certificate_problem, tls_context
+from edge_protocol.origins import insecure_allowed, insecure_refusal, origin_of
 
 from .errors import CliError
 
@@ -61,6 +62,10 @@ def _normalise_url(url: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise CliError(f"Platform URL {url!r} must start with http:// or https://",
                        "Pass e.g. --platform http://127.0.0.1:8000")
+    try:
+        origin_of(url)
+    except ValueError:
+        raise CliError(f"Platform URL {url!r} has no host", "Pass e.g. --platform http://127.0.0.1:8000") from None
     return url.rstrip("/")
 
 
@@ -356,12 +361,39 @@ def _json_of(response: httpx.Response) -> Any:
                        "Is --platform pointing at an edge-connector platform?") from None
 
 
+def token_destination_refusal(stored: StoredToken, url: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """Why `stored` must not be sent to `url` (SPEC.md §9), or None.
+
+    A saved token goes only to the origin it was saved for (a cloned project's `edge.json` must not
+    collect it); `EDGE_CONNECTOR_TOKEN` goes where it is pointed. Neither crosses a network in
+    clear text unless `EC_ALLOW_INSECURE=1`.
+    """
+    if stored.source != ENV_TOKEN:
+        saved = origin_of(stored.platform_url or DEFAULT_PLATFORM_URL)
+        chosen = origin_of(url)
+        if saved != chosen:
+            return (f"The saved token belongs to {saved}, not {chosen}; "
+                    f"run edge-connector auth --platform {url} or pass --platform")
+    if insecure_allowed(environ):
+        return None
+    return insecure_refusal(url, "your token")
+
+
 def connect(platform_flag: str | None = None, project_dir: Path | str | None = None,
             need_token: bool = True) -> PlatformClient:
-    """The client every command uses: resolved URL, the CLI's token (required unless `need_token` False)."""
+    """The client every command uses: resolved URL, the CLI's token (required unless `need_token` False).
+
+    A token that may not go to that URL stops a command that needs one; one that does not need a
+    token then goes without it.
+    """
     url = resolve_platform_url(platform_flag, project_dir)
-    if need_token:
-        return PlatformClient(url, load_token().token)
-    found = find_token()
-    return PlatformClient(url, found.token if found else None)
+    found = load_token() if need_token else find_token()
+    if found is None:
+        return PlatformClient(url, None)
+    refusal = token_destination_refusal(found, url)
+    if refusal is not None:
+        if need_token:
+            raise CliError(refusal)
+        return PlatformClient(url, None)
+    return PlatformClient(url, found.token)
 

@@ -49,26 +49,40 @@ def can_open_a_browser() -> bool:
 def auth(
     ctx: typer.Context,
     browser: bool = typer.Option(False, "--browser", help="Sign in in the browser; the token comes back to a loopback callback."),
-    token: str = typer.Option(None, "--token", help="Save this token (checked for shape, expiry and organization first)."),
+    token: str = typer.Option(None, "--token", help="Save a token: `--token -` reads it from stdin (keeps it out of shell history and `ps`); a literal token also works. Checked for shape, expiry and organization first."),
     callback_port: int = typer.Option(0, "--callback-port", min=0, max=65535,
                                       help="Fixed port for the loopback callback (for SSH port forwarding)."),
     no_open: bool = typer.Option(False, "--no-open", help="Only print the sign-in URL; do not open a browser."),
     platform: str = typer.Option(None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Log in: `auth --browser` or `auth --token <token>`; see also `auth status` and `auth logout`."""
+    """Log in: `auth --browser`, or `auth --token -` with the token on stdin; see also `auth status` and `auth logout`."""
     if ctx.invoked_subcommand is not None:
         return
     if browser and token:
         raise UsageError("Use either --browser or --token, not both")
     url = resolve_platform_url(platform, Path.cwd())
-    if token:
+    if token == "-":
+        _save_checked(_token_from_stdin(), url, as_json)
+    elif token:
         _save_checked(token.strip(), url, as_json)
     elif browser:
         _browser_login(url, callback_port, open_browser=not no_open, as_json=as_json)
     else:
         out.print(ctx.get_help())
         raise typer.Exit(2)
+
+
+def _token_from_stdin() -> str:
+    """`--token -`: piped in, or typed at a prompt that does not echo."""
+    if sys.stdin.isatty():
+        value = typer.prompt("Token", hide_input=True, err=True)
+    else:
+        value = sys.stdin.read()
+    value = value.strip()
+    if not value:
+        raise CliError("No token on stdin", "Pipe it in: edge-connector auth --token - < token.txt")
+    return value
 
 
 def _save_checked(token: str, url: str, as_json: bool) -> None:
@@ -89,7 +103,7 @@ def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bo
     if not _interactive():
         raise CliError(
             "auth --browser needs an interactive terminal (no TTY, or CI=true)",
-            f"Non-interactive ways: edge-connector auth --token <token>, or set {ENV_TOKEN} in the environment",
+            f"Non-interactive ways: edge-connector auth --token - (the token on stdin), or set {ENV_TOKEN} in the environment",
         )
     with PlatformClient(url) as platform:
         platform.get("/healthz")  # a platform that is down fails now, not after five minutes of waiting
@@ -107,7 +121,7 @@ def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bo
         err.print(
             "Browser on another machine (SSH, WSL)? Forward the callback port (ssh -L "
             f"{server.port}:127.0.0.1:{server.port} …, and use --callback-port to fix it), or choose "
-            "'Show a token to paste instead' on the page and run edge-connector auth --token <token>.",
+            "'Show a token to paste instead' on the page and run edge-connector auth --token - (then paste it).",
             markup=False,
         )
         if open_browser and can_open_a_browser():

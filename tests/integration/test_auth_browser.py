@@ -189,7 +189,7 @@ def test_non_interactive_fails_at_once_naming_the_alternatives(tmp_path, how):
         os.close(slave)
     assert result.returncode == 1
     assert "needs an interactive terminal" in result.stderr
-    assert "edge-connector auth --token <token>" in result.stderr and "EDGE_CONNECTOR_TOKEN" in result.stderr
+    assert "edge-connector auth --token -" in result.stderr and "EDGE_CONNECTOR_TOKEN" in result.stderr
 
 
 def test_login_page_refuses_non_loopback_callbacks(platform):

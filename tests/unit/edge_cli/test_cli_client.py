@@ -212,3 +212,55 @@ def test_an_unusable_ssl_cert_file_is_one_line(monkeypatch, tmp_path):
     with pytest.raises(CliError, match=r"SSL_CERT_FILE=.*missing\.pem does not exist; point it at a PEM file"):
         PlatformClient("https://platform.invalid")
 
+
+# ------------------------------------------------------------------------------------ SPEC.md §9
+def _connect_error(monkeypatch, **env) -> str:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(CliError) as refused:
+        cli_client.connect(None, None)
+    return str(refused.value)
+
+
+def test_a_saved_token_goes_only_to_its_own_origin(monkeypatch, tmp_path):
+    save_token("saved.user.token", "http://127.0.0.1:18765")
+    project = tmp_path / "cloned"
+    project.mkdir()
+    (project / "edge.json").write_text(json.dumps({"platformUrl": "http://evil.example:18765"}))
+    with pytest.raises(CliError) as refused:
+        cli_client.connect(None, project)
+    assert str(refused.value).splitlines()[0] == (
+        "The saved token belongs to http://127.0.0.1:18765, not http://evil.example:18765; "
+        "run edge-connector auth --platform http://evil.example:18765 or pass --platform")
+    assert "saved.user.token" not in str(refused.value)
+    # Same origin with a trailing slash.
+    with cli_client.connect("http://127.0.0.1:18765/", None) as client:
+        assert client._http.headers["Authorization"] == "Bearer saved.user.token"
+    # Another port is another origin; so is localhost for 127.0.0.1.
+    for url in ("http://127.0.0.1:18766", "http://localhost:18765", "https://127.0.0.1:18765"):
+        with pytest.raises(CliError, match="The saved token belongs to"):
+            cli_client.connect(url, None)
+    # A command that does not need a token still runs there, without sending it.
+    with cli_client.connect("http://127.0.0.1:9", None, need_token=False) as client:
+        assert "Authorization" not in client._http.headers
+
+
+def test_the_env_token_goes_where_it_is_pointed_but_never_in_clear_to_a_remote_host(monkeypatch):
+    monkeypatch.setenv("EDGE_CONNECTOR_TOKEN", "ci.token.value")
+    with cli_client.connect("https://platform.example.com", None) as client:
+        assert client._http.headers["Authorization"] == "Bearer ci.token.value"
+    with pytest.raises(CliError) as refused:
+        cli_client.connect("http://platform.example.com", None)
+    assert "EC_ALLOW_INSECURE=1" in str(refused.value) and "ci.token.value" not in str(refused.value)
+    monkeypatch.setenv("EC_ALLOW_INSECURE", "1")
+    with cli_client.connect("http://platform.example.com", None) as client:
+        assert client._http.headers["Authorization"] == "Bearer ci.token.value"
+
+
+def test_a_saved_token_for_a_remote_plain_http_origin_needs_the_insecure_switch(monkeypatch):
+    save_token("saved.user.token", "http://10.1.2.3:8000")
+    with pytest.raises(CliError, match="EC_ALLOW_INSECURE=1"):
+        cli_client.connect("http://10.1.2.3:8000", None)
+    monkeypatch.setenv("EC_ALLOW_INSECURE", "1")
+    with cli_client.connect("http://10.1.2.3:8000", None) as client:
+        assert client._http.headers["Authorization"] == "Bearer saved.user.token"
