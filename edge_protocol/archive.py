@@ -13,10 +13,11 @@ import io
 import os
 import shutil
 import tarfile
+import zlib
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from .limits import MAX_ARCHIVE_BYTES, MAX_UNPACKED_BYTES
+from .limits import MAX_ARCHIVE_BYTES, MAX_MANIFEST_BYTES, MAX_TAR_HEADER_BYTES, MAX_UNPACKED_BYTES
 from .manifest import FileEntry, Manifest, ManifestError, content_checksum, is_safe_relative_path
 
 MANIFEST_NAME = "manifest.json"
@@ -105,6 +106,34 @@ class _CountingReader(io.RawIOBase):
         return len(data)
 
 
+class _CappedTarInfo(tarfile.TarInfo):
+    """`tarfile` reads a whole PAX or GNU long-name header into memory before any check of ours:
+    refuse one over `MAX_TAR_HEADER_BYTES`, chains of them, global headers and sparse files first."""
+
+    def _proc_member(self, tar):  # type: ignore[no-untyped-def]
+        if self.type in _EXTENDED_TYPES:
+            if self.type == tarfile.XGLTYPE:
+                raise ArchiveError("archive has a global PAX header; bundles never need one")
+            if self.size > MAX_TAR_HEADER_BYTES:
+                raise ArchiveError(
+                    f"archive has a {self.size:,}-byte extended tar header, over the limit of {MAX_TAR_HEADER_BYTES:,}"
+                )
+            depth = getattr(tar, "_ec_header_chain", 0) + 1
+            if depth > _MAX_HEADER_CHAIN:
+                raise ArchiveError("archive chains more than two extended tar headers before one entry")
+            tar._ec_header_chain = depth
+        elif self.type == tarfile.GNUTYPE_SPARSE:
+            raise ArchiveError(f"archive entry {self.name!r} is a sparse file; bundles hold regular files only")
+        else:
+            tar._ec_header_chain = 0
+        return super()._proc_member(tar)
+
+
+_EXTENDED_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+                   tarfile.GNUTYPE_LONGLINK)
+_MAX_HEADER_CHAIN = 2
+
+
 def read_archive(
     source: ByteSource | Path | str,
     dest: Path,
@@ -115,8 +144,10 @@ def read_archive(
 ) -> Manifest:
     """Unpack a bundle archive into the new directory `dest` and verify it whole.
 
-    On any failure `dest` is removed and `ArchiveError` raised, so a caller never sees a partial
-    bundle. On success `dest` holds `manifest.json` and exactly the files it lists.
+    `manifest.json` must be the first entry; every later entry is checked against it (listed, the
+    listed size) before a byte of it is written, and hashed while written. On any failure `dest` is
+    removed and `ArchiveError` raised, so a caller never sees a partial bundle. On success `dest`
+    holds `manifest.json` and exactly the files it lists.
     """
     dest = Path(dest)
     if dest.exists():
@@ -132,71 +163,104 @@ def read_archive(
         raise
 
 
+def _check_member(member: tarfile.TarInfo) -> None:
+    name = member.name
+    if not is_safe_relative_path(name):
+        raise ArchiveError(
+            f"archive entry {name!r} has an unsafe path (absolute, '..', empty parts or control characters)"
+        )
+    if member.issym() or member.islnk():
+        raise ArchiveError(f"archive entry {name!r} is a link; bundles hold regular files only")
+    if not member.isreg() or member.issparse():
+        raise ArchiveError(f"archive entry {name!r} is not a regular file (type {member.type!r})")
+
+
 def _read_into(
     source: ByteSource, dest: Path, expected: str | None, max_packed: int, max_unpacked: int
 ) -> Manifest:
     counter = _CountingReader(source, max_packed)
-    seen: dict[str, FileEntry] = {}
-    manifest_bytes: bytes | None = None
-    unpacked = 0
+    # gzip here rather than tarfile's "r|gz": GzipFile inflates at most what is asked for, where
+    # tarfile's stream inflates whole 10 KB reads (up to ~10 MB each from a crafted stream).
+    unzipped = gzip.GzipFile(fileobj=io.BufferedReader(counter, 1 << 16), mode="rb")  # noqa: SIM115 - closed with tar
     try:
         # Opened apart from the loop below so an unreadable header gets its own message; closed in `finally`.
-        tar = tarfile.open(fileobj=io.BufferedReader(counter, 1 << 16), mode="r|gz")  # noqa: SIM115
+        tar = tarfile.open(fileobj=unzipped, mode="r|", tarinfo=_CappedTarInfo)  # noqa: SIM115
+    except ArchiveError:
+        raise
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ArchiveError(f"not a gzip'd tar archive ({exc})") from None
     try:
-        for member in tar:
+        members = iter(tar)
+        manifest = _read_manifest(tar, next(members, None), dest, max_unpacked)
+        listed = {f.path: f for f in manifest.files}
+        seen: dict[str, FileEntry] = {}
+        unpacked = 0
+        for member in members:
             name = member.name
-            if not is_safe_relative_path(name):
-                raise ArchiveError(f"archive entry {name!r} has an unsafe path (absolute, '..' or empty parts)")
-            if member.issym() or member.islnk():
-                raise ArchiveError(f"archive entry {name!r} is a link; bundles hold regular files only")
-            if not member.isreg():
-                raise ArchiveError(f"archive entry {name!r} is not a regular file (type {member.type!r})")
-            if name in seen or (name == MANIFEST_NAME and manifest_bytes is not None):
+            _check_member(member)
+            if name in seen or name == MANIFEST_NAME:
                 raise ArchiveError(f"archive entry {name!r} appears twice")
+            entry = listed.get(name)
+            if entry is None:
+                raise ArchiveError(f"archive entry {name!r} is not listed in manifest.json")
             unpacked += member.size
             if unpacked > max_unpacked:
                 raise ArchiveTooLarge(
                     f"archive unpacks to more than {max_unpacked:,} bytes (at entry {name!r}); refused"
                 )
+            if member.size != entry.size:
+                raise ArchiveError(
+                    f"size mismatch for {name!r}: manifest says {entry.size:,} bytes, the archive entry holds "
+                    f"{member.size:,}"
+                )
             handle = tar.extractfile(member)
             assert handle is not None
-            if name == MANIFEST_NAME:
-                manifest_bytes = handle.read(member.size)
-                (dest / MANIFEST_NAME).write_bytes(manifest_bytes)
-                continue
-            seen[name] = _copy_hashed(handle, dest / name, name)
+            actual = _copy_hashed(handle, dest / name, name)
+            if actual.sha256 != entry.sha256 or actual.size != entry.size:
+                raise ArchiveError(
+                    f"checksum mismatch for {name!r}: manifest says sha256 {entry.sha256[:12]}… "
+                    f"({entry.size} bytes), content is {actual.sha256[:12]}… ({actual.size} bytes)"
+                )
+            seen[name] = actual
     except ArchiveError:
         raise
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise ArchiveError(f"archive is truncated or corrupt ({exc})") from None
     finally:
         tar.close()
 
-    if manifest_bytes is None:
-        raise ArchiveError("archive has no manifest.json")
-    try:
-        manifest = Manifest.from_json(manifest_bytes)
-    except ManifestError as exc:
-        raise ArchiveError(str(exc)) from None
-    listed = {f.path: f for f in manifest.files}
-    for name in sorted(seen.keys() - listed.keys()):
-        raise ArchiveError(f"archive entry {name!r} is not listed in manifest.json")
     for name in sorted(listed.keys() - seen.keys()):
         raise ArchiveError(f"manifest.json lists {name!r} but the archive does not contain it")
-    for name, entry in sorted(listed.items()):
-        actual = seen[name]
-        if (actual.sha256, actual.size) != (entry.sha256, entry.size):
-            raise ArchiveError(
-                f"checksum mismatch for {name!r}: manifest says sha256 {entry.sha256[:12]}… "
-                f"({entry.size} bytes), content is {actual.sha256[:12]}… ({actual.size} bytes)"
-            )
     whole = content_checksum(seen.values())
     if whole != manifest.checksum:
         raise ArchiveError(f"checksum mismatch: manifest says {manifest.checksum}, files give {whole}")
     if expected is not None and expected != whole:
         raise ArchiveError(f"checksum mismatch: expected {expected}, archive holds {whole}")
+    return manifest
+
+
+def _read_manifest(tar: tarfile.TarFile, first: tarfile.TarInfo | None, dest: Path, max_unpacked: int) -> Manifest:
+    """The first entry, which must be `manifest.json`: parsed, capped, and written to `dest`."""
+    if first is None:
+        raise ArchiveError("archive has no manifest.json")
+    _check_member(first)
+    if first.name != MANIFEST_NAME:
+        raise ArchiveError(f"archive entry {first.name!r} comes before manifest.json, which must be the first entry")
+    if first.size > MAX_MANIFEST_BYTES:
+        raise ArchiveError(f"manifest.json is {first.size:,} bytes, over the limit of {MAX_MANIFEST_BYTES:,}")
+    handle = tar.extractfile(first)
+    assert handle is not None
+    manifest_bytes = handle.read(first.size)
+    try:
+        manifest = Manifest.from_json(manifest_bytes)
+    except ManifestError as exc:
+        raise ArchiveError(str(exc)) from None
+    listed_total = sum(f.size for f in manifest.files)
+    if listed_total > max_unpacked:
+        raise ArchiveTooLarge(
+            f"archive unpacks to more than {max_unpacked:,} bytes (manifest.json lists {listed_total:,}); refused"
+        )
+    (dest / MANIFEST_NAME).write_bytes(manifest_bytes)
     return manifest
 
 

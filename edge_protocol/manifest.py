@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .limits import DEFAULT_TOOL_TIMEOUT_MS, MANIFEST_SCHEMA_VERSION, TOOL_NAME_RE
+from .limits import (
+    DEFAULT_TOOL_TIMEOUT_MS,
+    MANIFEST_SCHEMA_VERSION,
+    MAX_BUNDLE_FILES,
+    MAX_BUNDLE_TOOLS,
+    MAX_MANIFEST_BYTES,
+    TOOL_NAME_RE,
+)
 from .sandbox import SandboxError, SandboxRequest
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -93,15 +100,20 @@ class Manifest:
         version = data.get("version")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
             raise ManifestError("manifest.json: 'version' must be null or a positive integer")
-        files = [_file_entry(item, i) for i, item in enumerate(_list(data, "files"))]
-        paths = [f.path for f in files]
-        if len(set(paths)) != len(paths):
-            raise ManifestError("manifest.json: a path is listed twice in 'files'")
-        tools = [_tool(item, i, set(paths)) for i, item in enumerate(_list(data, "tools"))]
-        names = [t.name for t in tools]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ManifestError(f"manifest.json: tool name {duplicates[0]!r} is used by more than one tool")
+        # Linear in the number of files and tools, and both capped: this runs on every upload before
+        # anything else is known about the archive.
+        files = [_file_entry(item, i) for i, item in enumerate(_list(data, "files", MAX_BUNDLE_FILES))]
+        paths: set[str] = set()
+        for entry in files:
+            if entry.path in paths:
+                raise ManifestError(f"manifest.json: path {entry.path!r} is listed twice in 'files'")
+            paths.add(entry.path)
+        tools = [_tool(item, i, paths) for i, item in enumerate(_list(data, "tools", MAX_BUNDLE_TOOLS))]
+        names: set[str] = set()
+        for tool in tools:
+            if tool.name in names:
+                raise ManifestError(f"manifest.json: tool name {tool.name!r} is used by more than one tool")
+            names.add(tool.name)
         builder = data.get("builder")
         builder = {} if builder is None else builder  # not `or {}`: an empty list must be refused too
         if not isinstance(builder, dict):
@@ -123,6 +135,8 @@ class Manifest:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"manifest.json is {len(text):,} bytes, over the limit of {MAX_MANIFEST_BYTES:,}")
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -142,10 +156,12 @@ class Manifest:
             )
 
 
-def _list(data: dict[str, Any], key: str) -> list[Any]:
+def _list(data: dict[str, Any], key: str, limit: int) -> list[Any]:
     value = data.get(key)
     if not isinstance(value, list):
         raise ManifestError(f"manifest.json: '{key}' must be a list")
+    if len(value) > limit:
+        raise ManifestError(f"manifest.json lists {len(value):,} {key}, over the limit of {limit:,} per bundle")
     return value
 
 
@@ -154,7 +170,8 @@ def _file_entry(item: Any, index: int) -> FileEntry:
         raise ManifestError(f"manifest.json: files[{index}] must be an object")
     path, sha, size = item.get("path"), item.get("sha256"), item.get("size")
     if not isinstance(path, str) or not is_safe_relative_path(path):
-        raise ManifestError(f"manifest.json: files[{index}].path {path!r} is not a safe relative path")
+        raise ManifestError(f"manifest.json: files[{index}].path {path!r} is not a safe relative path "
+                            "(relative, '/'-separated, no '..', no control characters)")
     if not isinstance(sha, str) or not _HEX64.match(sha):
         raise ManifestError(f"manifest.json: files[{index}].sha256 must be 64 lowercase hex digits")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -169,7 +186,7 @@ def _tool(item: Any, index: int, paths: set[str]) -> ToolDescriptor:
     if not isinstance(name, str) or not TOOL_NAME_RE.match(name):
         raise ManifestError(f"manifest.json: tools[{index}].name {name!r} must match {TOOL_NAME_RE.pattern}")
     entry = item.get("entry")
-    if entry not in paths:
+    if not isinstance(entry, str) or entry not in paths:
         raise ManifestError(f"manifest.json: tool {name!r} has entry {entry!r}, which is not in 'files'")
     schema = item.get("inputSchema")
     if not isinstance(schema, dict):
@@ -192,9 +209,15 @@ def _tool(item: Any, index: int, paths: set[str]) -> ToolDescriptor:
     )
 
 
+# Control characters (a newline above all) would make the checksum text of SPEC.md §3.2 ambiguous:
+# one path holding "\n<hash>  other" could stand for two files.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def is_safe_relative_path(path: str) -> bool:
-    """A forward-slash relative path with no `..`, no empty or `.` parts and no drive or root."""
-    if not path or path.startswith("/") or "\\" in path or "\x00" in path or ":" in path:
+    """A forward-slash relative path with no `..`, no empty or `.` parts, no drive or root and no
+    control characters."""
+    if not path or path.startswith("/") or "\\" in path or ":" in path or _CONTROL.search(path):
         return False
     return all(part not in ("", ".", "..") for part in path.split("/"))
 

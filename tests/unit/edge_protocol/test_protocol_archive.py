@@ -197,7 +197,86 @@ def test_refuses_a_second_manifest(tmp_path):
 
 def test_refuses_an_archive_without_manifest(tmp_path):
     error = refused(craft([regular(p, d) for p, d in GOOD.items()]), tmp_path)
-    assert str(error) == "archive has no manifest.json"
+    assert str(error) == "archive entry 'dist/a.js' comes before manifest.json, which must be the first entry"
+    assert str(refused(craft([]), tmp_path)) == "archive has no manifest.json"
+
+
+def test_refuses_a_manifest_that_is_not_first_before_writing_any_file(tmp_path):
+    entries = [regular("dist/a.js", GOOD["dist/a.js"]), regular("manifest.json", manifest_for(GOOD).to_json().encode()),
+               regular("dist/package.json", GOOD["dist/package.json"])]
+    error = refused(craft(entries), tmp_path)
+    assert "comes before manifest.json" in str(error)
+
+
+def test_refuses_an_entry_whose_size_differs_from_the_manifest_before_reading_it(tmp_path):
+    manifest = manifest_for(GOOD)
+    entries = [regular("manifest.json", manifest.to_json().encode()), regular("dist/a.js", b"x" * 10_000),
+               regular("dist/package.json", GOOD["dist/package.json"])]
+    error = refused(craft(entries), tmp_path)
+    assert str(error) == f"size mismatch for 'dist/a.js': manifest says {len(GOOD['dist/a.js'])} bytes, the archive entry holds 10,000"
+
+
+@pytest.mark.parametrize("name", ["dist/a\nb.js", "dist/tab\there.js", "dist/\x7f.js", "dist/\x85.js"])
+def test_refuses_control_characters_in_paths(tmp_path, name):
+    # A newline in a path would let one file's checksum line pass for two (SPEC.md §3.2).
+    error = refused(with_manifest(GOOD, extra=[regular(name, b"x")]), tmp_path)
+    assert "unsafe path" in str(error) and "control characters" in str(error)
+
+
+def pax_header_bomb(header_bytes: int) -> bytes:
+    """A PAX extended header of `header_bytes` (a huge comment) in front of a manifest: ~1000x smaller packed."""
+    info = tarfile.TarInfo("manifest.json")
+    info.size = 2
+    info.pax_headers = {"comment": "x" * header_bytes}
+    raw = info.tobuf(format=tarfile.PAX_FORMAT) + b"{}" + bytes(510) + bytes(1024)
+    return gzip.compress(raw, compresslevel=9, mtime=0)
+
+
+def test_refuses_an_oversized_pax_header_without_reading_it_into_memory(tmp_path):
+    import tracemalloc
+
+    bomb = pax_header_bomb(64 * 1024 * 1024)
+    assert len(bomb) < 200_000
+    tracemalloc.start()
+    try:
+        error = refused(bomb, tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "extended tar header, over the limit of 1,048,576" in str(error)
+    assert peak < 4 * 1024 * 1024, f"peak {peak:,} bytes"
+
+
+def pax_record(key: str, value: str) -> bytes:
+    """One `<length> key=value\\n` PAX record, its length counting itself."""
+    body = f" {key}={value}\n"
+    length = len(body)
+    while len(f"{length}{body}") != length:
+        length = len(f"{length}{body}")
+    return f"{length}{body}".encode()
+
+
+def test_refuses_a_chain_of_extended_headers(tmp_path):
+    # Each header of a chain stays in memory while tarfile recurses to the next one.
+    chain = b""
+    for i in range(5):
+        record = pax_record("comment", f"c{i}")
+        pax = tarfile.TarInfo("././@PaxHeader")
+        pax.type = tarfile.XHDTYPE
+        pax.size = len(record)
+        chain += pax.tobuf(format=tarfile.USTAR_FORMAT) + record + bytes(-len(record) % 512)
+    raw = chain + tarfile.TarInfo("manifest.json").tobuf(format=tarfile.USTAR_FORMAT) + bytes(1024)
+    error = refused(gzip.compress(raw, mtime=0), tmp_path)
+    assert str(error) == "archive chains more than two extended tar headers before one entry"
+
+
+def test_entries_are_capped_by_the_manifest(tmp_path):
+    # 20,000 empty entries in a small archive: refused at the first one not listed, nothing created.
+    entries = [regular("manifest.json", manifest_for(GOOD).to_json().encode())]
+    entries += [regular(p, d) for p, d in GOOD.items()]
+    entries += [regular(f"dist/e{i}.js", b"") for i in range(20_000)]
+    error = refused(craft(entries), tmp_path)
+    assert str(error) == "archive entry 'dist/e0.js' is not listed in manifest.json"
 
 
 def test_refuses_an_invalid_manifest(tmp_path):
@@ -254,16 +333,27 @@ def test_refuses_over_the_unpacked_limit_given_as_parameter(tmp_path):
     files = {f"dist/{i}.js": b"x" * 4000 for i in range(5)}
     error = refused(with_manifest(files), tmp_path, max_unpacked=10_000)
     assert isinstance(error, ArchiveTooLarge)
-    assert str(error) == "archive unpacks to more than 10,000 bytes (at entry 'dist/2.js'); refused"
+    # Known from the manifest, before any file is unpacked.
+    assert str(error) == "archive unpacks to more than 10,000 bytes (manifest.json lists 20,000); refused"
 
 
-def gzip_bomb(unpacked: int) -> bytes:
-    """A real gzip'd tar whose one file is `unpacked` zero bytes, compressed with zlib as a stream."""
+def gzip_bomb(unpacked: int, listed_size: int | None = None) -> bytes:
+    """A real gzip'd tar whose one file is `unpacked` zero bytes, compressed with zlib as a stream,
+    after a manifest that lists it with `listed_size` (default: its real size)."""
+    import hashlib
+
+    listed = unpacked if listed_size is None else listed_size
+    entry = FileEntry("dist/bomb.js", hashlib.sha256(b"").hexdigest(), listed)
+    manifest = Manifest(bundle="b", checksum=content_checksum([entry]), files=[entry], tools=[],
+                        createdAt="2026-11-28T10:00:00Z").to_json().encode()
+    manifest_info = tarfile.TarInfo("manifest.json")
+    manifest_info.size = len(manifest)
     info = tarfile.TarInfo("dist/bomb.js")
     info.size = unpacked
     header = info.tobuf(format=tarfile.PAX_FORMAT)
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip container
-    parts = [compressor.compress(header)]
+    padded_manifest = manifest + bytes(-len(manifest) % 512)
+    parts = [compressor.compress(manifest_info.tobuf(format=tarfile.PAX_FORMAT) + padded_manifest + header)]
     zeros = bytes(1 << 20)
     for _ in range(unpacked // len(zeros)):
         parts.append(compressor.compress(zeros))
@@ -273,9 +363,14 @@ def gzip_bomb(unpacked: int) -> bytes:
 
 
 def test_refuses_a_real_gzip_bomb_over_256_mib_unpacked(tmp_path):
-    bomb = gzip_bomb(MAX_UNPACKED_BYTES + (1 << 20))
+    size = MAX_UNPACKED_BYTES + (1 << 20)
+    bomb = gzip_bomb(size)
     assert len(bomb) < 1_000_000  # small on disk
     error = refused(bomb, tmp_path)
+    assert isinstance(error, ArchiveTooLarge)
+    assert str(error) == f"archive unpacks to more than {MAX_UNPACKED_BYTES:,} bytes (manifest.json lists {size:,}); refused"
+    # A manifest that understates the size is caught at the entry's header, before it is inflated.
+    error = refused(gzip_bomb(size, listed_size=10), tmp_path)
     assert isinstance(error, ArchiveTooLarge)
     assert str(error) == f"archive unpacks to more than {MAX_UNPACKED_BYTES:,} bytes (at entry 'dist/bomb.js'); refused"
 

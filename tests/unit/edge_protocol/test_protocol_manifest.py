@@ -87,7 +87,7 @@ def mutated(change) -> dict:
         (lambda d: d["files"][0].update(sha256="A" * 64), "files[0].sha256 must be 64 lowercase hex digits"),
         (lambda d: d["files"][0].update(size=-1), "files[0].size must be a non-negative integer"),
         (lambda d: d["files"][0].update(size="10"), "files[0].size must be a non-negative integer"),
-        (lambda d: d["files"].append(dict(d["files"][0])), "a path is listed twice in 'files'"),
+        (lambda d: d["files"].append(dict(d["files"][0])), "path 'dist/echo.js' is listed twice in 'files'"),
         (lambda d: d["tools"].append(7), "tools[1] must be an object"),
         (lambda d: d["tools"][0].update(name="9lives"), "tools[0].name '9lives' must match"),
         (lambda d: d["tools"][0].update(name="x" * 65), "must match"),
@@ -159,3 +159,63 @@ def test_file_entry_for_hashes_large_files_in_chunks(tmp_path):
     (tmp_path / "big.bin").write_bytes(data)
     entry = file_entry_for(Path(tmp_path), "big.bin")
     assert entry == FileEntry("big.bin", hashlib.sha256(data).hexdigest(), len(data))
+
+
+# ------------------------------------------------------------------------------------ caps (issue: quadratic checks)
+def _wide_manifest(files: int, tools: int) -> dict:
+    import hashlib
+
+    entries = [{"path": f"dist/f{i}.js", "sha256": hashlib.sha256(str(i).encode()).hexdigest(), "size": 1}
+               for i in range(files)]
+    from edge_protocol.manifest import FileEntry, content_checksum
+
+    return {
+        "schemaVersion": 1, "bundle": "wide", "version": None,
+        "checksum": content_checksum(FileEntry(e["path"], e["sha256"], e["size"]) for e in entries),
+        "createdAt": "", "builder": {}, "files": entries,
+        "tools": [{"name": f"t{i}", "inputSchema": {}, "entry": f"dist/f{i}.js"} for i in range(tools)],
+    }
+
+
+def test_the_largest_allowed_manifest_parses_in_linear_time():
+    import time
+
+    from edge_protocol.limits import MAX_BUNDLE_FILES, MAX_BUNDLE_TOOLS
+
+    data = _wide_manifest(MAX_BUNDLE_FILES, MAX_BUNDLE_TOOLS)
+    started = time.process_time()
+    manifest = Manifest.from_dict(data)
+    spent = time.process_time() - started
+    assert len(manifest.files) == MAX_BUNDLE_FILES and len(manifest.tools) == MAX_BUNDLE_TOOLS
+    assert spent < 1.0, f"{spent:.2f} s of CPU for the largest manifest"  # quadratic checks took ~10 s here
+
+
+@pytest.mark.parametrize("files,tools,words", [
+    (10_001, 1, "lists 10,001 files, over the limit of 10,000 per bundle"),
+    (1_001, 1_001, "lists 1,001 tools, over the limit of 1,000 per bundle"),
+])
+def test_too_many_files_or_tools_are_refused(files, tools, words):
+    with pytest.raises(ManifestError, match=words):
+        Manifest.from_dict(_wide_manifest(files, tools))
+
+
+def test_an_oversized_manifest_is_refused_before_parsing():
+    from edge_protocol.limits import MAX_MANIFEST_BYTES
+
+    with pytest.raises(ManifestError, match="over the limit of"):
+        Manifest.from_json(b" " * (MAX_MANIFEST_BYTES + 1))
+
+
+def test_an_unhashable_entry_is_a_clear_error():
+    data = _wide_manifest(1, 1)
+    data["tools"][0]["entry"] = ["dist/f0.js"]
+    with pytest.raises(ManifestError, match="which is not in 'files'"):
+        Manifest.from_dict(data)
+
+
+@pytest.mark.parametrize("path", ["dist/a\nb.js", "dist/\tx.js", "dist/\x1b[31m.js"])
+def test_paths_with_control_characters_are_refused(path):
+    data = _wide_manifest(1, 1)
+    data["files"][0]["path"] = path
+    with pytest.raises(ManifestError, match="control characters"):
+        Manifest.from_dict(data)
