@@ -18,6 +18,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from .private_files import write_private_file
+
 ENV_FILE_NAME = "edge-connector.env"
 ENV_FILE_MODE = 0o600
 
@@ -74,18 +76,8 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def write_env_file(path: Path, values: Mapping[str, str]) -> None:
-    """Write atomically with mode 0600 from the first byte (never briefly readable by others)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, ENV_FILE_MODE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(format_env_file(values))
-        os.chmod(temporary, ENV_FILE_MODE)  # in case a umask or an existing file interfered
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """Write atomically with mode 0600 from the first byte, through a random `O_EXCL` temporary name."""
+    write_private_file(path, format_env_file(values), ENV_FILE_MODE)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,11 @@ file's content (pid, start time, process start ticks, health URL) is for people 
 `edge-connector status`, and a second guard: on file systems where OS locks are silently
 no-ops, a recorded holder that is still alive (same pid *and* same process start time, so a reused
 pid is not mistaken for it) still refuses the directory.
+
+A lock file can be deleted by a person who believes it stale; a fresh one would then admit a second
+runtime. So the holder also locks the installation directory itself (POSIX), which no `rm` of a
+file can undo, and a watcher thread notices a deleted or replaced lock file and puts it back. The
+file is opened with `O_NOFOLLOW`: a symlink planted at its name is refused, never written through.
 """
 
 from __future__ import annotations
@@ -14,12 +19,18 @@ import fcntl
 import json
 import logging
 import os
+import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 LOCK_FILE = "edge-runtime.lock"
+#: How often the holder checks that its lock file is still the one it locked.
+WATCH_INTERVAL_SECONDS = 1.0
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 log = logging.getLogger("edge_runtime.lock")
 
@@ -88,10 +99,16 @@ class PreviousHolder:
 class RuntimeLock:
     """Acquire with `acquire()`, release with `release()` (also on every exit path of the runtime)."""
 
-    def __init__(self, install_dir: Path) -> None:
-        self.path = Path(install_dir) / LOCK_FILE
+    def __init__(self, install_dir: Path, watch_interval: float = WATCH_INTERVAL_SECONDS) -> None:
+        self.install_dir = Path(install_dir)
+        self.path = self.install_dir / LOCK_FILE
         self._fd: int | None = None
+        self._dir_fd: int | None = None
         self._record: dict[str, Any] = {}
+        self._guard = threading.Lock()
+        self._watch_interval = watch_interval
+        self._stop_watch = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def held(self) -> bool:
@@ -99,9 +116,49 @@ class RuntimeLock:
 
     def acquire(self) -> PreviousHolder | None:
         """Take the lock or raise `AlreadyRunning`; returns the dead holder whose lock was taken over, if any."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.install_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_directory()
+        try:
+            previous = self._lock_file()
+        except BaseException:
+            self._unlock_directory()
+            raise
+        if self._watch_interval > 0:
+            self._stop_watch.clear()
+            self._watcher = threading.Thread(target=self._watch, name="lock-watch", daemon=True)
+            self._watcher.start()
+        return previous
+
+    def _lock_directory(self) -> None:
+        """The lock no `rm edge-runtime.lock` can remove."""
+        fd = os.open(self.install_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        if _try_os_lock(fd):
+            self._dir_fd = fd
+            return
+        os.close(fd)
+        raise AlreadyRunning(self._holder_pid(), self.path)
+
+    def _unlock_directory(self) -> None:
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None
+
+    def _holder_pid(self, wait: float = 2 * WATCH_INTERVAL_SECONDS + 1) -> int | None:
+        """Who holds the directory: from the lock file, which a live holder restores if it was deleted."""
+        pid = _pid_holding_flock(self.install_dir)
+        deadline = time.monotonic() + wait
+        while pid is None:
+            recorded = read_lock_file(self.install_dir).get("pid")
+            if isinstance(recorded, int):
+                return recorded
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)  # the holder's watcher puts the file back within its interval
+        return pid
+
+    def _lock_file(self) -> PreviousHolder | None:
         for _ in range(10):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
             if not _try_os_lock(fd):
                 previous = _read_record(fd)
                 os.close(fd)
@@ -129,19 +186,60 @@ class RuntimeLock:
 
     def update(self, **fields: Any) -> None:
         """Add facts for `edge-connector status` (e.g. the health URL once the port is bound)."""
-        if self._fd is not None:
-            self._write({**self._record, **fields})
+        with self._guard:
+            if self._fd is not None:
+                self._write({**self._record, **fields})
+
+    def restore_if_lost(self) -> bool:
+        """Put the lock file back if it was deleted or replaced; True when it had to."""
+        with self._guard:
+            if self._fd is None:
+                return False
+            try:
+                if os.path.samestat(os.fstat(self._fd), os.lstat(self.path)):
+                    return False
+            except FileNotFoundError:
+                pass
+            # A fresh file under a random name, locked and filled, then renamed over whatever is there.
+            temporary = self.install_dir / f".{LOCK_FILE}.{secrets.token_hex(6)}"
+            fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+            try:
+                _try_os_lock(fd)
+                old, self._fd = self._fd, fd
+                self._write(self._record)
+                os.replace(temporary, self.path)
+            except BaseException:
+                os.close(fd)
+                temporary.unlink(missing_ok=True)
+                raise
+            os.close(old)
+        log.warning("%s was deleted or replaced while this runtime (pid %d) is running in %s; restored it. "
+                    "Delete it only when no runtime runs there", LOCK_FILE, os.getpid(), self.install_dir)
+        return True
+
+    def _watch(self) -> None:
+        while not self._stop_watch.wait(self._watch_interval):
+            try:
+                self.restore_if_lost()
+            except Exception as exc:  # keep watching; the directory lock still refuses a second runtime
+                log.warning("Could not restore %s: %s", self.path, exc)
 
     def release(self) -> None:
-        if self._fd is None:
-            return
-        # Unlink while still holding the lock: a newcomer that opened the old inode re-checks the name.
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
-        os.close(self._fd)  # closing drops the OS lock
-        self._fd = None
+        self._stop_watch.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(5)
+        self._watcher = None
+        with self._guard:
+            if self._fd is None:
+                return
+            # Unlink while still holding the lock: a newcomer that opened the old inode re-checks the name.
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)  # closing drops the OS lock
+            self._fd = None
+        self._unlock_directory()
 
     def _write(self, record: dict[str, Any]) -> None:
         assert self._fd is not None
@@ -149,6 +247,26 @@ class RuntimeLock:
         data = (json.dumps(record) + "\n").encode()
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)
+
+
+def _pid_holding_flock(directory: Path) -> int | None:
+    """Linux: the pid with an exclusive flock on `directory`, from /proc/locks; None elsewhere or unknown."""
+    try:
+        info = os.stat(directory)
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            lines = handle.readlines()
+    except OSError:
+        return None
+    # "1: FLOCK  ADVISORY  WRITE 12345 08:01:1234567 0 EOF" — device in hex major:minor, then inode.
+    wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[3] == "WRITE" and fields[5] == wanted:
+            try:
+                return int(fields[4])
+            except ValueError:
+                return None
+    return None
 
 
 def read_lock_file(install_dir: Path) -> dict[str, Any]:
