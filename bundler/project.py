@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_protocol.limits import BUNDLE_NAME_RE
+from edge_protocol.manifest import is_safe_relative_path
 from edge_protocol.sandbox import SandboxError, SandboxRequest
 
 from .errors import BuildError
@@ -144,6 +145,12 @@ def tool_sources(config: ProjectConfig) -> list[Path]:
     stems: dict[str, Path] = {}
     for path in sources:
         stem = path.name.rsplit(".", 1)[0]
+        if not is_safe_relative_path(f"dist/{stem}.js"):
+            # A newline in a path would make the bundle checksum ambiguous (SPEC.md §3.2).
+            raise BuildError(
+                f"the tool file name {path.name!r} in {folder} holds a control character, ':' or '\\'",
+                "rename it to letters, digits, '-' and '_'",
+            )
         if stem in stems:
             raise BuildError(
                 f"{stems[stem].name} and {path.name} in {folder} would both build to dist/{stem}.js",

@@ -71,3 +71,11 @@ def test_not_utf8(tmp_path):
     (tmp_path / "package.json").write_bytes(b'{"name": "\xff"}')
     with pytest.raises(BuildError, match="is not UTF-8 text"):
         load_project(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["new\nline.ts", "tab\there.ts", "esc\x1b.ts"])
+def test_tool_file_names_with_control_characters_are_refused(tmp_path, name):
+    # A newline in a bundle path would make the content checksum ambiguous (issue 12, hole 8).
+    config = load_project(project(tmp_path, {"name": "a"}, {}, tools=[name]))
+    with pytest.raises(BuildError, match="holds a control character"):
+        tool_sources(config)
