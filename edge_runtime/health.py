@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from .logs import redact_structure
 
 log = logging.getLogger("edge_runtime.health")
 
@@ -38,8 +41,25 @@ class HealthRoutes:
     metrics_content_type: str
 
 
+#: `EC_STATUSZ_PUBLIC=1` serves `/statusz` to every client, not only loopback ones.
+STATUSZ_PUBLIC_ENV = "EC_STATUSZ_PUBLIC"
+
+
+def is_loopback_peer(peer: Any) -> bool:
+    """The client of a health request is on this machine (or a Unix socket/unknown: treated as not)."""
+    try:
+        return ipaddress.ip_address(str(peer[0]).split("%", 1)[0]).is_loopback
+    except (TypeError, IndexError, ValueError):
+        return False
+
+
 class HealthServer:
-    def __init__(self, host: str, port: int, routes: HealthRoutes) -> None:
+    """Probes (`/livez`, `/healthz`) and `/metrics` answer anyone who can reach the port; `/statusz`
+    (install path, deployment, settings, errors) answers loopback clients only, unless
+    `statusz_public` — so binding `0.0.0.0` for a container's probes does not publish it."""
+
+    def __init__(self, host: str, port: int, routes: HealthRoutes, statusz_public: bool = False) -> None:
+        self.statusz_public = statusz_public
         self.host = host
         self.requested_port = port
         self.routes = routes
@@ -78,7 +98,7 @@ class HealthServer:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _READ_TIMEOUT)
             method, _, rest = head.split(b"\r\n", 1)[0].decode("latin-1").partition(" ")
             path = rest.split(" ", 1)[0].split("?", 1)[0]
-            status, content_type, body = self._route(method, path)
+            status, content_type, body = self.answer(method, path, writer.get_extra_info("peername"))
             header = (
                 f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
@@ -92,6 +112,14 @@ class HealthServer:
         finally:
             writer.close()
 
+    def answer(self, method: str, path: str, peer: Any) -> tuple[int, str, bytes]:
+        """Status, content type and body for one request from `peer` (a socket address)."""
+        if path == "/statusz" and not self.statusz_public and not is_loopback_peer(peer):
+            return 404, "text/plain; charset=utf-8", (
+                b"/statusz is served to loopback clients only; read it on the machine "
+                b"(edge-connector status) or set EC_STATUSZ_PUBLIC=1\n")
+        return self._route(method, path)
+
     def _route(self, method: str, path: str) -> tuple[int, str, bytes]:
         if method not in ("GET", "HEAD"):
             return 405, "text/plain; charset=utf-8", b"only GET and HEAD\n"
@@ -102,7 +130,9 @@ class HealthServer:
                 return 200, "text/plain; charset=utf-8", b"ok\n"
             return 503, "text/plain; charset=utf-8", b"not connected to the platform yet; see /statusz\n"
         if path == "/statusz":
-            return 200, "application/json", orjson.dumps(self.routes.status(), option=orjson.OPT_INDENT_2)
+            # Redacted whole: settings and errors may quote URLs with credentials or tokens in them.
+            return 200, "application/json", orjson.dumps(redact_structure(self.routes.status()),
+                                                         option=orjson.OPT_INDENT_2)
         if path == "/metrics":
             return 200, self.routes.metrics_content_type, self.routes.metrics()
         return 404, "text/plain; charset=utf-8", b"not found: try /livez, /healthz, /statusz or /metrics\n"

@@ -42,6 +42,8 @@ _SECRET_KEYS = (
 # The lookahead keeps redaction idempotent: an already redacted value is not redacted again.
 _KEY_EQUALS_VALUE = re.compile(rf"(?i)\b({_SECRET_KEYS})(\s*=\s*)(?!\[REDACTED\])([^\s&\"',;}}\]]+)")
 _JSON_KEY_VALUE = re.compile(rf"(?i)(\"(?:{_SECRET_KEYS})\"\s*:\s*\")((?:[^\"\\]|\\.)*)(\")")
+# `scheme://user:password@host`: a proxy or platform URL with credentials in it.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"']+@")
 _SECRET_FIELD_NAME = re.compile(rf"(?i)^(?:{_SECRET_KEYS}|authorization)$")
 
 _extra_secrets: set[str] = set()
@@ -73,7 +75,13 @@ def redact(text: str) -> str:
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _KEY_EQUALS_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
     text = _JSON_KEY_VALUE.sub(lambda m: m.group(1) + REDACTED + m.group(3), text)
+    text = _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
     return text
+
+
+def redact_structure(value: Any) -> Any:
+    """A JSON-like value with every secret-named field and secret-looking string redacted (`/statusz`)."""
+    return _redact_value("", value)
 
 
 def _redact_value(key: str, value: Any) -> Any:

@@ -14,6 +14,11 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: The one series every tool name that the active bundle does not have shares: the names come from
+#: the platform, and one series per name received would let a peer grow memory without bound.
+UNKNOWN_TOOL = "(unknown)"
+#: Tools of every bundle this runtime has run (renamed tools keep their old series); past it, one more.
+MAX_TOOL_SERIES = 2_000
 
 # Tool calls are sub-millisecond to tens of seconds; buckets cover both ends.
 _DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -34,7 +39,8 @@ class ToolCounts:
 
 
 class RuntimeMetrics:
-    def __init__(self) -> None:
+    def __init__(self, is_known_tool: Callable[[str], bool] = lambda name: True) -> None:
+        self._is_known_tool = is_known_tool
         self.registry = CollectorRegistry(auto_describe=True)
         self.per_tool: dict[str, ToolCounts] = {}
         self._calls = Counter(
@@ -53,7 +59,16 @@ class RuntimeMetrics:
         )
         self._gauges: list[Gauge] = []
 
+    def series_name(self, tool: str) -> str:
+        """`tool` when it has (or may get) its own series, else `UNKNOWN_TOOL`."""
+        if tool in self.per_tool:
+            return tool
+        if len(self.per_tool) >= MAX_TOOL_SERIES or not self._is_known_tool(tool):
+            return UNKNOWN_TOOL
+        return tool
+
     def call_finished(self, tool: str, outcome: str, seconds: float) -> None:
+        tool = self.series_name(tool)
         counts = self.per_tool.get(tool)
         if counts is None:
             counts = self.per_tool[tool] = ToolCounts()

@@ -32,6 +32,7 @@ from edge_protocol.messages import (
     ToolInfo,
     ToolsUpdated,
 )
+from edge_protocol.origins import insecure_allowed, insecure_refusal
 
 from .auth import (
     AuthProblem,
@@ -42,7 +43,7 @@ from .auth import (
     token_expired_message,
 )
 from .connection import ConnectionPolicy, Failure, FailureKind, LinkState
-from .health import HealthPortInUse, HealthRoutes, HealthServer
+from .health import STATUSZ_PUBLIC_ENV, HealthPortInUse, HealthRoutes, HealthServer
 from .lock import AlreadyRunning, RuntimeLock
 from .log_forwarder import LogForwarder, LogShipper
 from .metrics import METRICS_CONTENT_TYPE, RuntimeMetrics, ToolCounts
@@ -67,7 +68,7 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.started_at = time.time()
-        self.metrics = RuntimeMetrics()
+        self.metrics = RuntimeMetrics(is_known_tool=self._is_known_tool)
         self.policy = ConnectionPolicy(
             Backoff(initial=settings.backoff_initial_seconds, maximum=settings.backoff_max_seconds),
             clock=time.monotonic,
@@ -134,6 +135,10 @@ class Runtime:
 
     async def _start(self) -> None:
         settings = self.settings
+        # SPEC.md §9: the token (or deployment secret) never crosses a network in clear text by default.
+        refusal = insecure_refusal(settings.tool_rpc_url, "the connector's token or deployment secret")
+        if refusal is not None and not insecure_allowed(os.environ):
+            raise StartupError(f"{refusal} (TOOL_RPC_URL={settings.tool_rpc_url})")
         try:
             self._http = http_client(settings.platform_http_url)
         except TlsSetupError as exc:  # SSL_CERT_FILE/SSL_CERT_DIR unusable: nothing will connect until fixed
@@ -149,7 +154,7 @@ class Runtime:
         self.health = HealthServer(settings.health_host, settings.health_port, HealthRoutes(
             is_ready=self.is_ready, status=self.status, metrics=self.metrics.render,
             metrics_content_type=METRICS_CONTENT_TYPE,
-        ))
+        ), statusz_public=os.environ.get(STATUSZ_PUBLIC_ENV, "").strip() == "1")
         try:
             await self.health.start()
         except HealthPortInUse as exc:
@@ -388,6 +393,10 @@ class Runtime:
         log.info("Platform announced bundle %s; syncing now", bundle.label())
         if self.sync is not None:
             self.sync.assigned(bundle)
+
+    def _is_known_tool(self, name: str) -> bool:
+        manifest = self.executor.manifest if self.executor is not None else None
+        return manifest is not None and manifest.tool(name) is not None
 
     async def _on_swapped(self, manifest: Manifest) -> None:
         """BundleSync's callback after a swap: re-register the tools on the live link (`tools.updated`)."""

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,6 +32,7 @@ from edge_protocol.backoff import Backoff
 from edge_protocol.limits import MAX_ARCHIVE_BYTES
 from edge_protocol.manifest import Manifest
 from edge_protocol.messages import BundleRef, InvalidMessage
+from edge_protocol.origins import same_origin
 from edge_protocol.routes import ASSIGNMENT_PATH
 
 from .bundle_store import BundleStore
@@ -55,6 +57,14 @@ def bundle_ref_from_wire(data: Any) -> BundleRef | None:
         return BundleRef.optional_from_wire(data)
     except InvalidMessage as exc:
         raise SyncError(f"the platform sent a malformed bundle reference ({exc.message}): {data!r:.200}") from None
+
+
+def archive_url_allowed(url: str, platform_base: str) -> bool:
+    """A path on the platform, or an absolute URL on its origin (SPEC.md §9): the download carries the token."""
+    parts = urlsplit(url)
+    if not parts.scheme and not parts.netloc:
+        return url.startswith("/")
+    return same_origin(url, platform_base)
 
 
 class Decision(enum.Enum):
@@ -300,6 +310,9 @@ class BundleSync:
     async def _download(self, target: BundleRef, pipe: _ChunkPipe) -> None:
         if target.size is not None and target.size > MAX_ARCHIVE_BYTES:
             raise SyncError(f"bundle {target.label()} refused: {too_large_message(target.size)}")
+        if not archive_url_allowed(target.url, str(self.http.base_url)):
+            raise SyncError(f"bundle {target.label()} refused: its archive URL {target.url!r:.200} is not on the "
+                            "platform's origin (the runtime's token goes only to its platform)")
         received = 0
         try:
             async with self.http.stream("GET", target.url, headers=await self._headers()) as response:

@@ -201,6 +201,16 @@ def test_expired_token_exits_1_with_the_reauth_commands(platform, tmp_path):
     assert token not in rt.text
 
 
+def test_plain_ws_to_a_remote_host_is_refused_naming_the_switch(platform, tmp_path):
+    # SPEC.md §9: no token or deployment secret in clear text to a host that is not loopback.
+    directory = install(tmp_path, platform)
+    rt = runtime(directory, platform, TOOL_RPC_URL="ws://platform.example.invalid:8000/tool-rpc",
+                 DEPLOYMENT_ID="dep-x", DEPLOYMENT_SECRET="ecs_not_sent").start(wait_for_health_server=False)
+    assert rt.wait_exit() == 1
+    assert "EC_ALLOW_INSECURE=1" in rt.text and "platform.example.invalid" in rt.text
+    assert "ecs_not_sent" not in rt.text and "Traceback" not in rt.text
+
+
 def test_org_less_token_exits_1(platform, tmp_path):
     token = platform.mint_token(sub="dev@example.com", expiresIn=3600)
     rt = runtime(install(tmp_path, platform, token=token), platform).start(wait_for_health_server=False)

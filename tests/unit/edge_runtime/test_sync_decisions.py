@@ -44,3 +44,20 @@ def test_ref_from_a_push_derives_the_archive_url():
 def test_malformed_refs_are_a_sync_error(bad):
     with pytest.raises(SyncError, match="malformed bundle reference"):
         bundle_ref_from_wire(bad)
+
+
+@pytest.mark.parametrize("url,allowed", [
+    ("/api/bundles/tools/versions/2/archive", True),
+    ("http://127.0.0.1:8000/api/bundles/tools/versions/2/archive", True),
+    ("http://127.0.0.1:8000", True),
+    ("http://127.0.0.1:9999/archive", False),          # another port
+    ("http://evil.example/archive", False),            # another host would receive the bearer token
+    ("https://127.0.0.1:8000/archive", False),         # another scheme
+    ("//evil.example/archive", False),                 # scheme-relative
+    ("http://127.0.0.1:8000@evil.example/archive", False),
+    ("relative/path", False),
+])
+def test_archive_urls_are_followed_only_on_the_platforms_origin(url, allowed):
+    from edge_runtime.sync import archive_url_allowed
+
+    assert archive_url_allowed(url, "http://127.0.0.1:8000") is allowed
