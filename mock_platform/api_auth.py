@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from .auth import Principal, bearer_token, current_user
 from .config import is_loopback
 from .errors import ApiError
+from .rate_limit import retry_after_header
 from .store import NotAMember
 from .models import (
     AUTH_ERRORS,
@@ -88,7 +90,7 @@ def me(request: Request, principal: Annotated[Principal, Depends(current_user)])
 
 
 @router.post("/oauth/token", response_model=OAuthTokenResponse, tags=["auth"],
-             responses=error_responses(400, 401))
+             responses=error_responses(400, 401, 429))
 def oauth_token(
     request: Request,
     grant_type: Annotated[str, Form()],
@@ -101,6 +103,7 @@ def oauth_token(
     if not client_id or not client_secret:
         client_id, client_secret = _basic_credentials(request) or (client_id, client_secret)
     platform = _platform(request)
+    _rate_limit(request, client_id or "")
     deployment = None
     if client_id and client_secret:
         deployment = platform.store.verify_deployment_secret(client_id, client_secret)
@@ -112,6 +115,19 @@ def oauth_token(
         f"deployment:{deployment.id}", org_id=deployment.org_id, expires_in=ttl, deployment_id=deployment.id
     )
     return OAuthTokenResponse(access_token=token, token_type="Bearer", expires_in=ttl)
+
+
+def _rate_limit(request: Request, client_id: str) -> None:
+    """429 with `Retry-After` past the per-client-id or per-address budget, before any scrypt work."""
+    limits = request.app.state.oauth_limits
+    now = time.monotonic()
+    address = request.client.host if request.client else ""
+    waits = [limits.per_client.retry_after(client_id[:200], now), limits.per_address.retry_after(address, now)]
+    wait = max((w for w in waits if w is not None), default=None)
+    if wait is not None:
+        error = ApiError(429, "rate_limited", "Too many token requests; retry after the time in Retry-After")
+        error.headers = {"Retry-After": retry_after_header(wait)}
+        raise error
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:

@@ -29,9 +29,16 @@ from .events import EventBus
 from .host_guard import HostGuard
 from .hub import Hub
 from .models import HealthStatus
+from .rate_limit import RateLimiter
 from .secrets_store import SecretStore
 from .store import Store
 from .tail import TailService
+
+
+@dataclass
+class OAuthLimits:
+    per_client: RateLimiter
+    per_address: RateLimiter
 
 
 @dataclass
@@ -84,6 +91,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     )
     app.state.platform = platform
     app.state.mcp = mcp_endpoint  # for serve.py's McpFastPath
+    app.state.oauth_limits = OAuthLimits(RateLimiter(*config.oauth_per_client), RateLimiter(*config.oauth_per_address))
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], response_model=HealthStatus)
