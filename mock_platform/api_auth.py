@@ -19,6 +19,7 @@ from .rate_limit import retry_after_header
 from .store import NotAMember
 from .models import (
     AUTH_ERRORS,
+    EMAIL_PATTERN,
     DevLoginRequest,
     DevTokenRequest,
     MeResponse,
@@ -93,7 +94,7 @@ def me(request: Request, principal: Annotated[Principal, Depends(current_user)])
              responses=error_responses(400, 401, 429))
 def oauth_token(
     request: Request,
-    grant_type: Annotated[str, Form()],
+    grant_type: Annotated[str, Form(json_schema_extra={"enum": ["client_credentials"]})],
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
 ) -> OAuthTokenResponse:
@@ -142,6 +143,14 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 
 
 # ------------------------------------------------------------------------------------ browser flow
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_PORT = r"([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+#: What `is_loopback_callback` accepts (or empty: no callback), as the OpenAPI document states it;
+#: other URLs get a 400 page.
+LOOPBACK_CALLBACK_PATTERN = (rf"^(http://(localhost|127\.{_OCTET}\.{_OCTET}\.{_OCTET}|\[::1\])(:{_PORT})?"
+                             r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?)?$")
+
+
 def is_loopback_callback(url: str) -> bool:
     """Only `http://127.0.0.1|[::1]|localhost:PORT/...`: a token must never be sent off the machine."""
     try:
@@ -179,9 +188,14 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status)
 
 
-@router.get("/login", response_class=HTMLResponse, tags=["auth"])
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+
+
+@router.get("/login", response_class=HTMLResponse, tags=["auth"],
+            responses={400: {"description": "the callback is not a loopback URL", "content": _HTML}})
 def login_page(
-    callback: Annotated[str | None, Query(description="loopback URL the CLI listens on")] = None,
+    callback: Annotated[str | None, Query(description="loopback URL the CLI listens on",
+                                          json_schema_extra={"pattern": LOOPBACK_CALLBACK_PATTERN})] = None,
     state: Annotated[str, Query(description="opaque value sent back unchanged")] = "",
 ) -> HTMLResponse:
     """Open. The sign-in form of `edge-connector auth --browser`."""
@@ -207,19 +221,23 @@ instead</em> and run <code>edge-connector auth --token -</code> where the CLI ru
 
 
 @router.post("/login", response_class=HTMLResponse, tags=["auth"], status_code=303,
-             responses={200: {"description": "the token to paste"}, 400: {"description": "bad form"},
-                        403: {"description": "not a member of that organization"}})
+             responses={200: {"description": "the token to paste", "content": _HTML},
+                        303: {"description": "back to the loopback callback with the token"},
+                        400: {"description": "bad form", "content": _HTML},
+                        403: {"description": "not a member of that organization", "content": _HTML}})
 def login_submit(
     request: Request,
-    email: Annotated[str, Form()],
-    orgId: Annotated[str, Form()] = "",
-    callback: Annotated[str, Form()] = "",
+    email: Annotated[str, Form(json_schema_extra={"pattern": EMAIL_PATTERN, "minLength": 3, "maxLength": 254})],
+    orgId: Annotated[str, Form(json_schema_extra={"pattern": r"^([A-Za-z0-9][A-Za-z0-9._-]{0,99})?$"})] = "",
+    callback: Annotated[str, Form(json_schema_extra={"pattern": LOOPBACK_CALLBACK_PATTERN})] = "",
     state: Annotated[str, Form()] = "",
-    mode: Annotated[str, Form()] = "callback",
+    mode: Annotated[str, Form(json_schema_extra={"enum": ["callback", "paste"]})] = "callback",
 ):
     """Open. Signs in, then redirects to `callback?token=…&state=…` or shows the token to paste."""
     try:
-        form = DevLoginRequest(email=email, orgId=orgId.strip() or None)
+        if mode not in ("callback", "paste"):
+            raise ValueError(mode)
+        form = DevLoginRequest(email=email, orgId=orgId or None)
     except ValueError:
         return _page("Sign-in failed", "<h1>Sign-in failed</h1><p class=error>Enter a valid email address and an "
                      "organization id made of letters, digits, '.', '_' or '-'.</p>", 400)

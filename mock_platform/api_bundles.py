@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as FastApiPath
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -38,6 +39,8 @@ from .store import BundleVersion, Store
 router = APIRouter(tags=["bundles"])
 User = Annotated[Principal, Depends(current_user)]
 AnyToken = Annotated[Principal, Depends(current_principal)]
+#: A version in a path: SQLite integers are 64-bit, and no bundle gets anywhere near 2**31 versions.
+VersionNumber = Annotated[int, FastApiPath(ge=1, le=2**31 - 1)]
 _CHECKSUM_HEADER = re.compile(r"^sha256:[0-9a-f]{64}$")
 #: `/api/bundles/default` is the org default, so no bundle may be called that.
 RESERVED_NAME = "default"
@@ -216,7 +219,7 @@ def _verify(archive_file: Path, unpack_dir: Path) -> Manifest:
 @router.get("/api/bundles/{name:path}/versions/{version}/archive", response_class=FileResponse,
             responses={200: {"content": {"application/gzip": {}}, "description": "the archive"},
                        **error_responses(*AUTH_ERRORS, 404)})
-def download_archive(name: str, version: int, request: Request, principal: AnyToken) -> FileResponse:
+def download_archive(name: str, version: VersionNumber, request: Request, principal: AnyToken) -> FileResponse:
     """The archive of one version; a deployment token may download the bundle assigned to it (how connectors sync)."""
     store: Store = _platform(request).store
     record = store.get_bundle_version(principal.org_id, name, version)
@@ -236,7 +239,7 @@ def download_archive(name: str, version: int, request: Request, principal: AnyTo
 
 @router.get("/api/bundles/{name:path}/versions/{version}", response_model=BundleVersionInfo,
             responses=error_responses(*AUTH_ERRORS, 404))
-def get_version(name: str, version: int, request: Request, principal: User) -> BundleVersionInfo:
+def get_version(name: str, version: VersionNumber, request: Request, principal: User) -> BundleVersionInfo:
     record = _platform(request).store.get_bundle_version(principal.org_id, name, version)
     if record is None:
         raise not_found("bundle", f"{name}@{version}")

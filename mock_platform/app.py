@@ -17,6 +17,7 @@ from . import (
     hub,
     log_redaction,
     mcp,
+    openapi,
     pages,
     sim,
     tail,
@@ -70,6 +71,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        store.ensure_open()
         events.attach_loop(asyncio.get_running_loop())
         log_redaction.install()
         for value in secrets.values():  # no stored value may reach a log line, from the first request on
@@ -104,6 +106,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     # First in the route table: an MCP request is matched before the ~50 API routes are tried (routing
     # was ~10 % of the platform's CPU per /mcp call when it came last).
     app.router.routes[:0] = mcp.routes(mcp_endpoint)
+    openapi.install(app)
     app.add_middleware(tool_calls.CallFastPath)  # the call path skips FastAPI's routing (see tool_calls)
     app.add_middleware(HostGuard, config=config)  # outermost: dev mode's DNS-rebinding guard (SPEC.md §9)
     return app

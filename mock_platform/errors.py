@@ -45,6 +45,17 @@ def json_object_body(raw: bytes, shape: str = "a JSON object") -> dict[str, Any]
     return body
 
 
+def json_integer(value: Any) -> int | None:
+    """`value` as JSON Schema's integer (5 or 5.0), or None (`true`, `"5"`, 5.5 are not integers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def not_found(what: str, ident: str, code: str | None = None) -> ApiError:
     """404 for missing *and* foreign ids: another org's objects must be indistinguishable from none."""
     return ApiError(404, code or f"{what}_not_found", f"{what.replace('_', ' ').capitalize()} {ident!r} not found")
@@ -69,10 +80,25 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": {"code": "invalid_request", "message": message}}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error" if exc.status_code >= 500 else "bad_request")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; a path served by several
+            # routes (GET and POST /login) must list them all.
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return JSONResponse(
             {"error": {"code": code, "message": str(exc.detail)}},
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        route_methods = getattr(route, "methods", None)
+        regex = getattr(route, "path_regex", None)
+        if route_methods and regex is not None and regex.match(request.url.path):
+            methods |= set(route_methods)
+    return sorted(methods)

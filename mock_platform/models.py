@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
 
+from .errors import json_integer
+
+
+def _integer(value: Any) -> Any:
+    """JSON Schema's integer: 5 and 5.0, never `true` or `"5"` (pydantic's lax mode takes those)."""
+    number = json_integer(value)
+    return value if number is None else number
+
+
+AS_JSON_INTEGER = BeforeValidator(_integer)
+#: Constraints go before AS_JSON_INTEGER (`Annotated[int, Field(ge=1), AS_JSON_INTEGER]`), else the
+#: JSON schema shows them as pydantic's names instead of `minimum`/`maximum`.
+JsonInt = Annotated[int, AS_JSON_INTEGER]
+
 
 class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    # strict: JSON types as declared (no `false` for an integer, no `"1"` for a number).
+    model_config = ConfigDict(populate_by_name=True, strict=True)
 
 
 # ------------------------------------------------------------------------------------ errors
@@ -70,7 +85,8 @@ class DevTokenRequest(_Model):
     sub: str = Field(min_length=1)
     orgId: str | None = None
     orgs: dict[str, str] | None = None
-    expiresIn: int = Field(default=3600, description="seconds; negative gives an already expired token")
+    expiresIn: JsonInt = Field(default=3600, ge=-315_360_000, le=315_360_000,
+                           description="seconds (at most ten years either way); negative gives an already expired token")
     deploymentId: str | None = None
 
 
@@ -160,7 +176,8 @@ class BundleVersionInfo(_Model):
 
 class AssignmentRequest(_Model):
     name: str = Field(min_length=1)
-    version: int | None = Field(default=None, ge=1, description="omit to track the newest version")
+    version: Annotated[int, Field(ge=1, le=2**31 - 1), AS_JSON_INTEGER] | None = Field(
+        default=None, description="omit to track the newest version")
 
 
 class DefaultInfo(_Model):
@@ -224,8 +241,9 @@ class HealthStatus(_Model):
 # one-line errors), so these models are never run: they are what /docs and /openapi.json promise.
 class ToolCallRequest(_Model):
     arguments: Any = Field(default_factory=dict, description="the tool's input, checked against its inputSchema")
-    deploymentId: str | None = Field(default=None, description="omit: the least busy connector that has the tool")
-    timeoutMs: int | None = Field(default=None, gt=0)
+    deploymentId: str | None = Field(default=None, min_length=1,
+                                     description="omit: the least busy connector that has the tool")
+    timeoutMs: Annotated[int, Field(gt=0), AS_JSON_INTEGER] | None = None
 
 
 class ToolCallResult(_Model):
@@ -286,7 +304,7 @@ class ConnectorList(_Model):
 
 class SimDisconnectRequest(_Model):
     deploymentId: str | None = Field(default=None, description="omit: every connector of the organization")
-    code: int = Field(default=CLOSE_PLATFORM_RESTART, description="WebSocket close code (1000-1014 or 3000-4999)")
+    code: JsonInt = Field(default=CLOSE_PLATFORM_RESTART, description="WebSocket close code (1000-1014 or 3000-4999)")
     tails: bool = Field(default=False, description="close the organization's tail streams instead of connectors")
 
 
@@ -295,7 +313,7 @@ class SimDisconnectResult(_Model):
 
 
 class SimRejectRequest(_Model):
-    count: int = Field(ge=0)
+    count: Annotated[int, Field(ge=0), AS_JSON_INTEGER]
 
 
 class SimRejectResult(_Model):

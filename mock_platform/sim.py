@@ -6,6 +6,7 @@ each other and nobody can disturb another org.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from fastapi.responses import Response
 from edge_protocol import jsonrpc
 
 from .auth import Principal, current_user
-from .errors import ApiError, json_object_body
+from .errors import ApiError, json_integer, json_object_body
 from .hub import hub_of
 from .models import (
     AUTH_ERRORS,
@@ -46,22 +47,24 @@ def _json(data: Any) -> Response:
 
 def _number(body: dict[str, Any], key: str, *, integer: bool) -> Any:
     value = body.get(key)
-    wrong_type = isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int))
-    if wrong_type or not isinstance(value, (int, float)) or value < 0:
+    if integer:
+        value = json_integer(value)
+    valid = value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+    if isinstance(value, bool) or not valid or value < 0:
         kind = "a non-negative integer" if integer else "a non-negative number"
         raise ApiError(422, "invalid_request", f"'{key}' must be {kind}")
     return value
 
 
 @router.post("/disconnect", response_model=SimDisconnectResult, openapi_extra=documented_body(SimDisconnectRequest),
-             responses=error_responses(422, *AUTH_ERRORS))
+             responses=error_responses(404, 422, *AUTH_ERRORS))
 async def disconnect(request: Request, principal: Principal = Depends(current_user)) -> Response:
     body = await _body(request)
     deployment_id = body.get("deploymentId")
-    code = body.get("code", jsonrpc.CLOSE_PLATFORM_RESTART)
+    code = json_integer(body.get("code", jsonrpc.CLOSE_PLATFORM_RESTART))
     if deployment_id is not None and not isinstance(deployment_id, str):
         raise ApiError(422, "invalid_request", "'deploymentId' must be a string")
-    if isinstance(code, bool) or not isinstance(code, int) or not (code == 1000 or 1001 <= code <= 1014 or 3000 <= code <= 4999):
+    if code is None or not (code == 1000 or 1001 <= code <= 1014 or 3000 <= code <= 4999):
         raise ApiError(422, "invalid_request", "'code' must be a WebSocket close code (1000-1014 or 3000-4999)")
     tails = body.get("tails", False)
     if not isinstance(tails, bool):
@@ -74,7 +77,7 @@ async def disconnect(request: Request, principal: Principal = Depends(current_us
 
 
 @router.post("/reject", response_model=SimRejectResult, openapi_extra=documented_body(SimRejectRequest),
-             responses=error_responses(422, *AUTH_ERRORS))
+             responses=error_responses(404, 422, *AUTH_ERRORS))
 async def reject(request: Request, principal: Principal = Depends(current_user)) -> Response:
     count = _number(await _body(request), "count", integer=True)
     hub_of(request).sim(principal.org_id).reject_next = count
@@ -82,7 +85,7 @@ async def reject(request: Request, principal: Principal = Depends(current_user))
 
 
 @router.post("/latency", response_model=SimLatencyResult, openapi_extra=documented_body(SimLatencyRequest),
-             responses=error_responses(422, *AUTH_ERRORS))
+             responses=error_responses(404, 422, *AUTH_ERRORS))
 async def latency(request: Request, principal: Principal = Depends(current_user)) -> Response:
     ms = _number(await _body(request), "ms", integer=False)
     hub_of(request).sim(principal.org_id).latency_ms = float(ms)
@@ -90,7 +93,7 @@ async def latency(request: Request, principal: Principal = Depends(current_user)
 
 
 @router.post("/pushes", response_model=SimPushesResult, openapi_extra=documented_body(SimPushesRequest),
-             responses=error_responses(422, *AUTH_ERRORS))
+             responses=error_responses(404, 422, *AUTH_ERRORS))
 async def pushes(request: Request, principal: Principal = Depends(current_user)) -> Response:
     enabled = (await _body(request)).get("enabled")
     if not isinstance(enabled, bool):

@@ -219,7 +219,19 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
-        self._migrate()
+        self._migrate(self._db)
+        self._closed = False
+
+    def ensure_open(self) -> None:
+        """Reopen after `close` (an app whose lifespan runs again, as test harnesses do)."""
+        with self._lock:
+            if not self._closed:
+                return
+            self._db = sqlite3.connect(self.data_dir / "platform.db", check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._readers = threading.local()  # each thread's reader was closed with the store
+            self._closed = False
 
     def close(self) -> None:
         with self._lock:
@@ -227,17 +239,18 @@ class Store:
             for reader in self._reader_connections:
                 reader.close()
             self._reader_connections.clear()
+            self._closed = True
 
-    def _migrate(self) -> None:
+    def _migrate(self, db: sqlite3.Connection) -> None:
         """Bring a data dir made by an older platform up to date (`CREATE TABLE IF NOT EXISTS` adds no columns)."""
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(deployments)")}
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(deployments)")}
         if "replicas" not in columns:  # before SPEC §14: every deployment had exactly one connector
-            self._db.execute("ALTER TABLE deployments ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1")
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(bundle_versions)")}
+            db.execute("ALTER TABLE deployments ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1")
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(bundle_versions)")}
         if "sandbox" not in columns:  # before SPEC §10: no bundle asked for anything
-            self._db.execute("ALTER TABLE bundle_versions ADD COLUMN sandbox TEXT NOT NULL DEFAULT '{}'")
+            db.execute("ALTER TABLE bundle_versions ADD COLUMN sandbox TEXT NOT NULL DEFAULT '{}'")
         if "archive_sha256" not in columns:  # before archives were keyed by their own hash (issue 12)
-            self._db.execute("ALTER TABLE bundle_versions ADD COLUMN archive_sha256 TEXT")
+            db.execute("ALTER TABLE bundle_versions ADD COLUMN archive_sha256 TEXT")
 
     # -- plumbing
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
@@ -513,7 +526,12 @@ class _Transaction:
 
     def __enter__(self) -> sqlite3.Connection:
         self._store._lock.acquire()
-        self._store._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._store._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            # `__exit__` does not run when `__enter__` fails: without this the lock stays taken for good.
+            self._store._lock.release()
+            raise
         return self._store._db
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from edge_protocol.limits import MAX_CALL_BODY_BYTES
 
 from .auth import Principal, current_user
-from .errors import ApiError, json_object_body
+from .errors import ApiError, json_integer, json_object_body
 from .hub import hub_of
 from .models import (
     AUTH_ERRORS,
@@ -45,8 +45,10 @@ def _call_request(raw: bytes) -> tuple[Any, str | None, int | None]:
     timeout_ms = body.get("timeoutMs")
     if deployment_id is not None and (not isinstance(deployment_id, str) or not deployment_id):
         raise ApiError(400, "invalid_request", "deploymentId must be a non-empty string")
-    if timeout_ms is not None and (isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0):
-        raise ApiError(400, "invalid_request", "timeoutMs must be a positive integer (milliseconds)")
+    if timeout_ms is not None:
+        timeout_ms = json_integer(timeout_ms)
+        if timeout_ms is None or timeout_ms <= 0:
+            raise ApiError(400, "invalid_request", "timeoutMs must be a positive integer (milliseconds)")
     return arguments, deployment_id, timeout_ms
 
 
@@ -85,7 +87,7 @@ async def answer_call(request: Request, tool: str, principal: Principal | None =
         arguments, deployment_id, timeout_ms = _call_request(await read_call_body(request))
         try:
             result = await hub_of(request).call_tool(principal.org_id, tool, arguments, deployment_id, timeout_ms)
-        except CallFailed as failed:
+        except ApiError as failed:
             # Only a deployment that is not connected needs the store: the hot path stays free of it.
             if (failed.code == "connector_unavailable" and deployment_id is not None
                     and request.app.state.platform.store.get_deployment(principal.org_id, deployment_id) is None):

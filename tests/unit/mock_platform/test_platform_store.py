@@ -245,3 +245,19 @@ def test_a_data_dir_from_before_replicas_is_migrated_with_one_replica_each(tmp_p
         assert reopened.get_deployment("org-a", "dep-old").replicas == 2
     finally:
         reopened.close()
+
+
+def test_a_failed_begin_does_not_leave_the_store_locked(tmp_path):
+    import threading
+
+    store = Store(tmp_path / "data")
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.sign_in("a@example.com")  # BEGIN on a closed database
+    closed = threading.Thread(target=store.close)
+    closed.start()
+    closed.join(5)
+    assert not closed.is_alive(), "the store lock leaked when BEGIN failed"
+    store.ensure_open()
+    assert store.sign_in("a@example.com")[0] == "a@example.com"
+    store.close()
