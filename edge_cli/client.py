@@ -14,11 +14,11 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import httpx
 import platformdirs
@@ -26,8 +26,8 @@ import platformdirs
 from edge_protocol import tokens
 from edge_protocol.backoff import Backoff, parse_retry_after
 from edge_protocol.failures import is_retryable_status
-from edge_runtime.tls import CertificateNotTrusted, TlsSetupError, certificate_problem, tls_context
 from edge_protocol.origins import insecure_allowed, insecure_refusal, origin_of
+from edge_runtime.tls import CertificateNotTrusted, TlsSetupError, certificate_problem, tls_context
 
 from .errors import CliError
 

@@ -126,7 +126,7 @@ class _CappedTarInfo(tarfile.TarInfo):
             raise ArchiveError(f"archive entry {self.name!r} is a sparse file; bundles hold regular files only")
         else:
             tar._ec_header_chain = 0
-        return super()._proc_member(tar)
+        return super()._proc_member(tar)  # type: ignore[misc]  # private, stable since Python 3.0
 
 
 _EXTENDED_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,

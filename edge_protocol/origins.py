@@ -8,7 +8,7 @@ says the network is trusted; and a saved token goes only to the origin it was sa
 from __future__ import annotations
 
 import ipaddress
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 ALLOW_INSECURE_ENV = "EC_ALLOW_INSECURE"

@@ -15,8 +15,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from .auth import Principal, bearer_token, current_user
 from .config import is_loopback
 from .errors import ApiError
-from .rate_limit import retry_after_header
-from .store import NotAMember
 from .models import (
     AUTH_ERRORS,
     EMAIL_PATTERN,
@@ -27,6 +25,8 @@ from .models import (
     TokenResponse,
     error_responses,
 )
+from .rate_limit import retry_after_header
+from .store import NotAMember
 
 router = APIRouter()
 

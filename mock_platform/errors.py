@@ -96,9 +96,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def allowed_methods(request: Request) -> list[str]:
     methods: set[str] = set()
-    for route in request.app.routes:
+    for route in app_routes(request.app.routes):
         route_methods = getattr(route, "methods", None)
         regex = getattr(route, "path_regex", None)
         if route_methods and regex is not None and regex.match(request.url.path):
             methods |= set(route_methods)
     return sorted(methods)
+
+
+def app_routes(routes: Any) -> list[Any]:
+    """Every route of an app, included routers' routes flattened (FastAPI keeps those apart)."""
+    flat: list[Any] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        flat.extend(app_routes(inner.routes) if inner is not None else [route])
+    return flat

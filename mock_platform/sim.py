@@ -49,8 +49,7 @@ def _number(body: dict[str, Any], key: str, *, integer: bool) -> Any:
     value = body.get(key)
     if integer:
         value = json_integer(value)
-    valid = value is not None and isinstance(value, (int, float)) and math.isfinite(value)
-    if isinstance(value, bool) or not valid or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         kind = "a non-negative integer" if integer else "a non-negative number"
         raise ApiError(422, "invalid_request", f"'{key}' must be {kind}")
     return value

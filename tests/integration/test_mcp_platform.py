@@ -198,6 +198,9 @@ def test_raw_http_client_of_2025_11_25_with_initialize_and_a_session(stack: Stac
         result = called.json()["result"]
         assert result["isError"] is True and json.loads(result["content"][0]["text"])["error"]["code"] == "bad_city"
         # A session belongs to whoever opened it: another identity gets the SDK's "not found".
+        # A second member of the same org (SPEC §9: invited first).
+        assert http.post(f"{stack.platform.url}/api/org/invites", json={"email": "other@example.com"},
+                         headers={"Authorization": f"Bearer {stack.token}"}).status_code == 201
         other = stack.platform.user_token("other@example.com", stack.org_id)
         stolen = http.post(stack.mcp_url, headers={**session, "Authorization": f"Bearer {other}"},
                            json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"})

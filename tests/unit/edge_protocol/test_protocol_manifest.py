@@ -165,14 +165,14 @@ def test_file_entry_for_hashes_large_files_in_chunks(tmp_path):
 def _wide_manifest(files: int, tools: int) -> dict:
     import hashlib
 
-    entries = [{"path": f"dist/f{i}.js", "sha256": hashlib.sha256(str(i).encode()).hexdigest(), "size": 1}
-               for i in range(files)]
     from edge_protocol.manifest import FileEntry, content_checksum
 
+    files_listed = [FileEntry(f"dist/f{i}.js", hashlib.sha256(str(i).encode()).hexdigest(), 1) for i in range(files)]
     return {
         "schemaVersion": 1, "bundle": "wide", "version": None,
-        "checksum": content_checksum(FileEntry(e["path"], e["sha256"], e["size"]) for e in entries),
-        "createdAt": "", "builder": {}, "files": entries,
+        "checksum": content_checksum(files_listed),
+        "createdAt": "", "builder": {},
+        "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files_listed],
         "tools": [{"name": f"t{i}", "inputSchema": {}, "entry": f"dist/f{i}.js"} for i in range(tools)],
     }
 
