@@ -7,6 +7,7 @@ one body shape, so clients parse a single format (SPEC.md §5).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -95,13 +96,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in app_routes(request.app.routes):
-        route_methods = getattr(route, "methods", None)
-        regex = getattr(route, "path_regex", None)
-        if route_methods and regex is not None and regex.match(request.url.path):
-            methods |= set(route_methods)
-    return sorted(methods)
+    """The methods of the most specific path template(s) matching the request's path."""
+    matching = [route for route in app_routes(request.app.routes)
+                if getattr(route, "methods", None) and getattr(route, "path_regex", None) is not None
+                and route.path_regex.match(request.url.path)]
+    if not matching:
+        return []
+    literal = {id(route): len(re.sub(r"\{[^}]*\}", "", route.path)) for route in matching}
+    best = max(literal.values())
+    return sorted({method for route in matching if literal[id(route)] == best for method in route.methods})
 
 
 def app_routes(routes: Any) -> list[Any]:

@@ -112,11 +112,11 @@ _REPLICAS_DOC = "connectors that may hold this deployment at once (1..100)"
 
 class DeploymentCreateRequest(_Model):
     name: str = Field(min_length=1, max_length=100)
-    replicas: int = Field(default=1, ge=MIN_REPLICAS, le=MAX_REPLICAS, description=_REPLICAS_DOC)
+    replicas: JsonInt = Field(default=1, ge=MIN_REPLICAS, le=MAX_REPLICAS, description=_REPLICAS_DOC)
 
 
 class DeploymentUpdateRequest(_Model):
-    replicas: int = Field(ge=MIN_REPLICAS, le=MAX_REPLICAS, description=_REPLICAS_DOC)
+    replicas: JsonInt = Field(ge=MIN_REPLICAS, le=MAX_REPLICAS, description=_REPLICAS_DOC)
 
 
 class AssignmentInfo(_Model):
@@ -304,7 +304,9 @@ class ConnectorList(_Model):
 
 class SimDisconnectRequest(_Model):
     deploymentId: str | None = Field(default=None, description="omit: every connector of the organization")
-    code: JsonInt = Field(default=CLOSE_PLATFORM_RESTART, description="WebSocket close code (1000-1014 or 3000-4999)")
+    code: JsonInt = Field(default=CLOSE_PLATFORM_RESTART, description="WebSocket close code (1000-1014 or 3000-4999)",
+                          json_schema_extra={"anyOf": [{"minimum": 1000, "maximum": 1014},
+                                                       {"minimum": 3000, "maximum": 4999}]})
     tails: bool = Field(default=False, description="close the organization's tail streams instead of connectors")
 
 
@@ -336,6 +338,9 @@ class SimPushesResult(_Model):
     pushesEnabled: bool
 
 
-def documented_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra=` for a route that parses its JSON body by hand: /docs still shows `model`."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+def documented_body(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
+    """`openapi_extra=` for a route that parses its JSON body by hand: /docs still shows `model`.
+
+    `required=False` for a route that reads an empty body as `{}` (every field optional)."""
+    return {"requestBody": {"required": required,
+                            "content": {"application/json": {"schema": model.model_json_schema()}}}}

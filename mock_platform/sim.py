@@ -55,7 +55,7 @@ def _number(body: dict[str, Any], key: str, *, integer: bool) -> Any:
     return value
 
 
-@router.post("/disconnect", response_model=SimDisconnectResult, openapi_extra=documented_body(SimDisconnectRequest),
+@router.post("/disconnect", response_model=SimDisconnectResult, openapi_extra=documented_body(SimDisconnectRequest, required=False),
              responses=error_responses(404, 422, *AUTH_ERRORS))
 async def disconnect(request: Request, principal: Principal = Depends(current_user)) -> Response:
     body = await _body(request)

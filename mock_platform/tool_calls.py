@@ -125,7 +125,7 @@ class CallFastPath:
 
 
 @router.post("/api/tools/{tool}/call", response_model=ToolCallResult, tags=["tools"],
-             openapi_extra=documented_body(ToolCallRequest),
+             openapi_extra=documented_body(ToolCallRequest, required=False),
              responses={**error_responses(400, *AUTH_ERRORS, 413), **tool_call_error_responses(404, 422, 502, 503, 504)})
 async def call_tool(tool: str, request: Request, principal: Principal = Depends(current_user)) -> Response:
     """Call a tool as an agent would (served by `CallFastPath` when the app installs it)."""

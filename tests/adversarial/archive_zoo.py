@@ -12,8 +12,8 @@ import io
 import json
 import tarfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from edge_protocol.limits import MAX_MANIFEST_BYTES, MAX_UNPACKED_BYTES
 

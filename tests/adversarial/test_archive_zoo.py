@@ -83,6 +83,11 @@ def _plant(data_dir: Path, org_id: str, name: str, archive: bytes, checksum: str
                    (org_id, name, checksum, len(archive), json.dumps(tools), digest))
 
 
+def _sync_error_about(rt: RuntimeProcess, bundle: str) -> str | None:
+    error = rt.status()["sync"].get("lastSyncError") or ""
+    return error if f"bundle {bundle} v1" in error else None
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="peak RSS is read from /proc")
 def test_the_runtime_refuses_every_archive_and_keeps_serving_the_old_bundle(zoo, platform, tmp_path):
     token = platform.user_token("zoo-runtime@example.com", "org-zoo-runtime")
@@ -117,9 +122,7 @@ def test_the_runtime_refuses_every_archive_and_keeps_serving_the_old_bundle(zoo,
             wait_until(lambda: (rt.status()["sync"].get("assignedBundle") or {}).get("name") == "good-tools", 30,
                        message="the good bundle assigned again")
             assert api.put(f"/api/deployments/{deployment}/bundle", json={"name": bundle}).status_code == 200
-            error = wait_until(lambda: (rt.status()["sync"].get("lastSyncError") or "") if
-                               f"bundle {bundle} v1" in (rt.status()["sync"].get("lastSyncError") or "") else None,
-                               30, message=f"runtime to refuse {name}")
+            error = wait_until(lambda bundle=bundle: _sync_error_about(rt, bundle), 30, message=f"runtime to refuse {name}")
             assert "refused" in error or "failed" in error, (name, error)
             assert rt.status()["bundle"]["name"] == "good-tools", name
             old_bundle_answers()
