@@ -419,8 +419,7 @@ def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
         restart_refusals = ", ".join(f"{k}: {v}" for k, v in sorted(r.restart_refusals.items())) or "none"
         restart_5xx = sum(v for k, v in r.restart_refusals.items() if k.startswith("HTTP 5") and "Retry-After" not in k)
         table.add("handshake refusals around the restart", restart_refusals, "no 5xx storm", verdict(restart_5xx == 0))
-    table.note("platform RSS 'before' is measured after the deployments were created: their scrypt secret "
-               "hashing (16 MiB each, on the threadpool) is what lifts it above a fresh platform's ~65 MiB")
+    table.note("platform RSS 'before' is measured after the deployments were created")
     return table
 
 

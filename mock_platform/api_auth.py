@@ -119,7 +119,7 @@ def oauth_token(
 
 
 def _rate_limit(request: Request, client_id: str) -> None:
-    """429 with `Retry-After` past the per-client-id or per-address budget, before any scrypt work."""
+    """429 with `Retry-After` past the per-client-id or per-address budget, before any secret check."""
     limits = request.app.state.oauth_limits
     now = time.monotonic()
     address = request.client.host if request.client else ""

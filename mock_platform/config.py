@@ -24,7 +24,7 @@ class PlatformConfig:
     deployment_token_ttl_seconds: int = 3600
     #: Connector handshakes admitted per second; faster arrivals get 503 + Retry-After (SPEC.md §14).
     handshake_rate: float = 2000.0
-    #: `/oauth/token` limits (each request costs a scrypt check): per client id, and per client address.
+    #: `/oauth/token` limits (guessing, and old scrypt rows cost tens of ms): per client id, and per client address.
     oauth_per_client: tuple[float, int] = (0.5, 10)  # (requests per second, burst)
     oauth_per_address: tuple[float, int] = (5.0, 50)
 

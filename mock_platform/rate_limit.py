@@ -1,7 +1,8 @@
 """Token buckets keyed by a string (a client id, an address), with a bounded number of keys.
 
-`/oauth/token` costs a scrypt check (~16 MiB, tens of ms) per request: without a limit, anyone who
-can reach it can keep the platform's CPUs and memory busy. Pure and clock-injected, so the policy
+`/oauth/token` is where credentials are guessed and tokens minted (and a deployment row still in the
+old scrypt format costs ~16 MiB and tens of ms to check): without a limit, anyone who can reach it
+can hammer it. Pure and clock-injected, so the policy
 is tested on plain values.
 """
 

@@ -63,9 +63,11 @@ class SecretInfo:
         return "org" if self.deployment_id is None else "deployment"
 
 
-def load_or_create_key(data_dir: Path) -> bytes:
-    """The 256-bit key in `<data>/secrets.key`, created (0600, exclusively) when absent."""
-    path = Path(data_dir) / KEY_FILE
+def load_or_create_key(
+    data_dir: Path, file_name: str = KEY_FILE, purpose: str = "the AES-256 key of the tool secrets"
+) -> bytes:
+    """The 256-bit key in `<data>/<file_name>` (`secrets.key`), created (0600, exclusively) when absent."""
+    path = Path(data_dir) / file_name
     try:
         key = path.read_bytes()
     except FileNotFoundError:
@@ -73,7 +75,7 @@ def load_or_create_key(data_dir: Path) -> bytes:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process made it first: use theirs
-            return load_or_create_key(data_dir)
+            return load_or_create_key(data_dir, file_name, purpose)
         with os.fdopen(fd, "wb") as handle:
             handle.write(key)
             handle.flush()
@@ -81,7 +83,7 @@ def load_or_create_key(data_dir: Path) -> bytes:
         return key
     if len(key) != 32:
         raise ValueError(
-            f"{path} must hold exactly 32 bytes (the AES-256 key of the tool secrets); restore it "
+            f"{path} must hold exactly 32 bytes ({purpose}); restore it "
             "from a backup, or delete it together with every stored secret"
         )
     return key

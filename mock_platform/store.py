@@ -1,6 +1,6 @@
 """Everything the platform remembers: SQLite (WAL) at `<data>/platform.db`, archives named by their SHA-256.
 
-Orgs, users, deployments (secrets as scrypt hashes), bundle versions, the org default and per-deployment
+Orgs, users, deployments (secrets as keyed hashes: `secret_hashing`), bundle versions, the org default and per-deployment
 assignments. One connection guarded by a lock: FastAPI runs sync routes in a threadpool, and SQLite
 calls here are short, so serialising them is simpler and safer than a pool. Nothing is cached in
 memory, so a restart loses nothing.
@@ -9,7 +9,6 @@ memory, so a restart loses nothing.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -25,6 +24,8 @@ from typing import Any
 from edge_protocol.manifest import Manifest
 from edge_protocol.messages import BundleRef
 from edge_protocol.routes import archive_path
+
+from .secret_hashing import SecretHasher
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -84,9 +85,6 @@ CREATE TABLE IF NOT EXISTS assignments (
 );
 """
 
-# scrypt cost: ~16 MiB and a few tens of ms per check, plenty against offline guessing of a
-# 256-bit random secret while keeping /oauth/token responsive.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _ID_SAFE = re.compile(r"[^a-z0-9-]+")
 
 
@@ -166,29 +164,6 @@ archive_url = archive_path  # one route template for both ends (edge_protocol.ro
 
 
 # ------------------------------------------------------------------------------------ secrets
-def hash_secret(secret: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def secret_matches(secret: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt_hex, digest_hex = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        digest = hashlib.scrypt(
-            secret.encode("utf-8"), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=32
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(digest, bytes.fromhex(digest_hex))
-
-
-# Checked against when the deployment does not exist, so a wrong id costs as long as a wrong secret.
-_DUMMY_HASH = hash_secret(secrets.token_urlsafe(16))
-
-
 def new_secret() -> str:
     return "ecs_" + secrets.token_urlsafe(32)
 
@@ -221,6 +196,9 @@ class Store:
         self._db.executescript(_SCHEMA)
         self._migrate(self._db)
         self._closed = False
+        self._hasher = SecretHasher.for_data_dir(self.data_dir)
+        # Checked against when the deployment does not exist, so a wrong id costs as long as a wrong secret.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     def ensure_open(self) -> None:
         """Reopen after `close` (an app whose lifespan runs again, as test harnesses do)."""
@@ -329,7 +307,7 @@ class Store:
     def create_deployment(self, org_id: str, name: str, replicas: int = 1) -> tuple[Deployment, str]:
         """A new deployment and its secret; the secret exists in clear only in this return value."""
         secret = new_secret()
-        hashed = hash_secret(secret)  # ~50 ms of scrypt: never while holding the store lock
+        hashed = self._hasher.hash(secret)
         deployment = Deployment("dep-" + secrets.token_hex(6), org_id, name, utc_now(), replicas=replicas)
         with self._transaction() as db:
             db.execute(
@@ -361,7 +339,7 @@ class Store:
 
     def rotate_secret(self, org_id: str, deployment_id: str) -> str | None:
         secret = new_secret()
-        hashed = hash_secret(secret)
+        hashed = self._hasher.hash(secret)
         with self._transaction() as db:
             changed = db.execute(
                 "UPDATE deployments SET secret_hash = ?, secret_rotated_at = ? WHERE id = ? AND org_id = ?",
@@ -371,9 +349,16 @@ class Store:
 
     def verify_deployment_secret(self, deployment_id: str, secret: str) -> Deployment | None:
         rows = self._query("SELECT * FROM deployments WHERE id = ?", (deployment_id,))
-        stored = rows[0]["secret_hash"] if rows else _DUMMY_HASH
-        ok = secret_matches(secret, stored)
-        return _deployment(rows[0]) if rows and ok else None
+        stored = rows[0]["secret_hash"] if rows else self._dummy_hash
+        if not (self._hasher.matches(secret, stored) and rows):
+            return None
+        if self._hasher.needs_rehash(stored):  # an older platform's scrypt row: rewrite it once, now we know the secret
+            with self._transaction() as db:  # only if not rotated meanwhile
+                db.execute(
+                    "UPDATE deployments SET secret_hash = ? WHERE id = ? AND secret_hash = ?",
+                    (self._hasher.hash(secret), deployment_id, stored),
+                )
+        return _deployment(rows[0])
 
     # -- bundles
     def archive_file(self, record: BundleVersion) -> Path:

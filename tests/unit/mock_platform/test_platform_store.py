@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import stat
 
 import pytest
 
-from mock_platform.store import NotAMember, Store, hash_secret, personal_org_id, secret_matches
+from mock_platform.secret_hashing import SecretHasher
+from mock_platform.store import NotAMember, Store, personal_org_id
 from tests.support.bundles import echo_tool, make_archive
 
 
@@ -66,7 +69,7 @@ def test_deployment_secrets_are_hashed_and_checked(store, tmp_path):
     assert store.verify_deployment_secret(dep.id, secret[:-1] + "x") is None
     assert store.verify_deployment_secret("dep-unknown", secret) is None
     raw = sqlite3.connect(tmp_path / "data" / "platform.db").execute("SELECT secret_hash FROM deployments").fetchone()[0]
-    assert secret not in raw and raw.startswith("scrypt$")
+    assert secret not in raw and raw.startswith("hmac-sha256$")  # a keyed SHA-256, not scrypt
     new = store.rotate_secret("org-a", dep.id)
     assert store.verify_deployment_secret(dep.id, secret) is None
     assert store.verify_deployment_secret(dep.id, new) is not None
@@ -74,10 +77,42 @@ def test_deployment_secrets_are_hashed_and_checked(store, tmp_path):
 
 
 def test_secret_hash_format():
-    stored = hash_secret("s3cret")
-    assert secret_matches("s3cret", stored) and not secret_matches("s3cret!", stored)
-    assert hash_secret("s3cret") != stored  # salted
-    assert not secret_matches("s3cret", "garbage") and not secret_matches("s3cret", "md5$1$2$3$ab$cd")
+    hasher = SecretHasher(b"k" * 32)
+    stored = hasher.hash("s3cret")
+    assert hasher.matches("s3cret", stored) and not hasher.matches("s3cret!", stored)
+    assert SecretHasher(b"j" * 32).hash("s3cret") != stored  # keyed: another server key, another hash
+    assert not hasher.matches("s3cret", "garbage") and not hasher.matches("s3cret", "md5$1$2$3$ab$cd")
+    assert not hasher.matches("s3cret", "scrypt$x$8$1$zz$00")  # a malformed old row is refused, not a crash
+
+
+def _legacy_scrypt(secret: str) -> str:
+    """A row as the platform wrote it before HMAC (scrypt, N=2**14, r=8, p=1)."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt${2**14}$8$1${salt.hex()}${digest.hex()}"
+
+
+def test_server_key_is_created_once_with_mode_0600(tmp_path):
+    first = Store(tmp_path / "data")
+    key_file = tmp_path / "data" / "deployment-secrets.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and len(key_file.read_bytes()) == 32
+    key = key_file.read_bytes()
+    first.close()
+    Store(tmp_path / "data").close()
+    assert key_file.read_bytes() == key
+
+
+def test_old_scrypt_rows_still_authenticate_and_are_rewritten_as_hmac(store, tmp_path):
+    dep, _ = store.create_deployment("org-a", "edge")
+    db = sqlite3.connect(tmp_path / "data" / "platform.db")
+    db.execute("UPDATE deployments SET secret_hash = ? WHERE id = ?", (_legacy_scrypt("ecs_old-secret"), dep.id))
+    db.commit()
+    assert store.verify_deployment_secret(dep.id, "ecs_old-secret!") is None  # wrong secret: refused, row untouched
+    assert db.execute("SELECT secret_hash FROM deployments").fetchone()[0].startswith("scrypt$")
+    assert store.verify_deployment_secret(dep.id, "ecs_old-secret") == dep
+    assert db.execute("SELECT secret_hash FROM deployments").fetchone()[0].startswith("hmac-sha256$")
+    assert store.verify_deployment_secret(dep.id, "ecs_old-secret") == dep  # and still valid once migrated
+    assert store.verify_deployment_secret(dep.id, "ecs_wrong") is None
 
 
 def test_everything_is_scoped_to_an_org(store, tmp_path):
