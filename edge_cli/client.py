@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from edge_protocol import tokens
 from edge_protocol.backoff import Backoff, parse_retry_after
 from edge_protocol.failures import is_retryable_status
 from edge_protocol.origins import insecure_allowed, insecure_refusal, origin_of
+from edge_runtime.private_files import write_private_json
 from edge_runtime.tls import CertificateNotTrusted, TlsSetupError, certificate_problem, tls_context
 
 from .errors import CliError
@@ -144,23 +144,8 @@ def load_token() -> StoredToken:
 
 def save_token(token: str, url: str | None) -> Path:
     """Write the token file atomically with mode 0600 (never readable by others, even for an instant)."""
-    path = token_file_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"token": token, "platformUrl": url,
-            "savedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    fd, tmp = tempfile.mkstemp(prefix=".auth-token-", dir=path.parent)  # mkstemp creates it 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    data = {"token": token, "platformUrl": url, "savedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return write_private_json(token_file_path(), data)
 
 
 def delete_token_file() -> Path | None:
@@ -380,12 +365,18 @@ def token_destination_refusal(stored: StoredToken, url: str, environ: Mapping[st
 
 
 def connect(platform_flag: str | None = None, project_dir: Path | str | None = None,
-            need_token: bool = True) -> PlatformClient:
+            need_token: bool = True, *, dev: bool = False) -> PlatformClient:
     """The client every command uses: resolved URL, the CLI's token (required unless `need_token` False).
 
     A token that may not go to that URL stops a command that needs one; one that does not need a
-    token then goes without it.
+    token then goes without it. With `dev` (the commands a second terminal uses beside
+    `edge-connector dev`: call, tail, status, secret, sim, mcp) and no `--platform`/token given, the
+    running dev session of the project is used.
     """
+    if dev and platform_flag is None and not _explicit_platform_or_token():
+        session = dev_session_client(project_dir)
+        if session is not None:
+            return session
     url = resolve_platform_url(platform_flag, project_dir)
     found = load_token() if need_token else find_token()
     if found is None:
@@ -397,3 +388,30 @@ def connect(platform_flag: str | None = None, project_dir: Path | str | None = N
         return PlatformClient(url, None)
     return PlatformClient(url, found.token)
 
+
+def _explicit_platform_or_token() -> bool:
+    return any(os.environ.get(name, "").strip() for name in (ENV_PLATFORM_URL, ENV_TOKEN, ENV_TOKEN_PATH))
+
+
+def dev_session_client(project_dir: Path | str | None) -> PlatformClient | None:
+    """A client of the `dev` session running for the project `project_dir` is in, or None when no
+    session was ever started there. A project where `dev` ran but runs no more, with no token saved
+    either, gets the one-line answer that says how to start one."""
+    from . import dev_state
+
+    project = dev_state.find_project(Path(project_dir) if project_dir is not None else Path.cwd())
+    if project is None:
+        return None
+    state = dev_state.read(project)
+    if state is not None:
+        try:
+            token = json.loads(Path(state.token_path).read_text("utf-8"))["token"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise CliError(f"The dev session's token file {state.token_path} cannot be read",
+                           "Restart edge-connector dev") from None
+        return PlatformClient(state.platform_url, token)
+    if dev_state.had_session(project) and find_token() is None:
+        raise CliError(f"No edge-connector dev session is running in {project}",
+                       f"Start one with: {dev_state.command_hint()} dev {project} "
+                       "(or pass --platform, or log in with edge-connector auth --browser)")
+    return None

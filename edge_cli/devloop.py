@@ -22,9 +22,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import httpx
 
@@ -32,9 +33,11 @@ from bundler.build import BuildResult, build_project
 from bundler.errors import BuildError
 from bundler.node import node_env, npm_command
 from edge_protocol.manifest import Manifest
-from edge_runtime.private_files import write_private_file
+from edge_runtime.private_files import write_private_json
 
+from . import dev_state
 from .client import PlatformClient
+from .dev_state import DEFAULT_HEALTH_PORT, DEFAULT_PLATFORM_PORT
 from .dev_vars import DevVars
 from .errors import CliError
 
@@ -45,6 +48,8 @@ _LISTENING = re.compile(r"mock-platform listening on (http://\S+)")
 _IGNORED_PARTS = {".edge", "node_modules", ".git", "dist", ".mock-platform"}
 #: How long the runtime may take to report a new version before the reload is called failed.
 LIVE_TIMEOUT_SECONDS = 20.0
+#: How far past a taken port to look for a free one.
+PORT_SEARCH_SPAN = 100
 
 
 # ------------------------------------------------------------------------------------ policy
@@ -84,9 +89,7 @@ def is_watched(path: str, project_dir: Path) -> bool:
         return False
     name = relative.name
     # Editors' atomic saves create temporary siblings (.foo.ts.swp, foo.ts~, 4913, .#foo.ts).
-    if name.startswith((".#", ".~")) or name.endswith(("~", ".swp", ".swx", ".tmp")) or name == "4913":
-        return False
-    return True
+    return not (name.startswith((".#", ".~")) or name.endswith(("~", ".swp", ".swx", ".tmp")) or name == "4913")
 
 
 def tools_changed(old: Manifest | None, new: Manifest) -> str:
@@ -194,10 +197,24 @@ class Child:
             self.process.wait(5)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def first_free_port(preferred: int, *, taken: Iterable[int] = (), host: str = "127.0.0.1",
+                    is_free: Callable[[int, str], bool] = port_is_free) -> int:
+    """`preferred` when it is free, else the next free port above it (skipping `taken`)."""
+    skip = set(taken)
+    for port in range(preferred, min(preferred + PORT_SEARCH_SPAN, 65536)):
+        if port not in skip and is_free(port, host):
+            return port
+    raise CliError(f"No free port between {preferred} and {preferred + PORT_SEARCH_SPAN - 1}",
+                   "Pass another one with --port / --health-port")
 
 
 def _child_env(**extra: str) -> dict[str, str]:
@@ -219,13 +236,14 @@ class DevSession:
     """Runs one dev loop for one project folder. `run()` blocks until `stop()` or Ctrl-C."""
 
     def __init__(self, project_dir: Path, *, platform_url: str | None, echo: Callable[[str], None],
-                 health_port: int | None = None) -> None:
+                 port: int = DEFAULT_PLATFORM_PORT, health_port: int = DEFAULT_HEALTH_PORT) -> None:
         self.project_dir = project_dir.resolve()
         self.edge_dir = self.project_dir / ".edge"
         self.runtime_dir = self.edge_dir / "runtime"
         self.platform_url = platform_url.rstrip("/") if platform_url else None
         self.echo = echo
-        self.health_port = health_port or free_port()
+        self.port = port
+        self.health_port = health_port
         self.platform: Child | None = None
         self.runtime: Child | None = None
         self.client: PlatformClient | None = None
@@ -254,6 +272,7 @@ class DevSession:
             await self._start_everything()
             await self._watch()
         finally:
+            dev_state.remove(self.project_dir, os.getpid())
             await asyncio.to_thread(self._teardown)
             lock.release()
 
@@ -267,11 +286,15 @@ class DevSession:
 
     async def _start_everything(self) -> None:
         await asyncio.to_thread(self._npm_install_if_needed)
-        url = self.platform_url or await asyncio.to_thread(self._start_platform)
+        url: str = self.platform_url if self.platform_url else await asyncio.to_thread(self._start_platform)
+        self.health_port = self._free_port_or_next(self.health_port, "runtime's health server", taken=(self.port,))
         token = await asyncio.to_thread(self._login, url)
         self.client = PlatformClient(url, token)
         deployment = await asyncio.to_thread(self._dev_deployment)
-        self.deployment_id = deployment.get("deploymentId") or deployment.get("id")
+        deployment_id = deployment.get("deploymentId") or deployment.get("id")
+        if not isinstance(deployment_id, str):
+            raise CliError(f"The platform at {url} answered a deployment without an id", "Is it an edge-connector platform?")
+        self.deployment_id = deployment_id
         # The dev runtime runs with the dev deployment's own credentials: secrets (.dev.vars) reach only
         # a connector with a deployment token. A fresh secret each start; it lives in the child's env only.
         rotated = await asyncio.to_thread(self.client.post, f"/api/deployments/{self.deployment_id}/rotate-secret")
@@ -288,7 +311,24 @@ class DevSession:
         self._start_runtime()
         await self._wait_live(published, time.time())
         self.manifest, self.version = result.manifest, published
+        self._publish_session(url, token)
         self._print_ready(url)
+
+    def _free_port_or_next(self, port: int, what: str, taken: Iterable[int] = ()) -> int:
+        chosen = first_free_port(port, taken=taken)
+        if chosen != port:
+            self.echo(f"Port {port} is in use; the {what} listens on {chosen} instead.")
+        return chosen
+
+    def _publish_session(self, url: str, token: str) -> None:
+        """`.edge/dev.json` (+ the CLI's dev token beside it): how `call`, `tail`, `status`, `secret`,
+        `sim` and `mcp` in a second terminal find this session without flags."""
+        token_path = self.edge_dir / "dev-token.json"
+        write_private_json(token_path, {"token": token, "platformUrl": url, "savedAt": _utc_now()})
+        dev_state.write(self.project_dir, dev_state.DevState(
+            platform_url=url, health_url=f"http://127.0.0.1:{self.health_port}", token_path=str(token_path),
+            deployment_id=self.deployment_id, pid=os.getpid(),
+        ))
 
     # --- set-up steps
     def _npm_install_if_needed(self) -> None:
@@ -310,9 +350,11 @@ class DevSession:
 
     def _start_platform(self) -> str:
         data_dir = self.edge_dir / "platform"
+        self.port = self._free_port_or_next(self.port, "embedded platform")
         self.platform = Child(
             "platform",
-            [sys.executable, "-m", "mock_platform.serve", "--host", "127.0.0.1", "--port", "0", "--data", str(data_dir)],
+            [sys.executable, "-m", "mock_platform.serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--data", str(data_dir)],
             _child_env(), echo=lambda line: None if "listening on" in line else self.echo(line),
         )
         self.platform.start()
@@ -347,9 +389,7 @@ class DevSession:
 
     def _prepare_runtime_dir(self, url: str, token: str) -> None:
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
-        token_path = self.runtime_dir / "auth-token.json"
-        write_private_file(token_path, json.dumps(
-            {"token": token, "platformUrl": url, "savedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+        write_private_json(self.runtime_dir / "auth-token.json", {"token": token, "platformUrl": url, "savedAt": _utc_now()})
         config = {
             "toolRpcUrl": url.replace("http://", "ws://").replace("https://", "wss://") + "/tool-rpc",
             "deploymentId": self.deployment_id,
@@ -423,7 +463,12 @@ class DevSession:
         if self.manifest is not None and result.checksum == self.manifest.checksum:  # e.g. a comment edit
             self.echo(f"= no change in the bundle ({(time.perf_counter() - started) * 1000:.0f} ms)")
             return
-        version = await asyncio.to_thread(self._publish, result)
+        try:
+            version = await asyncio.to_thread(self._publish, result)
+        except CliError as exc:  # the platform is down or refused: say so; the next save tries again
+            self.echo(f"✗ upload failed: {exc}")
+            self.echo("  the last good version keeps serving; save again to retry")
+            return
         try:
             ms = await self._wait_live(version, saved_at)
         except CliError as exc:
@@ -433,50 +478,61 @@ class DevSession:
         self.manifest, self.version = result.manifest, version
 
     async def _watch(self) -> None:
+        """Rebuild on every save, one build at a time. A build that fails in any way prints one line and
+        leaves the scheduler ready, so the next save builds again (a dev loop never stalls silently)."""
         from watchfiles import awatch
 
-        rebuilding: asyncio.Task | None = None
-        latest_save = [time.time()]
+        latest_save = time.time()
+        building: asyncio.Task[None] | None = None
 
         async def build_loop() -> None:
             while True:
-                await self._rebuild(latest_save[0])
+                try:
+                    await self._rebuild(latest_save)
+                except Exception as exc:  # unforeseen: say it, keep the loop alive
+                    self.echo(f"✗ rebuild failed: {type(exc).__name__}: {exc}; save again to retry")
                 if not self.scheduler.finished():
                     return
 
-        async for changes in awatch(
-            self.project_dir, watch_filter=lambda _change, path: is_watched(path, self.project_dir),
-            debounce=40, step=10, stop_event=self._stop, rust_timeout=200, yield_on_timeout=False,
-        ):
-            dev_vars = self.dev_vars
-            if dev_vars is not None and any(dev_vars.is_dev_vars(path) for _, path in changes):
-                await asyncio.to_thread(dev_vars.apply)  # secrets: no rebuild, the runtime refetches
-                changes = {(change, path) for change, path in changes if not dev_vars.is_dev_vars(path)}
-                if not changes:
-                    continue
-            latest_save[0] = _latest_mtime(path for _, path in changes) or time.time()
-            if self.scheduler.changed():
-                rebuilding = asyncio.create_task(build_loop())
-        if rebuilding and not rebuilding.done():
-            rebuilding.cancel()
+        async with asyncio.TaskGroup() as builds:
+            async for changes in awatch(
+                self.project_dir, watch_filter=lambda _change, path: is_watched(path, self.project_dir),
+                debounce=40, step=10, stop_event=self._stop, rust_timeout=200, yield_on_timeout=False,
+            ):
+                dev_vars = self.dev_vars
+                if dev_vars is not None and any(dev_vars.is_dev_vars(path) for _, path in changes):
+                    await asyncio.to_thread(dev_vars.apply)  # secrets: no rebuild, the runtime refetches
+                    changes = {(change, path) for change, path in changes if not dev_vars.is_dev_vars(path)}
+                    if not changes:
+                        continue
+                latest_save = _latest_mtime(path for _, path in changes) or time.time()
+                if self.scheduler.changed():
+                    building = builds.create_task(build_loop())
+            if building is not None:
+                building.cancel()  # stopping: the TaskGroup awaits the cancelled build
 
     # --- output
     def _print_ready(self, url: str) -> None:
         assert self.manifest is not None
-        token_path = self.runtime_dir / "auth-token.json"
+        cli = dev_state.command_hint()
+        here = Path.cwd().resolve() == self.project_dir
         lines = [
             "",
             f"Ready: {self.manifest.bundle} v{self.version} with {len(self.manifest.tools)} tool(s).",
             f"  dashboard  {url}/",
             f"  health     http://127.0.0.1:{self.health_port}/statusz",
-            "  call a tool:",
+            f"  from {'this folder' if here else self.project_dir} (call, tail, status, mcp find this session):",
         ]
         for tool in self.manifest.tools:
             arguments = json.dumps(example_arguments(tool.inputSchema))
-            lines.append(f"    AUTH_TOKEN_PATH={token_path} edge-connector call {tool.name} '{arguments}' --platform {url}")
-        lines += ["Watching for changes; Ctrl-C stops everything.", ""]
+            lines.append(f"    {cli} call {tool.name} '{arguments}'")
+        lines += [f"    {cli} tail", "Watching for changes; Ctrl-C stops everything.", ""]
         for line in lines:
             self.echo(line)
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _latest_mtime(paths: Iterable[str]) -> float | None:

@@ -72,7 +72,7 @@ class RemoteMcpServer:
     @classmethod
     def connect(cls, platform_flag: str | None, project_dir: Path) -> RemoteMcpServer:
         """Resolve the platform and the token like every command, and check the token works now."""
-        with connect(platform_flag, project_dir) as client:
+        with connect(platform_flag, project_dir, dev=True) as client:
             client.get("/api/me")  # a refused token fails here, in the troubleshooting page's words
             assert client.token is not None
             return cls(client.url, client.token)

@@ -8,6 +8,7 @@ through it).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -29,3 +30,9 @@ def write_private_file(path: Path, text: str, mode: int = PRIVATE_MODE) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_private_json(path: Path, data: object) -> Path:
+    """`data` as indented JSON through `write_private_file`; returns the path."""
+    write_private_file(path, json.dumps(data, indent=2) + "\n")
+    return Path(path)

@@ -11,7 +11,7 @@ import typer
 from ..client import connect, refusal_to_cli_error
 from ..console import err, out, print_json
 from ..errors import CliError, UsageError
-from .deployment import JSON_OPTION, PLATFORM_OPTION
+from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
 #: Refusals that are about the token, not the tool: reported in the troubleshooting page's words.
 _AUTH_CODES = {"unauthenticated", "token_expired", "token_invalid", "no_organization", "user_token_required"}
@@ -34,6 +34,7 @@ def call(
     deployment: str = typer.Option(None, "--deployment", help="Call this deployment's connector only."),
     timeout: float = typer.Option(None, "--timeout", min=0.001, help="Deadline in seconds."),
     platform: str = PLATFORM_OPTION,
+    project: Path = PROJECT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Call a tool through the platform and print its output; a tool error prints its code and message, exit 1."""
@@ -43,7 +44,7 @@ def call(
     if timeout is not None:
         body["timeoutMs"] = max(1, int(timeout * 1000))
     http_timeout = (timeout or 30.0) + 30.0  # the platform answers tool_timeout itself; never cut it off first
-    with connect(platform, Path.cwd()) as client:
+    with connect(platform, project or Path.cwd(), dev=True) as client:
         # Never retried past a refused connection: a tool call must not run twice.
         status, result = client.request_raw("POST", f"/api/tools/{tool}/call", json=body, timeout=http_timeout)
     if status >= 400:

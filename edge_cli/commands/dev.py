@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from ..console import err
+from ..dev_state import DEFAULT_HEALTH_PORT, DEFAULT_PLATFORM_PORT
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +19,14 @@ def register(app: typer.Typer) -> None:
         platform: str | None = typer.Option(
             None, "--platform", help="Use this platform (in dev mode) instead of starting an embedded one."
         ),
-        health_port: int | None = typer.Option(None, "--health-port", help="The runtime's health port (default: a free one)."),
+        port: int = typer.Option(
+            DEFAULT_PLATFORM_PORT, "--port", min=1, max=65535,
+            help="Port of the embedded platform; when taken, the next free one (said in one line).",
+        ),
+        health_port: int = typer.Option(
+            DEFAULT_HEALTH_PORT, "--health-port", min=1, max=65535,
+            help="The runtime's health port; when taken, the next free one (said in one line).",
+        ),
     ) -> None:
         """Build, upload and run your tools locally; every save is rebuilt and hot-swapped. Ctrl-C stops all."""
         from ..devloop import DevSession
@@ -26,7 +34,7 @@ def register(app: typer.Typer) -> None:
         def echo(line: str) -> None:
             err.print(line, markup=False, highlight=False)
 
-        session = DevSession(dir, platform_url=platform, echo=echo, health_port=health_port)
+        session = DevSession(dir, platform_url=platform, echo=echo, port=port, health_port=health_port)
         asyncio.run(_run(session))
 
 

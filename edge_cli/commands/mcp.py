@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from .deployment import PLATFORM_OPTION
+from .deployment import PLATFORM_OPTION, PROJECT_OPTION
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
             None, help="A tool project: serve its tools locally (no platform). Without it: the organization's tools."
         ),
         platform: str | None = PLATFORM_OPTION,
+        project: Path | None = PROJECT_OPTION,
         workers: int = typer.Option(1, "--workers", min=1, max=32, help="Node.js workers for local tools."),
         watch: bool = typer.Option(True, "--watch/--no-watch", help="Rebuild on save and tell the client (local mode)."),
         log_level: str = typer.Option("INFO", "--log-level", help="Log level of the stderr log (DEBUG, INFO, WARNING, ERROR)."),
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
         else:
             from ..mcp_remote import RemoteMcpServer
 
-            _run(RemoteMcpServer.connect(platform, Path.cwd()))
+            _run(RemoteMcpServer.connect(platform, project or Path.cwd()))
 
 
 def _run(server) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from ..console import out, print_json
 from ..errors import CliError
+from .deployment import PROJECT_OPTION
 
 
 def register(app: typer.Typer) -> None:
@@ -17,15 +18,29 @@ def register(app: typer.Typer) -> None:
         port: int | None = typer.Option(None, "--port", help="Health port of the runtime [HEALTH_PORT]."),
         host: str | None = typer.Option(None, "--host", help="Health host of the runtime [HEALTH_HOST]."),
         dir: Path | None = typer.Option(None, "--dir", help="Installation directory (finds the port of the runtime running there)."),
+        project: Path | None = PROJECT_OPTION,
         as_json: bool = typer.Option(False, "--json", help="Print the raw /statusz JSON."),
     ) -> None:
         """Show the state of the runtime: connection, bundle, sync, tools and workers."""
-        url = _status_url(port, host, dir)
+        url = _dev_status_url(port, host, dir, project) or _status_url(port, host, dir)
         data = _fetch(url)
         if as_json:
             print_json(data)
             return
         _print(data, url)
+
+
+def _dev_status_url(port: int | None, host: str | None, directory: Path | None, project: Path | None) -> str | None:
+    """The runtime of the project's running `edge-connector dev`, when nothing else was named."""
+    import os
+
+    from .. import dev_state
+
+    if port is not None or host is not None or directory is not None or os.environ.get("HEALTH_PORT"):
+        return None
+    found = dev_state.find_project(project or Path.cwd())
+    state = dev_state.read(found) if found else None
+    return state.health_url.rstrip("/") + "/statusz" if state else None
 
 
 def _status_url(port: int | None, host: str | None, directory: Path | None) -> str:

@@ -29,7 +29,7 @@ from ..client import connect, refusal_to_cli_error
 from ..console import err, out
 from ..errors import UsageError
 from ..tail_view import Line, TailView
-from .deployment import JSON_OPTION, PLATFORM_OPTION
+from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
 #: How often held log lines are re-checked (a call running longer than the hold shows them anyway).
 _TICK_SECONDS = 0.25
@@ -47,11 +47,12 @@ def tail(
     tool: str = typer.Option(None, "--tool", help="Only this tool's calls and logs."),
     status: Status = typer.Option(None, "--status", help="Only calls that ended ok / with an error (and their logs)."),
     platform: str = PLATFORM_OPTION,
+    project: Path = PROJECT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Stream calls and tool logs live; one JSON object per line with --json or when piped. Ctrl-C stops."""
     tail_filter = TailFilter(deployment or None, tool or None, status.value if status else None)
-    with connect(platform, Path.cwd()) as client:  # the CLI's URL and token rules, as every command
+    with connect(platform, project or Path.cwd(), dev=True) as client:  # the CLI's URL and token rules, as every command
         url, token = client.url, client.token
     stream_url = _ws_url(url) + TAIL_PATH + (f"?{urlencode(tail_filter.to_query())}" if tail_filter.to_query() else "")
     follower = _Follower(stream_url, token or "", as_json or not sys.stdout.isatty(), _describe(tail_filter))

@@ -9,12 +9,9 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import signal
 import statistics
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,52 +19,14 @@ import httpx
 import pytest
 
 from edge_connector.testing import wait_until
+from tests.support.dev import CLI, ECHO_TOOL, DevProcess, clean_env, scaffold
 
-CLI = [sys.executable, "-m", "edge_cli"]
 EDITS = 10
-
-ECHO_TOOL = """import {{ defineTool }} from "../lib/tool";
-
-export default defineTool({{
-  name: "echo_version",
-  description: "Says which edit of this file is live",
-  inputSchema: {{ type: "object", properties: {{}} }},
-  async run() {{
-    return {{ edit: {n} }};
-  }},
-}});
-"""
-
-
-class DevProcess:
-    def __init__(self, project: Path, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [*CLI, "dev", str(project)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=env, stdin=subprocess.DEVNULL,
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    def find(self, pattern: str) -> re.Match | None:
-        return re.search(pattern, self.text())
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    target = tmp_path / "proj"
-    done = subprocess.run([*CLI, "init", str(target), "--template", "ts", "--name", "dev-proj"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    (target / "src" / "tools" / "echo_version.ts").write_text(ECHO_TOOL.format(n=0))
-    return target
+    return scaffold(tmp_path / "proj", "dev-proj")
 
 
 def _call(url: str, token: str, tool: str, arguments: dict | None = None) -> httpx.Response:
@@ -93,28 +52,26 @@ def _pid_alive(pid: int) -> bool:
 
 
 def test_dev_loop_edit_break_fix_and_clean_stop(project: Path, tmp_path: Path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("EDGE_CONNECTOR_TOKEN", None)
+    env = clean_env(tmp_path / "config")
     dev = DevProcess(project, env)
     try:
-        ready = wait_until(lambda: dev.find(r"dashboard\s+(http://\S+)/") or dev.process.poll() is not None,
-                           timeout=240, message="dev to print Ready")
-        assert isinstance(ready, re.Match), dev.text()
-        url = ready.group(1)
+        ready = wait_until(dev.ready_url, timeout=240, message="dev to print Ready")
+        assert isinstance(ready, str), dev.text()
+        url = ready
         assert "Ready: dev-proj v" in dev.text()
         assert dev.find(r"health\s+http://127\.0\.0\.1:\d+/statusz")
-        # One ready-to-paste call line per tool; run the make_slug one exactly as printed.
-        # (the lines after "Ready" arrive one by one: wait for it rather than read a half-printed block)
-        call_line = wait_until(
-            lambda: dev.find(r"AUTH_TOKEN_PATH=(\S+) edge-connector call make_slug '(.*)' --platform (\S+)"),
-            timeout=10, message="the make_slug call line",
-        )
-        token_path, arguments, platform_url = call_line.groups()
-        assert platform_url == url
-        token = json.loads(Path(token_path).read_text())["token"]
+        # One ready-to-paste call line per tool, run exactly as printed from the project folder:
+        # no token variable, no --platform (the session file says where dev runs). The lines after
+        # "Ready" arrive one by one: wait for it rather than read a half-printed block.
+        call_line = wait_until(lambda: dev.find(r"(?m)^    (\S+) call make_slug '(.*)'$"), timeout=10,
+                               message="the make_slug call line")
+        executable, arguments = call_line.groups()
+        session = json.loads((project / ".edge" / "dev.json").read_text())
+        assert session["platformUrl"] == url
+        token = json.loads(Path(session["tokenPath"]).read_text())["token"]
         assert token not in dev.text()  # tokens never reach the terminal
-        pasted = subprocess.run([*CLI, "call", "make_slug", arguments, "--platform", url, "--json"],
-                                env={**env, "AUTH_TOKEN_PATH": token_path}, capture_output=True, text=True, timeout=60)
+        pasted = subprocess.run([executable, "call", "make_slug", arguments, "--json"], cwd=project,
+                                env=env, capture_output=True, text=True, timeout=60)
         assert pasted.returncode == 0, pasted.stdout + pasted.stderr
         assert "example" in pasted.stdout
 
