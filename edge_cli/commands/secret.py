@@ -17,7 +17,7 @@ from ..client import connect
 from ..console import err, out, print_json
 from ..dotenv_file import DotenvError, read_secrets_file
 from ..errors import CliError, UsageError
-from .deployment import JSON_OPTION, PLATFORM_OPTION
+from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
 secret_app = typer.Typer(
     help="Set, list and delete the secrets your tools read as ctx.secrets.NAME.", no_args_is_help=True
@@ -62,11 +62,12 @@ def put(
     name: str = typer.Argument(..., help="The secret's name, e.g. WEATHER_API_KEY."),
     deployment: str = DEPLOYMENT_OPTION,
     platform: str = PLATFORM_OPTION,
+    project: Path = PROJECT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set a secret. The value is read from stdin (or a prompt without echo), never from the command line."""
     value = read_value(name)
-    with connect(platform, Path.cwd()) as client:
+    with connect(platform, project or Path.cwd(), dev=True) as client:
         data = client.put(
             f"/api/secrets/{name}", {"value": value, **({"deploymentId": deployment} if deployment else {})}
         )
@@ -77,9 +78,10 @@ def put(
 
 
 @secret_app.command("list")
-def list_(deployment: str = DEPLOYMENT_OPTION, platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+def list_(deployment: str = DEPLOYMENT_OPTION, platform: str = PLATFORM_OPTION, project: Path = PROJECT_OPTION,
+          as_json: bool = JSON_OPTION) -> None:
     """Names, scopes and update times (never values)."""
-    with connect(platform, Path.cwd()) as client:
+    with connect(platform, project or Path.cwd(), dev=True) as client:
         data = client.get("/api/secrets", **({"deploymentId": deployment} if deployment else {}))
     if as_json:
         print_json(data)
@@ -103,10 +105,11 @@ def delete(
     name: str = typer.Argument(..., help="The secret's name."),
     deployment: str = DEPLOYMENT_OPTION,
     platform: str = PLATFORM_OPTION,
+    project: Path = PROJECT_OPTION,
 ) -> None:
     """Delete a secret; tools that require it fail with missing_secret until it is set again."""
     path = f"/api/secrets/{name}" + (f"?deploymentId={deployment}" if deployment else "")
-    with connect(platform, Path.cwd()) as client:
+    with connect(platform, project or Path.cwd(), dev=True) as client:
         client.delete(path)
     out.print(f"Secret {name} deleted from {_scope_label(deployment)}.")
 
@@ -116,6 +119,7 @@ def bulk(
     file: Path = typer.Argument(..., help="A dotenv file: NAME=value lines (quotes, export and # comments allowed)."),
     deployment: str = DEPLOYMENT_OPTION,
     platform: str = PLATFORM_OPTION,
+    project: Path = PROJECT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set every secret of a dotenv file (e.g. a .dev.vars) in one go."""
@@ -128,7 +132,7 @@ def bulk(
     if not values:
         raise CliError(f"{file} holds no NAME=value line", "Add one secret per line, e.g. WEATHER_API_KEY=...")
     done = []
-    with connect(platform, Path.cwd()) as client:
+    with connect(platform, project or Path.cwd(), dev=True) as client:
         for name, value in values.items():
             done.append(
                 client.put(
