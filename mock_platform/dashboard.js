@@ -40,7 +40,7 @@
   function fillTable(tableId, rows) {
     const table = $(tableId);
     table.tBodies[0].replaceChildren(...rows);
-    const empty = table.parentElement.querySelector(".empty");
+    const empty = table.closest(".card").querySelector(".empty");
     if (empty) empty.hidden = rows.length > 0;
     table.hidden = rows.length === 0;
   }

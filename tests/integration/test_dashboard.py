@@ -159,6 +159,25 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
     assert "refuse" in calls.nth(0).inner_text() and "tool_error" in calls.nth(0).inner_text()
     assert "echo" in calls.nth(1).inner_text() and "ok" in calls.nth(1).inner_text()
 
+    # A bundle with a long history (a dev loop makes one version per save) and long names.
+    with _api(platform, platform.user_token(EMAIL, ORG)) as api:
+        for n in range(30):
+            archive, manifest = make_archive(tmp_path / f"history-{n}", [JsTool("a_tool_with_a_long_descriptive_name", f"return {n};")],
+                                             name="dash-history-of-many-saves")
+            uploaded = api.post("/api/bundles/dash-history-of-many-saves/versions", content=archive.read_bytes(),
+                                headers={"X-Bundle-Checksum": manifest.checksum})
+            assert uploaded.status_code == 201, uploaded.text
+    expect(page.locator("#bundles tr[data-bundle='dash-history-of-many-saves']")).to_contain_text("v30", timeout=10_000)
+    # At a wide and a narrow window, no card is wider than itself: long ids, checksums and version
+    # lists wrap or scroll inside their card, and the page never scrolls sideways.
+    for width in (1400, 800):
+        page.set_viewport_size({"width": width, "height": 900})
+        overflowing = page.evaluate("""() => [...document.querySelectorAll('#dashboard .card')]
+            .filter(card => card.scrollWidth > card.clientWidth + 1).map(card => card.id)""")
+        assert overflowing == [], f"cards overflowing at {width} px: {overflowing}"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"page scrolls sideways at {width} px"
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     screenshot = tmp_path / "dashboard.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 20_000
