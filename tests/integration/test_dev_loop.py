@@ -65,6 +65,7 @@ def test_dev_loop_edit_break_fix_and_clean_stop(project: Path, tmp_path: Path):
         # "Ready" arrive one by one: wait for it rather than read a half-printed block.
         call_line = wait_until(lambda: dev.find(r"(?m)^    (\S+) call make_slug '(.*)'$"), timeout=10,
                                message="the make_slug call line")
+        assert call_line is not None
         executable, arguments = call_line.groups()
         session = json.loads((project / ".edge" / "dev.json").read_text())
         assert session["platformUrl"] == url
