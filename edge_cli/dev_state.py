@@ -13,8 +13,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_runtime.private_files import write_private_json
-
 DEV_STATE_FILE = Path(".edge") / "dev.json"
 #: `dev`'s stable ports, like wrangler's: yesterday's command, an alias or an editor task keeps working.
 DEFAULT_PLATFORM_PORT = 8787
@@ -70,6 +68,8 @@ def find_project(start: Path) -> Path | None:
 
 
 def write(project_dir: Path, state: DevState) -> Path:
+    from edge_runtime.private_files import write_private_json  # here: `dev --help` imports this module
+
     return write_private_json(project_dir / DEV_STATE_FILE, state.to_json())
 
 

@@ -11,19 +11,8 @@ from urllib.parse import urlencode
 
 import typer
 
-from ..browser_login import CallbackServer, LoginTimeout
-from ..client import (
-    ENV_TOKEN,
-    PlatformClient,
-    delete_token_file,
-    load_token,
-    resolve_platform_url,
-    save_token,
-    token_file_path,
-)
 from ..console import err, out, print_json
 from ..errors import CliError, UsageError
-from ..jwt_claims import check_usable, read_claims
 
 #: How long `auth --browser` waits for the browser to come back (EC_AUTH_TIMEOUT shortens it for tests).
 DEFAULT_LOGIN_TIMEOUT = 300.0
@@ -57,6 +46,7 @@ def auth(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Log in: `auth --browser`, or `auth --token -` with the token on stdin; see also `auth status` and `auth logout`."""
+    from ..client import resolve_platform_url
     if ctx.invoked_subcommand is not None:
         return
     if browser and token:
@@ -86,6 +76,8 @@ def _token_from_stdin() -> str:
 
 
 def _save_checked(token: str, url: str, as_json: bool) -> None:
+    from ..client import ENV_TOKEN, save_token
+    from ..jwt_claims import check_usable, read_claims
     info = read_claims(token)
     check_usable(info)
     path = save_token(token, url)
@@ -100,6 +92,8 @@ def _save_checked(token: str, url: str, as_json: bool) -> None:
 
 
 def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bool) -> None:
+    from ..browser_login import CallbackServer, LoginTimeout
+    from ..client import ENV_TOKEN, PlatformClient
     if not _interactive():
         raise CliError(
             "auth --browser needs an interactive terminal (no TTY, or CI=true)",
@@ -140,6 +134,8 @@ def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bo
 @auth_app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Show the token the CLI would use: where it comes from, subject, organization, expiry."""
+    from ..client import load_token, resolve_platform_url
+    from ..jwt_claims import check_usable, read_claims
     stored = load_token()
     info = read_claims(stored.token)
     url = resolve_platform_url(None, Path.cwd())
@@ -160,6 +156,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
 @auth_app.command("logout")
 def logout(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Delete the saved token file."""
+    from ..client import ENV_TOKEN, delete_token_file, token_file_path
     removed = delete_token_file()
     if as_json:
         print_json({"removed": str(removed) if removed else None})

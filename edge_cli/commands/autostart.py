@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from edge_runtime import autostart as os_autostart
-
 from ..console import err, out, print_json
 from ..errors import CliError
+
+if TYPE_CHECKING:  # imported where used, so that `--help` stays light
+    from edge_runtime import autostart as os_autostart
 
 autostart_app = typer.Typer(
     name="autostart",
@@ -36,6 +38,7 @@ def _print_commands(result: os_autostart.AutostartResult) -> None:
 @autostart_app.command("enable")
 def enable(directory: Path = DIR_OPTION) -> None:
     """Write the autostart entry for DIR and its private environment file, then activate it."""
+    from edge_runtime import autostart as os_autostart
     try:
         result = os_autostart.enable(directory)
     except os_autostart.AutostartError as exc:
@@ -50,6 +53,7 @@ def disable(
     directory: Path = typer.Option(None, "--dir", help="Only disable if the entry starts this installation directory."),
 ) -> None:
     """Deactivate and remove the autostart entry (the environment file stays in the install dir)."""
+    from edge_runtime import autostart as os_autostart
     try:
         current = os_autostart.status()
         if directory is not None and current.install_dir and Path(current.install_dir) != directory.expanduser().resolve():
@@ -73,6 +77,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Show whether autostart is enabled, for which directory, and whether its env file is private."""
+    from edge_runtime import autostart as os_autostart
     try:
         state = os_autostart.status(directory.expanduser().resolve())
     except os_autostart.AutostartError as exc:

@@ -5,15 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from bundler.size_report import human_bytes
-from edge_protocol.sandbox import SandboxError, SandboxRequest
-
-from ..client import connect
 from ..console import out, print_json
 from ..errors import UsageError
-from ..secret_warnings import warn_missing, with_missing
 from .deployment import JSON_OPTION, PLATFORM_OPTION
 
 bundle_app = typer.Typer(help="List bundles and choose the org default and per-deployment assignments.",
@@ -41,6 +35,11 @@ def _shown(name: str, version: int | None, resolved: int | None = None) -> str:
 @bundle_app.command("list")
 def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Bundles and versions with sizes, the org default, and which deployments use which."""
+    from rich.table import Table
+
+    from bundler.size_report import human_bytes
+
+    from ..client import connect
     with connect(platform, Path.cwd()) as client:
         data = client.get("/api/bundles")
     if as_json:
@@ -75,6 +74,7 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
 
 
 def _asks_for(version: dict) -> str:
+    from edge_protocol.sandbox import SandboxError, SandboxRequest
     try:
         return SandboxRequest.from_wire(version.get("sandbox")).summary()
     except SandboxError:
@@ -85,6 +85,8 @@ def _asks_for(version: dict) -> str:
 def set_default(ref: str = typer.Argument(..., metavar="NAME[@VERSION]", help="Without a version it tracks the newest."),
                 platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Make a bundle the org default (what deployments without their own assignment run)."""
+    from ..client import connect
+    from ..secret_warnings import warn_missing, with_missing
     name, version = parse_ref(ref)
     with connect(platform, Path.cwd()) as client:
         data = client.put("/api/bundles/default", {"name": name, "version": version})
@@ -101,6 +103,8 @@ def assign(deployment_id: str = typer.Argument(..., metavar="DEPLOYMENT_ID"),
            ref: str = typer.Argument(..., metavar="NAME[@VERSION]", help="Without a version it tracks the newest."),
            platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Assign a bundle to one deployment (overrides the org default)."""
+    from ..client import connect
+    from ..secret_warnings import warn_missing, with_missing
     name, version = parse_ref(ref)
     with connect(platform, Path.cwd()) as client:
         data = client.put(f"/api/deployments/{deployment_id}/bundle", {"name": name, "version": version})
@@ -116,6 +120,7 @@ def assign(deployment_id: str = typer.Argument(..., metavar="DEPLOYMENT_ID"),
 def unassign(deployment_id: str = typer.Argument(..., metavar="DEPLOYMENT_ID"),
              platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Remove a deployment's own assignment; it falls back to the org default."""
+    from ..client import connect
     with connect(platform, Path.cwd()) as client:
         data = client.delete(f"/api/deployments/{deployment_id}/bundle")
     if as_json:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from ..client import connect, refusal_to_cli_error
 from ..console import err, out, print_json
 from ..errors import CliError, UsageError
 from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
@@ -38,6 +37,7 @@ def call(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Call a tool through the platform and print its output; a tool error prints its code and message, exit 1."""
+    from ..client import connect
     body: dict = {"arguments": parse_arguments(arguments)}
     if deployment:
         body["deploymentId"] = deployment
@@ -59,6 +59,7 @@ def call(
 
 
 def _failure(status: int, body: object, url: str, as_json: bool) -> CliError:
+    from ..client import refusal_to_cli_error
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or error.get("code") in _AUTH_CODES:
         return refusal_to_cli_error(status, body, url)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from ..client import connect
 from ..console import err, out, print_json
 
 deployment_app = typer.Typer(help="Create and manage deployments (DEPLOYMENT_ID / DEPLOYMENT_SECRET).",
@@ -37,6 +35,7 @@ def create(name: str = typer.Argument(..., help="A name for the deployment (e.g.
            replicas: int = typer.Option(1, "--replicas", min=MIN_REPLICAS, max=MAX_REPLICAS, help=_REPLICAS_HELP),
            platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Create a deployment and print its DEPLOYMENT_ID and DEPLOYMENT_SECRET (the secret only once)."""
+    from ..client import connect
     with connect(platform, Path.cwd()) as client:
         data = client.post("/api/deployments", {"name": name, "replicas": replicas})
     _print_secret(data, as_json, "Created")
@@ -49,6 +48,7 @@ def update(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPL
            replicas: int = typer.Option(..., "--replicas", min=MIN_REPLICAS, max=MAX_REPLICAS, help=_REPLICAS_HELP),
            platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Change a deployment's settings: how many connectors (replicas) may hold it at once."""
+    from ..client import connect
     with connect(platform, Path.cwd()) as client:
         data = client.patch(f"/api/deployments/{deployment_id}", {"replicas": replicas})
     if as_json:
@@ -61,6 +61,9 @@ def update(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPL
 @deployment_app.command("list")
 def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Deployments of your organization, with the bundle each one runs."""
+    from rich.table import Table
+
+    from ..client import connect
     with connect(platform, Path.cwd()) as client:
         data = client.get("/api/deployments")
     if as_json:
@@ -86,6 +89,7 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
 def rotate_secret(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
                   platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Issue a new DEPLOYMENT_SECRET; the old one stops working at once."""
+    from ..client import connect
     with connect(platform, Path.cwd()) as client:
         _print_secret(client.post(f"/api/deployments/{deployment_id}/rotate-secret"), as_json, "Rotated the secret of")
 
@@ -94,6 +98,7 @@ def rotate_secret(deployment_id: str = typer.Argument(..., metavar="ID", help="T
 def delete(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
            platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Delete a deployment: its credentials and tokens stop working and its connector is dropped."""
+    from ..client import connect
     with connect(platform, Path.cwd()) as client:
         client.delete(f"/api/deployments/{deployment_id}")
     if as_json:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from pathlib import Path
 
@@ -35,10 +34,12 @@ def register(app: typer.Typer) -> None:
             err.print(line, markup=False, highlight=False)
 
         session = DevSession(dir, platform_url=platform, echo=echo, port=port, health_port=health_port)
+        import asyncio  # here, not at the top: `--help` need not load it
         asyncio.run(_run(session))
 
 
 async def _run(session) -> None:
+    import asyncio  # here, not at the top: `--help` need not load it
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:

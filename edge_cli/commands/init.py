@@ -7,15 +7,12 @@ from pathlib import Path
 
 import typer
 
-from bundler.errors import BuildError
-from bundler.node import NodeNotFound, node_env, npm_command
-from bundler.scaffold import TEMPLATES, name_from_folder, scaffold_project
-
 from ..console import err, out
 from ..errors import CliError, UsageError
 
 
 def _npm_install(project: Path) -> None:
+    from bundler.node import NodeNotFound, node_env, npm_command
     try:
         command = [*npm_command(), "install", "--no-audit", "--no-fund"]
     except NodeNotFound as exc:
@@ -38,6 +35,8 @@ def init(
     force: bool = typer.Option(False, "--force", help="Write into a non-empty folder (template files are overwritten)."),
 ) -> None:
     """Scaffold a tool project with one working example tool and its test."""
+    from bundler.errors import BuildError
+    from bundler.scaffold import TEMPLATES, name_from_folder, scaffold_project
     if template not in TEMPLATES:
         raise UsageError(f"unknown template {template!r}", f"Use --template {' or --template '.join(TEMPLATES)}")
     bundle_name = name or name_from_folder(directory)

@@ -7,7 +7,6 @@ only when this command runs, so other commands start without it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 from pathlib import Path
@@ -45,6 +44,7 @@ def register(app: typer.Typer) -> None:
 
 def _run(server) -> None:
     async def main() -> None:
+        import asyncio  # here, not at the top: `--help` need not load it
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -53,5 +53,6 @@ def _run(server) -> None:
                 pass
         await server.run()
 
+    import asyncio  # here, not at the top: `--help` need not load it
     asyncio.run(main())
     logging.getLogger("edge_cli.mcp").info("MCP server stopped")

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from ..client import connect
 from ..console import out, print_json
 
 org_app = typer.Typer(help="Invite people to your organization and list its members.", no_args_is_help=True)
@@ -24,6 +22,7 @@ def invite(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Invite EMAIL: they become a member when they next sign in to this organization (owners only)."""
+    from ..client import connect
     if role not in ("member", "owner"):
         raise typer.BadParameter("use member or owner", param_hint="--role")
     with connect(platform, Path.cwd()) as client:
@@ -38,6 +37,9 @@ def invite(
 @org_app.command("members")
 def members(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Members of your organization and their roles, and pending invitations."""
+    from rich.table import Table
+
+    from ..client import connect
     with connect(platform, Path.cwd()) as client:
         data = client.get("/api/org/members")
     if as_json:

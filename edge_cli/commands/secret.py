@@ -11,11 +11,8 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from ..client import connect
 from ..console import err, out, print_json
-from ..dotenv_file import DotenvError, read_secrets_file
 from ..errors import CliError, UsageError
 from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
@@ -66,6 +63,7 @@ def put(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set a secret. The value is read from stdin (or a prompt without echo), never from the command line."""
+    from ..client import connect
     value = read_value(name)
     with connect(platform, project or Path.cwd(), dev=True) as client:
         data = client.put(
@@ -81,6 +79,9 @@ def put(
 def list_(deployment: str = DEPLOYMENT_OPTION, platform: str = PLATFORM_OPTION, project: Path = PROJECT_OPTION,
           as_json: bool = JSON_OPTION) -> None:
     """Names, scopes and update times (never values)."""
+    from rich.table import Table
+
+    from ..client import connect
     with connect(platform, project or Path.cwd(), dev=True) as client:
         data = client.get("/api/secrets", **({"deploymentId": deployment} if deployment else {}))
     if as_json:
@@ -108,6 +109,7 @@ def delete(
     project: Path = PROJECT_OPTION,
 ) -> None:
     """Delete a secret; tools that require it fail with missing_secret until it is set again."""
+    from ..client import connect
     path = f"/api/secrets/{name}" + (f"?deploymentId={deployment}" if deployment else "")
     with connect(platform, project or Path.cwd(), dev=True) as client:
         client.delete(path)
@@ -123,6 +125,8 @@ def bulk(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set every secret of a dotenv file (e.g. a .dev.vars) in one go."""
+    from ..client import connect
+    from ..dotenv_file import DotenvError, read_secrets_file
     if not file.is_file():
         raise CliError(f"No file at {file}", "Pass a dotenv file of NAME=value lines")
     try:

@@ -9,7 +9,6 @@ import typer
 
 from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
 
-from ..client import connect
 from ..console import out, print_json
 from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
@@ -24,6 +23,7 @@ sim_app = typer.Typer(help="Fault injection on the mock platform (dev mode, your
 
 
 def _post(platform: str | None, path: str, body: dict, as_json: bool, summary: str, project: Path | None = None) -> dict:
+    from ..client import connect
     with connect(platform, project or Path.cwd(), dev=True) as client:
         result = client.post(f"/api/sim/{path}", body)
     if as_json:

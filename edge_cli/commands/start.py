@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from pathlib import Path
 
@@ -64,12 +63,14 @@ def _run_loop(coro) -> None:
     try:
         import uvloop
     except ImportError:
+        import asyncio  # here, not at the top: `--help` need not load it
         asyncio.run(coro)
         return
     uvloop.run(coro)
 
 
 async def _run(runtime) -> None:
+    import asyncio  # here, not at the top: `--help` need not load it
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, runtime.request_stop)

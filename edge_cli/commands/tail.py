@@ -9,27 +9,25 @@ exits 0. `websockets` is imported only when the command runs, so the CLI starts 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import typer
 
-from edge_protocol.failures import is_platform_restart
-from edge_protocol.tail import TAIL_PATH, TailEventError, TailFilter, event_from_wire
-from edge_runtime.tls import tls_context
-
-from ..client import connect, refusal_to_cli_error
 from ..console import err, out
 from ..errors import UsageError
-from ..tail_view import Line, TailView
 from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
+
+if TYPE_CHECKING:  # imported where used, so that `--help` stays light
+    from edge_protocol.tail import TailFilter
+
+    from ..tail_view import Line
 
 #: How often held log lines are re-checked (a call running longer than the hold shows them anyway).
 _TICK_SECONDS = 0.25
@@ -51,6 +49,11 @@ def tail(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Stream calls and tool logs live; one JSON object per line with --json or when piped. Ctrl-C stops."""
+    import asyncio
+
+    from edge_protocol.tail import TAIL_PATH, TailFilter
+
+    from ..client import connect
     tail_filter = TailFilter(deployment or None, tool or None, status.value if status else None)
     with connect(platform, project or Path.cwd(), dev=True) as client:  # the CLI's URL and token rules, as every command
         url, token = client.url, client.token
@@ -97,12 +100,14 @@ class _Follower:
     """Keeps one stream open, reconnecting with backoff, and prints what arrives."""
 
     def __init__(self, url: str, token: str, as_json: bool, what: str) -> None:
+        from ..tail_view import TailView
         self.url, self.token, self.as_json, self.what = url, token, as_json, what
         self.view = TailView()
         self.backoff = _backoff()
         self.shown_url = url.split("?", 1)[0]
 
     async def run(self) -> None:
+        import asyncio
         dropped_before = False
         while True:
             connected_at, reason = await self._stream_once(dropped_before)
@@ -118,8 +123,12 @@ class _Follower:
 
     async def _stream_once(self, dropped_before: bool) -> tuple[float | None, str]:
         """One connection, served until it ends: (when it was established or None, why it ended)."""
+        import asyncio
+
         from websockets.asyncio.client import connect as ws_connect
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+        from edge_runtime.tls import tls_context
 
         try:
             ws = await ws_connect(
@@ -154,6 +163,7 @@ class _Follower:
             await ws.close()
 
     def _refused(self, status: int, body: bytes | bytearray | None) -> str:
+        from ..client import refusal_to_cli_error
         try:
             parsed: Any = json.loads(body or b"null")
         except ValueError:
@@ -165,6 +175,7 @@ class _Follower:
         return f"HTTP {status}{': ' + message if message else ''}"
 
     def _frame(self, frame: str | bytes) -> None:
+        from edge_protocol.tail import TailEventError, event_from_wire
         try:
             data = json.loads(frame)
             event = event_from_wire(data)
@@ -188,6 +199,7 @@ def _status(message: str) -> None:
 
 
 def _connect_error(exc: BaseException) -> str:
+    import asyncio
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused: is the platform running?"
     if isinstance(exc, asyncio.TimeoutError):
@@ -196,6 +208,7 @@ def _connect_error(exc: BaseException) -> str:
 
 
 def _close_reason(closed: Any) -> str:
+    from edge_protocol.failures import is_platform_restart
     frame = closed.rcvd
     if frame is None:
         return "connection lost without a close frame"

@@ -10,24 +10,18 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from bundler.build import default_out_dir, is_stale
-from bundler.errors import BuildError
-from bundler.project import load_project
-from edge_protocol.archive import MANIFEST_NAME, ArchiveError, read_archive, too_large_message
-from edge_protocol.limits import MAX_ARCHIVE_BYTES
-from edge_protocol.manifest import Manifest, ManifestError
 from edge_protocol.sandbox import SandboxRequest
 
-from ..client import PlatformClient, connect, load_token, refusal_to_cli_error
 from ..console import err, out, print_json
 from ..errors import CliError
-from ..secret_warnings import warn_missing, with_missing
-from .build import run_build
 from .deployment import JSON_OPTION, PLATFORM_OPTION
+
+if TYPE_CHECKING:  # imported where used, so that `--help` stays light
+    from ..client import PlatformClient
 
 
 @dataclass(frozen=True)
@@ -41,6 +35,13 @@ class LocalBundle:
 
 def local_bundle(project_dir: Path, archive: Path | None) -> LocalBundle:
     """The bundle to upload: a given archive (verified here), or the project's build, rebuilt if stale."""
+    from bundler.build import default_out_dir, is_stale
+    from bundler.errors import BuildError
+    from bundler.project import load_project
+    from edge_protocol.archive import MANIFEST_NAME
+    from edge_protocol.manifest import Manifest, ManifestError
+
+    from .build import run_build
     if archive is not None:
         return _from_archive(archive)
     try:
@@ -62,6 +63,8 @@ def local_bundle(project_dir: Path, archive: Path | None) -> LocalBundle:
 
 
 def _from_archive(archive: Path) -> LocalBundle:
+    from edge_protocol.archive import ArchiveError, read_archive, too_large_message
+    from edge_protocol.limits import MAX_ARCHIVE_BYTES
     if not archive.is_file():
         raise CliError(f"No archive at {archive}", "Pass the .tar.gz written by edge-connector build")
     size = archive.stat().st_size
@@ -79,6 +82,7 @@ def _from_archive(archive: Path) -> LocalBundle:
 
 def existing_version(client: PlatformClient, bundle: LocalBundle) -> dict | None:
     """The platform's version of this exact content, if it already has one."""
+    from ..client import refusal_to_cli_error
     status, body = client.request_raw("GET", f"/api/bundles/{bundle.name}", retry=True)
     if status == 404:
         return None  # a bundle name the platform has never seen
@@ -89,6 +93,7 @@ def existing_version(client: PlatformClient, bundle: LocalBundle) -> dict | None
 
 def send(client: PlatformClient, bundle: LocalBundle, show_progress: bool = True) -> tuple[dict, bool]:
     """Upload with a progress bar on stderr; returns `(version info, created)`."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
     with Progress(
         TextColumn("Uploading {task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
         TimeRemainingColumn(), console=err, transient=True, disable=not (show_progress and err.is_terminal),
@@ -105,6 +110,11 @@ def send(client: PlatformClient, bundle: LocalBundle, show_progress: bool = True
 def publish(project_dir: Path, *, archive: Path | None = None, set_default: bool = False,
             deployment: str | None = None, platform: str | None = None, show_progress: bool = True) -> dict:
     """Build if needed, upload unless unchanged, then apply `--set-default` / `--deployment` (also used by `dev`)."""
+    from edge_protocol.archive import too_large_message
+    from edge_protocol.limits import MAX_ARCHIVE_BYTES
+
+    from ..client import connect, load_token
+    from ..secret_warnings import warn_missing, with_missing
     load_token()  # fail on a missing token before spending time on a build
     bundle = local_bundle(project_dir, archive)
     if bundle.size > MAX_ARCHIVE_BYTES:
