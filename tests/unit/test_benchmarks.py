@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from benchmarks import build, call_path, dev_loop, fleet, footprint, reconnect_storm, replicas, sync
+from benchmarks import build, call_path, cli, dev_loop, fleet, footprint, reconnect_storm, replicas, sync
 from benchmarks.bundles import largest_ballast, make_echo_bundle
 from benchmarks.loadgen import KeepAliveConnection, sequential, throughput
 from benchmarks.stats import Table, fmt_ratio, percentile, ratio, summarize_latencies, verdict
@@ -69,7 +69,7 @@ def test_table_renders_aligned_markdown_with_notes():
 
 
 # ---------------------------------------------------------------------------------- arguments
-@pytest.mark.parametrize("module", [build, call_path, sync, footprint, fleet, dev_loop, reconnect_storm, replicas])
+@pytest.mark.parametrize("module", [build, call_path, cli, sync, footprint, fleet, dev_loop, reconnect_storm, replicas])
 def test_every_benchmark_has_a_quick_mode(module):
     assert module.parse_args(["--quick"]).quick is True
 
@@ -83,6 +83,13 @@ def test_quick_modes_are_smaller_than_defaults():
     assert footprint.parse_args([]).seconds == 60.0 and footprint.parse_args(["--quick"]).seconds == 10.0
     assert build.parse_args(["--quick"]).runs < build.parse_args([]).runs
     assert sync.parse_args(["--quick"]).runs == 1
+    assert cli.parse_args(["--quick"]).runs < cli.parse_args([]).runs == 7
+
+
+def test_cli_benchmark_quick_mode_prints_its_table(capsys):
+    assert cli.main(["--quick", "--runs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert 'python -c "import typer"' in printed and "edge-connector --help" in printed and "status" in printed
 
 
 def test_bad_arguments_are_usage_errors():
