@@ -8,6 +8,7 @@ download open, so the tests can trigger a sync while another one runs.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import logging
@@ -23,7 +24,7 @@ import pytest
 from bundler.node import node_binary
 from edge_protocol.errors import ToolCallError
 from edge_protocol.limits import MAX_ARCHIVE_BYTES
-from edge_protocol.manifest import Manifest
+from edge_protocol.manifest import FileEntry, Manifest, ToolDescriptor, content_checksum
 from edge_runtime.bundle_store import BundleStore
 from edge_runtime.executor import Executor
 from edge_runtime.sync import BundleRef, BundleSync, Decision
@@ -102,8 +103,17 @@ def sync_errors(caplog) -> list[str]:
 
 
 def huge_valid_archive():
-    """A well-formed gzip'd tar past 50 MB (stored, not compressed), produced as it is sent."""
+    """A well-formed gzip'd tar past 50 MB (stored, not compressed), produced as it is sent: its
+    manifest comes first (as every reader demands) and lists the big file, so only the size stops it."""
     packer = zlib.compressobj(0, zlib.DEFLATED, 31)  # level 0, gzip framing
+    big = FileEntry("dist/big.bin", hashlib.sha256(b"\0" * (51 << 20)).hexdigest(), 51 << 20)
+    manifest = Manifest(bundle="x", checksum=content_checksum([big]), files=[big], createdAt="2026-11-30T00:00:00Z",
+                        tools=[ToolDescriptor("big", "big", {"type": "object"}, "dist/big.bin")])
+    manifest_bytes = manifest.to_json().encode("utf-8")
+    manifest_header = tarfile.TarInfo("manifest.json")
+    manifest_header.size = len(manifest_bytes)
+    yield packer.compress(manifest_header.tobuf(format=tarfile.PAX_FORMAT))
+    yield packer.compress(manifest_bytes + b"\0" * (-len(manifest_bytes) % tarfile.BLOCKSIZE))
     header = tarfile.TarInfo("dist/big.bin")
     header.size = 51 << 20
     yield packer.compress(header.tobuf(format=tarfile.PAX_FORMAT))
