@@ -385,13 +385,22 @@ def test_tokens_and_secrets_logged_by_a_tool_appear_redacted(stack):
     tail = stack.tail("--tool", "leak")
     try:
         stack.wait_logs_subscribed(True)
-        call_id = stack.call("leak", {"secret": stack.secret, "jwt": jwt})["callId"]
-        events = tail.wait_events(
-            lambda ev: sum(e.get("callId") == call_id and e["type"] == "log" for e in ev) == 2,
-            timeout=10,
-            message="the two leaking lines",
-        )
-        messages = [e["message"] for e in events if e["type"] == "log"]
+        # The platform marks the link subscribed when it sends logs.subscribe; the runtime's workers may
+        # take a moment more to forward. Call until one call's lines arrive (each call waits up to 5 s).
+        for _attempt in range(4):
+            call_id = stack.call("leak", {"secret": stack.secret, "jwt": jwt})["callId"]
+            try:
+                events = tail.wait_events(
+                    lambda ev, call_id=call_id: sum(e.get("callId") == call_id and e["type"] == "log" for e in ev) == 2,
+                    timeout=5,
+                    message="the two leaking lines",
+                )
+                break
+            except AssertionError:
+                continue
+        else:
+            raise AssertionError("no call's two leaking lines reached the tail")
+        messages = [e["message"] for e in events if e["type"] == "log" and e.get("callId") == call_id]
         assert messages == ["secret is [REDACTED]", "Authorization: Bearer [REDACTED]"]
         printed = "".join(tail.stdout) + "".join(tail.stderr)
         assert stack.secret not in printed and jwt not in printed and "c2lnbmF0dXJl" not in printed
