@@ -14,8 +14,17 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["call_path", "sync", "build", "footprint", "fleet", "dev_loop", "reconnect_storm", "mcp_call_path",
-              "replicas"]
+BENCHMARKS = [
+    "call_path",
+    "sync",
+    "build",
+    "footprint",
+    "fleet",
+    "dev_loop",
+    "reconnect_storm",
+    "mcp_call_path",
+    "replicas",
+]
 
 
 def parse_only(text: str) -> list[str]:

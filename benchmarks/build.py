@@ -43,11 +43,11 @@ PACKAGES = {
 
 #: What each package contributes to a tool's body: (import line, expression using it).
 _USES = {
-    "zod": ('import { z } from "zod";', 'z.object({ text: z.string() }).parse(input).text.length'),
-    "lodash": ('import _ from "lodash";', '_.camelCase(String(input.text))'),
-    "date-fns": ('import { formatISO, addDays } from "date-fns";', 'formatISO(addDays(new Date(0), 1))'),
-    "uuid": ('import { v4 as uuidv4 } from "uuid";', 'uuidv4()'),
-    "yaml": ('import YAML from "yaml";', 'YAML.stringify({ text: input.text })'),
+    "zod": ('import { z } from "zod";', "z.object({ text: z.string() }).parse(input).text.length"),
+    "lodash": ('import _ from "lodash";', "_.camelCase(String(input.text))"),
+    "date-fns": ('import { formatISO, addDays } from "date-fns";', "formatISO(addDays(new Date(0), 1))"),
+    "uuid": ('import { v4 as uuidv4 } from "uuid";', "uuidv4()"),
+    "yaml": ('import YAML from "yaml";', "YAML.stringify({ text: input.text })"),
     "dayjs": ('import dayjs from "dayjs";', 'dayjs(0).add(1, "day").toISOString()'),
 }
 
@@ -102,8 +102,9 @@ def tool_source(index: int) -> str:
     packages = tool_packages(index)
     imports = "\n".join(_USES[p][0] for p in packages)
     fields = ", ".join(f"r{k}: {_USES[p][1]}" for k, p in enumerate(packages))
-    return TOOL_TS.format(imports=imports, name=f"tool_{index:02d}", index=index,
-                          packages=", ".join(packages), fields=fields)
+    return TOOL_TS.format(
+        imports=imports, name=f"tool_{index:02d}", index=index, packages=", ".join(packages), fields=fields
+    )
 
 
 def write_project(root: Path, tools: int = TOOL_COUNT) -> list[Path]:
@@ -113,9 +114,23 @@ def write_project(root: Path, tools: int = TOOL_COUNT) -> list[Path]:
     package = {"name": "bench-tools", "version": "1.0.0", "private": True, "dependencies": PACKAGES}
     _write_if_changed(root / "package.json", json.dumps(package, indent=2) + "\n")
     _write_if_changed(root / "edge.json", json.dumps({"name": "bench-tools", "toolsDir": "src/tools"}, indent=2) + "\n")
-    _write_if_changed(root / "tsconfig.json", json.dumps(
-        {"compilerOptions": {"target": "ES2022", "module": "ESNext", "moduleResolution": "Bundler",
-                             "strict": False, "esModuleInterop": True, "skipLibCheck": True}}, indent=2) + "\n")
+    _write_if_changed(
+        root / "tsconfig.json",
+        json.dumps(
+            {
+                "compilerOptions": {
+                    "target": "ES2022",
+                    "module": "ESNext",
+                    "moduleResolution": "Bundler",
+                    "strict": False,
+                    "esModuleInterop": True,
+                    "skipLibCheck": True,
+                }
+            },
+            indent=2,
+        )
+        + "\n",
+    )
     _write_if_changed(root / "src" / "lib" / "tool.ts", LIB_TOOL_TS)
     entries = []
     for i in range(1, tools + 1):
@@ -139,8 +154,13 @@ def ensure_installed(root: Path) -> None:
     from bundler.node import node_env, npm_command
 
     print(f"installing {', '.join(PACKAGES)} into {root} (once) …", file=sys.stderr)
-    subprocess.run([*npm_command(), "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                   cwd=root, env=node_env(), check=True, stdout=sys.stderr)  # stdout is for the table
+    subprocess.run(
+        [*npm_command(), "install", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=root,
+        env=node_env(),
+        check=True,
+        stdout=sys.stderr,
+    )  # stdout is for the table
     marker.write_text(wanted)
 
 
@@ -190,14 +210,29 @@ def main(argv: list[str] | None = None) -> int:
 
         def raw() -> None:
             shutil.rmtree(raw_out, ignore_errors=True)
-            subprocess.run([esbuild, *map(str, entries), "--bundle", "--platform=node", "--format=cjs",
-                            "--target=node20", f"--outdir={raw_out}", "--log-level=warning"],
-                           cwd=project, check=True)
+            subprocess.run(
+                [
+                    esbuild,
+                    *map(str, entries),
+                    "--bundle",
+                    "--platform=node",
+                    "--format=cjs",
+                    "--target=node20",
+                    f"--outdir={raw_out}",
+                    "--log-level=warning",
+                ],
+                cwd=project,
+                check=True,
+            )
 
         def cli() -> None:
             shutil.rmtree(cli_out, ignore_errors=True)
-            subprocess.run([sys.executable, "-m", "edge_cli", "build", str(project), "--out", str(cli_out)],
-                           cwd=project, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, "-m", "edge_cli", "build", str(project), "--out", str(cli_out)],
+                cwd=project,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
 
         phases: list[dict[str, float]] = []
 
@@ -213,18 +248,35 @@ def main(argv: list[str] | None = None) -> int:
         lib_ms, _ = median_ms(library, args.runs)
         startup_ms, _ = median_ms(startup, args.runs)
         raw_bytes = sum(p.stat().st_size for p in raw_out.glob("*.js"))
-        ours_bytes = sum(p.stat().st_size for p in (lib_out / "dist").glob("*.js")) if (lib_out / "dist").exists() else 0
+        ours_bytes = (
+            sum(p.stat().st_size for p in (lib_out / "dist").glob("*.js")) if (lib_out / "dist").exists() else 0
+        )
 
-    table = Table(f"build: {TOOL_COUNT} tools importing {len(PACKAGES)} npm packages (median of {args.runs})",
-                  ["what", "time", "overhead vs raw esbuild", "ratio", "budget", "met"])
+    table = Table(
+        f"build: {TOOL_COUNT} tools importing {len(PACKAGES)} npm packages (median of {args.runs})",
+        ["what", "time", "overhead vs raw esbuild", "ratio", "budget", "met"],
+    )
     table.add("raw esbuild CLI (1 process, 20 entries)", fmt_ms(raw_ms), "—", "1.00×", "—", "—")
-    table.add("`edge-connector build` (CLI, fresh process)", fmt_ms(cli_ms), fmt_ms(cli_ms - raw_ms),
-              fmt_ratio(cli_ms / raw_ms), f"≤ +{OVERHEAD_BUDGET_MS:.0f} ms", verdict(cli_ms - raw_ms <= OVERHEAD_BUDGET_MS))
-    table.add("`build_project()` (in process)", fmt_ms(lib_ms), fmt_ms(lib_ms - raw_ms),
-              fmt_ratio(lib_ms / raw_ms), f"≤ +{OVERHEAD_BUDGET_MS:.0f} ms", verdict(lib_ms - raw_ms <= OVERHEAD_BUDGET_MS))
+    table.add(
+        "`edge-connector build` (CLI, fresh process)",
+        fmt_ms(cli_ms),
+        fmt_ms(cli_ms - raw_ms),
+        fmt_ratio(cli_ms / raw_ms),
+        f"≤ +{OVERHEAD_BUDGET_MS:.0f} ms",
+        verdict(cli_ms - raw_ms <= OVERHEAD_BUDGET_MS),
+    )
+    table.add(
+        "`build_project()` (in process)",
+        fmt_ms(lib_ms),
+        fmt_ms(lib_ms - raw_ms),
+        fmt_ratio(lib_ms / raw_ms),
+        f"≤ +{OVERHEAD_BUDGET_MS:.0f} ms",
+        verdict(lib_ms - raw_ms <= OVERHEAD_BUDGET_MS),
+    )
     timed = phases[1:]  # without the warm-up
-    breakdown = ", ".join(f"{name} {statistics.median(p.get(name, 0.0) for p in timed):.0f} ms"
-                          for name in timed[0] if name != "total")
+    breakdown = ", ".join(
+        f"{name} {statistics.median(p.get(name, 0.0) for p in timed):.0f} ms" for name in timed[0] if name != "total"
+    )
     table.note(f"where `build_project()` spends it (its own timings, median): {breakdown}")
     table.note(f"CLI start alone (`python -m edge_cli --help`): {fmt_ms(startup_ms)}")
     table.note(f"output JS: raw {raw_bytes / 1024:.0f} KiB, ours {ours_bytes / 1024:.0f} KiB; esbuild {esbuild}")

@@ -52,8 +52,9 @@ class BuiltBundle:
         return self.archive.stat().st_size
 
 
-def make_echo_bundle(work: Path, name: str = "bench-echo", marker: str | None = None,
-                     ballast_bytes: int = 0) -> BuiltBundle:
+def make_echo_bundle(
+    work: Path, name: str = "bench-echo", marker: str | None = None, ballast_bytes: int = 0
+) -> BuiltBundle:
     """Write `work/<name>/{dist,manifest.json}` and `work/<name>.tar.gz`.
 
     `marker` is added to every echo output (so a caller can tell which bundle answered);
@@ -77,8 +78,15 @@ def make_echo_bundle(work: Path, name: str = "bench-echo", marker: str | None = 
         bundle=name,
         checksum=content_checksum(files),
         files=files,
-        tools=[ToolDescriptor(name="echo", description="Return the input unchanged", inputSchema=ECHO_SCHEMA,
-                              entry="dist/echo.js", timeoutMs=10_000)],
+        tools=[
+            ToolDescriptor(
+                name="echo",
+                description="Return the input unchanged",
+                inputSchema=ECHO_SCHEMA,
+                entry="dist/echo.js",
+                timeoutMs=10_000,
+            )
+        ],
         createdAt=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         builder={"edgeConnector": "benchmarks"},
     )

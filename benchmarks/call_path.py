@@ -38,7 +38,9 @@ async def bounded(phase):
     try:
         return await asyncio.wait_for(phase, PHASE_TIMEOUT_SECONDS)
     except TimeoutError:
-        raise SystemExit(f"a benchmark phase took more than {PHASE_TIMEOUT_SECONDS:.0f} s; is the product stuck?") from None
+        raise SystemExit(
+            f"a benchmark phase took more than {PHASE_TIMEOUT_SECONDS:.0f} s; is the product stuck?"
+        ) from None
 
 
 @dataclass
@@ -64,16 +66,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.call_path", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 sequential calls, 1,000 per throughput level")
     parser.add_argument("--calls", type=int, default=None, help="sequential calls per side (default 2,000)")
-    parser.add_argument("--throughput-calls", type=int, default=None,
-                        help="calls per throughput level (default 6,000)")
-    parser.add_argument("--concurrency", type=parse_concurrency, default=[1, 16, 64],
-                        help="comma-separated numbers of concurrent callers (default 1,16,64)")
+    parser.add_argument("--throughput-calls", type=int, default=None, help="calls per throughput level (default 6,000)")
+    parser.add_argument(
+        "--concurrency",
+        type=parse_concurrency,
+        default=[1, 16, 64],
+        help="comma-separated numbers of concurrent callers (default 1,16,64)",
+    )
     parser.add_argument("--skip-reference", action="store_true", help="measure only edge-connector")
     parser.add_argument("--skip-ours", action="store_true", help="measure only the mcp SDK reference")
     parser.add_argument("--workers", type=int, default=None, help="EC_WORKERS for the runtime (default: its own)")
-    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                        help="after the measured runs, load both processes again under py-spy and write "
-                             "their collapsed stacks and a summary of the hottest frames into DIR")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="after the measured runs, load both processes again under py-spy and write "
+        "their collapsed stacks and a summary of the hottest frames into DIR",
+    )
     args = parser.parse_args(argv)
     if args.calls is None:
         args.calls = 300 if args.quick else 2000
@@ -92,6 +102,7 @@ async def measure_mcp_reference(calls: int, throughput_calls: int, levels: list[
     params = StdioServerParameters(command=sys.executable, args=[str(server)])
     errors = 0
     async with Client(params) as client:
+
         async def call() -> None:
             nonlocal errors
             result = await client.call_tool("echo", MESSAGE)
@@ -110,8 +121,9 @@ async def measure_mcp_reference(calls: int, throughput_calls: int, levels: list[
 
 
 # ------------------------------------------------------------------------------------------ ours
-async def measure_edge_connector(calls: int, throughput_calls: int, levels: list[int], workers: int | None,
-                                 profile_dir: Path | None = None) -> SideResult:
+async def measure_edge_connector(
+    calls: int, throughput_calls: int, levels: list[int], workers: int | None, profile_dir: Path | None = None
+) -> SideResult:
     from .bundles import make_echo_bundle
     from .procstats import tree_cpu_seconds
     from .stack import start_platform, start_runtime, wait_for_tool
@@ -121,8 +133,9 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
         runtime = None
         try:
             platform.publish(make_echo_bundle(Path(tmp, "bundle")))
-            runtime = start_runtime(platform, Path(tmp, "install"),
-                                    env={"EC_WORKERS": str(workers)} if workers else None)
+            runtime = start_runtime(
+                platform, Path(tmp, "install"), env={"EC_WORKERS": str(workers)} if workers else None
+            )
             wait_for_tool(platform, "echo", MESSAGE)
             headers = {"Authorization": f"Bearer {platform.token}", "Content-Type": "application/json"}
             errors = 0
@@ -142,6 +155,7 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
                             print(f"call failed: {status} {body[:200]!r}", file=sys.stderr)
                     elif record_durations:
                         durations_ms.append(float(orjson.loads(body)["durationMs"]))
+
                 return call
 
             connections: list[KeepAliveConnection] = []
@@ -161,6 +175,7 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
             async def call_raw(raw: bytes):
                 async def call() -> None:
                     await floor_conn.send(raw)
+
                 return call
 
             extra = {
@@ -172,8 +187,11 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
             # The platform's own account of the last sequential calls: hub → runtime → hub.
             status, recent = await floor_conn.send(floor_conn.request_bytes("GET", "/api/calls?limit=500"))
             if status == 200:
-                hub_ms = [c["durationMs"] for c in orjson.loads(recent).get("calls", [])
-                          if c.get("tool") == "echo" and isinstance(c.get("durationMs"), (int, float))]
+                hub_ms = [
+                    c["durationMs"]
+                    for c in orjson.loads(recent).get("calls", [])
+                    if c.get("tool") == "echo" and isinstance(c.get("durationMs"), (int, float))
+                ]
                 if hub_ms:
                     extra["hub_duration_p50_ms"] = percentile(hub_ms, 50)
 
@@ -183,12 +201,19 @@ async def measure_edge_connector(calls: int, throughput_calls: int, levels: list
                 result = await bounded(throughput(caller, level, throughput_calls))
                 results[level] = result
                 extra[f"platform_cpu_per_call_us@{level}"] = (
-                    (tree_cpu_seconds(platform.pid) - cpu_before["platform"]) / result.calls * 1e6)
+                    (tree_cpu_seconds(platform.pid) - cpu_before["platform"]) / result.calls * 1e6
+                )
                 extra[f"runtime_cpu_per_call_us@{level}"] = (
-                    (tree_cpu_seconds(runtime.pid) - cpu_before["runtime"]) / result.calls * 1e6)
+                    (tree_cpu_seconds(runtime.pid) - cpu_before["runtime"]) / result.calls * 1e6
+                )
             if profile_dir is not None:
-                await profile_under_load(caller, max(levels), throughput_calls, profile_dir,
-                                         {"platform": platform.pid, "runtime": runtime.pid})
+                await profile_under_load(
+                    caller,
+                    max(levels),
+                    throughput_calls,
+                    profile_dir,
+                    {"platform": platform.pid, "runtime": runtime.pid},
+                )
             for conn in connections:
                 await conn.close()
             return SideResult("edge-connector", latency, results, errors, extra)
@@ -210,8 +235,12 @@ async def profile_under_load(caller, level: int, calls: int, folder: Path, pids:
         path = recording.stop()
         text = path.read_text() if path.exists() else ""
         total, hot = summarize_collapsed(text, top=25)
-        lines = [f"{name} (pid {pids[name]}): {total} samples while {result.calls} calls ran at {level} callers "
-                 f"({result.per_second:,.0f} calls/s under the profiler)", "", "inclusive%  self%  frame"]
+        lines = [
+            f"{name} (pid {pids[name]}): {total} samples while {result.calls} calls ran at {level} callers "
+            f"({result.per_second:,.0f} calls/s under the profiler)",
+            "",
+            "inclusive%  self%  frame",
+        ]
         lines += [f"{h.inclusive_pct:9.1f} {h.self_pct:6.1f}  {h.frame}" for h in hot]
         lines += ["", "self time:"] + [f"{pct:6.1f}  {frame}" for frame, pct in top_self(text, 20)]
         (folder / f"{name}.summary.txt").write_text("\n".join(lines) + "\n")
@@ -220,8 +249,10 @@ async def profile_under_load(caller, level: int, calls: int, folder: Path, pids:
 
 # ----------------------------------------------------------------------------------------- table
 def render(ours: SideResult | None, reference: SideResult | None, calls: int, levels: list[int]) -> Table:
-    table = Table(f"call path: echo tool, {calls:,} sequential calls, throughput at {', '.join(map(str, levels))} callers",
-                  ["figure", "edge-connector", "mcp SDK (stdio)", "ours vs ref", "budget", "met"])
+    table = Table(
+        f"call path: echo tool, {calls:,} sequential calls, throughput at {', '.join(map(str, levels))} callers",
+        ["figure", "edge-connector", "mcp SDK (stdio)", "ours vs ref", "budget", "met"],
+    )
 
     def cell(side: SideResult | None, text) -> str:
         return "—" if side is None else text(side)
@@ -233,10 +264,14 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
         met = None
         if ours_value is not None:
             met = ours_value <= budget and (not against_reference or better is None or better >= REFERENCE_FACTOR)
-        table.add(label, cell(ours, lambda s: fmt_ms(getattr(s.latency, attr))),
-                  cell(reference, lambda s: fmt_ms(getattr(s.latency, attr))),
-                  fmt_ratio(better) + " faster" if better is not None else "—",
-                  f"≤ {budget:g} ms" + (f" and ≥ {REFERENCE_FACTOR:g}× ref" if against_reference else ""), verdict(met))
+        table.add(
+            label,
+            cell(ours, lambda s: fmt_ms(getattr(s.latency, attr))),
+            cell(reference, lambda s: fmt_ms(getattr(s.latency, attr))),
+            fmt_ratio(better) + " faster" if better is not None else "—",
+            f"≤ {budget:g} ms" + (f" and ≥ {REFERENCE_FACTOR:g}× ref" if against_reference else ""),
+            verdict(met),
+        )
 
     # The issue's "both at least 2x better than the SDK" names the two headline figures: the sequential
     # latency (p50) and the 64-caller throughput; p99 has an absolute budget only.
@@ -250,31 +285,45 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
         met = None
         if is_budgeted and ours_rate is not None:
             met = ours_rate >= THROUGHPUT_BUDGET and (better is None or better >= REFERENCE_FACTOR)
-        table.add(f"throughput, {level} callers", cell(ours, lambda s, level=level: f"{s.throughput[level].per_second:,.0f} calls/s"),
-                  cell(reference, lambda s, level=level: f"{s.throughput[level].per_second:,.0f} calls/s"),
-                  fmt_ratio(better) if better is not None else "—",
-                  f"≥ {THROUGHPUT_BUDGET:,.0f}/s and ≥ {REFERENCE_FACTOR:g}× ref" if is_budgeted else "—", verdict(met))
+        table.add(
+            f"throughput, {level} callers",
+            cell(ours, lambda s, level=level: f"{s.throughput[level].per_second:,.0f} calls/s"),
+            cell(reference, lambda s, level=level: f"{s.throughput[level].per_second:,.0f} calls/s"),
+            fmt_ratio(better) if better is not None else "—",
+            f"≥ {THROUGHPUT_BUDGET:,.0f}/s and ≥ {REFERENCE_FACTOR:g}× ref" if is_budgeted else "—",
+            verdict(met),
+        )
     for side in (ours, reference):
         if side is None:
             continue
-        cpu = ", ".join(f"{lvl}: {side.throughput[lvl].client_cpu_seconds / side.throughput[lvl].calls * 1e6:.0f} µs"
-                        for lvl in levels)
+        cpu = ", ".join(
+            f"{lvl}: {side.throughput[lvl].client_cpu_seconds / side.throughput[lvl].calls * 1e6:.0f} µs"
+            for lvl in levels
+        )
         table.note(f"{side.name}: {side.errors} failed calls; load-generator CPU per call ({cpu})")
     if ours is not None:
         x = ours.extra
-        parts = [f"platform HTTP floor p50: GET /healthz {fmt_ms(x['healthz_p50_ms'])}, "
-                 f"GET /api/me (JWT check) {fmt_ms(x['api_me_p50_ms'])}"]
+        parts = [
+            f"platform HTTP floor p50: GET /healthz {fmt_ms(x['healthz_p50_ms'])}, "
+            f"GET /api/me (JWT check) {fmt_ms(x['api_me_p50_ms'])}"
+        ]
         if "hub_duration_p50_ms" in x:
-            parts.append(f"the platform hub's time per call (its /api/calls durationMs: WebSocket out, runtime, "
-                         f"WebSocket back) p50 {fmt_ms(x['hub_duration_p50_ms'])}")
+            parts.append(
+                f"the platform hub's time per call (its /api/calls durationMs: WebSocket out, runtime, "
+                f"WebSocket back) p50 {fmt_ms(x['hub_duration_p50_ms'])}"
+            )
         if "runtime_duration_p50_ms" in x:
-            parts.append(f"the runtime's own time per call (durationMs: schema check + node round trip) p50 "
-                         f"{fmt_ms(x['runtime_duration_p50_ms'])}; the rest of the end-to-end p50 is HTTP in and out "
-                         f"of the platform")
+            parts.append(
+                f"the runtime's own time per call (durationMs: schema check + node round trip) p50 "
+                f"{fmt_ms(x['runtime_duration_p50_ms'])}; the rest of the end-to-end p50 is HTTP in and out "
+                f"of the platform"
+            )
         table.note("where the time goes: " + "; ".join(parts))
         for level in levels:
-            table.note(f"CPU per call at {level} callers: platform {x[f'platform_cpu_per_call_us@{level}']:.0f} µs, "
-                       f"runtime + node workers {x[f'runtime_cpu_per_call_us@{level}']:.0f} µs")
+            table.note(
+                f"CPU per call at {level} callers: platform {x[f'platform_cpu_per_call_us@{level}']:.0f} µs, "
+                f"runtime + node workers {x[f'runtime_cpu_per_call_us@{level}']:.0f} µs"
+            )
     return table
 
 
@@ -291,13 +340,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import mcp  # noqa: F401
         except ImportError:
-            print("the reference needs the official mcp SDK: pip install -e '.[bench]' (or pass --skip-reference)",
-                  file=sys.stderr)
+            print(
+                "the reference needs the official mcp SDK: pip install -e '.[bench]' (or pass --skip-reference)",
+                file=sys.stderr,
+            )
             return 1
         reference = asyncio.run(measure_mcp_reference(args.calls, args.throughput_calls, args.concurrency))
     if not args.skip_ours:
-        ours = asyncio.run(measure_edge_connector(args.calls, args.throughput_calls, args.concurrency, args.workers,
-                                                  args.profile))
+        ours = asyncio.run(
+            measure_edge_connector(args.calls, args.throughput_calls, args.concurrency, args.workers, args.profile)
+        )
     emit(render(ours, reference, args.calls, args.concurrency))
     return 0
 

@@ -62,8 +62,14 @@ class DevProcess:
     def __init__(self, project: Path) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "EC_DISABLE_TRAY": "1", "EC_DISABLE_AUTOSTART": "1"}
         self.lines: list[str] = []
-        self.process = subprocess.Popen([sys.executable, "-m", "edge_cli", "dev", str(project)], cwd=project,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "edge_cli", "dev", str(project)],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
@@ -135,21 +141,37 @@ def main(argv: list[str] | None = None) -> int:
                         answered.append(time.time() - saved)
                         break
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"edit {i} never answered; last: {response.status_code} {response.text[:200]}")
+                        raise RuntimeError(
+                            f"edit {i} never answered; last: {response.status_code} {response.text[:200]}"
+                        )
                     time.sleep(0.005)  # polling the platform for the new answer, bounded by the deadline
                 reported.append(int(dev.wait_for(_LIVE, 30, start=mark).group(2)) / 1000)
     finally:
         dev.stop()
         tool_file.write_text(original)
 
-    table = Table(f"dev loop: {args.edits} saves of one tool in a {TOOL_COUNT}-tool project importing npm packages",
-                  ["figure", "p50", "max", "budget", "met"])
-    table.add("save → new version answers a call (measured by the caller)", f"{percentile(answered, 50):.3f} s",
-              f"{max(answered):.3f} s", f"p50 ≤ {P50_BUDGET_S:g} s", verdict(percentile(answered, 50) <= P50_BUDGET_S))
-    table.add("save → live, as `edge-connector dev` reports it", f"{statistics.median(reported):.3f} s",
-              f"{max(reported):.3f} s", "—", "—")
-    table.note("each save waits for the previous version to answer; a save is the file's mtime, so the "
-               "watcher's debounce (40 ms), the build, the upload, the sync and the swap are all inside")
+    table = Table(
+        f"dev loop: {args.edits} saves of one tool in a {TOOL_COUNT}-tool project importing npm packages",
+        ["figure", "p50", "max", "budget", "met"],
+    )
+    table.add(
+        "save → new version answers a call (measured by the caller)",
+        f"{percentile(answered, 50):.3f} s",
+        f"{max(answered):.3f} s",
+        f"p50 ≤ {P50_BUDGET_S:g} s",
+        verdict(percentile(answered, 50) <= P50_BUDGET_S),
+    )
+    table.add(
+        "save → live, as `edge-connector dev` reports it",
+        f"{statistics.median(reported):.3f} s",
+        f"{max(reported):.3f} s",
+        "—",
+        "—",
+    )
+    table.note(
+        "each save waits for the previous version to answer; a save is the file's mtime, so the "
+        "watcher's debounce (40 ms), the build, the upload, the sync and the swap are all inside"
+    )
     emit(table)
     return 0
 

@@ -43,19 +43,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="100 connectors, held 10 s")
     parser.add_argument("--connectors", type=int, default=None, help="fleet size (default 1,000)")
     parser.add_argument("--hold", type=float, default=None, help="seconds the registered fleet is held (default 30)")
-    parser.add_argument("--heartbeat", type=float, default=10.0,
-                        help="platform heartbeat seconds (clients ping at the announced value; default 10)")
-    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                        help="sample the platform with py-spy during the reconnect storm; write the stacks "
-                             "and a summary of the hottest frames into DIR")
-    parser.add_argument("--restart", action=argparse.BooleanOptionalAction, default=None,
-                        help="after the disconnect, also restart the platform (same port and data) and time "
-                             "the re-registration (default: on, off with --quick)")
-    parser.add_argument("--handshake-rate", type=float, default=None, metavar="PER_SECOND",
-                        help="the platform's --handshake-rate (default: its own, 2000/s); below the fleet's "
-                             "arrival rate it refuses with 503 + Retry-After, which the clients honour")
-    parser.add_argument("--recovery-timeout", type=float, default=60.0,
-                        help="give up waiting for re-registration after this many seconds")
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=10.0,
+        help="platform heartbeat seconds (clients ping at the announced value; default 10)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="sample the platform with py-spy during the reconnect storm; write the stacks "
+        "and a summary of the hottest frames into DIR",
+    )
+    parser.add_argument(
+        "--restart",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after the disconnect, also restart the platform (same port and data) and time "
+        "the re-registration (default: on, off with --quick)",
+    )
+    parser.add_argument(
+        "--handshake-rate",
+        type=float,
+        default=None,
+        metavar="PER_SECOND",
+        help="the platform's --handshake-rate (default: its own, 2000/s); below the fleet's "
+        "arrival rate it refuses with 503 + Retry-After, which the clients honour",
+    )
+    parser.add_argument(
+        "--recovery-timeout",
+        type=float,
+        default=60.0,
+        help="give up waiting for re-registration after this many seconds",
+    )
     args = parser.parse_args(argv)
     if args.connectors is None:
         args.connectors = 100 if args.quick else 1000
@@ -114,8 +136,11 @@ def close_figures(closes: list[tuple[float, float]], since: float) -> dict[str, 
     if not storm:
         return {}
     waits = [done - seen for seen, done in storm]
-    return {"close_spread_s": max(seen for seen, _ in storm) - since,
-            "close_wait_p50_s": percentile(waits, 50), "close_wait_p99_s": percentile(waits, 99)}
+    return {
+        "close_spread_s": max(seen for seen, _ in storm) - since,
+        "close_wait_p50_s": percentile(waits, 50),
+        "close_wait_p99_s": percentile(waits, 99),
+    }
 
 
 class Connector:
@@ -140,12 +165,28 @@ class Connector:
             self.close_seen = None
             try:
                 started = time.monotonic()
-                async with connect(self.ws_url, additional_headers={"Authorization": f"Bearer {self.token}"},
-                                   open_timeout=30, ping_interval=None, compression=None, close_timeout=2) as ws:
+                async with connect(
+                    self.ws_url,
+                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    open_timeout=30,
+                    ping_interval=None,
+                    compression=None,
+                    close_timeout=2,
+                ) as ws:
                     connected_at = time.monotonic()
-                    await ws.send(jsonrpc.request(1, jsonrpc.HELLO, {
-                        "connectorVersion": "bench-fleet", "deploymentId": self.deployment_id,
-                        "bundle": None, "tools": [], "concurrency": 1}))
+                    await ws.send(
+                        jsonrpc.request(
+                            1,
+                            jsonrpc.HELLO,
+                            {
+                                "connectorVersion": "bench-fleet",
+                                "deploymentId": self.deployment_id,
+                                "bundle": None,
+                                "tools": [],
+                                "concurrency": 1,
+                            },
+                        )
+                    )
                     reply = jsonrpc.parse_message(await ws.recv())
                     if not isinstance(reply, jsonrpc.Response) or reply.error is not None:
                         self.log.refusals[f"hello error {getattr(reply, 'error', None)}"] += 1
@@ -181,6 +222,7 @@ class Connector:
 
     async def _stay(self, ws, heartbeat: float) -> None:
         """Read frames until the link closes; ping every heartbeat as SPEC §7 asks of both ends."""
+
         async def pinger() -> None:
             while True:
                 await asyncio.sleep(heartbeat)
@@ -192,9 +234,16 @@ class Connector:
             async for frame in ws:
                 message = jsonrpc.parse_message(frame)
                 if isinstance(message, jsonrpc.Request):  # no tools here: answer so the platform never waits
-                    await ws.send(jsonrpc.error(message.id, {"code": jsonrpc.METHOD_NOT_FOUND,
-                                                             "message": "fleet client has no tools",
-                                                             "data": {"kind": "tool_not_found"}}))
+                    await ws.send(
+                        jsonrpc.error(
+                            message.id,
+                            {
+                                "code": jsonrpc.METHOD_NOT_FOUND,
+                                "message": "fleet client has no tools",
+                                "data": {"kind": "tool_not_found"},
+                            },
+                        )
+                    )
         finally:
             self.close_seen = time.monotonic()
             ping_task.cancel()
@@ -203,16 +252,24 @@ class Connector:
 async def create_deployments(platform, count: int) -> list[tuple[str, str]]:
     """`count` deployments of the bench org, each with a deployment token: [(deploymentId, token)]."""
     semaphore = asyncio.Semaphore(8)
-    async with httpx.AsyncClient(base_url=platform.url, timeout=120,
-                                 headers={"Authorization": f"Bearer {platform.token}"}) as http:
+    async with httpx.AsyncClient(
+        base_url=platform.url, timeout=120, headers={"Authorization": f"Bearer {platform.token}"}
+    ) as http:
+
         async def one(i: int) -> tuple[str, str]:
             async with semaphore:
                 created = await http.post("/api/deployments", json={"name": f"fleet-{i:05d}"})
                 created.raise_for_status()
                 deployment_id = created.json()["deploymentId"]
-                minted = await http.post("/api/dev/tokens", json={
-                    "sub": f"deployment:{deployment_id}", "orgId": "org-bench",
-                    "deploymentId": deployment_id, "expiresIn": 3600})
+                minted = await http.post(
+                    "/api/dev/tokens",
+                    json={
+                        "sub": f"deployment:{deployment_id}",
+                        "orgId": "org-bench",
+                        "deploymentId": deployment_id,
+                        "expiresIn": 3600,
+                    },
+                )
                 minted.raise_for_status()
                 return deployment_id, minted.json()["token"]
 
@@ -220,8 +277,9 @@ async def create_deployments(platform, count: int) -> list[tuple[str, str]]:
 
 
 async def connected_count(platform) -> int:
-    async with httpx.AsyncClient(base_url=platform.url, timeout=30,
-                                 headers={"Authorization": f"Bearer {platform.token}"}) as http:
+    async with httpx.AsyncClient(
+        base_url=platform.url, timeout=30, headers={"Authorization": f"Bearer {platform.token}"}
+    ) as http:
         response = await http.get("/api/connectors")
         response.raise_for_status()
         body = response.json()
@@ -275,8 +333,9 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
 
     # A fixed port, so a restarted platform is found again at the same URL (the last --port wins).
     shaping = [] if args.handshake_rate is None else ["--handshake-rate", str(args.handshake_rate)]
-    platform = start_platform(work / "platform",
-                              extra_args=["--heartbeat", str(args.heartbeat), *shaping, "--port", str(free_port())])
+    platform = start_platform(
+        work / "platform", extra_args=["--heartbeat", str(args.heartbeat), *shaping, "--port", str(free_port())]
+    )
     tasks: list[asyncio.Task] = []
     connectors: list[Connector] = []
     try:
@@ -284,8 +343,9 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
         identities = await create_deployments(platform, args.connectors)
         log = FleetLog()
         rss_base = tree_rss(platform.pid)
-        connectors = [Connector(i, platform.process.ws_url, token, dep, log)
-                      for i, (dep, token) in enumerate(identities)]
+        connectors = [
+            Connector(i, platform.process.ws_url, token, dep, log) for i, (dep, token) in enumerate(identities)
+        ]
         started = time.monotonic()
         tasks = [asyncio.create_task(c.run()) for c in connectors]
         all_in = await wait_for(lambda: len(log.registered_at) >= args.connectors, 120)
@@ -308,8 +368,9 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
             await asyncio.sleep(0.5)  # py-spy attaches asynchronously
         storm_cpu_before = (tree_cpu_seconds(platform.pid), time.process_time())
         disconnect_at = time.monotonic()
-        async with httpx.AsyncClient(base_url=platform.url, timeout=60,
-                                     headers={"Authorization": f"Bearer {platform.token}"}) as http:
+        async with httpx.AsyncClient(
+            base_url=platform.url, timeout=60, headers={"Authorization": f"Bearer {platform.token}"}
+        ) as http:
             response = await http.post("/api/sim/disconnect", json={})
             response.raise_for_status()
         await wait_for(lambda: len(log.registrations_after(disconnect_at)) >= args.connectors, args.recovery_timeout)
@@ -324,15 +385,23 @@ async def run_fleet(args: argparse.Namespace, work: Path) -> FleetResult:
         disconnect_closes: dict[str, Any] = close_figures(log.closes, disconnect_at)  # before the restart adds its own
         restart = await restart_phase(platform, log, args) if args.restart else {}
         return FleetResult(
-            connectors=args.connectors, connect_all_s=connect_all,
-            hello_p50_ms=percentile(hello, 50), hello_p99_ms=percentile(hello, 99),
-            platform_cpu_percent=cpu_percent, platform_rss_base=rss_base, platform_rss_held=rss_held,
+            connectors=args.connectors,
+            connect_all_s=connect_all,
+            hello_p50_ms=percentile(hello, 50),
+            hello_p99_ms=percentile(hello, 99),
+            platform_cpu_percent=cpu_percent,
+            platform_rss_base=rss_base,
+            platform_rss_held=rss_held,
             platform_seen=seen,
             to_99_s=time_to_share(disconnect_at, registrations, args.connectors, RECOVERED_SHARE),
             to_100_s=time_to_share(disconnect_at, registrations, args.connectors, 1.0),
-            recovered=len(registrations), refusals=Counter(log.refusals), backoff_window_s=window,
-            storm_platform_cpu_s=storm_platform_cpu, storm_client_cpu_s=storm_client_cpu,
-            **disconnect_closes, **restart,
+            recovered=len(registrations),
+            refusals=Counter(log.refusals),
+            backoff_window_s=window,
+            storm_platform_cpu_s=storm_platform_cpu,
+            storm_client_cpu_s=storm_client_cpu,
+            **disconnect_closes,
+            **restart,
         )
     finally:
         for connector in connectors:
@@ -380,42 +449,79 @@ def write_profile_summary(collapsed: Path, target: Path) -> None:
 
 def render(r: FleetResult, heartbeat: float, hold: float) -> Table:
     then = "sim disconnect, then a platform restart" if r.restart_down_s is not None else "then sim disconnect"
-    table = Table(f"fleet: {r.connectors:,} connectors, heartbeat {heartbeat:g} s, held {hold:g} s, {then}",
-                  ["figure", "value", "budget", "met"])
-    table.add("connectors registered (client side / platform's /api/connectors)",
-              f"{r.connectors:,} / {r.platform_seen:,}", f"{r.connectors:,} held", verdict(r.platform_seen >= r.connectors))
-    table.add("initial connect of the whole fleet", "—" if r.connect_all_s is None else f"{r.connect_all_s:.2f} s", "—", "—")
-    table.add("hello round trip p50 / p99 (all handshakes)", f"{r.hello_p50_ms:.1f} / {r.hello_p99_ms:.1f} ms", "—", "—")
+    table = Table(
+        f"fleet: {r.connectors:,} connectors, heartbeat {heartbeat:g} s, held {hold:g} s, {then}",
+        ["figure", "value", "budget", "met"],
+    )
+    table.add(
+        "connectors registered (client side / platform's /api/connectors)",
+        f"{r.connectors:,} / {r.platform_seen:,}",
+        f"{r.connectors:,} held",
+        verdict(r.platform_seen >= r.connectors),
+    )
+    table.add(
+        "initial connect of the whole fleet", "—" if r.connect_all_s is None else f"{r.connect_all_s:.2f} s", "—", "—"
+    )
+    table.add(
+        "hello round trip p50 / p99 (all handshakes)", f"{r.hello_p50_ms:.1f} / {r.hello_p99_ms:.1f} ms", "—", "—"
+    )
     table.add("platform CPU while holding the fleet", f"{r.platform_cpu_percent:.1f} % of one core", "—", "—")
     per_connector = max(0, r.platform_rss_held - r.platform_rss_base) / r.connectors
-    table.add("platform RSS (before → holding) / per connector",
-              f"{fmt_mb(r.platform_rss_base)} → {fmt_mb(r.platform_rss_held)} / {per_connector / 1024:.1f} KiB",
-              "—", "—")
+    table.add(
+        "platform RSS (before → holding) / per connector",
+        f"{fmt_mb(r.platform_rss_base)} → {fmt_mb(r.platform_rss_held)} / {per_connector / 1024:.1f} KiB",
+        "—",
+        "—",
+    )
     limit = r.backoff_window_s + HANDSHAKE_GRACE_S
-    table.add(f"after disconnect: ≥ {RECOVERED_SHARE:.0%} re-registered",
-              "never" if r.to_99_s is None else f"{r.to_99_s:.2f} s",
-              f"≤ {limit:.1f} s (backoff ≤ {r.backoff_window_s:g} s + {HANDSHAKE_GRACE_S:g} s)",
-              verdict(r.to_99_s is not None and r.to_99_s <= limit))
-    table.add("after disconnect: 100 % re-registered",
-              f"never ({r.recovered:,} back)" if r.to_100_s is None else f"{r.to_100_s:.2f} s", "—", "—")
-    table.add("sim disconnect: last close frame received / close handshake wait p50, p99",
-              f"{r.close_spread_s:.2f} s / {r.close_wait_p50_s * 1000:.0f}, {r.close_wait_p99_s * 1000:.0f} ms", "—", "—")
-    table.add("CPU spent on the reconnect storm: platform / simulated fleet",
-              f"{r.storm_platform_cpu_s:.2f} s / {r.storm_client_cpu_s:.2f} s "
-              f"({r.storm_platform_cpu_s / r.connectors * 1000:.2f} ms per platform handshake)", "—", "—")
+    table.add(
+        f"after disconnect: ≥ {RECOVERED_SHARE:.0%} re-registered",
+        "never" if r.to_99_s is None else f"{r.to_99_s:.2f} s",
+        f"≤ {limit:.1f} s (backoff ≤ {r.backoff_window_s:g} s + {HANDSHAKE_GRACE_S:g} s)",
+        verdict(r.to_99_s is not None and r.to_99_s <= limit),
+    )
+    table.add(
+        "after disconnect: 100 % re-registered",
+        f"never ({r.recovered:,} back)" if r.to_100_s is None else f"{r.to_100_s:.2f} s",
+        "—",
+        "—",
+    )
+    table.add(
+        "sim disconnect: last close frame received / close handshake wait p50, p99",
+        f"{r.close_spread_s:.2f} s / {r.close_wait_p50_s * 1000:.0f}, {r.close_wait_p99_s * 1000:.0f} ms",
+        "—",
+        "—",
+    )
+    table.add(
+        "CPU spent on the reconnect storm: platform / simulated fleet",
+        f"{r.storm_platform_cpu_s:.2f} s / {r.storm_client_cpu_s:.2f} s "
+        f"({r.storm_platform_cpu_s / r.connectors * 1000:.2f} ms per platform handshake)",
+        "—",
+        "—",
+    )
     refusals = ", ".join(f"{k}: {v}" for k, v in sorted(r.refusals.items())) or "none"
     # A 503 with Retry-After is the platform shaping the herd (SPEC §14), not a failure.
     server_errors = sum(v for k, v in r.refusals.items() if k.startswith("HTTP 5") and "Retry-After" not in k)
     table.add("handshake refusals during the reconnect storm", refusals, "no 5xx storm", verdict(server_errors == 0))
     if r.restart_down_s is not None:
-        table.add("platform restart (SIGTERM, start again on the same port): stopped → listening",
-                  f"{r.restart_down_s:.2f} s", "—", "—")
-        table.add(f"after the restart: ≥ {RECOVERED_SHARE:.0%} re-registered (from the stop)",
-                  "never" if r.restart_to_99_s is None else f"{r.restart_to_99_s:.2f} s",
-                  f"≤ {limit:.1f} s", verdict(r.restart_to_99_s is not None and r.restart_to_99_s <= limit))
-        table.add("after the restart: 100 % re-registered",
-                  f"never ({r.restart_recovered:,} back)" if r.restart_to_100_s is None else f"{r.restart_to_100_s:.2f} s",
-                  "—", "—")
+        table.add(
+            "platform restart (SIGTERM, start again on the same port): stopped → listening",
+            f"{r.restart_down_s:.2f} s",
+            "—",
+            "—",
+        )
+        table.add(
+            f"after the restart: ≥ {RECOVERED_SHARE:.0%} re-registered (from the stop)",
+            "never" if r.restart_to_99_s is None else f"{r.restart_to_99_s:.2f} s",
+            f"≤ {limit:.1f} s",
+            verdict(r.restart_to_99_s is not None and r.restart_to_99_s <= limit),
+        )
+        table.add(
+            "after the restart: 100 % re-registered",
+            f"never ({r.restart_recovered:,} back)" if r.restart_to_100_s is None else f"{r.restart_to_100_s:.2f} s",
+            "—",
+            "—",
+        )
         restart_refusals = ", ".join(f"{k}: {v}" for k, v in sorted(r.restart_refusals.items())) or "none"
         restart_5xx = sum(v for k, v in r.restart_refusals.items() if k.startswith("HTTP 5") and "Retry-After" not in k)
         table.add("handshake refusals around the restart", restart_refusals, "no 5xx storm", verdict(restart_5xx == 0))
@@ -433,8 +539,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     limit = raise_fd_limit(2 * args.connectors + 256)
     if limit < args.connectors + 64:
-        print(f"the open-files limit ({limit}) is too low for {args.connectors} connectors; raise `ulimit -n`",
-              file=sys.stderr)
+        print(
+            f"the open-files limit ({limit}) is too low for {args.connectors} connectors; raise `ulimit -n`",
+            file=sys.stderr,
+        )
         return 1
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         result = asyncio.run(run_fleet(args, Path(tmp)))

@@ -79,28 +79,45 @@ def measure_idle(root_pid: int, seconds: float) -> list[ProcessFootprint]:
     for proc in procs:
         try:
             used = _cpu(proc) - before[proc.pid]
-            results.append(ProcessFootprint(label_for(proc, root_pid), proc.pid, proc.memory_info().rss,
-                                            used / wall * 100, used))
+            results.append(
+                ProcessFootprint(label_for(proc, root_pid), proc.pid, proc.memory_info().rss, used / wall * 100, used)
+            )
         except psutil.NoSuchProcess:
             pass
     return results
 
 
 def render(results: list[ProcessFootprint], seconds: float) -> Table:
-    table = Table(f"idle footprint over {seconds:g} s (default settings, echo bundle loaded)",
-                  ["process", "pid", "RSS", "CPU (% of one core)", "budget", "met"])
+    table = Table(
+        f"idle footprint over {seconds:g} s (default settings, echo bundle loaded)",
+        ["process", "pid", "RSS", "CPU (% of one core)", "budget", "met"],
+    )
     for r in results:
         is_python = r.label.startswith("runtime")
         rss_budget = PYTHON_RSS_BUDGET if is_python else NODE_RSS_BUDGET
         met = r.rss <= rss_budget and r.cpu_percent <= CPU_BUDGET_PERCENT
-        table.add(r.label, r.pid, fmt_mb(r.rss), f"{r.cpu_percent:.2f} % ({r.cpu_seconds:.2f} s)",
-                  f"≤ {fmt_mb(rss_budget)}, ≤ {CPU_BUDGET_PERCENT:g} %", verdict(met))
+        table.add(
+            r.label,
+            r.pid,
+            fmt_mb(r.rss),
+            f"{r.cpu_percent:.2f} % ({r.cpu_seconds:.2f} s)",
+            f"≤ {fmt_mb(rss_budget)}, ≤ {CPU_BUDGET_PERCENT:g} %",
+            verdict(met),
+        )
     total_cpu = sum(r.cpu_percent for r in results)
     total_rss = sum(r.rss for r in results)
-    table.add("whole tree", "—", fmt_mb(total_rss), f"{total_cpu:.2f} % ({sum(r.cpu_seconds for r in results):.2f} s)", f"≤ {CPU_BUDGET_PERCENT:g} % CPU",
-              verdict(total_cpu <= CPU_BUDGET_PERCENT))
-    table.note("CPU is user + system time read from /proc (10 ms resolution) over the window; heartbeats "
-               "(30 s) and the sync poll (600 s) are the only scheduled work at default settings")
+    table.add(
+        "whole tree",
+        "—",
+        fmt_mb(total_rss),
+        f"{total_cpu:.2f} % ({sum(r.cpu_seconds for r in results):.2f} s)",
+        f"≤ {CPU_BUDGET_PERCENT:g} % CPU",
+        verdict(total_cpu <= CPU_BUDGET_PERCENT),
+    )
+    table.note(
+        "CPU is user + system time read from /proc (10 ms resolution) over the window; heartbeats "
+        "(30 s) and the sync poll (600 s) are the only scheduled work at default settings"
+    )
     return table
 
 

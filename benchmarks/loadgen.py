@@ -99,7 +99,9 @@ class ThroughputResult:
         return self.calls / self.seconds if self.seconds > 0 else 0.0
 
 
-async def throughput(make_caller: Callable[[int], Awaitable[Call]], concurrency: int, total_calls: int) -> ThroughputResult:
+async def throughput(
+    make_caller: Callable[[int], Awaitable[Call]], concurrency: int, total_calls: int
+) -> ThroughputResult:
     """`concurrency` callers share `total_calls` calls; each caller is made by `make_caller(i)`.
 
     Callers are all created and connected before the clock starts, so connection setup is not timed.
@@ -132,8 +134,13 @@ class PacedCall:
     body: object
 
 
-async def paced(connections: list[KeepAliveConnection], request_for: Callable[[int], bytes], rate: float,
-                stop: Callable[[], bool], max_seconds: float) -> list[PacedCall]:
+async def paced(
+    connections: list[KeepAliveConnection],
+    request_for: Callable[[int], bytes],
+    rate: float,
+    stop: Callable[[], bool],
+    max_seconds: float,
+) -> list[PacedCall]:
     """A steady load: call `index` starts at `index / rate` s, on the next free connection, until `stop()`
     or `max_seconds`. Latency is measured from the scheduled start, so a stall shows as latency
     instead of silently lowering the rate (no coordinated omission)."""

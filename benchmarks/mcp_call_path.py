@@ -37,8 +37,11 @@ MESSAGE = {"message": "hello"}
 THROUGHPUT_FACTOR = 1.0  # (a) and (c) carry at least the SDK server's throughput
 P50_FACTOR = 1.5  # and answer within 1.5× its p50
 MODERN = "2026-07-28"
-ENVELOPE = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"}}
+ENVELOPE = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+}
 ECHO_TOOL_JS = """\
 export default {
   name: "echo",
@@ -63,10 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mcp_call_path", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (smoke test, CI)")
     parser.add_argument("--calls", type=int, default=None, help="sequential calls per server (default 2000, quick 200)")
-    parser.add_argument("--throughput-calls", type=int, default=None,
-                        help="calls per throughput level (default 5000, quick 500)")
+    parser.add_argument(
+        "--throughput-calls", type=int, default=None, help="calls per throughput level (default 5000, quick 500)"
+    )
     parser.add_argument("--concurrency", type=parse_concurrency, default=[16, 64], help="caller counts, e.g. 16,64")
-    parser.add_argument("--workers", type=int, default=2, help="Node.js workers for (a) and (c) (default 2, the runtime's)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="Node.js workers for (a) and (c) (default 2, the runtime's)"
+    )
     args = parser.parse_args(argv)
     args.calls = args.calls or (200 if args.quick else 2000)
     args.throughput_calls = args.throughput_calls or (500 if args.quick else 5000)
@@ -79,8 +85,16 @@ def _tree_cpu(pids: list[int]) -> float:
     return sum(tree_cpu_seconds(pid) for pid in pids)
 
 
-async def _measure(name: str, call: Callable[[], Awaitable[None]], make_caller, pids: list[int], calls: int,
-                   throughput_calls: int, levels: list[int], errors: Callable[[], int]) -> Side:
+async def _measure(
+    name: str,
+    call: Callable[[], Awaitable[None]],
+    make_caller,
+    pids: list[int],
+    calls: int,
+    throughput_calls: int,
+    levels: list[int],
+    errors: Callable[[], int],
+) -> Side:
     for _ in range(min(200, calls)):  # warm-up: imports, caches, JIT of the node workers
         await call()
     latency = summarize_latencies(await bounded(sequential(call, calls)))
@@ -94,13 +108,15 @@ async def _measure(name: str, call: Callable[[], Awaitable[None]], make_caller, 
 
 
 # ------------------------------------------------------------------------------ (b) and (c): stdio
-async def measure_stdio(name: str, argv: list[str], calls: int, throughput_calls: int, levels: list[int],
-                        stderr_path: Path | None = None) -> Side:
+async def measure_stdio(
+    name: str, argv: list[str], calls: int, throughput_calls: int, levels: list[int], stderr_path: Path | None = None
+) -> Side:
     client = StdioRpcClient(argv, stderr_path=stderr_path)
     await client.start()
     failures = 0
     tail = client.encoder("tools/call", {"name": "echo", "arguments": MESSAGE})
     try:
+
         async def call() -> None:
             nonlocal failures
             result = await client.send(tail)
@@ -138,11 +154,22 @@ async def measure_platform(calls: int, throughput_calls: int, levels: list[int],
             platform.publish(make_echo_bundle(Path(tmp, "bundle")))
             runtime = start_runtime(platform, Path(tmp, "install"), env={"EC_WORKERS": str(workers)})
             wait_for_tool(platform, "echo", MESSAGE)
-            headers = {"Authorization": f"Bearer {platform.token}", "Content-Type": "application/json",
-                       "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": MODERN,
-                       "Mcp-Method": "tools/call", "Mcp-Name": "echo"}
-            body = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                                 "params": {"name": "echo", "arguments": MESSAGE, "_meta": ENVELOPE}})
+            headers = {
+                "Authorization": f"Bearer {platform.token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": MODERN,
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "echo",
+            }
+            body = orjson.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "tools/call",
+                    "params": {"name": "echo", "arguments": MESSAGE, "_meta": ENVELOPE},
+                }
+            )
             failures = 0
 
             async def caller(_: int):
@@ -157,15 +184,25 @@ async def measure_platform(calls: int, throughput_calls: int, levels: list[int],
                         failures += 1
                         if failures <= 3:
                             print(f"/mcp call failed: {status} {answer[:300]!r}", file=sys.stderr)
+
                 return call
 
             one = await caller(0)
-            side = await _measure("(a) /mcp → hub → runtime → node", one, caller, [platform.pid, runtime.pid], calls,
-                                  throughput_calls, levels, lambda: failures)
+            side = await _measure(
+                "(a) /mcp → hub → runtime → node",
+                one,
+                caller,
+                [platform.pid, runtime.pid],
+                calls,
+                throughput_calls,
+                levels,
+                lambda: failures,
+            )
 
             # Where the time goes: the same stack without the MCP layer, and the hub's and runtime's shares.
-            plain_conn = await KeepAliveConnection(platform.url, {"Authorization": f"Bearer {platform.token}",
-                                                                  "Content-Type": "application/json"}).connect()
+            plain_conn = await KeepAliveConnection(
+                platform.url, {"Authorization": f"Bearer {platform.token}", "Content-Type": "application/json"}
+            ).connect()
             connections.append(plain_conn)
             plain_raw = plain_conn.request_bytes("POST", "/api/tools/echo/call", b'{"arguments":{"message":"hello"}}')
             runtime_ms: list[float] = []
@@ -175,10 +212,14 @@ async def measure_platform(calls: int, throughput_calls: int, levels: list[int],
                 if status == 200:
                     runtime_ms.append(float(orjson.loads(answer)["durationMs"]))
 
-            breakdown = {"call_api_p50_ms": summarize_latencies(await bounded(sequential(plain, min(calls, 1000)))).p50_ms,
-                         "runtime_p50_ms": percentile(runtime_ms, 50) if runtime_ms else float("nan")}
+            breakdown = {
+                "call_api_p50_ms": summarize_latencies(await bounded(sequential(plain, min(calls, 1000)))).p50_ms,
+                "runtime_p50_ms": percentile(runtime_ms, 50) if runtime_ms else float("nan"),
+            }
             # The hub's record of exactly those plain calls (the newest ones), not of the throughput phases.
-            status, recent = await plain_conn.send(plain_conn.request_bytes("GET", f"/api/calls?limit={len(runtime_ms)}"))
+            status, recent = await plain_conn.send(
+                plain_conn.request_bytes("GET", f"/api/calls?limit={len(runtime_ms)}")
+            )
             hub_ms = [c["durationMs"] for c in orjson.loads(recent).get("calls", [])] if status == 200 else []
             breakdown["hub_p50_ms"] = percentile(hub_ms, 50) if hub_ms else float("nan")
             return side, breakdown
@@ -192,25 +233,50 @@ async def measure_platform(calls: int, throughput_calls: int, levels: list[int],
 
 # ------------------------------------------------------------------------------------------ table
 def render(sides: list[Side], reference: Side, breakdown: dict, calls: int, levels: list[int]) -> Table:
-    table = Table(f"MCP: echo tool, {calls:,} sequential calls, throughput at {', '.join(map(str, levels))} callers "
-                  f"(raw clients)", ["figure", *(s.name for s in sides), "target for (a), (c)"])
+    table = Table(
+        f"MCP: echo tool, {calls:,} sequential calls, throughput at {', '.join(map(str, levels))} callers "
+        f"(raw clients)",
+        ["figure", *(s.name for s in sides), "target for (a), (c)"],
+    )
     ref_p50 = reference.latency.p50_ms
 
     def judged(side: Side, ok: bool | None) -> str:
         return "" if side is reference or ok is None else f" ({verdict(ok)})"
 
-    table.add("sequential p50", *(fmt_ms(s.latency.p50_ms) + (
-        "" if s is reference else f" = {fmt_ratio(s.latency.p50_ms / ref_p50)} ref"
-        + judged(s, s.latency.p50_ms <= P50_FACTOR * ref_p50)) for s in sides), f"≤ {P50_FACTOR:g}× (b)")
+    table.add(
+        "sequential p50",
+        *(
+            fmt_ms(s.latency.p50_ms)
+            + (
+                ""
+                if s is reference
+                else f" = {fmt_ratio(s.latency.p50_ms / ref_p50)} ref"
+                + judged(s, s.latency.p50_ms <= P50_FACTOR * ref_p50)
+            )
+            for s in sides
+        ),
+        f"≤ {P50_FACTOR:g}× (b)",
+    )
     table.add("sequential p99", *(fmt_ms(s.latency.p99_ms) for s in sides), "—")
     for level in levels:
         ref_rate = reference.throughput[level].per_second
-        table.add(f"throughput, {level} callers", *(
-            f"{s.throughput[level].per_second:,.0f}/s" + ("" if s is reference else
-                                                           f" = {fmt_ratio(s.throughput[level].per_second / ref_rate)} ref"
-                                                           + judged(s, s.throughput[level].per_second >= THROUGHPUT_FACTOR * ref_rate))
-            for s in sides), f"≥ {THROUGHPUT_FACTOR:g}× (b)")
-        table.add(f"serving CPU per call, {level} callers", *(f"{s.cpu_per_call_us[level]:,.0f} µs" for s in sides), "—")
+        table.add(
+            f"throughput, {level} callers",
+            *(
+                f"{s.throughput[level].per_second:,.0f}/s"
+                + (
+                    ""
+                    if s is reference
+                    else f" = {fmt_ratio(s.throughput[level].per_second / ref_rate)} ref"
+                    + judged(s, s.throughput[level].per_second >= THROUGHPUT_FACTOR * ref_rate)
+                )
+                for s in sides
+            ),
+            f"≥ {THROUGHPUT_FACTOR:g}× (b)",
+        )
+        table.add(
+            f"serving CPU per call, {level} callers", *(f"{s.cpu_per_call_us[level]:,.0f} µs" for s in sides), "—"
+        )
     for side in sides:
         table.note(f"{side.name}: {side.errors} failed calls")
     a, b, c = sides
@@ -221,24 +287,46 @@ def render(sides: list[Side], reference: Side, breakdown: dict, calls: int, leve
         f"round trip (the runtime's own share on (a)'s stack: {fmt_ms(breakdown['runtime_p50_ms'])}); "
         f"(a): the same stack's plain call API p50 {fmt_ms(breakdown['call_api_p50_ms'])} (hub share "
         f"{fmt_ms(breakdown['hub_p50_ms'])}: WebSocket out, runtime, back), so the SDK's Streamable HTTP layer adds "
-        f"{fmt_ms(a.latency.p50_ms - breakdown['call_api_p50_ms'])} per call")
-    table.note("serving CPU: (a) platform + runtime + node workers; (b) the SDK server process; "
-               "(c) edge-connector mcp + its node workers")
+        f"{fmt_ms(a.latency.p50_ms - breakdown['call_api_p50_ms'])} per call"
+    )
+    table.note(
+        "serving CPU: (a) platform + runtime + node workers; (b) the SDK server process; "
+        "(c) edge-connector mcp + its node workers"
+    )
     return table
 
 
 async def run(args: argparse.Namespace) -> tuple[list[Side], dict]:
     levels = args.concurrency
     reference_server = Path(__file__).with_name("mcp_echo_server.py")
-    reference = await measure_stdio("(b) mcp SDK MCPServer (stdio)", [sys.executable, str(reference_server)],
-                                    args.calls, args.throughput_calls, levels)
+    reference = await measure_stdio(
+        "(b) mcp SDK MCPServer (stdio)",
+        [sys.executable, str(reference_server)],
+        args.calls,
+        args.throughput_calls,
+        levels,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-mcp-local-") as tmp:
         project = write_echo_project(Path(tmp, "project"))
         local = await measure_stdio(
             "(c) edge-connector mcp DIR (stdio)",
-            [sys.executable, "-m", "edge_cli", "mcp", str(project), "--no-watch", "--workers", str(args.workers),
-             "--log-level", "WARNING"],
-            args.calls, args.throughput_calls, levels, stderr_path=Path(tmp, "mcp.log"))
+            [
+                sys.executable,
+                "-m",
+                "edge_cli",
+                "mcp",
+                str(project),
+                "--no-watch",
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "WARNING",
+            ],
+            args.calls,
+            args.throughput_calls,
+            levels,
+            stderr_path=Path(tmp, "mcp.log"),
+        )
     platform, breakdown = await measure_platform(args.calls, args.throughput_calls, levels, args.workers)
     return [platform, reference, local], breakdown
 

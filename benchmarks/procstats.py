@@ -123,8 +123,7 @@ class Machine:
     kernel: str
 
     def describe(self) -> str:
-        return (f"{self.cores} cores, {self.cpu_model}; Python {self.python}; Node.js {self.node}; "
-                f"Linux {self.kernel}")
+        return f"{self.cores} cores, {self.cpu_model}; Python {self.python}; Node.js {self.node}; Linux {self.kernel}"
 
 
 def machine() -> Machine:

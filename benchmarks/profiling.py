@@ -51,8 +51,19 @@ class Recording:
 
 
 def record(pid: int, path: Path, rate: int = 250, subprocesses: bool = False) -> Recording:
-    command = [py_spy(), "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-               "--output", str(path), "--nonblocking"]
+    command = [
+        py_spy(),
+        "record",
+        "--pid",
+        str(pid),
+        "--rate",
+        str(rate),
+        "--format",
+        "raw",
+        "--output",
+        str(path),
+        "--nonblocking",
+    ]
     if subprocesses:
         command.append("--subprocesses")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -100,8 +100,12 @@ class Pool:
         directory = self.work / f"replica-{index}"
         if not (directory / "manifest.json").exists():
             # The ledger is outside the sandbox's scratch dir: the bundle asks to write there (SPEC §10).
-            write_bundle(directory, [echo_tool(), COUNT], version=1,
-                         sandbox={"permissions": {"fsWrite": [str(self.ledger.parent)]}})
+            write_bundle(
+                directory,
+                [echo_tool(), COUNT],
+                version=1,
+                sandbox={"permissions": {"fsWrite": [str(self.ledger.parent)]}},
+            )
         self.runtimes[index] = start_runtime(
             self.platform, directory, env={"DEPLOYMENT_ID": self.deployment_id, "EC_WORKERS": "1"}
         )

@@ -59,9 +59,11 @@ class Platform:
 
     def upload(self, bundle: BuiltBundle) -> dict:
         with self.client() as http, open(bundle.archive, "rb") as body:
-            response = http.post(f"/api/bundles/{bundle.manifest.bundle}/versions", content=body,
-                                 headers={"X-Bundle-Checksum": bundle.checksum,
-                                          "Content-Type": "application/gzip"})
+            response = http.post(
+                f"/api/bundles/{bundle.manifest.bundle}/versions",
+                content=body,
+                headers={"X-Bundle-Checksum": bundle.checksum, "Content-Type": "application/gzip"},
+            )
         if response.status_code not in (200, 201):
             raise StackError(f"upload refused: {response.status_code} {response.text[:300]}")
         return response.json()
@@ -82,8 +84,7 @@ class Platform:
         self.process.stop()
 
 
-def start_platform(data_dir: Path, env: dict[str, str] | None = None,
-                   extra_args: list[str] | None = None) -> Platform:
+def start_platform(data_dir: Path, env: dict[str, str] | None = None, extra_args: list[str] | None = None) -> Platform:
     """`python -m mock_platform.serve` on a free loopback port, and a user token of the org `org-bench`."""
     process = PlatformProcess(Path(data_dir), extra_args=list(extra_args or []), env=dict(env or {})).start()
     try:
@@ -127,21 +128,34 @@ class Runtime:
         return "".join(self.output[-lines:])
 
 
-def start_runtime(platform: Platform, install_dir: Path, env: dict[str, str] | None = None,
-                  timeout: float = 60.0) -> Runtime:
+def start_runtime(
+    platform: Platform, install_dir: Path, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> Runtime:
     """Write the installation directory (token file mode 0600), start the runtime, wait for /healthz."""
     install_dir = Path(install_dir)
     install_dir.mkdir(parents=True, exist_ok=True)
     token_file = install_dir / "auth-token.json"
-    token_file.write_text(json.dumps({"token": platform.token, "platformUrl": platform.url,
-                                      "savedAt": datetime.now(UTC).isoformat()}))
+    token_file.write_text(
+        json.dumps({"token": platform.token, "platformUrl": platform.url, "savedAt": datetime.now(UTC).isoformat()})
+    )
     os.chmod(token_file, 0o600)
     port = free_port()
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **FAST_RUNTIME_ENV,
-                "TOOL_RPC_URL": platform.process.ws_url, "HEALTH_PORT": str(port),
-                "AUTH_TOKEN_PATH": str(token_file), **(env or {})}
-    process = subprocess.Popen([sys.executable, "-m", "edge_cli", "start", "--dir", str(install_dir)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env)
+    full_env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        **FAST_RUNTIME_ENV,
+        "TOOL_RPC_URL": platform.process.ws_url,
+        "HEALTH_PORT": str(port),
+        "AUTH_TOKEN_PATH": str(token_file),
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge_cli", "start", "--dir", str(install_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+    )
     runtime = Runtime(install_dir, port, process)
     threading.Thread(target=_pump, args=(process, runtime.output), daemon=True).start()
 
@@ -171,11 +185,13 @@ def _pump(process: subprocess.Popen, sink: list[str]) -> None:
             del sink[:1000]
 
 
-def wait_for_tool(platform: Platform, tool: str, arguments: dict, timeout: float = 30.0,
-                  accept=lambda output: True) -> dict:
+def wait_for_tool(
+    platform: Platform, tool: str, arguments: dict, timeout: float = 30.0, accept=lambda output: True
+) -> dict:
     """Call `tool` until a 200 whose output passes `accept`; returns that response body."""
     last: list[str] = ["no answer yet"]
     with platform.client(timeout=10) as http:
+
         def answered():
             response = http.post(f"/api/tools/{tool}/call", json={"arguments": arguments})
             last[0] = f"{response.status_code} {response.text[:300]}"

@@ -37,12 +37,25 @@ class StdioRpcClient:
         # The child keeps its own copy of the log file's descriptor; ours closes once it is spawned.
         with open(self.stderr_path, "wb") if self.stderr_path else nullcontext(asyncio.subprocess.DEVNULL) as stderr:
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, env=self.env,
-                limit=1 << 24)
+                *self.argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr,
+                env=self.env,
+                limit=1 << 24,
+            )
         self._reader = asyncio.create_task(self._read())
-        result = await asyncio.wait_for(self.request("initialize", {
-            "protocolVersion": HANDSHAKE_VERSION, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}),
-            handshake_timeout)
+        result = await asyncio.wait_for(
+            self.request(
+                "initialize",
+                {
+                    "protocolVersion": HANDSHAKE_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "bench", "version": "1"},
+                },
+            ),
+            handshake_timeout,
+        )
         self.notify("notifications/initialized")
         return result
 

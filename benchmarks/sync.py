@@ -93,8 +93,9 @@ def measure_reference(archive: Path, runs: int, scratch: Path) -> float:
     server, url = serve_directory(archive.parent)
     try:
         curl_and_sha256(f"{url}/{archive.name}", scratch / "warm.tar.gz")  # page cache, curl's first start
-        return statistics.median(curl_and_sha256(f"{url}/{archive.name}", scratch / "copy.tar.gz")[0]
-                                 for _ in range(runs))
+        return statistics.median(
+            curl_and_sha256(f"{url}/{archive.name}", scratch / "copy.tar.gz")[0] for _ in range(runs)
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -126,18 +127,27 @@ def measure_ours(work: Path, runs: int, big_bundles: list) -> list[SyncRun]:
             version = int(platform.upload(bundle)["version"])
             uploaded = time.perf_counter()
             platform.set_default(bundle.manifest.bundle, version)
-            wait_for_tool(platform, "echo", {"message": "x"}, timeout=120,
-                          accept=lambda out, m=marker: out.get("bundle") == m)
+            wait_for_tool(
+                platform, "echo", {"message": "x"}, timeout=120, accept=lambda out, m=marker: out.get("bundle") == m
+            )
             live = time.perf_counter()
             growth = sampler.stop()
             try:  # the runtime logs its timing right after the swap, which may trail the first answer
                 logged = wait_until(partial(_new_swaps, runtime.output, swaps_before), 5.0)[0]
             except AssertionError:
                 logged = ""
-            results.append(SyncRun(uploaded - started, live - uploaded, growth,
-                                   max(0, status_bytes(runtime.pid, "VmHWM") - hwm_before),
-                                   sampler.root_growth, processes_before, sampler.max_processes,
-                                   logged))
+            results.append(
+                SyncRun(
+                    uploaded - started,
+                    live - uploaded,
+                    growth,
+                    max(0, status_bytes(runtime.pid, "VmHWM") - hwm_before),
+                    sampler.root_growth,
+                    processes_before,
+                    sampler.max_processes,
+                    logged,
+                )
+            )
         return results
     finally:
         if runtime is not None:
@@ -159,8 +169,10 @@ def _new_swaps(log_lines: list[str], seen: int) -> list[str]:
 
 
 def render(reference_s: float, runs: list[SyncRun], archive_size: int) -> Table:
-    table = Table(f"sync: {archive_size:,}-byte ({fmt_mb(archive_size)}) incompressible bundle",
-                  ["figure", "edge-connector", "curl + sha256sum", "ours / ref", "budget", "met"])
+    table = Table(
+        f"sync: {archive_size:,}-byte ({fmt_mb(archive_size)}) incompressible bundle",
+        ["figure", "edge-connector", "curl + sha256sum", "ours / ref", "budget", "met"],
+    )
     if not runs:
         table.add("download + verify", "—", f"{reference_s:.3f} s", "—", "—", "—")
         return table
@@ -173,17 +185,43 @@ def render(reference_s: float, runs: list[SyncRun], archive_size: int) -> Table:
     python_growth = max(r.python_growth for r in runs)
     worst = max(runs, key=lambda r: r.rss_growth)
     table.add("upload (POST archive)", f"{upload:.3f} s", "—", "—", "—", "—")
-    table.add("upload done → new version answers", f"{to_live:.3f} s", f"{reference_s:.3f} s",
-              fmt_ratio(to_live / reference_s), "—", "—")
-    table.add("upload start → new version answers", f"{total:.3f} s", "—", "—", f"≤ {TOTAL_BUDGET_S:g} s",
-              verdict(total <= TOTAL_BUDGET_S))
-    table.add("runtime python peak RSS growth (sampled / kernel VmHWM)", f"{fmt_mb(python_growth)} / {fmt_mb(hwm)}",
-              "—", "—", f"≤ {fmt_mb(RSS_BUDGET_BYTES)}", verdict(max(python_growth, hwm) <= RSS_BUDGET_BYTES))
-    table.add("runtime tree peak RSS growth (python + node workers)", fmt_mb(growth), "—", "—",
-              f"≤ {fmt_mb(RSS_BUDGET_BYTES)}", verdict(growth <= RSS_BUDGET_BYTES))
-    table.note(f"processes in the runtime tree: {worst.processes_before} before, up to {worst.processes_peak} during "
-               "the swap (new workers load the new bundle while the old ones finish), so the tree's peak "
-               "includes one extra worker pool for a moment")
+    table.add(
+        "upload done → new version answers",
+        f"{to_live:.3f} s",
+        f"{reference_s:.3f} s",
+        fmt_ratio(to_live / reference_s),
+        "—",
+        "—",
+    )
+    table.add(
+        "upload start → new version answers",
+        f"{total:.3f} s",
+        "—",
+        "—",
+        f"≤ {TOTAL_BUDGET_S:g} s",
+        verdict(total <= TOTAL_BUDGET_S),
+    )
+    table.add(
+        "runtime python peak RSS growth (sampled / kernel VmHWM)",
+        f"{fmt_mb(python_growth)} / {fmt_mb(hwm)}",
+        "—",
+        "—",
+        f"≤ {fmt_mb(RSS_BUDGET_BYTES)}",
+        verdict(max(python_growth, hwm) <= RSS_BUDGET_BYTES),
+    )
+    table.add(
+        "runtime tree peak RSS growth (python + node workers)",
+        fmt_mb(growth),
+        "—",
+        "—",
+        f"≤ {fmt_mb(RSS_BUDGET_BYTES)}",
+        verdict(growth <= RSS_BUDGET_BYTES),
+    )
+    table.note(
+        f"processes in the runtime tree: {worst.processes_before} before, up to {worst.processes_peak} during "
+        "the swap (new workers load the new bundle while the old ones finish), so the tree's peak "
+        "includes one extra worker pool for a moment"
+    )
     for i, run in enumerate(runs, 1):
         if run.runtime_breakdown:
             table.note(f"sync {i}, the runtime's own timing: {run.runtime_breakdown}")
@@ -201,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         work = Path(tmp)
         # A fresh random bundle per run: equal checksums would (rightly) skip the download.
-        bundles = [make_echo_bundle(work / f"big-{i}", name=BUNDLE_NAME, marker=f"big-{i}",
-                                    ballast_bytes=largest_ballast()) for i in range(args.runs)]
+        bundles = [
+            make_echo_bundle(work / f"big-{i}", name=BUNDLE_NAME, marker=f"big-{i}", ballast_bytes=largest_ballast())
+            for i in range(args.runs)
+        ]
         for bundle in bundles:  # only the archives are needed from here on
             shutil.rmtree(bundle.archive.parent / bundle.manifest.bundle)
         reference_s = measure_reference(bundles[0].archive, max(args.runs, 3), work)

@@ -79,9 +79,7 @@ class BuildResult:
             "manifest": str(self.manifest_path),
             "esbuild": self.esbuild.version,
             "sandbox": self.manifest.sandbox.to_wire(),
-            "tools": [
-                {"name": t.name, "source": t.source, "entry": t.entry, "size": t.size} for t in self.tools
-            ],
+            "tools": [{"name": t.name, "source": t.source, "entry": t.entry, "size": t.size} for t in self.tools],
         }
 
 
@@ -193,14 +191,21 @@ def _run_esbuild(esbuild: Esbuild, config: ProjectConfig, sources: list[Path], s
         # cwd = project root, so paths in errors and in the bundle's comments are project-relative
         # (which also keeps the output identical wherever the project is checked out).
         done = subprocess.run(
-            command, cwd=config.root, capture_output=True, text=True, encoding="utf-8",
-            errors="replace", timeout=ESBUILD_TIMEOUT_SECONDS,
+            command,
+            cwd=config.root,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=ESBUILD_TIMEOUT_SECONDS,
         )
     except subprocess.TimeoutExpired:
         raise BuildError(f"esbuild took more than {ESBUILD_TIMEOUT_SECONDS} s", "check for a huge dependency") from None
     except OSError as exc:
-        raise BuildError(f"esbuild at {esbuild.path} could not be started ({exc})",
-                         "reinstall it, or set ESBUILD_BINARY_PATH to a working esbuild") from None
+        raise BuildError(
+            f"esbuild at {esbuild.path} could not be started ({exc})",
+            "reinstall it, or set ESBUILD_BINARY_PATH to a working esbuild",
+        ) from None
     if done.returncode != 0:
         raise build_error_from_esbuild(done.stderr, str(config.root))
     metafile = json.loads(metafile_path.read_text(encoding="utf-8"))
@@ -208,9 +213,7 @@ def _run_esbuild(esbuild: Esbuild, config: ProjectConfig, sources: list[Path], s
     return metafile
 
 
-def _index_tools(
-    config: ProjectConfig, sources: list[Path], entries: list[str], staging: Path
-) -> list[ToolDescriptor]:
+def _index_tools(config: ProjectConfig, sources: list[Path], entries: list[str], staging: Path) -> list[ToolDescriptor]:
     labels = [source.relative_to(config.root).as_posix() for source in sources]
     results = load_definitions([staging / entry for entry in entries], labels)
     problems: list[str] = []
@@ -223,19 +226,21 @@ def _index_tools(
         if definition is None:
             continue
         named.append((definition.name, label))
-        tools.append(ToolDescriptor(
-            name=definition.name,
-            description=definition.description,
-            inputSchema=definition.input_schema,
-            entry=entry,
-            outputSchema=definition.output_schema,
-            **({"timeoutMs": definition.timeout_ms} if definition.timeout_ms is not None else {}),
-        ))
+        tools.append(
+            ToolDescriptor(
+                name=definition.name,
+                description=definition.description,
+                inputSchema=definition.input_schema,
+                entry=entry,
+                outputSchema=definition.output_schema,
+                **({"timeoutMs": definition.timeout_ms} if definition.timeout_ms is not None else {}),
+            )
+        )
     problems += duplicate_name_problems(named)
     if problems:
         hint = "fix the tool definitions (see SPEC: name, description, inputSchema, run), then build again"
         if any("more than one file" in p for p in problems):
-            hint = "give every tool a unique \"name\", then build again"
+            hint = 'give every tool a unique "name", then build again'
         raise BuildError("\n".join(problems), hint)
     return tools
 
@@ -243,9 +248,7 @@ def _index_tools(
 def _manifest(
     config: ProjectConfig, staging: Path, tools: list[ToolDescriptor], esbuild: Esbuild, metafile: dict[str, Any]
 ) -> Manifest:
-    paths = sorted(
-        path.relative_to(staging).as_posix() for path in (staging / DIST_DIR).rglob("*") if path.is_file()
-    )
+    paths = sorted(path.relative_to(staging).as_posix() for path in (staging / DIST_DIR).rglob("*") if path.is_file())
     files = [file_entry_for(staging, path) for path in paths]
     return Manifest(
         bundle=config.name,

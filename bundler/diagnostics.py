@@ -44,9 +44,9 @@ def parse_errors(stderr: str) -> list[EsbuildMessage]:
             if location:
                 break
         if location:
-            messages.append(EsbuildMessage(
-                match["message"], location["file"], int(location["line"]), int(location["column"]) + 1
-            ))
+            messages.append(
+                EsbuildMessage(match["message"], location["file"], int(location["line"]), int(location["column"]) + 1)
+            )
         else:
             messages.append(EsbuildMessage(match["message"]))
     # esbuild parses files in parallel, so its order varies; sorted output is stable and reads top-down.

@@ -40,9 +40,20 @@ class Esbuild:
 def platform_package() -> str:
     """esbuild's npm package holding the native binary for this machine, e.g. `@esbuild/linux-x64`."""
     machine = platform.machine().lower()
-    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64", "i386": "ia32",
-            "i686": "ia32", "x86": "ia32", "armv7l": "arm", "ppc64le": "ppc64", "s390x": "s390x",
-            "riscv64": "riscv64", "loongarch64": "loong64"}.get(machine, machine)
+    arch = {
+        "x86_64": "x64",
+        "amd64": "x64",
+        "aarch64": "arm64",
+        "arm64": "arm64",
+        "i386": "ia32",
+        "i686": "ia32",
+        "x86": "ia32",
+        "armv7l": "arm",
+        "ppc64le": "ppc64",
+        "s390x": "s390x",
+        "riscv64": "riscv64",
+        "loongarch64": "loong64",
+    }.get(machine, machine)
     system = "freebsd" if sys.platform.startswith("freebsd") else sys.platform  # linux, darwin
     return f"@esbuild/{system}-{arch}"
 
@@ -72,7 +83,9 @@ def _version_of(path: str) -> str:
     try:
         done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, env=node_env())
     except (OSError, subprocess.TimeoutExpired, NodeNotFound) as exc:
-        raise EsbuildNotFound(f"esbuild at {path} could not be run ({exc}); reinstall it or unset ESBUILD_BINARY_PATH") from None
+        raise EsbuildNotFound(
+            f"esbuild at {path} could not be run ({exc}); reinstall it or unset ESBUILD_BINARY_PATH"
+        ) from None
     if done.returncode != 0 or not done.stdout.strip():
         raise EsbuildNotFound(f"esbuild at {path} did not report a version; reinstall it or unset ESBUILD_BINARY_PATH")
     return done.stdout.strip()
@@ -155,8 +168,16 @@ def ensure_cached_esbuild(
 def _npm_install_esbuild(folder: Path, version: str) -> None:
     (folder / "package.json").write_text('{"private": true, "description": "esbuild for edge-connector"}\n')
     try:
-        command = [*npm_command(), "install", "--no-audit", "--no-fund", "--ignore-scripts",
-                   "--no-package-lock", "--loglevel=error", f"esbuild@{version}"]
+        command = [
+            *npm_command(),
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--no-package-lock",
+            "--loglevel=error",
+            f"esbuild@{version}",
+        ]
     except NodeNotFound as exc:
         raise EsbuildNotFound(f"cannot install esbuild: {exc}") from None
     try:

@@ -52,7 +52,10 @@ def load_definitions(built_files: list[Path], labels: list[str] | None = None) -
         try:
             done = subprocess.run(
                 [node, str(INDEXER_SCRIPT), str(result_path), *map(str, built_files)],
-                capture_output=True, text=True, timeout=INDEX_TIMEOUT_SECONDS, env=node_env(),
+                capture_output=True,
+                text=True,
+                timeout=INDEX_TIMEOUT_SECONDS,
+                env=node_env(),
             )
         except subprocess.TimeoutExpired:
             raise BuildError(
@@ -76,19 +79,23 @@ def check_definition(source: str, raw: dict[str, Any]) -> tuple[ToolDefinition |
     problems: list[str] = []
     name = d.get("name")
     if not isinstance(name, str):
-        problems.append(f"{source}: tool definition needs a \"name\" string (got {_shown(name)})")
+        problems.append(f'{source}: tool definition needs a "name" string (got {_shown(name)})')
     elif not TOOL_NAME_RE.match(name):
         problems.append(f"{source}: tool name {name!r} is not allowed; it must match {TOOL_NAME_PATTERN}")
     description = d.get("description")
     if not isinstance(description, str):
-        problems.append(f"{source}: tool definition needs a \"description\" string (got {_shown(description)})")
+        problems.append(f'{source}: tool definition needs a "description" string (got {_shown(description)})')
     if d.get("runType") != "function":
-        problems.append(f"{source}: \"run\" must be a function (got {d.get('runType')}); write `async run(input, ctx) {{ ... }}`")
+        problems.append(
+            f'{source}: "run" must be a function (got {d.get("runType")}); write `async run(input, ctx) {{ ... }}`'
+        )
     problems += _schema_problems(source, "inputSchema", d.get("inputSchema"), required=True)
     problems += _schema_problems(source, "outputSchema", d.get("outputSchema"), required=False)
     timeout = d.get("timeoutMs")
     if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
-        problems.append(f"{source}: \"timeoutMs\" must be a positive whole number of milliseconds (got {_shown(timeout)})")
+        problems.append(
+            f'{source}: "timeoutMs" must be a positive whole number of milliseconds (got {_shown(timeout)})'
+        )
     if problems:
         return None, problems
     return ToolDefinition(name, description, d["inputSchema"], d.get("outputSchema"), timeout), []
@@ -96,14 +103,14 @@ def check_definition(source: str, raw: dict[str, Any]) -> tuple[ToolDefinition |
 
 def _schema_problems(source: str, key: str, schema: Any, *, required: bool) -> list[str]:
     if schema is None:
-        return [f"{source}: tool definition needs an \"{key}\" (a JSON Schema object)"] if required else []
+        return [f'{source}: tool definition needs an "{key}" (a JSON Schema object)'] if required else []
     if not isinstance(schema, dict):
-        return [f"{source}: \"{key}\" must be a JSON Schema object (got {_shown(schema)})"]
+        return [f'{source}: "{key}" must be a JSON Schema object (got {_shown(schema)})']
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "(root)"
-        return [f"{source}: \"{key}\" is not a valid JSON Schema (draft 2020-12) at {where}: {exc.message}"]
+        return [f'{source}: "{key}" is not a valid JSON Schema (draft 2020-12) at {where}: {exc.message}']
     return []
 
 

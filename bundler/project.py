@@ -88,25 +88,25 @@ def load_project(project_dir: Path) -> ProjectConfig:
     source = EDGE_JSON if "name" in edge else PACKAGE_JSON
     if name is None:
         raise BuildError(
-            f"no bundle name: neither {edge_path} nor {package_path} has a \"name\"",
+            f'no bundle name: neither {edge_path} nor {package_path} has a "name"',
             f'add "name": "my-tools" to {EDGE_JSON}',
         )
     if not isinstance(name, str) or not BUNDLE_NAME_RE.match(name):
         raise BuildError(
-            f"{root / source}: \"name\" {name!r} is not a valid bundle name",
+            f'{root / source}: "name" {name!r} is not a valid bundle name',
             "use lowercase letters, digits, '-', '_' or '.', like an npm package name (e.g. \"my-tools\")",
         )
     tools_dir = _string(edge, "toolsDir", DEFAULT_TOOLS_DIR, edge_path)
     if Path(tools_dir).is_absolute() or ".." in Path(tools_dir).parts:
-        raise BuildError(f"{edge_path}: \"toolsDir\" must be a folder inside the project", 'use e.g. "src/tools"')
+        raise BuildError(f'{edge_path}: "toolsDir" must be a folder inside the project', 'use e.g. "src/tools"')
     target = _string(edge, "target", DEFAULT_TARGET, edge_path)
     external = edge.get("external", [])
     if not isinstance(external, list) or not all(isinstance(x, str) and x for x in external):
-        raise BuildError(f"{edge_path}: \"external\" must be a list of package names", 'e.g. "external": ["pg-native"]')
+        raise BuildError(f'{edge_path}: "external" must be a list of package names', 'e.g. "external": ["pg-native"]')
     # Read by the CLI (edge_cli.client), which must work in any folder; checked here with the rest of edge.json.
     platform_url = edge.get("platformUrl")
     if platform_url is not None and not isinstance(platform_url, str):
-        raise BuildError(f"{edge_path}: \"platformUrl\" must be a string", 'e.g. "platformUrl": "http://127.0.0.1:8000"')
+        raise BuildError(f'{edge_path}: "platformUrl" must be a string', 'e.g. "platformUrl": "http://127.0.0.1:8000"')
     try:
         sandbox = SandboxRequest.from_wire(edge, str(edge_path))
     except SandboxError as exc:
@@ -117,7 +117,7 @@ def load_project(project_dir: Path) -> ProjectConfig:
 def _string(data: dict[str, Any], key: str, default: str, path: Path) -> str:
     value = data.get(key, default)
     if not isinstance(value, str) or not value:
-        raise BuildError(f"{path}: \"{key}\" must be a non-empty string", f'remove it to use the default "{default}"')
+        raise BuildError(f'{path}: "{key}" must be a non-empty string', f'remove it to use the default "{default}"')
     return value
 
 
@@ -127,7 +127,7 @@ def tool_sources(config: ProjectConfig) -> list[Path]:
     if not folder.is_dir():
         raise BuildError(
             f"the tools folder {folder} does not exist",
-            f"create it and add one file per tool, or set \"toolsDir\" in {EDGE_JSON}",
+            f'create it and add one file per tool, or set "toolsDir" in {EDGE_JSON}',
         )
     sources = []
     for path in sorted(folder.iterdir()):

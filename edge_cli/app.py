@@ -21,8 +21,23 @@ app = typer.Typer(
 
 # One module per command (or command group); each exposes `register(app)`.
 COMMAND_MODULES = [
-    "init", "build", "upload", "bundle", "deployment", "org", "auth", "start", "status", "call", "dev",
-    "platform", "sim", "autostart", "mcp", "tail", "secret",
+    "init",
+    "build",
+    "upload",
+    "bundle",
+    "deployment",
+    "org",
+    "auth",
+    "start",
+    "status",
+    "call",
+    "dev",
+    "platform",
+    "sim",
+    "autostart",
+    "mcp",
+    "tail",
+    "secret",
 ]
 
 
@@ -81,7 +96,9 @@ def main() -> None:
                 sys.exit(exc.exit_code)
         if os.environ.get("EC_DEBUG") == "1":
             raise
-        error_line(f"{type(exc).__name__}: {exc}. Run again with --debug to see the traceback, and report it if it persists.")
+        error_line(
+            f"{type(exc).__name__}: {exc}. Run again with --debug to see the traceback, and report it if it persists."
+        )
         sys.exit(1)
 
 

@@ -46,8 +46,9 @@ class CallbackServer:
             self._servers.append(_Server6(("::1", self.port), handler))
         except OSError:
             pass  # no IPv6 loopback here (or the port is taken on it): 127.0.0.1 alone still works
-        self._threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-                         for s in self._servers]
+        self._threads = [
+            threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True) for s in self._servers
+        ]
 
     @property
     def callback_url(self) -> str:
@@ -74,7 +75,11 @@ class CallbackServer:
         state = (params.get("state") or [""])[0]
         token = (params.get("token") or [""])[0]
         if state != self._state:
-            return 400, "Sign-in refused", "This sign-in was not started by this command (state mismatch). Start it again."
+            return (
+                400,
+                "Sign-in refused",
+                "This sign-in was not started by this command (state mismatch). Start it again.",
+            )
         if not token:
             return 400, "Sign-in failed", "The platform sent no token. Start the sign-in again."
         self._token = token

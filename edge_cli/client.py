@@ -60,8 +60,9 @@ def resolve_platform_url(flag: str | None, project_dir: Path | str | None = None
 
 def _normalise_url(url: str) -> str:
     if not url.startswith(("http://", "https://")):
-        raise CliError(f"Platform URL {url!r} must start with http:// or https://",
-                       "Pass e.g. --platform http://127.0.0.1:8000")
+        raise CliError(
+            f"Platform URL {url!r} must start with http:// or https://", "Pass e.g. --platform http://127.0.0.1:8000"
+        )
     try:
         origin_of(url)
     except ValueError:
@@ -117,8 +118,9 @@ def find_token() -> StoredToken | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise CliError(f"The token file {path} cannot be read ({exc})",
-                       "Delete it and run edge-connector auth --browser again") from None
+        raise CliError(
+            f"The token file {path} cannot be read ({exc})", "Delete it and run edge-connector auth --browser again"
+        ) from None
     token = data.get("token") if isinstance(data, dict) else None
     if not isinstance(token, str) or not token.strip():
         return None
@@ -166,18 +168,27 @@ def refusal_to_cli_error(status: int, body: Any, url: str) -> CliError:
     if code == tokens.CODE_TOKEN_EXPIRED:
         return CliError(tokens.TOKEN_EXPIRED, REAUTH_HINT)
     if code == tokens.CODE_UNAUTHENTICATED:
-        return CliError(f"{tokens.NO_TOKEN}: the platform at {url} got no token",
-                        "Run edge-connector auth --browser, or edge-connector auth --token <token>")
+        return CliError(
+            f"{tokens.NO_TOKEN}: the platform at {url} got no token",
+            "Run edge-connector auth --browser, or edge-connector auth --token <token>",
+        )
     if code == tokens.CODE_TOKEN_INVALID:
-        return CliError(message or tokens.TOKEN_INVALID_PREFIX.rstrip(": "), f"Was it issued by the platform at {url}? {REAUTH_HINT}")
+        return CliError(
+            message or tokens.TOKEN_INVALID_PREFIX.rstrip(": "),
+            f"Was it issued by the platform at {url}? {REAUTH_HINT}",
+        )
     if code == tokens.CODE_NO_ORGANIZATION:
         return CliError(tokens.NO_ORGANIZATION, NO_ORG_HINT)
     if code == "user_token_required":
-        return CliError(message or "This needs a user token",
-                        "Log in as a person (edge-connector auth --browser); deployment tokens only sync bundles")
+        return CliError(
+            message or "This needs a user token",
+            "Log in as a person (edge-connector auth --browser); deployment tokens only sync bundles",
+        )
     if status == 413:
-        return CliError(message or "Bundle too large for the platform (50 MB)",
-                        "Reduce inlined dependencies or split the tools across bundles")
+        return CliError(
+            message or "Bundle too large for the platform (50 MB)",
+            "Reduce inlined dependencies or split the tools across bundles",
+        )
     if message:
         return CliError(f"{message.rstrip('.')} ({code or status})")
     return CliError(f"The platform at {url} answered HTTP {status}", "Check the platform's log")
@@ -189,14 +200,20 @@ def _network_error(exc: httpx.HTTPError, url: str) -> CliError:
         refused = CertificateNotTrusted(url, untrusted.verify_message or str(untrusted))
         return CliError(refused.problem, refused.HINT)
     if isinstance(exc, httpx.ConnectError):
-        return CliError(f"Connection refused (ECONNREFUSED): cannot reach the platform at {url}",
-                        "Is the platform running? Start it with edge-connector platform serve, "
-                        "or point --platform / EDGE_PLATFORM_URL at it")
+        return CliError(
+            f"Connection refused (ECONNREFUSED): cannot reach the platform at {url}",
+            "Is the platform running? Start it with edge-connector platform serve, "
+            "or point --platform / EDGE_PLATFORM_URL at it",
+        )
     if isinstance(exc, httpx.TimeoutException):
-        return CliError(f"The platform at {url} did not answer in time ({type(exc).__name__})",
-                        "Check that it is running and reachable, then try again")
-    return CliError(f"Lost the connection to the platform at {url} ({type(exc).__name__})",
-                    "Check the network and the platform, then try again")
+        return CliError(
+            f"The platform at {url} did not answer in time ({type(exc).__name__})",
+            "Check that it is running and reachable, then try again",
+        )
+    return CliError(
+        f"Lost the connection to the platform at {url} ({type(exc).__name__})",
+        "Check the network and the platform, then try again",
+    )
 
 
 # ------------------------------------------------------------------------------------ client
@@ -218,8 +235,9 @@ ProgressCallback = Callable[[int], None]
 class PlatformClient:
     """JSON API client of one platform URL with one token (or none, for open routes)."""
 
-    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, url: str, token: str | None = None, *, timeout: float = 30.0, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.url = url.rstrip("/")
         self._token = token
         self._sleep = sleep
@@ -230,8 +248,9 @@ class PlatformClient:
             trust = tls_context()  # the runtime's trust: the OS store plus SSL_CERT_FILE / SSL_CERT_DIR
         except TlsSetupError as exc:
             raise CliError(str(exc)) from None
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0),
-                                  verify=trust)
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0), verify=trust
+        )
 
     @property
     def token(self) -> str | None:
@@ -263,26 +282,47 @@ class PlatformClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                timeout: float | None = None) -> Any:
-        response = self._send(lambda: self._http.request(method, path, json=json, params=params,
-                                                         timeout=timeout if timeout is not None else self._http.timeout))
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        response = self._send(
+            lambda: self._http.request(
+                method, path, json=json, params=params, timeout=timeout if timeout is not None else self._http.timeout
+            )
+        )
         return _json_of(response)
 
-    def request_raw(self, method: str, path: str, *, json: Any = None, timeout: float | None = None,
-                    retry: bool = False) -> tuple[int, Any]:
+    def request_raw(
+        self, method: str, path: str, *, json: Any = None, timeout: float | None = None, retry: bool = False
+    ) -> tuple[int, Any]:
         """`(status, body)` for any HTTP status, for callers that interpret refusals themselves (`call`).
 
         Without `retry` only a refused connection is retried (the request never arrived); a tool call
         must never run twice because an answer was slow or failed.
         """
-        response = self._send(lambda: self._http.request(method, path, json=json, timeout=timeout if timeout is not None else self._http.timeout),
-                              retry=retry,
-                              raise_refusals=False)
+        response = self._send(
+            lambda: self._http.request(
+                method, path, json=json, timeout=timeout if timeout is not None else self._http.timeout
+            ),
+            retry=retry,
+            raise_refusals=False,
+        )
         return response.status_code, _json_or_none(response)
 
-    def upload(self, path: str, file: Path, headers: dict[str, str], progress: ProgressCallback | None = None,
-               restart: Callable[[], None] | None = None) -> tuple[int, Any]:
+    def upload(
+        self,
+        path: str,
+        file: Path,
+        headers: dict[str, str],
+        progress: ProgressCallback | None = None,
+        restart: Callable[[], None] | None = None,
+    ) -> tuple[int, Any]:
         """Stream `file` as the request body; returns `(status, json)`. `restart` is told when a retry resends."""
         size = Path(file).stat().st_size
         first = [True]
@@ -292,15 +332,19 @@ class PlatformClient:
                 restart()
             first[0] = False
             body = _file_chunks(Path(file), progress)
-            return self._http.post(path, content=body,
-                                   headers={**headers, "Content-Type": "application/gzip", "Content-Length": str(size)},
-                                   timeout=httpx.Timeout(300.0, connect=10.0))
+            return self._http.post(
+                path,
+                content=body,
+                headers={**headers, "Content-Type": "application/gzip", "Content-Length": str(size)},
+                timeout=httpx.Timeout(300.0, connect=10.0),
+            )
 
         response = self._send(send)
         return response.status_code, _json_of(response)
 
-    def _send(self, attempt_once: Callable[[], httpx.Response], *, retry: bool = True,
-              raise_refusals: bool = True) -> httpx.Response:
+    def _send(
+        self, attempt_once: Callable[[], httpx.Response], *, retry: bool = True, raise_refusals: bool = True
+    ) -> httpx.Response:
         backoff = retry_backoff()
         for attempt in range(MAX_RETRIES + 1):
             last = attempt == MAX_RETRIES
@@ -342,8 +386,10 @@ def _json_of(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise CliError(f"The platform answered HTTP {response.status_code} with something that is not JSON",
-                       "Is --platform pointing at an edge-connector platform?") from None
+        raise CliError(
+            f"The platform answered HTTP {response.status_code} with something that is not JSON",
+            "Is --platform pointing at an edge-connector platform?",
+        ) from None
 
 
 def token_destination_refusal(stored: StoredToken, url: str, environ: Mapping[str, str] = os.environ) -> str | None:
@@ -357,15 +403,22 @@ def token_destination_refusal(stored: StoredToken, url: str, environ: Mapping[st
         saved = origin_of(stored.platform_url or DEFAULT_PLATFORM_URL)
         chosen = origin_of(url)
         if saved != chosen:
-            return (f"The saved token belongs to {saved}, not {chosen}; "
-                    f"run edge-connector auth --platform {url} or pass --platform")
+            return (
+                f"The saved token belongs to {saved}, not {chosen}; "
+                f"run edge-connector auth --platform {url} or pass --platform"
+            )
     if insecure_allowed(environ):
         return None
     return insecure_refusal(url, "your token")
 
 
-def connect(platform_flag: str | None = None, project_dir: Path | str | None = None,
-            need_token: bool = True, *, dev: bool = False) -> PlatformClient:
+def connect(
+    platform_flag: str | None = None,
+    project_dir: Path | str | None = None,
+    need_token: bool = True,
+    *,
+    dev: bool = False,
+) -> PlatformClient:
     """The client every command uses: resolved URL, the CLI's token (required unless `need_token` False).
 
     A token that may not go to that URL stops a command that needs one; one that does not need a
@@ -407,11 +460,14 @@ def dev_session_client(project_dir: Path | str | None) -> PlatformClient | None:
         try:
             token = json.loads(Path(state.token_path).read_text("utf-8"))["token"]
         except (OSError, ValueError, KeyError, TypeError):
-            raise CliError(f"The dev session's token file {state.token_path} cannot be read",
-                           "Restart edge-connector dev") from None
+            raise CliError(
+                f"The dev session's token file {state.token_path} cannot be read", "Restart edge-connector dev"
+            ) from None
         return PlatformClient(state.platform_url, token)
     if dev_state.had_session(project) and find_token() is None:
-        raise CliError(f"No edge-connector dev session is running in {project}",
-                       f"Start one with: {dev_state.command_hint()} dev {project} "
-                       "(or pass --platform, or log in with edge-connector auth --browser)")
+        raise CliError(
+            f"No edge-connector dev session is running in {project}",
+            f"Start one with: {dev_state.command_hint()} dev {project} "
+            "(or pass --platform, or log in with edge-connector auth --browser)",
+        )
     return None

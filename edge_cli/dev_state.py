@@ -107,7 +107,6 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-
 def had_session(project_dir: Path) -> bool:
     """`dev` ran in this project before (its lock folder is there), whether or not it runs now."""
     return (project_dir / ".edge" / "dev").is_dir()

@@ -105,7 +105,9 @@ def tools_changed(old: Manifest | None, new: Manifest) -> str:
     for name in sorted(after.keys() & before.keys()):
         a, b = before[name], after[name]
         if old_files.get(a.entry) != new_files.get(b.entry) or (a.description, a.inputSchema, a.timeoutMs) != (
-            b.description, b.inputSchema, b.timeoutMs
+            b.description,
+            b.inputSchema,
+            b.timeoutMs,
         ):
             parts.append(f"~{name}")
     return " ".join(parts) or "no tool changed"
@@ -169,8 +171,13 @@ class Child:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=self.env, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         threading.Thread(target=self._relay, name=f"relay-{self.name}", daemon=True).start()
 
@@ -206,15 +213,22 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-def first_free_port(preferred: int, *, taken: Iterable[int] = (), host: str = "127.0.0.1",
-                    is_free: Callable[[int, str], bool] = port_is_free) -> int:
+def first_free_port(
+    preferred: int,
+    *,
+    taken: Iterable[int] = (),
+    host: str = "127.0.0.1",
+    is_free: Callable[[int, str], bool] = port_is_free,
+) -> int:
     """`preferred` when it is free, else the next free port above it (skipping `taken`)."""
     skip = set(taken)
     for port in range(preferred, min(preferred + PORT_SEARCH_SPAN, 65536)):
         if port not in skip and is_free(port, host):
             return port
-    raise CliError(f"No free port between {preferred} and {preferred + PORT_SEARCH_SPAN - 1}",
-                   "Pass another one with --port / --health-port")
+    raise CliError(
+        f"No free port between {preferred} and {preferred + PORT_SEARCH_SPAN - 1}",
+        "Pass another one with --port / --health-port",
+    )
 
 
 def _child_env(**extra: str) -> dict[str, str]:
@@ -235,8 +249,15 @@ class Reload:
 class DevSession:
     """Runs one dev loop for one project folder. `run()` blocks until `stop()` or Ctrl-C."""
 
-    def __init__(self, project_dir: Path, *, platform_url: str | None, echo: Callable[[str], None],
-                 port: int = DEFAULT_PLATFORM_PORT, health_port: int = DEFAULT_HEALTH_PORT) -> None:
+    def __init__(
+        self,
+        project_dir: Path,
+        *,
+        platform_url: str | None,
+        echo: Callable[[str], None],
+        port: int = DEFAULT_PLATFORM_PORT,
+        health_port: int = DEFAULT_HEALTH_PORT,
+    ) -> None:
         self.project_dir = project_dir.resolve()
         self.edge_dir = self.project_dir / ".edge"
         self.runtime_dir = self.edge_dir / "runtime"
@@ -266,8 +287,10 @@ class DevSession:
         try:
             lock.acquire()
         except AlreadyRunning as exc:
-            raise CliError(f"edge-connector dev is already running in {self.project_dir} (pid {exc.pid})",
-                           "Use that session, or stop it with Ctrl-C first") from None
+            raise CliError(
+                f"edge-connector dev is already running in {self.project_dir} (pid {exc.pid})",
+                "Use that session, or stop it with Ctrl-C first",
+            ) from None
         try:
             await self._start_everything()
             await self._watch()
@@ -293,7 +316,9 @@ class DevSession:
         deployment = await asyncio.to_thread(self._dev_deployment)
         deployment_id = deployment.get("deploymentId") or deployment.get("id")
         if not isinstance(deployment_id, str):
-            raise CliError(f"The platform at {url} answered a deployment without an id", "Is it an edge-connector platform?")
+            raise CliError(
+                f"The platform at {url} answered a deployment without an id", "Is it an edge-connector platform?"
+            )
         self.deployment_id = deployment_id
         # The dev runtime runs with the dev deployment's own credentials: secrets (.dev.vars) reach only
         # a connector with a deployment token. A fresh secret each start; it lives in the child's env only.
@@ -325,10 +350,16 @@ class DevSession:
         `sim` and `mcp` in a second terminal find this session without flags."""
         token_path = self.edge_dir / "dev-token.json"
         write_private_json(token_path, {"token": token, "platformUrl": url, "savedAt": _utc_now()})
-        dev_state.write(self.project_dir, dev_state.DevState(
-            platform_url=url, health_url=f"http://127.0.0.1:{self.health_port}", token_path=str(token_path),
-            deployment_id=self.deployment_id, pid=os.getpid(),
-        ))
+        dev_state.write(
+            self.project_dir,
+            dev_state.DevState(
+                platform_url=url,
+                health_url=f"http://127.0.0.1:{self.health_port}",
+                token_path=str(token_path),
+                deployment_id=self.deployment_id,
+                pid=os.getpid(),
+            ),
+        )
 
     # --- set-up steps
     def _npm_install_if_needed(self) -> None:
@@ -342,20 +373,37 @@ class DevSession:
         if not (data.get("dependencies") or data.get("devDependencies")):
             return
         self.echo("node_modules is missing: running npm install (bundled npm)…")
-        done = subprocess.run([*npm_command(), "install", "--no-audit", "--no-fund"], cwd=self.project_dir,
-                              env=node_env(), capture_output=True, text=True)
+        done = subprocess.run(
+            [*npm_command(), "install", "--no-audit", "--no-fund"],
+            cwd=self.project_dir,
+            env=node_env(),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
-            raise CliError(f"npm install failed in {self.project_dir}: {done.stderr.strip().splitlines()[-1:]}",
-                           "Run npm install there yourself to see the full error")
+            raise CliError(
+                f"npm install failed in {self.project_dir}: {done.stderr.strip().splitlines()[-1:]}",
+                "Run npm install there yourself to see the full error",
+            )
 
     def _start_platform(self) -> str:
         data_dir = self.edge_dir / "platform"
         self.port = self._free_port_or_next(self.port, "embedded platform")
         self.platform = Child(
             "platform",
-            [sys.executable, "-m", "mock_platform.serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--data", str(data_dir)],
-            _child_env(), echo=lambda line: None if "listening on" in line else self.echo(line),
+            [
+                sys.executable,
+                "-m",
+                "mock_platform.serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--data",
+                str(data_dir),
+            ],
+            _child_env(),
+            echo=lambda line: None if "listening on" in line else self.echo(line),
         )
         self.platform.start()
         deadline = time.monotonic() + 30
@@ -367,7 +415,10 @@ class DevSession:
             if not self.platform.alive():
                 raise CliError("The embedded mock platform exited at start:\n" + "\n".join(self.platform.lines[-10:]))
             time.sleep(0.02)  # polling the child's output with a deadline
-        raise CliError("The embedded mock platform did not start within 30 s", "Run it alone with edge-connector platform serve to see why")
+        raise CliError(
+            "The embedded mock platform did not start within 30 s",
+            "Run it alone with edge-connector platform serve to see why",
+        )
 
     def _login(self, url: str) -> str:
         try:
@@ -375,8 +426,10 @@ class DevSession:
         except httpx.HTTPError as exc:
             raise CliError(f"Cannot reach the platform at {url} ({exc})", "Is it running?") from None
         if response.status_code != 200:
-            raise CliError(f"The platform at {url} refused the dev login (HTTP {response.status_code})",
-                           "edge-connector dev needs a mock platform in dev mode")
+            raise CliError(
+                f"The platform at {url} refused the dev login (HTTP {response.status_code})",
+                "edge-connector dev needs a mock platform in dev mode",
+            )
         return response.json()["token"]
 
     def _dev_deployment(self) -> dict[str, Any]:
@@ -389,7 +442,9 @@ class DevSession:
 
     def _prepare_runtime_dir(self, url: str, token: str) -> None:
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
-        write_private_json(self.runtime_dir / "auth-token.json", {"token": token, "platformUrl": url, "savedAt": _utc_now()})
+        write_private_json(
+            self.runtime_dir / "auth-token.json", {"token": token, "platformUrl": url, "savedAt": _utc_now()}
+        )
         config = {
             "toolRpcUrl": url.replace("http://", "ws://").replace("https://", "wss://") + "/tool-rpc",
             "deploymentId": self.deployment_id,
@@ -403,8 +458,10 @@ class DevSession:
     def _start_runtime(self) -> None:
         assert self.deployment_id and self._deployment_secret
         self.runtime = Child(
-            "runtime", [sys.executable, "-m", "edge_cli", "start", "--dir", str(self.runtime_dir)],
-            _child_env(DEPLOYMENT_ID=self.deployment_id, DEPLOYMENT_SECRET=self._deployment_secret), echo=self.echo,
+            "runtime",
+            [sys.executable, "-m", "edge_cli", "start", "--dir", str(self.runtime_dir)],
+            _child_env(DEPLOYMENT_ID=self.deployment_id, DEPLOYMENT_SECRET=self._deployment_secret),
+            echo=self.echo,
         )
         self.runtime.start()
 
@@ -425,12 +482,14 @@ class DevSession:
         """
         assert self.client and self.deployment_id
         _status, body = self.client.upload(
-            f"/api/bundles/{result.manifest.bundle}/versions", result.archive_path,
+            f"/api/bundles/{result.manifest.bundle}/versions",
+            result.archive_path,
             {"X-Bundle-Checksum": result.checksum},
         )
         version = int(body["version"])
-        self.client.put(f"/api/deployments/{self.deployment_id}/bundle",
-                        {"name": result.manifest.bundle, "version": version})
+        self.client.put(
+            f"/api/deployments/{self.deployment_id}/bundle", {"name": result.manifest.bundle, "version": version}
+        )
         return version
 
     def _runtime_status(self) -> dict[str, Any] | None:
@@ -451,8 +510,10 @@ class DevSession:
             if self.runtime and not self.runtime.alive():
                 raise CliError("The runtime exited (see its log above)")
             await asyncio.sleep(0.01)  # polling /statusz with a deadline
-        raise CliError(f"The runtime did not report version {version} within {LIVE_TIMEOUT_SECONDS:.0f} s",
-                       f"Check http://127.0.0.1:{self.health_port}/statusz")
+        raise CliError(
+            f"The runtime did not report version {version} within {LIVE_TIMEOUT_SECONDS:.0f} s",
+            f"Check http://127.0.0.1:{self.health_port}/statusz",
+        )
 
     async def _rebuild(self, saved_at: float) -> None:
         started = time.perf_counter()
@@ -496,8 +557,13 @@ class DevSession:
 
         async with asyncio.TaskGroup() as builds:
             async for changes in awatch(
-                self.project_dir, watch_filter=lambda _change, path: is_watched(path, self.project_dir),
-                debounce=40, step=10, stop_event=self._stop, rust_timeout=200, yield_on_timeout=False,
+                self.project_dir,
+                watch_filter=lambda _change, path: is_watched(path, self.project_dir),
+                debounce=40,
+                step=10,
+                stop_event=self._stop,
+                rust_timeout=200,
+                yield_on_timeout=False,
             ):
                 dev_vars = self.dev_vars
                 if dev_vars is not None and any(dev_vars.is_dev_vars(path) for _, path in changes):

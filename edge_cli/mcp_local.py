@@ -63,8 +63,16 @@ class LocalTools:
 class LocalMcpServer:
     """Build, load and serve one tool project over stdio until stdin closes or `stop()`."""
 
-    def __init__(self, project_dir: Path, *, workers: int = 1, max_concurrency: int = 64,
-                 tool_timeout_s: float = 30.0, node: str | None = None, watch: bool = True) -> None:
+    def __init__(
+        self,
+        project_dir: Path,
+        *,
+        workers: int = 1,
+        max_concurrency: int = 64,
+        tool_timeout_s: float = 30.0,
+        node: str | None = None,
+        watch: bool = True,
+    ) -> None:
         self.project_dir = project_dir.resolve()
         self.store = BundleStore(self.project_dir / MCP_DIR, logging.getLogger("edge_cli.mcp.store"))
         self.workers, self.max_concurrency, self.tool_timeout_s = workers, max_concurrency, tool_timeout_s
@@ -84,14 +92,21 @@ class LocalMcpServer:
         from bundler.node import NodeNotFound, node_binary
 
         if not self.project_dir.is_dir():
-            raise CliError(f"{self.project_dir} is not a folder", "Pass the tool project's folder: edge-connector mcp DIR")
+            raise CliError(
+                f"{self.project_dir} is not a folder", "Pass the tool project's folder: edge-connector mcp DIR"
+            )
         try:
             node = self.node or node_binary()
         except NodeNotFound as exc:
             raise CliError(str(exc)) from None
-        self.executor = Executor(self.workers, self.max_concurrency, self.tool_timeout_s, node,
-                                 logging.getLogger("edge_runtime.executor"),
-                                 scratch_root=self.project_dir / ".edge" / "scratch")
+        self.executor = Executor(
+            self.workers,
+            self.max_concurrency,
+            self.tool_timeout_s,
+            node,
+            logging.getLogger("edge_runtime.executor"),
+            scratch_root=self.project_dir / ".edge" / "scratch",
+        )
         try:
             result = await asyncio.to_thread(self._build)
             if result is None:
@@ -106,7 +121,10 @@ class LocalMcpServer:
     async def _serve(self) -> None:
         assert self.executor is not None
         server, self.changes = build_server(
-            "edge-connector", edge_connector_version(), LocalTools(self.executor), lambda _ctx: None,
+            "edge-connector",
+            edge_connector_version(),
+            LocalTools(self.executor),
+            lambda _ctx: None,
             instructions=f"Tools of the local project {self.project_dir.name}, run on this machine.",
         )
         try:
@@ -139,7 +157,9 @@ class LocalMcpServer:
         """Stage the archive like a connector would and load it into the executor; the error or None."""
         assert self.executor is not None
         try:
-            bundle_dir, manifest = await asyncio.to_thread(self.store.stage_archive, result.archive_path, result.checksum)
+            bundle_dir, manifest = await asyncio.to_thread(
+                self.store.stage_archive, result.archive_path, result.checksum
+            )
             if self.manifest is None:
                 await self._apply_dev_vars()  # before the first load, so its workers start with the secrets
             await self.executor.load(bundle_dir, manifest)
@@ -162,7 +182,9 @@ class LocalMcpServer:
             return
         if await self._load(result) is None and self.changes is not None:
             await self.changes.changed(None)
-            log.info("Reloaded in %.0f ms; told the client its tool list changed", (time.perf_counter() - started) * 1000)
+            log.info(
+                "Reloaded in %.0f ms; told the client its tool list changed", (time.perf_counter() - started) * 1000
+            )
 
     async def _watch(self) -> None:
         from watchfiles import awatch
@@ -175,8 +197,13 @@ class LocalMcpServer:
 
         async with asyncio.TaskGroup() as builds:
             async for changes in awatch(
-                self.project_dir, watch_filter=lambda _change, path: is_watched(path, self.project_dir),
-                debounce=40, step=10, stop_event=self._stop, rust_timeout=200, yield_on_timeout=False,
+                self.project_dir,
+                watch_filter=lambda _change, path: is_watched(path, self.project_dir),
+                debounce=40,
+                step=10,
+                stop_event=self._stop,
+                rust_timeout=200,
+                yield_on_timeout=False,
             ):
                 if any(Path(path).name == DEV_VARS for _, path in changes):
                     await self._apply_dev_vars()  # secrets only: the workers are replaced, no rebuild

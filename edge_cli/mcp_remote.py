@@ -58,8 +58,12 @@ class RemoteTools:
         if result.is_error:
             error = value.get("error") if isinstance(value, dict) else None
             error = error if isinstance(error, dict) else {"message": text}
-            raise ToolFailure(str(error.get("kind") or "tool_error"), str(error.get("message", "")),
-                              error.get("code"), error.get("details"))
+            raise ToolFailure(
+                str(error.get("kind") or "tool_error"),
+                str(error.get("message", "")),
+                error.get("code"),
+                error.get("details"),
+            )
         return value
 
 
@@ -89,7 +93,10 @@ class RemoteMcpServer:
 
         backend = RemoteTools(None)
         server, changes = build_server(
-            "edge-connector", edge_connector_version(), backend, lambda _ctx: None,
+            "edge-connector",
+            edge_connector_version(),
+            backend,
+            lambda _ctx: None,
             instructions=f"Tools of your organization on {self.url}, run by its connected deployments.",
         )
 
@@ -99,14 +106,22 @@ class RemoteMcpServer:
 
         from edge_runtime.tls import tls_context
 
-        http = httpx.AsyncClient(headers={"Authorization": f"Bearer {self._token}"},
-                                 timeout=httpx.Timeout(330, connect=10), verify=tls_context())
-        backend.upstream = Client(streamable_http_client(f"{self.url}/mcp", http_client=http),  # type: ignore[arg-type]  # annotated as httpx2's client
-                                  mode="auto",
-                                  message_handler=on_upstream_message, read_timeout_seconds=330)
+        http = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=httpx.Timeout(330, connect=10),
+            verify=tls_context(),
+        )
+        backend.upstream = Client(
+            streamable_http_client(f"{self.url}/mcp", http_client=http),  # type: ignore[arg-type]  # annotated as httpx2's client
+            mode="auto",
+            message_handler=on_upstream_message,
+            read_timeout_seconds=330,
+        )
         try:
             async with http, backend.upstream as upstream:
-                log.info("Serving the tools of %s over stdio (upstream protocol %s)", self.url, upstream.protocol_version)
+                log.info(
+                    "Serving the tools of %s over stdio (upstream protocol %s)", self.url, upstream.protocol_version
+                )
                 companions = []
                 if upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
                     companions.append(lambda: self._follow_changes(upstream, changes))
@@ -115,8 +130,10 @@ class RemoteMcpServer:
                 finally:
                     changes.close()
         except httpx.HTTPError as exc:
-            raise CliError(f"Lost the platform at {self.url} ({type(exc).__name__})",
-                           "Check that it is running and reachable, then start edge-connector mcp again") from None
+            raise CliError(
+                f"Lost the platform at {self.url} ({type(exc).__name__})",
+                "Check that it is running and reachable, then start edge-connector mcp again",
+            ) from None
 
     async def _follow_changes(self, upstream: Any, changes: Any) -> None:
         """Turn the platform's tool-list changes into ours, re-listening when the stream drops."""

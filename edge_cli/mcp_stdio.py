@@ -12,12 +12,15 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 
-async def serve_stdio(server: Any, stop: asyncio.Event, companions: Sequence[Callable[[], Coroutine[Any, Any, None]]]) -> None:
+async def serve_stdio(
+    server: Any, stop: asyncio.Event, companions: Sequence[Callable[[], Coroutine[Any, Any, None]]]
+) -> None:
     """Run `server` over stdio with `companions` (watchers, upstream listeners) beside it."""
     import anyio
     from mcp.server.stdio import stdio_server
 
     async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as group:
+
         async def serve_then_stop() -> None:
             await server.run(read_stream, write_stream, server.create_initialization_options())
             group.cancel_scope.cancel()  # stdin closed: the client is gone

@@ -129,8 +129,13 @@ class _CappedTarInfo(tarfile.TarInfo):
         return super()._proc_member(tar)  # type: ignore[misc]  # private, stable since Python 3.0
 
 
-_EXTENDED_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
-                   tarfile.GNUTYPE_LONGLINK)
+_EXTENDED_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
 _MAX_HEADER_CHAIN = 2
 
 
@@ -175,9 +180,7 @@ def _check_member(member: tarfile.TarInfo) -> None:
         raise ArchiveError(f"archive entry {name!r} is not a regular file (type {member.type!r})")
 
 
-def _read_into(
-    source: ByteSource, dest: Path, expected: str | None, max_packed: int, max_unpacked: int
-) -> Manifest:
+def _read_into(source: ByteSource, dest: Path, expected: str | None, max_packed: int, max_unpacked: int) -> Manifest:
     counter = _CountingReader(source, max_packed)
     # gzip here rather than tarfile's "r|gz": GzipFile inflates at most what is asked for, where
     # tarfile's stream inflates whole 10 KB reads (up to ~10 MB each from a crafted stream).

@@ -118,7 +118,9 @@ def parse_message(frame: str | bytes) -> Message:
         method = data["method"]
         params = data.get("params", {})
         if not isinstance(method, str) or not isinstance(params, dict):
-            raise ProtocolError(INVALID_REQUEST, "Invalid Request: method must be a string, params an object", request_id)
+            raise ProtocolError(
+                INVALID_REQUEST, "Invalid Request: method must be a string, params an object", request_id
+            )
         if "id" in data and request_id is not None:
             return Request(request_id, method, params)
         return Notification(method, params)
@@ -134,7 +136,12 @@ def parse_message(frame: str | bytes) -> Message:
 
 def encode(message: Message) -> str:
     if isinstance(message, Request):
-        body: dict[str, Any] = {"jsonrpc": JSONRPC, "id": message.id, "method": message.method, "params": message.params}
+        body: dict[str, Any] = {
+            "jsonrpc": JSONRPC,
+            "id": message.id,
+            "method": message.method,
+            "params": message.params,
+        }
     elif isinstance(message, Notification):
         body = {"jsonrpc": JSONRPC, "method": message.method, "params": message.params}
     elif message.error is not None:

@@ -151,9 +151,7 @@ class Manifest:
         """The manifest's own consistency: `checksum` is the one its `files` give."""
         expected = content_checksum(self.files)
         if expected != self.checksum:
-            raise ManifestError(
-                f"manifest.json: checksum {self.checksum} does not match its files ({expected})"
-            )
+            raise ManifestError(f"manifest.json: checksum {self.checksum} does not match its files ({expected})")
 
 
 def _list(data: dict[str, Any], key: str, limit: int) -> list[Any]:
@@ -170,8 +168,10 @@ def _file_entry(item: Any, index: int) -> FileEntry:
         raise ManifestError(f"manifest.json: files[{index}] must be an object")
     path, sha, size = item.get("path"), item.get("sha256"), item.get("size")
     if not isinstance(path, str) or not is_safe_relative_path(path):
-        raise ManifestError(f"manifest.json: files[{index}].path {path!r} is not a safe relative path "
-                            "(relative, '/'-separated, no '..', no control characters)")
+        raise ManifestError(
+            f"manifest.json: files[{index}].path {path!r} is not a safe relative path "
+            "(relative, '/'-separated, no '..', no control characters)"
+        )
     if not isinstance(sha, str) or not _HEX64.match(sha):
         raise ManifestError(f"manifest.json: files[{index}].sha256 must be 64 lowercase hex digits")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:

@@ -72,7 +72,10 @@ def tool_entry(descriptor: dict[str, Any]) -> dict[str, Any]:
     `outputSchema` is listed only when declared as an object schema: the handshake-era revisions
     require `type: "object"` at its root, and a client validates `structuredContent` against it.
     """
-    entry: dict[str, Any] = {"name": descriptor["name"], "inputSchema": descriptor.get("inputSchema") or {"type": "object"}}
+    entry: dict[str, Any] = {
+        "name": descriptor["name"],
+        "inputSchema": descriptor.get("inputSchema") or {"type": "object"},
+    }
     if descriptor.get("description"):
         entry["description"] = descriptor["description"]
     output_schema = descriptor.get("outputSchema")
@@ -89,8 +92,12 @@ def success_result(output: Any) -> dict[str, Any]:
     """
     text = orjson.dumps(output).decode()
     structured = output if isinstance(output, dict) else {"result": output}
-    return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": False,
-            "resultType": "complete"}
+    return {
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": structured,
+        "isError": False,
+        "resultType": "complete",
+    }
 
 
 def failure_result(failure: ToolFailure) -> dict[str, Any]:
@@ -98,8 +105,11 @@ def failure_result(failure: ToolFailure) -> dict[str, Any]:
     error: dict[str, Any] = {"code": failure.code or failure.kind, "kind": failure.kind, "message": failure.message}
     if failure.details not in (None, {}, []):
         error["details"] = failure.details
-    return {"content": [{"type": "text", "text": orjson.dumps({"error": error}).decode()}], "isError": True,
-            "resultType": "complete"}
+    return {
+        "content": [{"type": "text", "text": orjson.dumps({"error": error}).decode()}],
+        "isError": True,
+        "resultType": "complete",
+    }
 
 
 def unknown_tool_error(name: str) -> MCPError:
@@ -134,7 +144,9 @@ class ToolListChanges:
         """The `subscriptions/listen` handler: the caller's scope's stream."""
         return await self._listener(self._scope_of(ctx))(ctx, params)
 
-    async def remember_legacy_connection(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    async def remember_legacy_connection(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
         """Server middleware: note a handshake-era connection the first time it sends anything."""
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
             self._remember(ctx)

@@ -66,5 +66,7 @@ def insecure_refusal(url: str, what: str = "a credential") -> str | None:
     if not plaintext_to_remote(url):
         return None
     host = urlsplit(url.strip()).hostname
-    return (f"Refusing to send {what} over plain {urlsplit(url.strip()).scheme}:// to {host}, which is not "
-            f"loopback: use https:// (wss://), or set {ALLOW_INSECURE_ENV}=1 if this network is trusted")
+    return (
+        f"Refusing to send {what} over plain {urlsplit(url.strip()).scheme}:// to {host}, which is not "
+        f"loopback: use https:// (wss://), or set {ALLOW_INSECURE_ENV}=1 if this network is trusted"
+    )

@@ -61,9 +61,12 @@ def read_claims(token: str) -> TokenClaims:
     try:
         return tokens.read_unverified(token)
     except tokens.TokenError as exc:
-        raise AuthProblem(tokens.token_invalid_message(f"the saved token is not a JWT ({exc.reason}); "
-                                                       f"save a new one with {REAUTH_COMMANDS}"),
-                          code="token_invalid") from None
+        raise AuthProblem(
+            tokens.token_invalid_message(
+                f"the saved token is not a JWT ({exc.reason}); save a new one with {REAUTH_COMMANDS}"
+            ),
+            code="token_invalid",
+        ) from None
 
 
 class TokenSource(Protocol):
@@ -96,8 +99,9 @@ class FileToken:
                 code="no_token",
             ) from None
         except OSError as exc:
-            raise AuthProblem(f"Cannot read the token file {self.path}: {exc.strerror}; check its permissions",
-                              code="no_token") from None
+            raise AuthProblem(
+                f"Cannot read the token file {self.path}: {exc.strerror}; check its permissions", code="no_token"
+            ) from None
         try:
             data = json.loads(text)
             token = data["token"] if isinstance(data, dict) else None
@@ -105,7 +109,7 @@ class FileToken:
             token = None
         if not isinstance(token, str) or not token.strip():
             raise AuthProblem(
-                f"{NO_TOKEN}: {self.path} holds no \"token\" field; save one with {REAUTH_COMMANDS}",
+                f'{NO_TOKEN}: {self.path} holds no "token" field; save one with {REAUTH_COMMANDS}',
                 code="no_token",
             )
         token = token.strip()
@@ -168,13 +172,19 @@ class ClientCredentials:
         try:
             response = await self._http.post(
                 url,
-                data={"grant_type": "client_credentials", "client_id": self.deployment_id,
-                      "client_secret": self._secret},
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.deployment_id,
+                    "client_secret": self._secret,
+                },
                 timeout=15.0,
             )
         except httpx.HTTPError as exc:
-            raise AuthProblem(f"Cannot reach {url} to exchange the deployment credentials: {_describe(exc)}",
-                              fatal=False, code="unreachable") from None
+            raise AuthProblem(
+                f"Cannot reach {url} to exchange the deployment credentials: {_describe(exc)}",
+                fatal=False,
+                code="unreachable",
+            ) from None
         if response.status_code in (400, 401, 403):
             raise AuthProblem(
                 f"{CREDENTIALS_INVALID}: the platform refused DEPLOYMENT_ID {self.deployment_id} and its "
@@ -183,8 +193,11 @@ class ClientCredentials:
                 code="invalid_client",
             )
         if response.status_code != 200:
-            raise AuthProblem(f"{url} answered HTTP {response.status_code} to the credentials exchange",
-                              fatal=False, code="unavailable")
+            raise AuthProblem(
+                f"{url} answered HTTP {response.status_code} to the credentials exchange",
+                fatal=False,
+                code="unavailable",
+            )
         try:
             body: Any = response.json()
             token = body["access_token"]

@@ -32,11 +32,30 @@ RESTART_DELAY_SECONDS = 5
 # Environment the autostarted runtime needs, captured from the shell that runs `autostart enable`
 # (a login session started by systemd/launchd has none of it).
 CAPTURED_ENV_VARS: tuple[str, ...] = (
-    "TOOL_RPC_URL", "AUTH_TOKEN_PATH", "DEPLOYMENT_ID", "DEPLOYMENT_SECRET", "HEALTH_HOST", "HEALTH_PORT",
-    "EC_SYNC_INTERVAL", "EC_BACKOFF_INITIAL", "EC_BACKOFF_MAX", "EC_HEARTBEAT", "EC_TOOL_TIMEOUT",
-    "EC_WORKERS", "EC_MAX_CONCURRENCY", "EC_LOG_FORMAT", "EC_DISABLE_TRAY", "EC_NODE",
-    "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
-    "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "TOOL_RPC_URL",
+    "AUTH_TOKEN_PATH",
+    "DEPLOYMENT_ID",
+    "DEPLOYMENT_SECRET",
+    "HEALTH_HOST",
+    "HEALTH_PORT",
+    "EC_SYNC_INTERVAL",
+    "EC_BACKOFF_INITIAL",
+    "EC_BACKOFF_MAX",
+    "EC_HEARTBEAT",
+    "EC_TOOL_TIMEOUT",
+    "EC_WORKERS",
+    "EC_MAX_CONCURRENCY",
+    "EC_LOG_FORMAT",
+    "EC_DISABLE_TRAY",
+    "EC_NODE",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
 )
 
 
@@ -54,8 +73,10 @@ def current_os() -> OsName:
         return "linux"
     if sys.platform == "darwin":
         return "darwin"
-    raise AutostartError(f"Autostart is not supported on {sys.platform} (Linux and macOS only)",
-                         "Run `edge-connector start` from your own service manager")
+    raise AutostartError(
+        f"Autostart is not supported on {sys.platform} (Linux and macOS only)",
+        "Run `edge-connector start` from your own service manager",
+    )
 
 
 def check_allowed(environ: Mapping[str, str] | None = None) -> None:
@@ -94,7 +115,7 @@ def entry_path(os_name: OsName, home: Path, environ: Mapping[str, str]) -> Path:
 def _systemd_quote(argument: str) -> str:
     # `%` starts a specifier in unit files; quotes and backslashes need escaping inside "…".
     escaped = argument.replace("%", "%%")
-    if any(ch in escaped for ch in ' \t"\\\'') or not escaped:
+    if any(ch in escaped for ch in " \t\"\\'") or not escaped:
         escaped = '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return escaped
 
@@ -134,7 +155,14 @@ def render_launchd_plist(python: str, install_dir: Path) -> str:
     plist = {
         "Label": LAUNCHD_LABEL,
         # launchd cannot read an environment file: load it through envfile, then exec the runtime.
-        "ProgramArguments": [python, "-m", "edge_runtime.envfile", env_file, "--", *runtime_command(python, install_dir)],
+        "ProgramArguments": [
+            python,
+            "-m",
+            "edge_runtime.envfile",
+            env_file,
+            "--",
+            *runtime_command(python, install_dir),
+        ],
         "WorkingDirectory": str(install_dir),
         "RunAtLoad": True,
         "KeepAlive": {"SuccessfulExit": False},  # restart on failure, not after a clean stop
@@ -155,12 +183,19 @@ def render_entry(
     path = entry_path(os_name, home, env)
     if os_name == "linux":
         return AutostartEntry(
-            os_name, path, render_systemd_unit(python, install_dir),
+            os_name,
+            path,
+            render_systemd_unit(python, install_dir),
             activate=[["systemctl", "--user", "daemon-reload"], ["systemctl", "--user", "enable", "--now", UNIT_NAME]],
-            deactivate=[["systemctl", "--user", "disable", "--now", UNIT_NAME], ["systemctl", "--user", "daemon-reload"]],
+            deactivate=[
+                ["systemctl", "--user", "disable", "--now", UNIT_NAME],
+                ["systemctl", "--user", "daemon-reload"],
+            ],
         )
     return AutostartEntry(
-        os_name, path, render_launchd_plist(python, install_dir),
+        os_name,
+        path,
+        render_launchd_plist(python, install_dir),
         activate=[["launchctl", "load", "-w", str(path)]],
         deactivate=[["launchctl", "unload", "-w", str(path)]],
     )
@@ -208,8 +243,11 @@ def enable(
     if not install_dir.is_dir():
         raise AutostartError(f"Installation directory {install_dir} does not exist", "Create it or pass --dir DIR")
     entry = render_entry(
-        os_name or current_os(), install_dir,
-        python=python or sys.executable, home=home or Path.home(), environ=env,
+        os_name or current_os(),
+        install_dir,
+        python=python or sys.executable,
+        home=home or Path.home(),
+        environ=env,
     )
     env_file = install_dir / ENV_FILE_NAME
     # Keep what the file already holds (it may have been edited), overlay what this shell has now.
@@ -268,7 +306,7 @@ def _installed_dir(os_name: OsName, content: str) -> str | None:
             return None
     for line in content.splitlines():
         if line.startswith("WorkingDirectory="):
-            return line[len("WorkingDirectory="):].strip().replace("%%", "%")
+            return line[len("WorkingDirectory=") :].strip().replace("%%", "%")
     return None
 
 
@@ -290,7 +328,10 @@ def status(
     if env_file is not None and env_file.exists():
         private = (env_file.stat().st_mode & 0o777) == ENV_FILE_MODE
     return AutostartStatus(
-        os_name=os_name, path=path, enabled=bool(content), install_dir=started_dir,
+        os_name=os_name,
+        path=path,
+        enabled=bool(content),
+        install_dir=started_dir,
         env_file=env_file if env_file is not None and env_file.exists() else None,
         env_file_private=private,
         disabled_by_env=env.get("EC_DISABLE_AUTOSTART", "").strip().lower() in ("1", "true", "yes", "on"),

@@ -99,8 +99,9 @@ class BundleStore:
             self._adopt_plain_dist(manifest)
         problem = _verify_bundle(bundle_dir, manifest) if bundle_dir.is_dir() else "its files are missing"
         if problem:
-            self.logger.warning("The installed bundle %s is damaged (%s); it will be downloaded again",
-                                manifest.bundle, problem)
+            self.logger.warning(
+                "The installed bundle %s is damaged (%s); it will be downloaded again", manifest.bundle, problem
+            )
             self._forget_all()
             return None
         _write_manifest(bundle_dir / MANIFEST_NAME, manifest)

@@ -56,7 +56,7 @@ def parse_env_file(text: str, source: str = "environment file") -> dict[str, str
         name, sep, value = line.partition("=")
         name = name.strip()
         if not sep or not _NAME.match(name):
-            raise EnvFileError(f"{source} line {number}: expected NAME=\"value\"")
+            raise EnvFileError(f'{source} line {number}: expected NAME="value"')
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             quote, body = value[0], value[1:-1]

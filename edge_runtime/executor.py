@@ -233,8 +233,12 @@ class Executor:
         pool.ready_event.set()
         self.logger.info(
             "%s bundle %s (%d tools) in %d workers in %.0f ms; sandbox: %s",
-            verb, _bundle_label(manifest), len(manifest.tools), self.worker_count,
-            (time.monotonic() - started) * 1000, manifest.sandbox.summary(),
+            verb,
+            _bundle_label(manifest),
+            len(manifest.tools),
+            self.worker_count,
+            (time.monotonic() - started) * 1000,
+            manifest.sandbox.summary(),
             extra={"bundle": manifest.bundle, "checksum": manifest.checksum},
         )
         if previous is not None:
@@ -254,17 +258,24 @@ class Executor:
     async def _start_worker(self, pool: _Pool) -> Worker:
         request = pool.manifest.sandbox
         worker = await Worker.start(
-            next(self._worker_numbers), self.node, self.logger, self._on_message, cwd=pool.bundle_dir,
-            on_log=self._on_tool_log, forward_logs=self.order_tool_logs_now,
-            node_flags=permission_flags(pool.bundle_dir, pool.scratch_dir, HOST_SCRIPT.resolve(), request,
-                                        self.host_env),
+            next(self._worker_numbers),
+            self.node,
+            self.logger,
+            self._on_message,
+            cwd=pool.bundle_dir,
+            on_log=self._on_tool_log,
+            forward_logs=self.order_tool_logs_now,
+            node_flags=permission_flags(
+                pool.bundle_dir, pool.scratch_dir, HOST_SCRIPT.resolve(), request, self.host_env
+            ),
             env=worker_environment(self.host_env, request, pool.scratch_dir, pool.secrets),
         )
         pool.workers.append(worker)
         self._spawn(self._watch(pool, worker))
         try:
-            await worker.load_tools(pool.tool_paths(), LOAD_TIMEOUT_SECONDS, scratch_dir=pool.scratch_dir,
-                                    secrets=pool.secrets)
+            await worker.load_tools(
+                pool.tool_paths(), LOAD_TIMEOUT_SECONDS, scratch_dir=pool.scratch_dir, secrets=pool.secrets
+            )
         except BaseException:
             pool.workers.remove(worker)
             await worker.stop()
@@ -283,9 +294,11 @@ class Executor:
         deadline = time.monotonic() + drain_timeout
         while pool.in_flight() and time.monotonic() < deadline:
             # The last settle of a pool's calls wakes us (see _on_message); the timeout bounds a miss.
-            await asyncio.wait([self._settled_signal()],
-                               timeout=min(0.5, max(0.0, deadline - time.monotonic())),
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                [self._settled_signal()],
+                timeout=min(0.5, max(0.0, deadline - time.monotonic())),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         await asyncio.gather(*(w.stop() for w in list(pool.workers)), return_exceptions=True)
         await asyncio.gather(*(w.wait_closed() for w in list(pool.workers)), return_exceptions=True)
 
@@ -305,18 +318,23 @@ class Executor:
         pool = self._pool
         try:
             if self._closing:
-                raise ToolCallError(ToolErrorKind.OVERLOADED, "the connector is shutting down; retry on another connector")
+                raise ToolCallError(
+                    ToolErrorKind.OVERLOADED, "the connector is shutting down; retry on another connector"
+                )
             tool = pool.manifest.tool(name) if pool else None
             if tool is None or pool is None:
-                raise ToolCallError(ToolErrorKind.TOOL_NOT_FOUND, f"Tool {name!r} not found"
-                                    + ("" if pool else " (no bundle is loaded yet)"))
+                raise ToolCallError(
+                    ToolErrorKind.TOOL_NOT_FOUND,
+                    f"Tool {name!r} not found" + ("" if pool else " (no bundle is loaded yet)"),
+                )
             missing = missing_secrets(pool.manifest.sandbox, pool.secrets.keys())
             if missing:
                 raise ToolCallError(
                     ToolErrorKind.TOOL_ERROR,
                     f"Secret {missing[0]} is not set for this deployment (bundle {pool.manifest.bundle!r} requires it); "
                     f"set it with {missing_secret_hint(missing[0])}",
-                    "missing_secret", {"missing": missing, "hint": missing_secret_hint(missing[0])},
+                    "missing_secret",
+                    {"missing": missing, "hint": missing_secret_hint(missing[0])},
                 )
             validator = pool.validators[name]
             if not validator.is_valid(arguments):
@@ -394,7 +412,9 @@ class Executor:
             else:
                 code = str(message.get("code") or ToolErrorKind.TOOL_ERROR.value)
                 call.future.set_exception(
-                    ToolCallError(ToolErrorKind.TOOL_ERROR, str(message.get("message", "")), code, message.get("details"))
+                    ToolCallError(
+                        ToolErrorKind.TOOL_ERROR, str(message.get("message", "")), code, message.get("details")
+                    )
                 )
         if worker.load == 0:
             self._notify_settled()
@@ -421,7 +441,10 @@ class Executor:
         if call.id in worker.in_flight and worker.alive:
             self.logger.warning(
                 "Tool %s did not stop within %.0f s of its deadline; restarting tool worker %d",
-                call.tool, STUCK_GRACE_SECONDS, worker.index, extra={"tool": call.tool},
+                call.tool,
+                STUCK_GRACE_SECONDS,
+                worker.index,
+                extra={"tool": call.tool},
             )
             worker.kill(f"tool {call.tool!r} did not stop after its deadline")
 
@@ -435,17 +458,20 @@ class Executor:
             if call.timer is not None:
                 call.timer.cancel()
             if not call.future.done():
-                call.future.set_exception(ToolCallError(
-                    ToolErrorKind.TOOL_CRASHED,
-                    f"Tool {call.tool!r} crashed: its Node.js worker {reason}",
-                ))
+                call.future.set_exception(
+                    ToolCallError(
+                        ToolErrorKind.TOOL_CRASHED,
+                        f"Tool {call.tool!r} crashed: its Node.js worker {reason}",
+                    )
+                )
         self._notify_settled()
         if not pool.current or self._closing or worker not in pool.workers:
             return
         pool.workers.remove(worker)
         self.worker_restarts += 1
-        self.logger.warning("Tool worker %d %s; starting a replacement", worker.index, reason,
-                            extra={"worker": worker.index})
+        self.logger.warning(
+            "Tool worker %d %s; starting a replacement", worker.index, reason, extra={"worker": worker.index}
+        )
         self._spawn(worker.wait_closed())
         lived = time.monotonic() - worker.started_at
         pool.restart_backoff.connection_lost(lived)
@@ -487,7 +513,9 @@ def _compile_schema(tool: ToolDescriptor) -> Draft202012Validator:
     try:
         Draft202012Validator.check_schema(tool.inputSchema)
     except Exception as exc:  # SchemaError: name the tool, not jsonschema's internals
-        raise BundleLoadError(f"tool {tool.name!r} failed to load: its inputSchema is not valid JSON Schema ({getattr(exc, 'message', exc)})") from None
+        raise BundleLoadError(
+            f"tool {tool.name!r} failed to load: its inputSchema is not valid JSON Schema ({getattr(exc, 'message', exc)})"
+        ) from None
     return Draft202012Validator(tool.inputSchema)
 
 

@@ -73,8 +73,9 @@ class HealthServer:
 
     async def start(self) -> None:
         try:
-            self._server = await asyncio.start_server(self._handle, self.host, self.requested_port,
-                                                      reuse_address=True, limit=_MAX_REQUEST_BYTES)
+            self._server = await asyncio.start_server(
+                self._handle, self.host, self.requested_port, reuse_address=True, limit=_MAX_REQUEST_BYTES
+            )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise HealthPortInUse(
@@ -115,9 +116,14 @@ class HealthServer:
     def answer(self, method: str, path: str, peer: Any) -> tuple[int, str, bytes]:
         """Status, content type and body for one request from `peer` (a socket address)."""
         if path == "/statusz" and not self.statusz_public and not is_loopback_peer(peer):
-            return 404, "text/plain; charset=utf-8", (
-                b"/statusz is served to loopback clients only; read it on the machine "
-                b"(edge-connector status) or set EC_STATUSZ_PUBLIC=1\n")
+            return (
+                404,
+                "text/plain; charset=utf-8",
+                (
+                    b"/statusz is served to loopback clients only; read it on the machine "
+                    b"(edge-connector status) or set EC_STATUSZ_PUBLIC=1\n"
+                ),
+            )
         return self._route(method, path)
 
     def _route(self, method: str, path: str) -> tuple[int, str, bytes]:
@@ -131,8 +137,11 @@ class HealthServer:
             return 503, "text/plain; charset=utf-8", b"not connected to the platform yet; see /statusz\n"
         if path == "/statusz":
             # Redacted whole: settings and errors may quote URLs with credentials or tokens in them.
-            return 200, "application/json", orjson.dumps(redact_structure(self.routes.status()),
-                                                         option=orjson.OPT_INDENT_2)
+            return (
+                200,
+                "application/json",
+                orjson.dumps(redact_structure(self.routes.status()), option=orjson.OPT_INDENT_2),
+            )
         if path == "/metrics":
             return 200, self.routes.metrics_content_type, self.routes.metrics()
         return 404, "text/plain; charset=utf-8", b"not found: try /livez, /healthz, /statusz or /metrics\n"

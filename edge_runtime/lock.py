@@ -213,8 +213,13 @@ class RuntimeLock:
                 temporary.unlink(missing_ok=True)
                 raise
             os.close(old)
-        log.warning("%s was deleted or replaced while this runtime (pid %d) is running in %s; restored it. "
-                    "Delete it only when no runtime runs there", LOCK_FILE, os.getpid(), self.install_dir)
+        log.warning(
+            "%s was deleted or replaced while this runtime (pid %d) is running in %s; restored it. "
+            "Delete it only when no runtime runs there",
+            LOCK_FILE,
+            os.getpid(),
+            self.install_dir,
+        )
         return True
 
     def _watch(self) -> None:

@@ -100,7 +100,11 @@ def _redact_value(key: str, value: Any) -> Any:
 
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+_STANDARD_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -165,7 +169,7 @@ class TextFormatter(logging.Formatter):
 
 
 def _text_value(value: Any) -> str:
-    if isinstance(value, str) and value and not any(ch.isspace() or ch in "\"=" for ch in value):
+    if isinstance(value, str) and value and not any(ch.isspace() or ch in '"=' for ch in value):
         return value
     return json.dumps(value, ensure_ascii=False, default=str)
 

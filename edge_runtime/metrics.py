@@ -44,18 +44,27 @@ class RuntimeMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.per_tool: dict[str, ToolCounts] = {}
         self._calls = Counter(
-            "edge_tool_calls", "Tool calls answered, by tool and outcome (ok or the error kind).",
-            ["tool", "outcome"], registry=self.registry,
+            "edge_tool_calls",
+            "Tool calls answered, by tool and outcome (ok or the error kind).",
+            ["tool", "outcome"],
+            registry=self.registry,
         )
         self._duration = Histogram(
-            "edge_tool_call_duration_seconds", "Time from receiving a tools/call to answering it.",
-            ["tool"], buckets=_DURATION_BUCKETS, registry=self.registry,
+            "edge_tool_call_duration_seconds",
+            "Time from receiving a tools/call to answering it.",
+            ["tool"],
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
         )
         self._disconnects = Counter(
-            "edge_disconnects", "Established links to the platform that ended.", registry=self.registry,
+            "edge_disconnects",
+            "Established links to the platform that ended.",
+            registry=self.registry,
         )
         self._sync_errors = Counter(
-            "edge_bundle_sync_errors", "Bundle sync attempts that failed.", registry=self.registry,
+            "edge_bundle_sync_errors",
+            "Bundle sync attempts that failed.",
+            registry=self.registry,
         )
         self._gauges: list[Gauge] = []
 

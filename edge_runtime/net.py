@@ -25,8 +25,16 @@ from edge_protocol.limits import MAX_FRAME_BYTES
 from .tls import CertificateNotTrusted, ExplainedConnectError, TlsSetupError, tls_context
 
 __all__ = [
-    "USER_AGENT", "WS_READ_LIMIT", "CertificateNotTrusted", "ExplainedConnectError", "ProxySetupError",
-    "TlsSetupError", "http_client", "open_websocket", "tls_context", "websocket_proxy",
+    "USER_AGENT",
+    "WS_READ_LIMIT",
+    "CertificateNotTrusted",
+    "ExplainedConnectError",
+    "ProxySetupError",
+    "TlsSetupError",
+    "http_client",
+    "open_websocket",
+    "tls_context",
+    "websocket_proxy",
 ]
 
 USER_AGENT = f"edge-connector/{__version__}"

@@ -108,10 +108,16 @@ class Runtime:
         except AlreadyRunning:
             raise
         except OSError as exc:
-            raise StartupError(f"Cannot lock {self.lock.path}: {exc}; check the installation directory's permissions") from None
+            raise StartupError(
+                f"Cannot lock {self.lock.path}: {exc}; check the installation directory's permissions"
+            ) from None
         if previous is not None:
-            log.warning("Took over a stale lock in %s left by pid %s (started %s), which is no longer running",
-                        self.settings.install_dir, previous.pid, previous.started_at or "at an unknown time")
+            log.warning(
+                "Took over a stale lock in %s left by pid %s (started %s), which is no longer running",
+                self.settings.install_dir,
+                previous.pid,
+                previous.started_at or "at an unknown time",
+            )
         try:
             await self._start()
             log.info("Edge runtime %s running in %s (pid %d)", __version__, self.settings.install_dir, os.getpid())
@@ -151,10 +157,17 @@ class Runtime:
         if info is not None and not self.deployment_id:
             self.deployment_id = info.deployment_id
 
-        self.health = HealthServer(settings.health_host, settings.health_port, HealthRoutes(
-            is_ready=self.is_ready, status=self.status, metrics=self.metrics.render,
-            metrics_content_type=METRICS_CONTENT_TYPE,
-        ), statusz_public=os.environ.get(STATUSZ_PUBLIC_ENV, "").strip() == "1")
+        self.health = HealthServer(
+            settings.health_host,
+            settings.health_port,
+            HealthRoutes(
+                is_ready=self.is_ready,
+                status=self.status,
+                metrics=self.metrics.render,
+                metrics_content_type=METRICS_CONTENT_TYPE,
+            ),
+            statusz_public=os.environ.get(STATUSZ_PUBLIC_ENV, "").strip() == "1",
+        )
         try:
             await self.health.start()
         except HealthPortInUse as exc:
@@ -180,15 +193,17 @@ class Runtime:
         def stop_from_tray() -> None:
             loop.call_soon_threadsafe(self.request_stop)
 
-        self._tray = maybe_start_tray(status_for_tray, stop_from_tray, log,
-                                      health_url=self.health.url if self.health else None)
+        self._tray = maybe_start_tray(
+            status_for_tray, stop_from_tray, log, health_url=self.health.url if self.health else None
+        )
 
     def _token_source(self) -> TokenSource:
         settings = self.settings
         if settings.uses_client_credentials:
             assert settings.deployment_id and settings.deployment_secret and self._http is not None
-            return ClientCredentials(settings.platform_http_url, settings.deployment_id,
-                                     settings.deployment_secret, self._http)
+            return ClientCredentials(
+                settings.platform_http_url, settings.deployment_id, settings.deployment_secret, self._http
+            )
         return FileToken(settings.token_path)
 
     async def _start_executor(self) -> None:
@@ -208,19 +223,36 @@ class Runtime:
         from .sandbox import SCRATCH_DIR
         from .secrets_sync import SecretsSync
 
-        self.executor = Executor(settings.workers, settings.max_concurrency, settings.tool_timeout_seconds,
-                                 node, logging.getLogger("edge_runtime.executor"),
-                                 scratch_root=settings.install_dir / SCRATCH_DIR,
-                                 protected_paths=[settings.install_dir, settings.token_path])
+        self.executor = Executor(
+            settings.workers,
+            settings.max_concurrency,
+            settings.tool_timeout_seconds,
+            node,
+            logging.getLogger("edge_runtime.executor"),
+            scratch_root=settings.install_dir / SCRATCH_DIR,
+            protected_paths=[settings.install_dir, settings.token_path],
+        )
         self.executor.tool_log_sink = self.log_shipper.line
         self.executor.order_tool_logs = lambda: self.log_forwarder.subscribed
         assert self.auth is not None and self._http is not None
-        self.secrets = SecretsSync(self._http, self.auth.token, lambda: self.deployment_id, self.executor,
-                                   logging.getLogger("edge_runtime.secrets"))
-        self.sync = BundleSync(BundleStore(settings.install_dir), self.executor, self._http, self.auth.token,
-                               settings.sync_interval_seconds, self._on_swapped,
-                               logging.getLogger("edge_runtime.sync"), deployment_id=self.deployment_id,
-                               on_error=self.metrics.sync_failed)
+        self.secrets = SecretsSync(
+            self._http,
+            self.auth.token,
+            lambda: self.deployment_id,
+            self.executor,
+            logging.getLogger("edge_runtime.secrets"),
+        )
+        self.sync = BundleSync(
+            BundleStore(settings.install_dir),
+            self.executor,
+            self._http,
+            self.auth.token,
+            settings.sync_interval_seconds,
+            self._on_swapped,
+            logging.getLogger("edge_runtime.sync"),
+            deployment_id=self.deployment_id,
+            on_error=self.metrics.sync_failed,
+        )
         # Repairs a half-finished swap, then loads what is installed; a bundle that does not load is
         # logged as a sync error and the runtime runs on without tools until a good one arrives.
         manifest = await self.sync.start_installed()
@@ -268,8 +300,9 @@ class Runtime:
                 return None
             return Failure(FailureKind.UNAUTHORIZED if problem.fatal else FailureKind.UNREACHABLE, problem.message)
         try:
-            ws = await open_websocket(url, token, heartbeat_seconds=self.settings.heartbeat_seconds,
-                                      deployment_id=self.deployment_id)
+            ws = await open_websocket(
+                url, token, heartbeat_seconds=self.settings.heartbeat_seconds, deployment_id=self.deployment_id
+            )
         except InvalidStatus as exc:
             return self._handshake_failure(exc)
         except (TimeoutError, OSError, InvalidHandshake, InvalidURI) as exc:
@@ -280,23 +313,37 @@ class Runtime:
         # is retried by the secrets loop; the link does not wait for it.
         if self.secrets is not None and not await self.secrets.fetch_now() and self.secrets.last_error is not None:
             self.secrets.request("retry after connect")
-        session = Session(ws, self.executor, seen=self.seen_calls, metrics=self.metrics,
-                          on_bundle_updated=self._on_bundle_updated, is_accepting=lambda: self.accepting,
-                          on_tail_changed=self.log_forwarder.set_subscribed, before_answer=self.log_shipper.flush,
-                          on_secrets_updated=self._on_secrets_updated)
+        session = Session(
+            ws,
+            self.executor,
+            seen=self.seen_calls,
+            metrics=self.metrics,
+            on_bundle_updated=self._on_bundle_updated,
+            is_accepting=lambda: self.accepting,
+            on_tail_changed=self.log_forwarder.set_subscribed,
+            before_answer=self.log_shipper.flush,
+            on_secrets_updated=self._on_secrets_updated,
+        )
         try:
             hello = await session.hello(self._hello_params())
         except HelloRefused as refused:
-            await session.close(jsonrpc.CLOSE_PROTOCOL_ERROR if refused.failure.kind is FailureKind.PROTOCOL
-                                else jsonrpc.CLOSE_NORMAL)
+            await session.close(
+                jsonrpc.CLOSE_PROTOCOL_ERROR if refused.failure.kind is FailureKind.PROTOCOL else jsonrpc.CLOSE_NORMAL
+            )
             return refused.failure
         self.session = session
         self.connector_id, self.org_id = hello.connector_id, hello.org_id
         self.deployment_id = hello.deployment_id or self.deployment_id
         self.policy.registered()
         tools = len(self.executor.tools)
-        log.info("Connected to platform server %s as connector %s (deployment %s, org %s); %d tools registered",
-                 url, hello.connector_id, self.deployment_id or "none", hello.org_id, tools)
+        log.info(
+            "Connected to platform server %s as connector %s (deployment %s, org %s); %d tools registered",
+            url,
+            hello.connector_id,
+            self.deployment_id or "none",
+            hello.org_id,
+            tools,
+        )
         if self.sync is not None:
             self.sync.assigned(hello.assigned_bundle)
         if self._stop.is_set():
@@ -332,18 +379,24 @@ class Runtime:
             try:
                 token = await auth.token()  # due: exchanges the credentials for a fresh token
             except AuthProblem as problem:
-                log.warning("Cannot refresh the deployment token: %s; retrying in %.0fs", problem.message,
-                            REFRESH_RETRY_SECONDS)
+                log.warning(
+                    "Cannot refresh the deployment token: %s; retrying in %.0fs", problem.message, REFRESH_RETRY_SECONDS
+                )
                 await asyncio.sleep(REFRESH_RETRY_SECONDS)
                 continue
             try:
                 expires_at = await session.reauth(token)
             except ReauthFailed as exc:
-                log.warning("The platform did not take the refreshed token on the open link (%s); the link ends "
-                            "when the current token expires and the runtime reconnects", exc)
+                log.warning(
+                    "The platform did not take the refreshed token on the open link (%s); the link ends "
+                    "when the current token expires and the runtime reconnects",
+                    exc,
+                )
                 return
-            log.info("Refreshed the deployment token on the open link; valid until %s",
-                     datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            log.info(
+                "Refreshed the deployment token on the open link; valid until %s",
+                datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
 
     async def _send_tool_logs(self, entries: list[LogEntry]) -> None:
         session = self.session
@@ -359,20 +412,29 @@ class Runtime:
             self.auth.invalidate()
             return Failure(kind, token_expired_message())
         if status == 401:
-            return Failure(kind, f"{message or 'Token validation failed'} (HTTP 401 {code or ''}); "
-                           "save a new token with edge-connector auth --browser or edge-connector auth --token <new-token>")
+            return Failure(
+                kind,
+                f"{message or 'Token validation failed'} (HTTP 401 {code or ''}); "
+                "save a new token with edge-connector auth --browser or edge-connector auth --token <new-token>",
+            )
         if status == 403 and code == "no_organization":
             return Failure(kind, no_organization_message())
         if status == 403:
             return Failure(kind, f"{message or 'forbidden'} (HTTP 403 {code or ''})")
         if status == 409:
-            return Failure(kind,
-                           f"Deployment already connected: another runtime is connected as deployment "
-                           f"{self.deployment_id or '(org default)'}; stop it or use a different DEPLOYMENT_ID")
+            return Failure(
+                kind,
+                f"Deployment already connected: another runtime is connected as deployment "
+                f"{self.deployment_id or '(org default)'}; stop it or use a different DEPLOYMENT_ID",
+            )
         # A 503 may say when to come back (SPEC.md §14: the platform spreads a reconnect herd).
         retry_after = parse_retry_after(exc.response.headers.get("Retry-After")) if status == 503 else None
-        return Failure(kind, f"the platform refused the connection (HTTP {status}"
-                       f"{' ' + code if code else ''}{': ' + message if message else ''})", retry_after)
+        return Failure(
+            kind,
+            f"the platform refused the connection (HTTP {status}"
+            f"{' ' + code if code else ''}{': ' + message if message else ''})",
+            retry_after,
+        )
 
     def _hello_params(self) -> HelloParams:
         manifest: Manifest | None = self.executor.manifest
@@ -403,8 +465,9 @@ class Runtime:
         session = self.session
         if session is None:
             return  # the next hello carries the new tools
-        await session.tools_updated(ToolsUpdated(_bundle_of(manifest),
-                                                 tuple(ToolInfo.from_manifest(tool) for tool in manifest.tools)))
+        await session.tools_updated(
+            ToolsUpdated(_bundle_of(manifest), tuple(ToolInfo.from_manifest(tool) for tool in manifest.tools))
+        )
 
     # ============================================================================ shutdown
     async def _close_link(self) -> None:
@@ -482,17 +545,33 @@ class Runtime:
         }
 
     def _register_gauges(self) -> None:
-        self.metrics.gauge("edge_connected", "1 while connected to and registered with the platform.",
-                           lambda: 1.0 if self.policy.healthy else 0.0)
-        self.metrics.gauge("edge_reconnect_attempts", "Attempts since the last stable connection.",
-                           lambda: float(self.policy.reconnect_attempts))
-        self.metrics.gauge("edge_calls_in_flight", "Tool calls being run now.",
-                           lambda: float(self.executor.in_flight if self.executor is not None else 0))
-        self.metrics.gauge("edge_tools_loaded", "Tools of the active bundle.",
-                           lambda: float(len(self.executor.tools) if self.executor is not None else 0))
-        self.metrics.gauge("edge_bundle_version", "Version of the active bundle (0 when none).",
-                           lambda: float((self.executor.manifest.version or 0)
-                                         if self.executor is not None and self.executor.manifest else 0))
+        self.metrics.gauge(
+            "edge_connected",
+            "1 while connected to and registered with the platform.",
+            lambda: 1.0 if self.policy.healthy else 0.0,
+        )
+        self.metrics.gauge(
+            "edge_reconnect_attempts",
+            "Attempts since the last stable connection.",
+            lambda: float(self.policy.reconnect_attempts),
+        )
+        self.metrics.gauge(
+            "edge_calls_in_flight",
+            "Tool calls being run now.",
+            lambda: float(self.executor.in_flight if self.executor is not None else 0),
+        )
+        self.metrics.gauge(
+            "edge_tools_loaded",
+            "Tools of the active bundle.",
+            lambda: float(len(self.executor.tools) if self.executor is not None else 0),
+        )
+        self.metrics.gauge(
+            "edge_bundle_version",
+            "Version of the active bundle (0 when none).",
+            lambda: float(
+                (self.executor.manifest.version or 0) if self.executor is not None and self.executor.manifest else 0
+            ),
+        )
 
 
 _NO_CALLS = ToolCounts()
@@ -519,8 +598,10 @@ def _error_body(body: bytes | None) -> tuple[str | None, str | None]:
 
 def _describe_connect_error(exc: BaseException, url: str) -> str:
     if isinstance(exc, ConnectionRefusedError):
-        return (f"ECONNREFUSED: nothing is listening at {url}; is the platform server running? "
-                "Check TOOL_RPC_URL (or toolRpcUrl in config.json)")
+        return (
+            f"ECONNREFUSED: nothing is listening at {url}; is the platform server running? "
+            "Check TOOL_RPC_URL (or toolRpcUrl in config.json)"
+        )
     if isinstance(exc, asyncio.TimeoutError):
         return f"timed out connecting to {url}; check the network, firewall or proxy"
     if isinstance(exc, OSError) and exc.strerror:

@@ -117,7 +117,9 @@ class SecretsSync:
             return None
         try:
             token = await self.token_provider()
-            response = await self.http.get(deployment_secrets_path(deployment_id), headers={"Authorization": f"Bearer {token}"})
+            response = await self.http.get(
+                deployment_secrets_path(deployment_id), headers={"Authorization": f"Bearer {token}"}
+            )
         except httpx.HTTPError as exc:
             raise SecretsFetchError(f"could not reach the platform ({type(exc).__name__})") from None
         except Exception as exc:  # the token source's own problems (expired, refused) are logged by the link

@@ -186,14 +186,14 @@ def read_config_file(install_dir: Path) -> dict[str, Any]:
     try:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
-        raise SettingsError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}): fix or delete it") from None
+        raise SettingsError(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}): fix or delete it"
+        ) from None
     if not isinstance(data, dict):
-        raise SettingsError(f"{path} must hold a JSON object of settings such as {{\"healthPort\": 8080}}")
+        raise SettingsError(f'{path} must hold a JSON object of settings such as {{"healthPort": 8080}}')
     unknown = sorted(set(data) - _CONFIG_KEYS)
     if unknown:
-        raise SettingsError(
-            f"{path}: unknown setting {unknown[0]!r}; allowed keys: {', '.join(sorted(_CONFIG_KEYS))}"
-        )
+        raise SettingsError(f"{path}: unknown setting {unknown[0]!r}; allowed keys: {', '.join(sorted(_CONFIG_KEYS))}")
     return data
 
 

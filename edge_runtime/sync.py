@@ -231,9 +231,13 @@ class BundleSync:
         try:
             response = await self.http.get(ASSIGNMENT_ROUTE, params=params, headers=await self._headers())
         except httpx.HTTPError as exc:
-            raise SyncError(f"could not ask the platform for the assigned bundle ({_describe_http_error(exc)})") from None
+            raise SyncError(
+                f"could not ask the platform for the assigned bundle ({_describe_http_error(exc)})"
+            ) from None
         if response.status_code != 200:
-            raise SyncError(f"the platform refused the assignment poll: {_describe_refusal(response.status_code, response.content)}")
+            raise SyncError(
+                f"the platform refused the assignment poll: {_describe_refusal(response.status_code, response.content)}"
+            )
         try:
             return bundle_ref_from_wire(response.json().get("assignedBundle"))
         except (ValueError, AttributeError):
@@ -241,8 +245,12 @@ class BundleSync:
 
     async def _install(self, target: BundleRef, reasons: list[str]) -> None:
         started = time.monotonic()
-        self.logger.info("Downloading bundle %s (%s)", target.label(), target.checksum,
-                         extra={"bundle": target.name, "reasons": ",".join(sorted(set(reasons)))})
+        self.logger.info(
+            "Downloading bundle %s (%s)",
+            target.label(),
+            target.checksum,
+            extra={"bundle": target.name, "reasons": ",".join(sorted(set(reasons)))},
+        )
         size, downloaded, (bundle_dir, manifest) = await self._download_and_stage(target)
         self.downloads += 1
         self.last_download_bytes = size
@@ -262,8 +270,12 @@ class BundleSync:
         self.last_swap_ms = (now - started) * 1000
         self.logger.info(
             "Bundle %s is now serving (%d tools; %.0f ms: download %.0f, verify %.0f, load + swap %.0f)",
-            target.label(), len(manifest.tools), self.last_swap_ms, (downloaded - started) * 1000,
-            (verified - downloaded) * 1000, (now - verified) * 1000,
+            target.label(),
+            len(manifest.tools),
+            self.last_swap_ms,
+            (downloaded - started) * 1000,
+            (verified - downloaded) * 1000,
+            (now - verified) * 1000,
             extra={"bundle": target.name, "checksum": target.checksum, "bytes": size},
         )
         try:
@@ -311,15 +323,18 @@ class BundleSync:
         if target.size is not None and target.size > MAX_ARCHIVE_BYTES:
             raise SyncError(f"bundle {target.label()} refused: {too_large_message(target.size)}")
         if not archive_url_allowed(target.url, str(self.http.base_url)):
-            raise SyncError(f"bundle {target.label()} refused: its archive URL {target.url!r:.200} is not on the "
-                            "platform's origin (the runtime's token goes only to its platform)")
+            raise SyncError(
+                f"bundle {target.label()} refused: its archive URL {target.url!r:.200} is not on the "
+                "platform's origin (the runtime's token goes only to its platform)"
+            )
         received = 0
         try:
             async with self.http.stream("GET", target.url, headers=await self._headers()) as response:
                 if response.status_code != 200:
                     body = await _read_capped(response, 65536)
-                    raise SyncError(f"download of bundle {target.label()} failed: "
-                                    f"{_describe_refusal(response.status_code, body)}")
+                    raise SyncError(
+                        f"download of bundle {target.label()} failed: {_describe_refusal(response.status_code, body)}"
+                    )
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > MAX_ARCHIVE_BYTES:
                     raise SyncError(f"bundle {target.label()} refused: {too_large_message(int(declared))}")

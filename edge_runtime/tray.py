@@ -36,6 +36,7 @@ TRAY_EXTRA_HINT = "pip install 'edge-connector[tray]'"
 
 # --- whether to show it ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TrayDecision:
     enabled: bool
@@ -75,6 +76,7 @@ def _import_pystray() -> Any:
 
 
 # --- what it shows -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TraySummary:
@@ -122,7 +124,9 @@ def render_icon(color: tuple[int, int, int]) -> Any:
     from PIL import Image, ImageDraw
 
     image = Image.new("RGBA", (ICON_SIZE, ICON_SIZE), (0, 0, 0, 0))
-    ImageDraw.Draw(image).ellipse((6, 6, ICON_SIZE - 6, ICON_SIZE - 6), fill=(*color, 255), outline=(255, 255, 255, 255), width=3)
+    ImageDraw.Draw(image).ellipse(
+        (6, 6, ICON_SIZE - 6, ICON_SIZE - 6), fill=(*color, 255), outline=(255, 255, 255, 255), width=3
+    )
     return image
 
 
@@ -137,11 +141,18 @@ def status_page_url(status: Mapping[str, Any] | None) -> str | None:
 
 # --- the icon ----------------------------------------------------------------------------------
 
+
 class TrayController:
     """Builds the pystray icon and keeps its image and hover text in step with the runtime's status."""
 
-    def __init__(self, pystray: Any, status_fn: StatusFn, stop_fn: StopFn, logger: logging.Logger,
-                 open_url: Callable[[str], Any] = webbrowser.open) -> None:
+    def __init__(
+        self,
+        pystray: Any,
+        status_fn: StatusFn,
+        stop_fn: StopFn,
+        logger: logging.Logger,
+        open_url: Callable[[str], Any] = webbrowser.open,
+    ) -> None:
         self._status_fn = status_fn
         self._stop_fn = stop_fn
         self._log = logger
@@ -267,8 +278,9 @@ def maybe_start_tray(
             if not url:
                 logger.info("tray icon off: the health server is not listening, so the tray has no status to read")
                 return None
-            process = subprocess.Popen([sys.executable, "-m", "edge_runtime.tray", "--status-url", url,
-                                        "--pid", str(os.getpid())])
+            process = subprocess.Popen(
+                [sys.executable, "-m", "edge_runtime.tray", "--status-url", url, "--pid", str(os.getpid())]
+            )
             return ProcessTray(process)
         controller = TrayController(load_pystray(), status_fn, stop_fn, logger)
         thread = threading.Thread(target=controller.run, name="tray", daemon=True)
@@ -280,6 +292,7 @@ def maybe_start_tray(
 
 
 # --- child-process mode (macOS) ----------------------------------------------------------------
+
 
 def _http_status(url: str) -> Mapping[str, Any]:
     with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback URL built by us)

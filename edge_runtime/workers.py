@@ -37,8 +37,13 @@ _FLUSHED_MARK = 0x1D  # "\x1d<id>": every console line of call <id> has been wri
 #: How long an answer waits for its call's lines to be read before it goes out anyway.
 ORDERED_ANSWER_WAIT_SECONDS = 0.05
 _FIELD = b"\x1f"
-_LEVELS = {b"info": logging.INFO, b"log": logging.INFO, b"debug": logging.DEBUG,
-           b"warn": logging.WARNING, b"error": logging.ERROR}
+_LEVELS = {
+    b"info": logging.INFO,
+    b"log": logging.INFO,
+    b"debug": logging.DEBUG,
+    b"warn": logging.WARNING,
+    b"error": logging.ERROR,
+}
 # The level names a live tail shows (SPEC.md §13), by the runtime's log level.
 _TAIL_LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error"}
 
@@ -132,7 +137,9 @@ class Worker:
             # The channel is an inherited socket, not a path: the permission model needs no grant for it.
             env = {**(os.environ if env is None else env), "EC_CHANNEL_FD": str(theirs.fileno())}
             process = await asyncio.create_subprocess_exec(
-                node, *(node_flags or ()), str(HOST_SCRIPT),
+                node,
+                *(node_flags or ()),
+                str(HOST_SCRIPT),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -181,16 +188,29 @@ class Worker:
         return any(call.overdue for call in self.in_flight.values())
 
     # ------------------------------------------------------------------------------ commands
-    async def load_tools(self, tools: list[tuple[str, Path]], timeout: float, *,
-                         scratch_dir: Path | None = None, secrets: dict[str, str] | None = None) -> None:
+    async def load_tools(
+        self,
+        tools: list[tuple[str, Path]],
+        timeout: float,
+        *,
+        scratch_dir: Path | None = None,
+        secrets: dict[str, str] | None = None,
+    ) -> None:
         """Ask the host to require every tool; raises WorkerLoadError naming the tool that failed.
 
         `scratch_dir` and `secrets` become `ctx.scratchDir` and `ctx.secrets` of every call."""
         self._load_reply = asyncio.get_running_loop().create_future()
-        self.send({"t": "load", "tools": [{"name": name, "path": str(path)} for name, path in tools],
-                   "scratchDir": str(scratch_dir) if scratch_dir else None, "secrets": secrets or {}})
-        done, _ = await asyncio.wait({self._load_reply, self.exited}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        self.send(
+            {
+                "t": "load",
+                "tools": [{"name": name, "path": str(path)} for name, path in tools],
+                "scratchDir": str(scratch_dir) if scratch_dir else None,
+                "secrets": secrets or {},
+            }
+        )
+        done, _ = await asyncio.wait(
+            {self._load_reply, self.exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if self._load_reply in done:
             reply = self._load_reply.result()
             if reply.get("t") == "ready":
@@ -329,8 +349,12 @@ class Worker:
                 tool, level = parts[0].decode("utf-8", "replace"), _LEVELS.get(parts[1], default_level)
                 call_id, line = parts[2].decode("utf-8", "replace") or None, parts[3]
         if self.on_log is not None and self.forward_logs():  # the live tail has its own budget (log_forwarder.py)
-            self.on_log(tool, call_id, _TAIL_LEVELS.get(level, "info"),
-                        line[:MAX_LOG_LINE_BYTES].decode("utf-8", "replace").rstrip("\r"))
+            self.on_log(
+                tool,
+                call_id,
+                _TAIL_LEVELS.get(level, "info"),
+                line[:MAX_LOG_LINE_BYTES].decode("utf-8", "replace").rstrip("\r"),
+            )
         if not self._budget.take():
             return
         if self._budget.dropped:

@@ -40,8 +40,9 @@ def _iso(timestamp: int) -> str:
 
 
 def not_a_member(org_id: str) -> ApiError:
-    return ApiError(403, "not_a_member",
-                    f"You are not a member of organization {org_id}; ask one of its owners to invite you")
+    return ApiError(
+        403, "not_a_member", f"You are not a member of organization {org_id}; ask one of its owners to invite you"
+    )
 
 
 def _user_token(request: Request, email: str, org_id: str | None) -> TokenResponse:
@@ -60,8 +61,9 @@ def require_dev_mode(request: Request) -> None:
         raise ApiError(404, "not_found", "Dev routes are off; start the platform with --dev")
 
 
-@router.post("/api/auth/dev-login", response_model=TokenResponse, tags=["auth"],
-             responses=error_responses(403, 404, 422))
+@router.post(
+    "/api/auth/dev-login", response_model=TokenResponse, tags=["auth"], responses=error_responses(403, 404, 422)
+)
 def dev_login(body: DevLoginRequest, request: Request) -> TokenResponse:
     """Open, dev mode only. Creates the user (and the organization if new) and returns a user token;
     an existing organization admits only its members and invitees (403 `not_a_member`)."""
@@ -69,8 +71,7 @@ def dev_login(body: DevLoginRequest, request: Request) -> TokenResponse:
     return _user_token(request, body.email, body.orgId)
 
 
-@router.post("/api/dev/tokens", response_model=TokenResponse, tags=["auth"],
-             responses=error_responses(404, 422))
+@router.post("/api/dev/tokens", response_model=TokenResponse, tags=["auth"], responses=error_responses(404, 422))
 def mint_dev_token(body: DevTokenRequest, request: Request) -> TokenResponse:
     """Open, dev mode only. Mints any token: expired (negative `expiresIn`), org-less, deployment tokens."""
     require_dev_mode(request)
@@ -86,12 +87,16 @@ def mint_dev_token(body: DevTokenRequest, request: Request) -> TokenResponse:
 def me(request: Request, principal: Annotated[Principal, Depends(current_user)]) -> MeResponse:
     """Who the token says you are (a user token)."""
     claims = _platform(request).tokens.verify(bearer_token(request))  # already accepted: only read here
-    return MeResponse(sub=principal.sub, orgId=principal.org_id, orgs=claims.orgs or {principal.org_id: "member"},
-                      deploymentId=principal.deployment_id, expiresAt=_iso(claims.exp))
+    return MeResponse(
+        sub=principal.sub,
+        orgId=principal.org_id,
+        orgs=claims.orgs or {principal.org_id: "member"},
+        deploymentId=principal.deployment_id,
+        expiresAt=_iso(claims.exp),
+    )
 
 
-@router.post("/oauth/token", response_model=OAuthTokenResponse, tags=["auth"],
-             responses=error_responses(400, 401, 429))
+@router.post("/oauth/token", response_model=OAuthTokenResponse, tags=["auth"], responses=error_responses(400, 401, 429))
 def oauth_token(
     request: Request,
     grant_type: Annotated[str, Form(json_schema_extra={"enum": ["client_credentials"]})],
@@ -109,8 +114,9 @@ def oauth_token(
     if client_id and client_secret:
         deployment = platform.store.verify_deployment_secret(client_id, client_secret)
     if deployment is None:
-        raise ApiError(401, "invalid_client",
-                       "Deployment credentials invalid: check DEPLOYMENT_ID and DEPLOYMENT_SECRET")
+        raise ApiError(
+            401, "invalid_client", "Deployment credentials invalid: check DEPLOYMENT_ID and DEPLOYMENT_SECRET"
+        )
     ttl = platform.config.deployment_token_ttl_seconds
     token = platform.tokens.issue(
         f"deployment:{deployment.id}", org_id=deployment.org_id, expires_in=ttl, deployment_id=deployment.id
@@ -147,8 +153,10 @@ _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _PORT = r"([0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 #: What `is_loopback_callback` accepts (or empty: no callback), as the OpenAPI document states it;
 #: other URLs get a 400 page.
-LOOPBACK_CALLBACK_PATTERN = (rf"^(http://(localhost|127\.{_OCTET}\.{_OCTET}\.{_OCTET}|\[::1\])(:{_PORT})?"
-                             r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?)?$")
+LOOPBACK_CALLBACK_PATTERN = (
+    rf"^(http://(localhost|127\.{_OCTET}\.{_OCTET}\.{_OCTET}|\[::1\])(:{_PORT})?"
+    r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?)?$"
+)
 
 
 def is_loopback_callback(url: str) -> bool:
@@ -191,24 +199,37 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 
 
-@router.get("/login", response_class=HTMLResponse, tags=["auth"],
-            responses={400: {"description": "the callback is not a loopback URL", "content": _HTML}})
+@router.get(
+    "/login",
+    response_class=HTMLResponse,
+    tags=["auth"],
+    responses={400: {"description": "the callback is not a loopback URL", "content": _HTML}},
+)
 def login_page(
-    callback: Annotated[str | None, Query(description="loopback URL the CLI listens on",
-                                          json_schema_extra={"pattern": LOOPBACK_CALLBACK_PATTERN})] = None,
+    callback: Annotated[
+        str | None,
+        Query(description="loopback URL the CLI listens on", json_schema_extra={"pattern": LOOPBACK_CALLBACK_PATTERN}),
+    ] = None,
     state: Annotated[str, Query(description="opaque value sent back unchanged")] = "",
 ) -> HTMLResponse:
     """Open. The sign-in form of `edge-connector auth --browser`."""
     if callback and not is_loopback_callback(callback):
-        return _page("Sign-in refused", "<h1>Sign-in refused</h1><p class=error>The callback must be a loopback "
-                     "address (http://127.0.0.1, http://[::1] or http://localhost); tokens are never sent "
-                     "elsewhere.</p>", 400)
+        return _page(
+            "Sign-in refused",
+            "<h1>Sign-in refused</h1><p class=error>The callback must be a loopback "
+            "address (http://127.0.0.1, http://[::1] or http://localhost); tokens are never sent "
+            "elsewhere.</p>",
+            400,
+        )
     esc = html.escape
-    target = (f"<p>After you sign in, your browser returns to the CLI at <code>{esc(callback)}</code>.</p>"
-              if callback else "<p>After you sign in, this page shows a token to paste into the CLI.</p>")
+    target = (
+        f"<p>After you sign in, your browser returns to the CLI at <code>{esc(callback)}</code>.</p>"
+        if callback
+        else "<p>After you sign in, this page shows a token to paste into the CLI.</p>"
+    )
     body = f"""<h1>Sign in to the mock platform</h1>{target}
 <form method="post" action="/login">
- <input type="hidden" name="callback" value="{esc(callback or '')}">
+ <input type="hidden" name="callback" value="{esc(callback or "")}">
  <input type="hidden" name="state" value="{esc(state)}">
  <label for="email">Email</label><input id="email" name="email" type="email" required placeholder="you@example.com">
  <label for="orgId">Organization</label><input id="orgId" name="orgId" type="text" placeholder="(your personal organization)">
@@ -220,11 +241,18 @@ instead</em> and run <code>edge-connector auth --token -</code> where the CLI ru
     return _page("Sign in", body)
 
 
-@router.post("/login", response_class=HTMLResponse, tags=["auth"], status_code=303,
-             responses={200: {"description": "the token to paste", "content": _HTML},
-                        303: {"description": "back to the loopback callback with the token"},
-                        400: {"description": "bad form", "content": _HTML},
-                        403: {"description": "not a member of that organization", "content": _HTML}})
+@router.post(
+    "/login",
+    response_class=HTMLResponse,
+    tags=["auth"],
+    status_code=303,
+    responses={
+        200: {"description": "the token to paste", "content": _HTML},
+        303: {"description": "back to the loopback callback with the token"},
+        400: {"description": "bad form", "content": _HTML},
+        403: {"description": "not a member of that organization", "content": _HTML},
+    },
+)
 def login_submit(
     request: Request,
     email: Annotated[str, Form(json_schema_extra={"pattern": EMAIL_PATTERN, "minLength": 3, "maxLength": 254})],
@@ -239,16 +267,26 @@ def login_submit(
             raise ValueError(mode)
         form = DevLoginRequest(email=email, orgId=orgId or None)
     except ValueError:
-        return _page("Sign-in failed", "<h1>Sign-in failed</h1><p class=error>Enter a valid email address and an "
-                     "organization id made of letters, digits, '.', '_' or '-'.</p>", 400)
+        return _page(
+            "Sign-in failed",
+            "<h1>Sign-in failed</h1><p class=error>Enter a valid email address and an "
+            "organization id made of letters, digits, '.', '_' or '-'.</p>",
+            400,
+        )
     if callback and not is_loopback_callback(callback):
-        return _page("Sign-in refused", "<h1>Sign-in refused</h1><p class=error>The callback must be a loopback "
-                     "address.</p>", 400)
+        return _page(
+            "Sign-in refused",
+            "<h1>Sign-in refused</h1><p class=error>The callback must be a loopback address.</p>",
+            400,
+        )
     try:
         issued = _user_token(request, form.email, form.orgId)
     except ApiError as refused:
-        return _page("Sign-in refused", f"<h1>Sign-in refused</h1><p class=error>{html.escape(refused.message)}</p>",
-                     refused.status)
+        return _page(
+            "Sign-in refused",
+            f"<h1>Sign-in refused</h1><p class=error>{html.escape(refused.message)}</p>",
+            refused.status,
+        )
     if callback and mode != "paste":
         return RedirectResponse(_with_query(callback, token=issued.token, state=state), status_code=303)
     esc = html.escape

@@ -53,9 +53,14 @@ def _platform(request: Request):
 # ------------------------------------------------------------------------------------ views
 def version_info(record: BundleVersion) -> BundleVersionInfo:
     return BundleVersionInfo(
-        name=record.name, version=record.version, checksum=record.checksum, size=record.size,
-        tools=[ToolInfo(**tool) for tool in record.tools], createdAt=record.created_at,
-        archiveUrl=record.archive_url, sandbox=record.sandbox,
+        name=record.name,
+        version=record.version,
+        checksum=record.checksum,
+        size=record.size,
+        tools=[ToolInfo(**tool) for tool in record.tools],
+        createdAt=record.created_at,
+        archiveUrl=record.archive_url,
+        sandbox=record.sandbox,
     )
 
 
@@ -73,10 +78,15 @@ def assignment_infos(store: Store, org_id: str) -> list[DeploymentAssignmentInfo
     for assignment in store.list_assignments(org_id):
         assert assignment.deployment_id is not None  # the assignments table holds deployments' rows only
         found = store.get_bundle_version(org_id, assignment.name, assignment.version)
-        infos.append(DeploymentAssignmentInfo(
-            deploymentId=assignment.deployment_id, deploymentName=names.get(assignment.deployment_id),
-            name=assignment.name, version=assignment.version, resolvedVersion=found.version if found else None,
-        ))
+        infos.append(
+            DeploymentAssignmentInfo(
+                deploymentId=assignment.deployment_id,
+                deploymentName=names.get(assignment.deployment_id),
+                name=assignment.name,
+                version=assignment.version,
+                resolvedVersion=found.version if found else None,
+            )
+        )
     return infos
 
 
@@ -88,7 +98,9 @@ def bundle_summaries(store: Store, org_id: str, only: str | None = None) -> list
         grouped.setdefault(record.name, []).append(record)
     return [
         BundleSummary(
-            name=name, latestVersion=versions[-1].version, versions=[version_info(v) for v in versions],
+            name=name,
+            latestVersion=versions[-1].version,
+            versions=[version_info(v) for v in versions],
             isDefault=default is not None and default.name == name,
             assignedTo=[a.deployment_id for a in assignments if a.name == name and a.deployment_id],
         )
@@ -103,8 +115,7 @@ def get_default(request: Request, principal: User) -> DefaultResponse:
     return DefaultResponse(default=default_info(_platform(request).store, principal.org_id))
 
 
-@router.put("/api/bundles/default", response_model=DefaultResponse,
-            responses=error_responses(*AUTH_ERRORS, 404, 422))
+@router.put("/api/bundles/default", response_model=DefaultResponse, responses=error_responses(*AUTH_ERRORS, 404, 422))
 def set_default(body: AssignmentRequest, request: Request, principal: User) -> DefaultResponse:
     """The org default bundle: what deployments without their own assignment run (`version` omitted = newest)."""
     platform = _platform(request)
@@ -129,18 +140,26 @@ _UPLOAD_BODY = {
         "description": "the bundle archive (gzip'd tar, at most 52,428,800 bytes), streamed",
         "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
     },
-    "parameters": [{
-        "name": "X-Bundle-Checksum", "in": "header", "required": True,
-        "schema": {"type": "string", "pattern": _CHECKSUM_HEADER.pattern},
-        "description": "the manifest checksum the archive must hold",
-    }],
+    "parameters": [
+        {
+            "name": "X-Bundle-Checksum",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "pattern": _CHECKSUM_HEADER.pattern},
+            "description": "the manifest checksum the archive must hold",
+        }
+    ],
 }
 
 
 @router.post(
-    "/api/bundles/{name:path}/versions", response_model=BundleVersionInfo, status_code=201,
-    responses={200: {"model": BundleVersionInfo, "description": "same checksum already uploaded: that version"},
-               **error_responses(*AUTH_ERRORS, 413, 422)},
+    "/api/bundles/{name:path}/versions",
+    response_model=BundleVersionInfo,
+    status_code=201,
+    responses={
+        200: {"model": BundleVersionInfo, "description": "same checksum already uploaded: that version"},
+        **error_responses(*AUTH_ERRORS, 413, 422),
+    },
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload_version(name: str, request: Request, response: Response, principal: User) -> BundleVersionInfo:
@@ -150,11 +169,16 @@ async def upload_version(name: str, request: Request, response: Response, princi
     if not BUNDLE_NAME_RE.match(name):
         raise ApiError(422, "invalid_bundle", f"Bundle name {name!r} is not valid (lowercase npm-style names only)")
     if name == RESERVED_NAME:
-        raise ApiError(422, "invalid_bundle", "The bundle name 'default' is reserved (it names the org default); "
-                       "rename the bundle in edge.json")
+        raise ApiError(
+            422,
+            "invalid_bundle",
+            "The bundle name 'default' is reserved (it names the org default); rename the bundle in edge.json",
+        )
     expected = request.headers.get("x-bundle-checksum", "")
     if not _CHECKSUM_HEADER.match(expected):
-        raise ApiError(422, "invalid_bundle", "The X-Bundle-Checksum header must be 'sha256:' and 64 lowercase hex digits")
+        raise ApiError(
+            422, "invalid_bundle", "The X-Bundle-Checksum header must be 'sha256:' and 64 lowercase hex digits"
+        )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_ARCHIVE_BYTES:
         raise _too_large(int(declared))
@@ -165,11 +189,15 @@ async def upload_version(name: str, request: Request, response: Response, princi
         await _receive(request, archive_file)
         manifest = await run_in_threadpool(_verify, archive_file, incoming)
         if manifest.checksum != expected:
-            raise ApiError(422, "checksum_mismatch",
-                           f"Checksum mismatch: X-Bundle-Checksum says {expected}, the archive holds {manifest.checksum}")
+            raise ApiError(
+                422,
+                "checksum_mismatch",
+                f"Checksum mismatch: X-Bundle-Checksum says {expected}, the archive holds {manifest.checksum}",
+            )
         if manifest.bundle != name:
-            raise ApiError(422, "invalid_bundle",
-                           f"The archive holds bundle {manifest.bundle!r} but was uploaded as {name!r}")
+            raise ApiError(
+                422, "invalid_bundle", f"The archive holds bundle {manifest.bundle!r} but was uploaded as {name!r}"
+            )
         record, created = await run_in_threadpool(store.add_bundle_version, principal.org_id, manifest, archive_file)
     finally:
         archive_file.unlink(missing_ok=True)
@@ -194,10 +222,13 @@ async def _receive(request: Request, target: Path) -> None:
 
 def _too_large(size: int, more: bool = False) -> ApiError:
     shown = f"more than {MAX_ARCHIVE_BYTES:,} bytes" if more else f"{size:,} bytes"
-    error = ApiError(413, "bundle_too_large",
-                     f"Bundle archive is {shown}, over the limit of {MAX_ARCHIVE_BYTES:,} bytes (50 MB); "
-                     "reduce inlined dependencies or split the tools across bundles",
-                     limit=MAX_ARCHIVE_BYTES)
+    error = ApiError(
+        413,
+        "bundle_too_large",
+        f"Bundle archive is {shown}, over the limit of {MAX_ARCHIVE_BYTES:,} bytes (50 MB); "
+        "reduce inlined dependencies or split the tools across bundles",
+        limit=MAX_ARCHIVE_BYTES,
+    )
     # The rest of the body is not read: tell the client this connection ends with the answer.
     error.headers = {"Connection": "close"}
     return error
@@ -216,9 +247,14 @@ def _verify(archive_file: Path, unpack_dir: Path) -> Manifest:
 
 
 # ------------------------------------------------------------------------------------ reads
-@router.get("/api/bundles/{name:path}/versions/{version}/archive", response_class=FileResponse,
-            responses={200: {"content": {"application/gzip": {}}, "description": "the archive"},
-                       **error_responses(*AUTH_ERRORS, 404)})
+@router.get(
+    "/api/bundles/{name:path}/versions/{version}/archive",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/gzip": {}}, "description": "the archive"},
+        **error_responses(*AUTH_ERRORS, 404),
+    },
+)
 def download_archive(name: str, version: VersionNumber, request: Request, principal: AnyToken) -> FileResponse:
     """The archive of one version; a deployment token may download the bundle assigned to it (how connectors sync)."""
     store: Store = _platform(request).store
@@ -233,12 +269,19 @@ def download_archive(name: str, version: VersionNumber, request: Request, princi
     path = store.archive_file(record)
     if not path.exists():
         raise ApiError(500, "archive_missing", f"The archive of {name}@{version} is missing from the data directory")
-    return FileResponse(path, media_type="application/gzip", filename=f"{name.replace('/', '__')}-{version}.tar.gz",
-                        headers={"X-Bundle-Checksum": record.checksum})
+    return FileResponse(
+        path,
+        media_type="application/gzip",
+        filename=f"{name.replace('/', '__')}-{version}.tar.gz",
+        headers={"X-Bundle-Checksum": record.checksum},
+    )
 
 
-@router.get("/api/bundles/{name:path}/versions/{version}", response_model=BundleVersionInfo,
-            responses=error_responses(*AUTH_ERRORS, 404))
+@router.get(
+    "/api/bundles/{name:path}/versions/{version}",
+    response_model=BundleVersionInfo,
+    responses=error_responses(*AUTH_ERRORS, 404),
+)
 def get_version(name: str, version: VersionNumber, request: Request, principal: User) -> BundleVersionInfo:
     record = _platform(request).store.get_bundle_version(principal.org_id, name, version)
     if record is None:
@@ -250,8 +293,11 @@ def get_version(name: str, version: VersionNumber, request: Request, principal: 
 def list_bundles(request: Request, principal: User) -> BundleList:
     """Every bundle with its versions, the org default and the per-deployment assignments."""
     store = _platform(request).store
-    return BundleList(bundles=bundle_summaries(store, principal.org_id), default=default_info(store, principal.org_id),
-                      assignments=assignment_infos(store, principal.org_id))
+    return BundleList(
+        bundles=bundle_summaries(store, principal.org_id),
+        default=default_info(store, principal.org_id),
+        assignments=assignment_infos(store, principal.org_id),
+    )
 
 
 @router.get("/api/bundles/{name:path}", response_model=BundleSummary, responses=error_responses(*AUTH_ERRORS, 404))
@@ -263,8 +309,12 @@ def get_bundle(name: str, request: Request, principal: User) -> BundleSummary:
 
 
 # ------------------------------------------------------------------------------------ assignment poll
-@router.get("/api/connectors/assignment", response_model=AssignmentPoll, tags=["connectors"],
-            responses=error_responses(*AUTH_ERRORS, 404))
+@router.get(
+    "/api/connectors/assignment",
+    response_model=AssignmentPoll,
+    tags=["connectors"],
+    responses=error_responses(*AUTH_ERRORS, 404),
+)
 def assignment_poll(
     request: Request,
     principal: AnyToken,

@@ -58,13 +58,19 @@ def owned_deployment(store: Store, principal: Principal, deployment_id: str) -> 
     return deployment
 
 
-@router.post("/api/deployments", response_model=DeploymentSecret, status_code=201,
-             responses=error_responses(*AUTH_ERRORS, 422))
+@router.post(
+    "/api/deployments", response_model=DeploymentSecret, status_code=201, responses=error_responses(*AUTH_ERRORS, 422)
+)
 def create_deployment(body: DeploymentCreateRequest, request: Request, principal: User) -> DeploymentSecret:
     """A new deployment; its `secret` (DEPLOYMENT_SECRET) is stored hashed and returned only here."""
     deployment, secret = _platform(request).store.create_deployment(principal.org_id, body.name, body.replicas)
-    return DeploymentSecret(deploymentId=deployment.id, name=deployment.name, secret=secret,
-                            createdAt=deployment.created_at, replicas=deployment.replicas)
+    return DeploymentSecret(
+        deploymentId=deployment.id,
+        name=deployment.name,
+        secret=secret,
+        createdAt=deployment.created_at,
+        replicas=deployment.replicas,
+    )
 
 
 @router.get("/api/deployments", response_model=DeploymentList, responses=error_responses(*AUTH_ERRORS))
@@ -73,17 +79,20 @@ def list_deployments(request: Request, principal: User) -> DeploymentList:
     return DeploymentList(deployments=[deployment_info(store, d) for d in store.list_deployments(principal.org_id)])
 
 
-@router.get("/api/deployments/{deployment_id}", response_model=DeploymentInfo,
-            responses=error_responses(*AUTH_ERRORS, 404))
+@router.get(
+    "/api/deployments/{deployment_id}", response_model=DeploymentInfo, responses=error_responses(*AUTH_ERRORS, 404)
+)
 def get_deployment(deployment_id: str, request: Request, principal: User) -> DeploymentInfo:
     store = _platform(request).store
     return deployment_info(store, owned_deployment(store, principal, deployment_id))
 
 
-@router.patch("/api/deployments/{deployment_id}", response_model=DeploymentInfo,
-              responses=error_responses(*AUTH_ERRORS, 404, 422))
-def update_deployment(deployment_id: str, body: DeploymentUpdateRequest, request: Request,
-                      principal: User) -> DeploymentInfo:
+@router.patch(
+    "/api/deployments/{deployment_id}", response_model=DeploymentInfo, responses=error_responses(*AUTH_ERRORS, 404, 422)
+)
+def update_deployment(
+    deployment_id: str, body: DeploymentUpdateRequest, request: Request, principal: User
+) -> DeploymentInfo:
     """Change `replicas`, how many connectors may hold the deployment at once (SPEC.md §14). Connectors
     already connected stay; a lower number only refuses newcomers until fewer are connected."""
     store = _platform(request).store
@@ -94,8 +103,12 @@ def update_deployment(deployment_id: str, body: DeploymentUpdateRequest, request
     return deployment_info(store, updated)
 
 
-@router.delete("/api/deployments/{deployment_id}", status_code=204, response_class=Response,
-               responses=error_responses(*AUTH_ERRORS, 404))
+@router.delete(
+    "/api/deployments/{deployment_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(*AUTH_ERRORS, 404),
+)
 def delete_deployment(deployment_id: str, request: Request, principal: User) -> Response:
     """Deletes the deployment and its assignment; its tokens stop working and its connector is dropped."""
     platform = _platform(request)
@@ -107,8 +120,11 @@ def delete_deployment(deployment_id: str, request: Request, principal: User) -> 
     return Response(status_code=204)
 
 
-@router.post("/api/deployments/{deployment_id}/rotate-secret", response_model=DeploymentSecret,
-             responses=error_responses(*AUTH_ERRORS, 404))
+@router.post(
+    "/api/deployments/{deployment_id}/rotate-secret",
+    response_model=DeploymentSecret,
+    responses=error_responses(*AUTH_ERRORS, 404),
+)
 def rotate_secret(deployment_id: str, request: Request, principal: User) -> DeploymentSecret:
     """A new secret; the old one stops working at once (tokens already issued live until they expire)."""
     store = _platform(request).store
@@ -116,14 +132,19 @@ def rotate_secret(deployment_id: str, request: Request, principal: User) -> Depl
     secret = store.rotate_secret(principal.org_id, deployment_id)
     if secret is None:  # deleted between the two statements
         raise not_found("deployment", deployment_id)
-    return DeploymentSecret(deploymentId=deployment.id, name=deployment.name, secret=secret,
-                            createdAt=deployment.created_at)
+    return DeploymentSecret(
+        deploymentId=deployment.id, name=deployment.name, secret=secret, createdAt=deployment.created_at
+    )
 
 
-@router.put("/api/deployments/{deployment_id}/bundle", response_model=DeploymentAssignmentResponse,
-            responses=error_responses(*AUTH_ERRORS, 404, 422))
-def assign_bundle(deployment_id: str, body: AssignmentRequest, request: Request,
-                  principal: User) -> DeploymentAssignmentResponse:
+@router.put(
+    "/api/deployments/{deployment_id}/bundle",
+    response_model=DeploymentAssignmentResponse,
+    responses=error_responses(*AUTH_ERRORS, 404, 422),
+)
+def assign_bundle(
+    deployment_id: str, body: AssignmentRequest, request: Request, principal: User
+) -> DeploymentAssignmentResponse:
     """Assign `name` (`version` omitted = track the newest) to this deployment, overriding the org default."""
     platform = _platform(request)
     store = platform.store
@@ -132,13 +153,17 @@ def assign_bundle(deployment_id: str, body: AssignmentRequest, request: Request,
     store.assign(principal.org_id, deployment_id, body.name, body.version)
     platform.events.publish(AssignmentChanged(principal.org_id, "assign"))
     return DeploymentAssignmentResponse(
-        deploymentId=deployment_id, assignment=AssignmentInfo(name=body.name, version=body.version),
+        deploymentId=deployment_id,
+        assignment=AssignmentInfo(name=body.name, version=body.version),
         resolvedBundle=resolved_ref(store, principal.org_id, deployment_id),
     )
 
 
-@router.delete("/api/deployments/{deployment_id}/bundle", response_model=DeploymentAssignmentResponse,
-               responses=error_responses(*AUTH_ERRORS, 404))
+@router.delete(
+    "/api/deployments/{deployment_id}/bundle",
+    response_model=DeploymentAssignmentResponse,
+    responses=error_responses(*AUTH_ERRORS, 404),
+)
 def unassign_bundle(deployment_id: str, request: Request, principal: User) -> DeploymentAssignmentResponse:
     """Remove the deployment's own assignment: it falls back to the org default."""
     platform = _platform(request)
@@ -147,7 +172,8 @@ def unassign_bundle(deployment_id: str, request: Request, principal: User) -> De
     if store.unassign(principal.org_id, deployment_id):
         platform.events.publish(AssignmentChanged(principal.org_id, "unassign"))
     return DeploymentAssignmentResponse(
-        deploymentId=deployment_id, assignment=None,
+        deploymentId=deployment_id,
+        assignment=None,
         resolvedBundle=resolved_ref(store, principal.org_id, deployment_id),
     )
 

@@ -15,12 +15,12 @@ User = Annotated[Principal, Depends(current_user)]
 
 
 def owner_required(org_id: str) -> ApiError:
-    return ApiError(403, "owner_required",
-                    f"Only an owner of organization {org_id} can do this; ask one of its owners")
+    return ApiError(403, "owner_required", f"Only an owner of organization {org_id} can do this; ask one of its owners")
 
 
-@router.post("/api/org/invites", response_model=InviteInfo, status_code=201,
-             responses=error_responses(*AUTH_ERRORS, 422))
+@router.post(
+    "/api/org/invites", response_model=InviteInfo, status_code=201, responses=error_responses(*AUTH_ERRORS, 422)
+)
 def invite(body: InviteRequest, request: Request, principal: User) -> InviteInfo:
     """Invite `email` (role `member`, or `owner`): they become a member at their next sign-in to this org."""
     store = request.app.state.platform.store

@@ -64,7 +64,12 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     # The hub reports tool-set changes (`events.ToolSetChanged`) that `/mcp` turns into list_changed.
     connector_hub = Hub(config, store, tokens, events)
     platform = Platform(
-        config, store, tokens, events, connector_hub, TailService(connector_hub.tail, connector_hub.tail_viewers_changed),
+        config,
+        store,
+        tokens,
+        events,
+        connector_hub,
+        TailService(connector_hub.tail, connector_hub.tail_viewers_changed),
         secrets,
     )
     mcp_endpoint = mcp.McpEndpoint(platform.hub, app_version())

@@ -128,9 +128,7 @@ class TokenService:
 
     def _decode_uncached(self, token: str) -> Claims:
         try:
-            data = jwt.decode(
-                token, self._secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}
-            )
+            data = jwt.decode(token, self._secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]})
         except jwt.ExpiredSignatureError:
             raise token_expired() from None
         except jwt.InvalidTokenError as exc:
@@ -205,7 +203,8 @@ def deployment_token_may(method: str, path: str) -> bool:
 
 def user_token_required() -> ApiError:
     return ApiError(
-        403, "user_token_required",
+        403,
+        "user_token_required",
         "This route needs a user token; deployment tokens may only fetch their assignment, archives and secrets",
     )
 

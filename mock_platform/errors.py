@@ -62,8 +62,16 @@ def not_found(what: str, ident: str, code: str | None = None) -> ApiError:
     return ApiError(404, code or f"{what}_not_found", f"{what.replace('_', ' ').capitalize()} {ident!r} not found")
 
 
-_STATUS_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "too_many_requests"}
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "too_many_requests",
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -97,9 +105,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def allowed_methods(request: Request) -> list[str]:
     """The methods of the most specific path template(s) matching the request's path."""
-    matching = [route for route in app_routes(request.app.routes)
-                if getattr(route, "methods", None) and getattr(route, "path_regex", None) is not None
-                and route.path_regex.match(request.url.path)]
+    matching = [
+        route
+        for route in app_routes(request.app.routes)
+        if getattr(route, "methods", None)
+        and getattr(route, "path_regex", None) is not None
+        and route.path_regex.match(request.url.path)
+    ]
     if not matching:
         return []
     literal = {id(route): len(re.sub(r"\{[^}]*\}", "", route.path)) for route in matching}

@@ -66,11 +66,15 @@ class HostGuard:
 
 
 async def _misdirected(scope, receive, send, header: str | None) -> None:
-    body = orjson.dumps({"error": {
-        "code": "misdirected_request",
-        "message": f"Host {header!r} is not this dev platform's address; use http://{scope.get('server', ('127.0.0.1',))[0]} "
-                   "or http://localhost (dev mode refuses other names against DNS rebinding)",
-    }})
+    body = orjson.dumps(
+        {
+            "error": {
+                "code": "misdirected_request",
+                "message": f"Host {header!r} is not this dev platform's address; use http://{scope.get('server', ('127.0.0.1',))[0]} "
+                "or http://localhost (dev mode refuses other names against DNS rebinding)",
+            }
+        }
+    )
     start = "http.response.start" if scope["type"] == "http" else "websocket.http.response.start"
     body_type = "http.response.body" if scope["type"] == "http" else "websocket.http.response.body"
     if scope["type"] == "websocket":
@@ -78,6 +82,11 @@ async def _misdirected(scope, receive, send, header: str | None) -> None:
         if "websocket.http.response" not in scope.get("extensions", {}):
             await send({"type": "websocket.close", "code": 1008})
             return
-    await send({"type": start, "status": 421,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": start,
+            "status": 421,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": body_type, "body": body})

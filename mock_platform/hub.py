@@ -181,8 +181,11 @@ class Hub:
         if not shaped.admitted:
             # A herd: spread it over the backlog instead of admitting it all at once (SPEC.md §14).
             status, code, message = jsonrpc.HANDSHAKE_UNAVAILABLE
-            refusal = ApiError(status, code, f"{message}: too many connectors arriving at once; "
-                               f"retry in {shaped.retry_after} s (Retry-After)")
+            refusal = ApiError(
+                status,
+                code,
+                f"{message}: too many connectors arriving at once; retry in {shaped.retry_after} s (Retry-After)",
+            )
             refusal.headers["Retry-After"] = str(shaped.retry_after)
             raise refusal
         header = websocket.headers.get("authorization")

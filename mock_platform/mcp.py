@@ -69,8 +69,12 @@ class PlatformTools:
         self.hub = hub
 
     async def tools(self, org_id: str) -> list[dict[str, Any]]:
-        return org_tools([(record.deployment_id or record.connector_id, [tool.to_wire() for tool in record.tools.values()])
-                          for record in self.hub.registry.of_org(org_id)])
+        return org_tools(
+            [
+                (record.deployment_id or record.connector_id, [tool.to_wire() for tool in record.tools.values()])
+                for record in self.hub.registry.of_org(org_id)
+            ]
+        )
 
     async def call(self, org_id: str, name: str, arguments: dict[str, Any]) -> Any:
         try:
@@ -78,8 +82,9 @@ class PlatformTools:
         except ApiError as failed:
             if failed.code == "tool_not_found":
                 raise UnknownTool(name) from None
-            raise ToolFailure(failed.code, failed.message, failed.extra.get("toolCode"),
-                              failed.extra.get("details")) from None
+            raise ToolFailure(
+                failed.code, failed.message, failed.extra.get("toolCode"), failed.extra.get("details")
+            ) from None
         return result.get("output")
 
 
@@ -96,7 +101,10 @@ class McpEndpoint:
     def __init__(self, hub: Hub, version: str) -> None:
         self.tools = PlatformTools(hub)
         self.server, self.changes = build_server(
-            "edge-connector-platform", version, self.tools, _org_of,
+            "edge-connector-platform",
+            version,
+            self.tools,
+            _org_of,
             instructions="Tools of your organization's connected edge deployments.",
         )
         self._listed: dict[str, bytes] = {}  # the tool list each org's clients last heard of
@@ -128,8 +136,14 @@ class McpEndpoint:
         request = Request(scope, receive)
         base = str(request.base_url).rstrip("/")
         if not origin_allowed(request.headers.get("origin"), base):
-            await _refuse(403, "origin_not_allowed",
-                          f"Origin {request.headers.get('origin')!r} may not use this MCP endpoint", scope, receive, send)
+            await _refuse(
+                403,
+                "origin_not_allowed",
+                f"Origin {request.headers.get('origin')!r} may not use this MCP endpoint",
+                scope,
+                receive,
+                send,
+            )
             return
         try:
             principal = await current_user(request)
@@ -137,14 +151,16 @@ class McpEndpoint:
             headers = dict(refusal.headers)
             if refusal.status == 401:
                 # RFC 9728 §5.1: tell the client where the resource's metadata is.
-                headers["WWW-Authenticate"] = (f'Bearer resource_metadata="{base}{RESOURCE_METADATA_PATH}"'
-                                               + ("" if refusal.code == "unauthenticated" else ', error="invalid_token"'))
+                headers["WWW-Authenticate"] = f'Bearer resource_metadata="{base}{RESOURCE_METADATA_PATH}"' + (
+                    "" if refusal.code == "unauthenticated" else ', error="invalid_token"'
+                )
             await _refuse(refusal.status, refusal.code, refusal.message, scope, receive, send, headers)
             return
         scope.setdefault("state", {})[_ORG_KEY] = principal.org_id
         # The SDK binds each session to the identity that opened it (never the token itself).
-        scope["user"] = AuthenticatedUser(AccessToken(
-            token="-", client_id=f"{principal.org_id}/{principal.sub}", scopes=[], subject=principal.sub))
+        scope["user"] = AuthenticatedUser(
+            AccessToken(token="-", client_id=f"{principal.org_id}/{principal.sub}", scopes=[], subject=principal.sub)
+        )
         await self.manager.handle_request(scope, receive, send)
 
 
@@ -168,8 +184,9 @@ class McpFastPath:
         await self.inner(scope, receive, send)
 
 
-async def _refuse(status: int, code: str, message: str, scope, receive, send,
-                  headers: dict[str, str] | None = None) -> None:
+async def _refuse(
+    status: int, code: str, message: str, scope, receive, send, headers: dict[str, str] | None = None
+) -> None:
     body = orjson.dumps({"error": {"code": code, "message": message}})
     await Response(body, status_code=status, media_type="application/json", headers=headers)(scope, receive, send)
 
@@ -192,4 +209,3 @@ def routes(endpoint: McpEndpoint) -> list[Route]:
         Route(RESOURCE_METADATA_PATH, endpoint=protected_resource_metadata, methods=["GET"]),
         Route(RESOURCE_METADATA_PATH + MCP_PATH, endpoint=protected_resource_metadata, methods=["GET"]),
     ]
-

@@ -85,8 +85,12 @@ class DevTokenRequest(_Model):
     sub: str = Field(min_length=1)
     orgId: str | None = None
     orgs: dict[str, str] | None = None
-    expiresIn: JsonInt = Field(default=3600, ge=-315_360_000, le=315_360_000,
-                           description="seconds (at most ten years either way); negative gives an already expired token")
+    expiresIn: JsonInt = Field(
+        default=3600,
+        ge=-315_360_000,
+        le=315_360_000,
+        description="seconds (at most ten years either way); negative gives an already expired token",
+    )
     deploymentId: str | None = None
 
 
@@ -170,14 +174,18 @@ class BundleVersionInfo(_Model):
     tools: list[ToolInfo]
     createdAt: str | None = None
     archiveUrl: str | None = None
-    sandbox: dict[str, Any] = Field(default_factory=dict, description="what the bundle asks of the runtime "
-                                    "(edge.json env, permissions, secrets, secretsInEnv); {} = the default sandbox")
+    sandbox: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what the bundle asks of the runtime "
+        "(edge.json env, permissions, secrets, secretsInEnv); {} = the default sandbox",
+    )
 
 
 class AssignmentRequest(_Model):
     name: str = Field(min_length=1)
     version: Annotated[int, Field(ge=1, le=2**31 - 1), AS_JSON_INTEGER] | None = Field(
-        default=None, description="omit to track the newest version")
+        default=None, description="omit to track the newest version"
+    )
 
 
 class DefaultInfo(_Model):
@@ -241,8 +249,9 @@ class HealthStatus(_Model):
 # one-line errors), so these models are never run: they are what /docs and /openapi.json promise.
 class ToolCallRequest(_Model):
     arguments: Any = Field(default_factory=dict, description="the tool's input, checked against its inputSchema")
-    deploymentId: str | None = Field(default=None, min_length=1,
-                                     description="omit: the least busy connector that has the tool")
+    deploymentId: str | None = Field(
+        default=None, min_length=1, description="omit: the least busy connector that has the tool"
+    )
     timeoutMs: Annotated[int, Field(gt=0), AS_JSON_INTEGER] | None = None
 
 
@@ -254,8 +263,11 @@ class ToolCallResult(_Model):
 
 
 class ToolCallErrorDetail(_Model):
-    code: str = Field(examples=["tool_error"], description="tool_not_found, invalid_arguments, tool_error, "
-                      "tool_timeout, tool_crashed, overloaded or connector_unavailable")
+    code: str = Field(
+        examples=["tool_error"],
+        description="tool_not_found, invalid_arguments, tool_error, "
+        "tool_timeout, tool_crashed, overloaded or connector_unavailable",
+    )
     message: str
     details: Any = None
     toolCode: str | None = Field(default=None, description="the tool's own ToolError code")
@@ -304,9 +316,11 @@ class ConnectorList(_Model):
 
 class SimDisconnectRequest(_Model):
     deploymentId: str | None = Field(default=None, description="omit: every connector of the organization")
-    code: JsonInt = Field(default=CLOSE_PLATFORM_RESTART, description="WebSocket close code (1000-1014 or 3000-4999)",
-                          json_schema_extra={"anyOf": [{"minimum": 1000, "maximum": 1014},
-                                                       {"minimum": 3000, "maximum": 4999}]})
+    code: JsonInt = Field(
+        default=CLOSE_PLATFORM_RESTART,
+        description="WebSocket close code (1000-1014 or 3000-4999)",
+        json_schema_extra={"anyOf": [{"minimum": 1000, "maximum": 1014}, {"minimum": 3000, "maximum": 4999}]},
+    )
     tails: bool = Field(default=False, description="close the organization's tail streams instead of connectors")
 
 
@@ -342,5 +356,6 @@ def documented_body(model: type[BaseModel], required: bool = True) -> dict[str, 
     """`openapi_extra=` for a route that parses its JSON body by hand: /docs still shows `model`.
 
     `required=False` for a route that reads an empty body as `{}` (every field optional)."""
-    return {"requestBody": {"required": required,
-                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    return {
+        "requestBody": {"required": required, "content": {"application/json": {"schema": model.model_json_schema()}}}
+    }

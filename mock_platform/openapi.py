@@ -16,12 +16,15 @@ from .models import ErrorBody
 
 def describe(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    for name, definition in ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}").pop(
-            "$defs", {}).items():
+    for name, definition in (
+        ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {}).items()
+    ):
         schemas.setdefault(name, definition)
     schemas.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
-    bad_body = {"description": "the body is not what the route reads (e.g. not JSON)",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    bad_body = {
+        "description": "the body is not what the route reads (e.g. not JSON)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
     for item in document.get("paths", {}).values():
         for operation in item.values():
             if isinstance(operation, dict) and "requestBody" in operation:
@@ -34,8 +37,9 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = describe(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes))
+            app.openapi_schema = describe(
+                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -70,6 +70,9 @@ def favicon() -> Response:
 def dashboard_asset(name: str) -> Response:
     media_type = _ASSETS.get(name)
     if media_type is None:
-        return Response(status_code=404, content='{"error": {"code": "not_found", "message": "no such asset"}}',
-                        media_type="application/json")
+        return Response(
+            status_code=404,
+            content='{"error": {"code": "not_found", "message": "no such asset"}}',
+            media_type="application/json",
+        )
     return Response(_asset(name), media_type=media_type, headers=_SECURITY_HEADERS)

@@ -59,8 +59,11 @@ class Seats:
                 answered = await asyncio.gather(*(self._probe(holder) for holder in holders))
                 outcome = after_probe(holders, answered, replicas, reserved)
                 for silent in outcome.replace:
-                    log.warning("connector %s of deployment %s did not answer a probe: replaced",
-                                silent.connector_id, deployment_id)
+                    log.warning(
+                        "connector %s of deployment %s did not answer a probe: replaced",
+                        silent.connector_id,
+                        deployment_id,
+                    )
                     await self._replace(silent)
                 if not outcome.admit:
                     raise duplicate()

@@ -42,7 +42,10 @@ def build_config(
     if jwt_secret is not None and len(jwt_secret.encode("utf-8")) < 32:
         raise ValueError("--jwt-secret must be at least 32 bytes long (e.g. `openssl rand -hex 32`)")
     config = PlatformConfig(
-        data_dir=Path(data_dir), host=host, port=port, jwt_secret=jwt_secret,
+        data_dir=Path(data_dir),
+        host=host,
+        port=port,
+        jwt_secret=jwt_secret,
         dev=is_loopback(host) if dev is None else dev,
     )
     if heartbeat_seconds is not None:
@@ -55,7 +58,9 @@ def build_config(
         config.deployment_token_ttl_seconds = deployment_token_ttl
     if handshake_rate is not None:
         if not handshake_rate > 0:
-            raise ValueError(f"--handshake-rate must be a positive number of handshakes per second, got {handshake_rate}")
+            raise ValueError(
+                f"--handshake-rate must be a positive number of handshakes per second, got {handshake_rate}"
+            )
         config.handshake_rate = handshake_rate
     return config
 
@@ -93,8 +98,12 @@ def url_of(sock: socket.socket, host: str, tls: bool = False) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
-def _server(config: PlatformConfig, log_level: str = "warning", ssl_certfile: Path | None = None,
-            ssl_keyfile: Path | None = None) -> uvicorn.Server:
+def _server(
+    config: PlatformConfig,
+    log_level: str = "warning",
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+) -> uvicorn.Server:
     from .app import create_app
     from .host_guard import HostGuard
     from .mcp import McpFastPath
@@ -105,20 +114,30 @@ def _server(config: PlatformConfig, log_level: str = "warning", ssl_certfile: Pa
         # In front of the whole app, tool calls also skip FastAPI's outer layers (body-limit and
         # telemetry wrappers, ServerErrorMiddleware): ~20 % less platform CPU per call (docs/performance.md).
         # `/mcp` requests likewise go straight to the MCP endpoint.
-        HostGuard(McpFastPath(CallFastPath(app), app), config), log_level=log_level, lifespan="on", access_log=False,
+        HostGuard(McpFastPath(CallFastPath(app), app), config),
+        log_level=log_level,
+        lifespan="on",
+        access_log=False,
         # ASGI gives the hub no way to send pings, so uvicorn's keepalive is the hub's heartbeat
         # (SPEC.md §7): a ping every interval, a link silent for another interval is closed. Frames
         # up to twice the protocol limit reach the hub, which refuses oversized ones with close 4000.
-        ws_ping_interval=config.heartbeat_seconds, ws_ping_timeout=config.heartbeat_seconds,
-        ws_max_size=2 * MAX_FRAME_BYTES, timeout_graceful_shutdown=5,
+        ws_ping_interval=config.heartbeat_seconds,
+        ws_ping_timeout=config.heartbeat_seconds,
+        ws_max_size=2 * MAX_FRAME_BYTES,
+        timeout_graceful_shutdown=5,
         # TLS (https:// and wss://), e.g. to try a connector against a certificate it must trust.
-        ssl_certfile=str(ssl_certfile) if ssl_certfile else None, ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
     )
     return uvicorn.Server(uv_config)
 
 
-def serve(config: PlatformConfig, log_level: str = "warning", ssl_certfile: Path | None = None,
-          ssl_keyfile: Path | None = None) -> None:
+def serve(
+    config: PlatformConfig,
+    log_level: str = "warning",
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+) -> None:
     """Bind, announce, serve until SIGINT/SIGTERM (foreground)."""
     sock = bind_socket(config.host, config.port)
     server = _server(config, log_level, ssl_certfile, ssl_keyfile)
@@ -135,7 +154,9 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def run_in_thread(config: PlatformConfig, log_level: str = "warning", timeout: float = 20.0) -> tuple[str, Callable[[], None]]:
+def run_in_thread(
+    config: PlatformConfig, log_level: str = "warning", timeout: float = 20.0
+) -> tuple[str, Callable[[], None]]:
     """Serve in a background thread (for `edge-connector dev`); returns `(url, stop)` once it accepts requests."""
     sock = bind_socket(config.host, config.port)
     server = _server(config, log_level)
@@ -176,19 +197,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=DEFAULT_HOST, help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8000; 0 = any free port)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="state directory (default ./.mock-platform)")
-    parser.add_argument("--jwt-secret", default=None,
-                        help="HS256 secret (default: generated once into the data directory)")
-    parser.add_argument("--dev", dest="dev", action="store_true", default=None,
-                        help="enable dev tokens and fault injection (default: on for loopback hosts only)")
+    parser.add_argument(
+        "--jwt-secret", default=None, help="HS256 secret (default: generated once into the data directory)"
+    )
+    parser.add_argument(
+        "--dev",
+        dest="dev",
+        action="store_true",
+        default=None,
+        help="enable dev tokens and fault injection (default: on for loopback hosts only)",
+    )
     parser.add_argument("--no-dev", dest="dev", action="store_false")
-    parser.add_argument("--heartbeat", type=float, default=None, metavar="SECONDS",
-                        help="WebSocket ping interval announced to connectors (default 30)")
-    parser.add_argument("--deployment-token-ttl", type=int, default=None, metavar="SECONDS",
-                        help="lifetime of deployment tokens from /oauth/token (default 3600); connectors refresh "
-                             "them on the open link before they expire")
-    parser.add_argument("--handshake-rate", type=float, default=None, metavar="PER_SECOND",
-                        help="connector handshakes admitted per second; faster arrivals are refused 503 with "
-                             "a Retry-After spread over the backlog (default 2000)")
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="WebSocket ping interval announced to connectors (default 30)",
+    )
+    parser.add_argument(
+        "--deployment-token-ttl",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="lifetime of deployment tokens from /oauth/token (default 3600); connectors refresh "
+        "them on the open link before they expire",
+    )
+    parser.add_argument(
+        "--handshake-rate",
+        type=float,
+        default=None,
+        metavar="PER_SECOND",
+        help="connector handshakes admitted per second; faster arrivals are refused 503 with "
+        "a Retry-After spread over the backlog (default 2000)",
+    )
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--ssl-certfile", type=Path, default=None, help="serve https/wss with this PEM certificate")
     parser.add_argument("--ssl-keyfile", type=Path, default=None, help="the certificate's PEM private key")
@@ -198,8 +240,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        config = build_config(args.host, args.port, args.data, args.jwt_secret, args.dev, args.heartbeat,
-                              args.deployment_token_ttl, handshake_rate=args.handshake_rate)
+        config = build_config(
+            args.host,
+            args.port,
+            args.data,
+            args.jwt_secret,
+            args.dev,
+            args.heartbeat,
+            args.deployment_token_ttl,
+            handshake_rate=args.handshake_rate,
+        )
         if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
             raise ValueError("--ssl-certfile and --ssl-keyfile go together: give both, or neither")
         for option, path in (("--ssl-certfile", args.ssl_certfile), ("--ssl-keyfile", args.ssl_keyfile)):
@@ -212,8 +262,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         serve(config, args.log_level, args.ssl_certfile, args.ssl_keyfile)
     except OSError as exc:
-        print(f"Error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
-              "Choose another --port, or stop what is using it.", file=sys.stderr)
+        print(
+            f"Error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
+            "Choose another --port, or stop what is using it.",
+            file=sys.stderr,
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         pass

@@ -55,8 +55,12 @@ def _number(body: dict[str, Any], key: str, *, integer: bool) -> Any:
     return value
 
 
-@router.post("/disconnect", response_model=SimDisconnectResult, openapi_extra=documented_body(SimDisconnectRequest, required=False),
-             responses=error_responses(404, 422, *AUTH_ERRORS))
+@router.post(
+    "/disconnect",
+    response_model=SimDisconnectResult,
+    openapi_extra=documented_body(SimDisconnectRequest, required=False),
+    responses=error_responses(404, 422, *AUTH_ERRORS),
+)
 async def disconnect(request: Request, principal: Principal = Depends(current_user)) -> Response:
     body = await _body(request)
     deployment_id = body.get("deploymentId")
@@ -75,24 +79,36 @@ async def disconnect(request: Request, principal: Principal = Depends(current_us
     return _json({"disconnected": count})
 
 
-@router.post("/reject", response_model=SimRejectResult, openapi_extra=documented_body(SimRejectRequest),
-             responses=error_responses(404, 422, *AUTH_ERRORS))
+@router.post(
+    "/reject",
+    response_model=SimRejectResult,
+    openapi_extra=documented_body(SimRejectRequest),
+    responses=error_responses(404, 422, *AUTH_ERRORS),
+)
 async def reject(request: Request, principal: Principal = Depends(current_user)) -> Response:
     count = _number(await _body(request), "count", integer=True)
     hub_of(request).sim(principal.org_id).reject_next = count
     return _json({"rejectNext": count})
 
 
-@router.post("/latency", response_model=SimLatencyResult, openapi_extra=documented_body(SimLatencyRequest),
-             responses=error_responses(404, 422, *AUTH_ERRORS))
+@router.post(
+    "/latency",
+    response_model=SimLatencyResult,
+    openapi_extra=documented_body(SimLatencyRequest),
+    responses=error_responses(404, 422, *AUTH_ERRORS),
+)
 async def latency(request: Request, principal: Principal = Depends(current_user)) -> Response:
     ms = _number(await _body(request), "ms", integer=False)
     hub_of(request).sim(principal.org_id).latency_ms = float(ms)
     return _json({"latencyMs": ms})
 
 
-@router.post("/pushes", response_model=SimPushesResult, openapi_extra=documented_body(SimPushesRequest),
-             responses=error_responses(404, 422, *AUTH_ERRORS))
+@router.post(
+    "/pushes",
+    response_model=SimPushesResult,
+    openapi_extra=documented_body(SimPushesRequest),
+    responses=error_responses(404, 422, *AUTH_ERRORS),
+)
 async def pushes(request: Request, principal: Principal = Depends(current_user)) -> Response:
     enabled = (await _body(request)).get("enabled")
     if not isinstance(enabled, bool):

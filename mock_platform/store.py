@@ -260,16 +260,22 @@ class Store:
             if not db.execute("SELECT 1 FROM users WHERE sub = ?", (sub,)).fetchone():
                 db.execute("INSERT INTO users (sub, email, created_at) VALUES (?, ?, ?)", (sub, email, utc_now()))
             if not org_id:
-                row = db.execute("SELECT org_id FROM memberships WHERE sub = ? ORDER BY rowid LIMIT 1", (sub,)).fetchone()
+                row = db.execute(
+                    "SELECT org_id FROM memberships WHERE sub = ? ORDER BY rowid LIMIT 1", (sub,)
+                ).fetchone()
                 org_id = row["org_id"] if row else personal_org_id(email)
             if not db.execute("SELECT 1 FROM orgs WHERE id = ?", (org_id,)).fetchone():
                 db.execute("INSERT INTO orgs (id, created_at) VALUES (?, ?)", (org_id, utc_now()))
                 db.execute("INSERT INTO memberships (sub, org_id, role) VALUES (?, ?, 'owner')", (sub, org_id))
             elif not db.execute("SELECT 1 FROM memberships WHERE sub = ? AND org_id = ?", (sub, org_id)).fetchone():
-                invite = db.execute("SELECT role FROM invites WHERE org_id = ? AND email = ?", (org_id, email)).fetchone()
+                invite = db.execute(
+                    "SELECT role FROM invites WHERE org_id = ? AND email = ?", (org_id, email)
+                ).fetchone()
                 if invite is None:
                     raise NotAMember(org_id)
-                db.execute("INSERT INTO memberships (sub, org_id, role) VALUES (?, ?, ?)", (sub, org_id, invite["role"]))
+                db.execute(
+                    "INSERT INTO memberships (sub, org_id, role) VALUES (?, ?, ?)", (sub, org_id, invite["role"])
+                )
                 db.execute("DELETE FROM invites WHERE org_id = ? AND email = ?", (org_id, email))
             rows = db.execute("SELECT org_id, role FROM memberships WHERE sub = ? ORDER BY rowid", (sub,)).fetchall()
         orgs = {org_id: next(r["role"] for r in rows if r["org_id"] == org_id)}
@@ -319,7 +325,9 @@ class Store:
     def set_replicas(self, org_id: str, deployment_id: str, replicas: int) -> Deployment | None:
         """Change how many connectors may hold the deployment; None when it does not exist."""
         with self._transaction() as db:
-            db.execute("UPDATE deployments SET replicas = ? WHERE id = ? AND org_id = ?", (replicas, deployment_id, org_id))
+            db.execute(
+                "UPDATE deployments SET replicas = ? WHERE id = ? AND org_id = ?", (replicas, deployment_id, org_id)
+            )
         return self.get_deployment(org_id, deployment_id)
 
     def get_deployment(self, org_id: str, deployment_id: str) -> Deployment | None:
@@ -332,7 +340,9 @@ class Store:
 
     def delete_deployment(self, org_id: str, deployment_id: str) -> bool:
         with self._transaction() as db:
-            deleted = db.execute("DELETE FROM deployments WHERE id = ? AND org_id = ?", (deployment_id, org_id)).rowcount
+            deleted = db.execute(
+                "DELETE FROM deployments WHERE id = ? AND org_id = ?", (deployment_id, org_id)
+            ).rowcount
             if deleted:
                 db.execute("DELETE FROM assignments WHERE deployment_id = ?", (deployment_id,))
         return bool(deleted)
@@ -412,13 +422,23 @@ class Store:
                 (org_id, manifest.bundle),
             ).fetchone()
             sandbox = manifest.sandbox.to_wire()
-            record = BundleVersion(org_id, manifest.bundle, latest + 1, manifest.checksum, size, tools, utc_now(),
-                                   sandbox, archive_sha256)
+            record = BundleVersion(
+                org_id, manifest.bundle, latest + 1, manifest.checksum, size, tools, utc_now(), sandbox, archive_sha256
+            )
             db.execute(
                 "INSERT INTO bundle_versions (org_id, name, version, checksum, size, tools, created_at, sandbox,"
                 " archive_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (org_id, record.name, record.version, record.checksum, size, json.dumps(tools), record.created_at,
-                 json.dumps(sandbox), archive_sha256),
+                (
+                    org_id,
+                    record.name,
+                    record.version,
+                    record.checksum,
+                    size,
+                    json.dumps(tools),
+                    record.created_at,
+                    json.dumps(sandbox),
+                    archive_sha256,
+                ),
             )
         return record, True
 
@@ -472,7 +492,9 @@ class Store:
     def unassign(self, org_id: str, deployment_id: str) -> bool:
         with self._transaction() as db:
             return bool(
-                db.execute("DELETE FROM assignments WHERE deployment_id = ? AND org_id = ?", (deployment_id, org_id)).rowcount
+                db.execute(
+                    "DELETE FROM assignments WHERE deployment_id = ? AND org_id = ?", (deployment_id, org_id)
+                ).rowcount
             )
 
     def get_assignment(self, org_id: str, deployment_id: str) -> Assignment | None:
@@ -541,20 +563,31 @@ def personal_org_id(email: str) -> str:
 
 
 def _deployment(row: sqlite3.Row) -> Deployment:
-    return Deployment(row["id"], row["org_id"], row["name"], row["created_at"], row["secret_rotated_at"], row["replicas"])
+    return Deployment(
+        row["id"], row["org_id"], row["name"], row["created_at"], row["secret_rotated_at"], row["replicas"]
+    )
 
 
 def _bundle_version(row: sqlite3.Row) -> BundleVersion:
     return BundleVersion(
-        row["org_id"], row["name"], row["version"], row["checksum"], row["size"], json.loads(row["tools"]),
-        row["created_at"], json.loads(row["sandbox"] or "{}"), row["archive_sha256"],
+        row["org_id"],
+        row["name"],
+        row["version"],
+        row["checksum"],
+        row["size"],
+        json.loads(row["tools"]),
+        row["created_at"],
+        json.loads(row["sandbox"] or "{}"),
+        row["archive_sha256"],
     )
 
 
 def _tool_dict(tool: Any) -> dict[str, Any]:
     return {
-        "name": tool.name, "description": tool.description, "inputSchema": tool.inputSchema,
-        "outputSchema": tool.outputSchema, "timeoutMs": tool.timeoutMs, "entry": tool.entry,
+        "name": tool.name,
+        "description": tool.description,
+        "inputSchema": tool.inputSchema,
+        "outputSchema": tool.outputSchema,
+        "timeoutMs": tool.timeoutMs,
+        "entry": tool.entry,
     }
-
-

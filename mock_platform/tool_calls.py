@@ -53,9 +53,13 @@ def _call_request(raw: bytes) -> tuple[Any, str | None, int | None]:
 
 
 def arguments_too_large() -> ApiError:
-    error = ApiError(413, "arguments_too_large",
-                     f"The call body is over {MAX_CALL_BODY_BYTES:,} bytes; a tool's arguments must fit in one "
-                     "message to the connector (send a reference to large data instead)", limit=MAX_CALL_BODY_BYTES)
+    error = ApiError(
+        413,
+        "arguments_too_large",
+        f"The call body is over {MAX_CALL_BODY_BYTES:,} bytes; a tool's arguments must fit in one "
+        "message to the connector (send a reference to large data instead)",
+        limit=MAX_CALL_BODY_BYTES,
+    )
     error.headers = {"Connection": "close"}  # the rest of the body is not read
     return error
 
@@ -76,11 +80,16 @@ async def read_call_body(request: Request, limit: int = MAX_CALL_BODY_BYTES) -> 
 
 def deployment_not_found(deployment_id: str) -> ApiError:
     # Same answer for another org's deployment and for none at all (SPEC.md §9).
-    return ApiError(404, "deployment_not_found",
-                    f"Deployment {deployment_id!r} not found in your organization (edge-connector deployment list)")
+    return ApiError(
+        404,
+        "deployment_not_found",
+        f"Deployment {deployment_id!r} not found in your organization (edge-connector deployment list)",
+    )
 
 
-async def answer_call(request: Request, tool: str, principal: Principal | None = None) -> tuple[int, bytes, dict[str, str]]:
+async def answer_call(
+    request: Request, tool: str, principal: Principal | None = None
+) -> tuple[int, bytes, dict[str, str]]:
     """Status, JSON body and extra headers of one tool call, whatever happens."""
     try:
         principal = principal or await current_user(request)
@@ -89,8 +98,11 @@ async def answer_call(request: Request, tool: str, principal: Principal | None =
             result = await hub_of(request).call_tool(principal.org_id, tool, arguments, deployment_id, timeout_ms)
         except ApiError as failed:
             # Only a deployment that is not connected needs the store: the hot path stays free of it.
-            if (failed.code == "connector_unavailable" and deployment_id is not None
-                    and request.app.state.platform.store.get_deployment(principal.org_id, deployment_id) is None):
+            if (
+                failed.code == "connector_unavailable"
+                and deployment_id is not None
+                and request.app.state.platform.store.get_deployment(principal.org_id, deployment_id) is None
+            ):
                 raise deployment_not_found(deployment_id) from None
             raise
     except ApiError as refusal:
@@ -116,17 +128,29 @@ class CallFastPath:
                 # middleware inside it, Starlette has.
                 scope.setdefault("app", self.app)
                 status, body, headers = await answer_call(Request(scope, receive), unquote(match.group(1)))
-                await send({"type": "http.response.start", "status": status, "headers": [
-                    _JSON, (b"content-length", str(len(body)).encode()),
-                    *((k.lower().encode(), v.encode()) for k, v in headers.items())]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [
+                            _JSON,
+                            (b"content-length", str(len(body)).encode()),
+                            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
 
 
-@router.post("/api/tools/{tool}/call", response_model=ToolCallResult, tags=["tools"],
-             openapi_extra=documented_body(ToolCallRequest, required=False),
-             responses={**error_responses(400, *AUTH_ERRORS, 413), **tool_call_error_responses(404, 422, 502, 503, 504)})
+@router.post(
+    "/api/tools/{tool}/call",
+    response_model=ToolCallResult,
+    tags=["tools"],
+    openapi_extra=documented_body(ToolCallRequest, required=False),
+    responses={**error_responses(400, *AUTH_ERRORS, 413), **tool_call_error_responses(404, 422, 502, 503, 504)},
+)
 async def call_tool(tool: str, request: Request, principal: Principal = Depends(current_user)) -> Response:
     """Call a tool as an agent would (served by `CallFastPath` when the app installs it)."""
     status, body, headers = await answer_call(request, tool, principal)
@@ -139,5 +163,6 @@ async def recent_calls(
     limit: int = Query(50, ge=1, le=500),
     principal: Principal = Depends(current_user),
 ) -> Response:
-    return Response(orjson.dumps({"calls": hub_of(request).recent_calls(principal.org_id, limit)}),
-                    media_type="application/json")
+    return Response(
+        orjson.dumps({"calls": hub_of(request).recent_calls(principal.org_id, limit)}), media_type="application/json"
+    )

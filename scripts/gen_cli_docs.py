@@ -192,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = CLI_DOC.read_text(encoding="utf-8") if CLI_DOC.exists() else ""
         if current != page:
-            print(f"{CLI_DOC.relative_to(REPO)} is stale: run .venv/bin/python scripts/gen_cli_docs.py", file=sys.stderr)
+            print(
+                f"{CLI_DOC.relative_to(REPO)} is stale: run .venv/bin/python scripts/gen_cli_docs.py", file=sys.stderr
+            )
             return 1
         return 0
     CLI_DOC.parent.mkdir(parents=True, exist_ok=True)

@@ -37,16 +37,26 @@ def can_open_a_browser() -> bool:
 @auth_app.callback(invoke_without_command=True)
 def auth(
     ctx: typer.Context,
-    browser: bool = typer.Option(False, "--browser", help="Sign in in the browser; the token comes back to a loopback callback."),
-    token: str = typer.Option(None, "--token", help="Save a token: `--token -` reads it from stdin (keeps it out of shell history and `ps`); a literal token also works. Checked for shape, expiry and organization first."),
-    callback_port: int = typer.Option(0, "--callback-port", min=0, max=65535,
-                                      help="Fixed port for the loopback callback (for SSH port forwarding)."),
+    browser: bool = typer.Option(
+        False, "--browser", help="Sign in in the browser; the token comes back to a loopback callback."
+    ),
+    token: str = typer.Option(
+        None,
+        "--token",
+        help="Save a token: `--token -` reads it from stdin (keeps it out of shell history and `ps`); a literal token also works. Checked for shape, expiry and organization first.",
+    ),
+    callback_port: int = typer.Option(
+        0, "--callback-port", min=0, max=65535, help="Fixed port for the loopback callback (for SSH port forwarding)."
+    ),
     no_open: bool = typer.Option(False, "--no-open", help="Only print the sign-in URL; do not open a browser."),
-    platform: str = typer.Option(None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000)."),
+    platform: str = typer.Option(
+        None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Log in: `auth --browser`, or `auth --token -` with the token on stdin; see also `auth status` and `auth logout`."""
     from ..client import resolve_platform_url
+
     if ctx.invoked_subcommand is not None:
         return
     if browser and token:
@@ -78,12 +88,20 @@ def _token_from_stdin() -> str:
 def _save_checked(token: str, url: str, as_json: bool) -> None:
     from ..client import ENV_TOKEN, save_token
     from ..jwt_claims import check_usable, read_claims
+
     info = read_claims(token)
     check_usable(info)
     path = save_token(token, url)
     if as_json:
-        print_json({"saved": str(path), "sub": info.sub, "orgId": info.org_id, "expiresAt": info.expiry_iso(),
-                    "platformUrl": url})
+        print_json(
+            {
+                "saved": str(path),
+                "sub": info.sub,
+                "orgId": info.org_id,
+                "expiresAt": info.expiry_iso(),
+                "platformUrl": url,
+            }
+        )
     else:
         out.print(f"Logged in as {info.sub} (organization {info.org_id}), token valid until {info.expiry_iso()}.")
         out.print(f"Saved to {path} (mode 0600) for {url}.")
@@ -94,6 +112,7 @@ def _save_checked(token: str, url: str, as_json: bool) -> None:
 def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bool) -> None:
     from ..browser_login import CallbackServer, LoginTimeout
     from ..client import ENV_TOKEN, PlatformClient
+
     if not _interactive():
         raise CliError(
             "auth --browser needs an interactive terminal (no TTY, or CI=true)",
@@ -106,8 +125,10 @@ def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bo
     try:
         server = CallbackServer(state, port=callback_port)
     except OSError as exc:
-        raise CliError(f"Cannot listen for the login callback on 127.0.0.1:{callback_port} ({exc.strerror or exc})",
-                       "Choose another --callback-port, or leave it out to use any free port") from None
+        raise CliError(
+            f"Cannot listen for the login callback on 127.0.0.1:{callback_port} ({exc.strerror or exc})",
+            "Choose another --callback-port, or leave it out to use any free port",
+        ) from None
     with server:
         login_url = f"{url}/login?" + urlencode({"callback": server.callback_url, "state": state})
         err.print("Open this URL to sign in (your browser should open it now):", markup=False)
@@ -126,8 +147,10 @@ def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bo
         try:
             token = server.wait(timeout)
         except LoginTimeout:
-            raise CliError(f"Timed out after {timeout:.0f} seconds waiting for the browser sign-in",
-                           "Run edge-connector auth --browser again, or use edge-connector auth --token <token>") from None
+            raise CliError(
+                f"Timed out after {timeout:.0f} seconds waiting for the browser sign-in",
+                "Run edge-connector auth --browser again, or use edge-connector auth --token <token>",
+            ) from None
     _save_checked(token, url, as_json)
 
 
@@ -136,12 +159,20 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
     """Show the token the CLI would use: where it comes from, subject, organization, expiry."""
     from ..client import load_token, resolve_platform_url
     from ..jwt_claims import check_usable, read_claims
+
     stored = load_token()
     info = read_claims(stored.token)
     url = resolve_platform_url(None, Path.cwd())
-    data = {"source": stored.source, "sub": info.sub, "orgId": info.org_id, "orgs": info.orgs,
-            "deploymentId": info.deployment_id, "expiresAt": info.expiry_iso(), "expired": info.expired(),
-            "platformUrl": url}
+    data = {
+        "source": stored.source,
+        "sub": info.sub,
+        "orgId": info.org_id,
+        "orgs": info.orgs,
+        "deploymentId": info.deployment_id,
+        "expiresAt": info.expiry_iso(),
+        "expired": info.expired(),
+        "platformUrl": url,
+    }
     if as_json:
         print_json(data)
     else:
@@ -157,6 +188,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
 def logout(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Delete the saved token file."""
     from ..client import ENV_TOKEN, delete_token_file, token_file_path
+
     removed = delete_token_file()
     if as_json:
         print_json({"removed": str(removed) if removed else None})

@@ -30,7 +30,9 @@ def _print_commands(result: os_autostart.AutostartResult) -> None:
     for command in result.ran:
         err.print(f"Ran: {command}", markup=False)
     if result.to_run:
-        err.print("Run this to apply it now:" if len(result.to_run) == 1 else "Run these to apply it now:", markup=False)
+        err.print(
+            "Run this to apply it now:" if len(result.to_run) == 1 else "Run these to apply it now:", markup=False
+        )
         for command in result.to_run:
             err.print(f"  {command}", markup=False)
 
@@ -39,6 +41,7 @@ def _print_commands(result: os_autostart.AutostartResult) -> None:
 def enable(directory: Path = DIR_OPTION) -> None:
     """Write the autostart entry for DIR and its private environment file, then activate it."""
     from edge_runtime import autostart as os_autostart
+
     try:
         result = os_autostart.enable(directory)
     except os_autostart.AutostartError as exc:
@@ -54,9 +57,14 @@ def disable(
 ) -> None:
     """Deactivate and remove the autostart entry (the environment file stays in the install dir)."""
     from edge_runtime import autostart as os_autostart
+
     try:
         current = os_autostart.status()
-        if directory is not None and current.install_dir and Path(current.install_dir) != directory.expanduser().resolve():
+        if (
+            directory is not None
+            and current.install_dir
+            and Path(current.install_dir) != directory.expanduser().resolve()
+        ):
             raise CliError(
                 f"Autostart is enabled for {current.install_dir}, not {directory.expanduser().resolve()}",
                 f"run `edge-connector autostart disable --dir {current.install_dir}` to remove it",
@@ -78,6 +86,7 @@ def status(
 ) -> None:
     """Show whether autostart is enabled, for which directory, and whether its env file is private."""
     from edge_runtime import autostart as os_autostart
+
     try:
         state = os_autostart.status(directory.expanduser().resolve())
     except os_autostart.AutostartError as exc:
@@ -101,7 +110,9 @@ def status(
     if state.env_file:
         out.print(f"Env file   {state.env_file}", markup=False)
     if state.env_file_private is False:
-        out.print(f"Warning: {state.env_file} is readable by other users; run: chmod 600 {state.env_file}", markup=False)
+        out.print(
+            f"Warning: {state.env_file} is readable by other users; run: chmod 600 {state.env_file}", markup=False
+        )
     if state.disabled_by_env:
         out.print("EC_DISABLE_AUTOSTART=1 is set: enable/disable are refused here.", markup=False)
 

@@ -18,6 +18,7 @@ def run_build(project_dir: Path, out_dir: Path | None = None) -> BuildResult:
     """Build, turning a `BuildError` into the CLI's one-line failure (also used by `upload` and `dev`)."""
     from bundler.build import build_project
     from bundler.errors import BuildError
+
     try:
         return build_project(project_dir, out_dir, announce=lambda line: err.print(line, markup=False))
     except BuildError as exc:
@@ -28,6 +29,7 @@ def print_result(result: BuildResult) -> None:
     from rich.table import Table
 
     from bundler.size_report import human_bytes
+
     table = Table(title=f"Bundle {result.manifest.bundle}", title_justify="left")
     table.add_column("Tool")
     table.add_column("Source")

@@ -10,8 +10,9 @@ from ..console import out, print_json
 from ..errors import UsageError
 from .deployment import JSON_OPTION, PLATFORM_OPTION
 
-bundle_app = typer.Typer(help="List bundles and choose the org default and per-deployment assignments.",
-                         no_args_is_help=True)
+bundle_app = typer.Typer(
+    help="List bundles and choose the org default and per-deployment assignments.", no_args_is_help=True
+)
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:
@@ -19,7 +20,9 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     head, sep, tail = ref.rpartition("@")
     if sep and head and head != "@":
         if not tail.isdigit() or int(tail) < 1:
-            raise UsageError(f"Version in {ref!r} must be a positive integer", "Write NAME or NAME@VERSION, e.g. my-tools@3")
+            raise UsageError(
+                f"Version in {ref!r} must be a positive integer", "Write NAME or NAME@VERSION, e.g. my-tools@3"
+            )
         return head, int(tail)
     if not ref:
         raise UsageError("A bundle name is required", "Write NAME or NAME@VERSION")
@@ -40,6 +43,7 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     from bundler.size_report import human_bytes
 
     from ..client import connect
+
     with connect(platform, Path.cwd()) as client:
         data = client.get("/api/bundles")
     if as_json:
@@ -58,23 +62,36 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
             users = []
             if default and default["name"] == bundle["name"] and default.get("resolvedVersion") == v["version"]:
                 users.append("org default")
-            users += [a.get("deploymentName") or a["deploymentId"] for a in assignments
-                      if a["name"] == bundle["name"] and a.get("resolvedVersion") == v["version"]]
-            table.add_row(bundle["name"], str(v["version"]), human_bytes(v["size"]),
-                          ", ".join(t["name"] for t in v["tools"]), _asks_for(v), v["checksum"][:19] + "…",
-                          v.get("createdAt") or "", ", ".join(users))
+            users += [
+                a.get("deploymentName") or a["deploymentId"]
+                for a in assignments
+                if a["name"] == bundle["name"] and a.get("resolvedVersion") == v["version"]
+            ]
+            table.add_row(
+                bundle["name"],
+                str(v["version"]),
+                human_bytes(v["size"]),
+                ", ".join(t["name"] for t in v["tools"]),
+                _asks_for(v),
+                v["checksum"][:19] + "…",
+                v.get("createdAt") or "",
+                ", ".join(users),
+            )
     out.print(table)
     if default:
         out.print(f"Org default: {_shown(default['name'], default['version'], default.get('resolvedVersion'))}")
     else:
         out.print("Org default: (none) — set one with: edge-connector bundle set-default NAME")
     for a in assignments:
-        out.print(f"Deployment {a['deploymentId']} ({a.get('deploymentName') or ''}): "
-                  f"{_shown(a['name'], a['version'], a.get('resolvedVersion'))}")
+        out.print(
+            f"Deployment {a['deploymentId']} ({a.get('deploymentName') or ''}): "
+            f"{_shown(a['name'], a['version'], a.get('resolvedVersion'))}"
+        )
 
 
 def _asks_for(version: dict) -> str:
     from edge_protocol.sandbox import SandboxError, SandboxRequest
+
     try:
         return SandboxRequest.from_wire(version.get("sandbox")).summary()
     except SandboxError:
@@ -82,11 +99,15 @@ def _asks_for(version: dict) -> str:
 
 
 @bundle_app.command("set-default")
-def set_default(ref: str = typer.Argument(..., metavar="NAME[@VERSION]", help="Without a version it tracks the newest."),
-                platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+def set_default(
+    ref: str = typer.Argument(..., metavar="NAME[@VERSION]", help="Without a version it tracks the newest."),
+    platform: str = PLATFORM_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Make a bundle the org default (what deployments without their own assignment run)."""
     from ..client import connect
     from ..secret_warnings import warn_missing, with_missing
+
     name, version = parse_ref(ref)
     with connect(platform, Path.cwd()) as client:
         data = client.put("/api/bundles/default", {"name": name, "version": version})
@@ -99,12 +120,16 @@ def set_default(ref: str = typer.Argument(..., metavar="NAME[@VERSION]", help="W
 
 
 @bundle_app.command("assign")
-def assign(deployment_id: str = typer.Argument(..., metavar="DEPLOYMENT_ID"),
-           ref: str = typer.Argument(..., metavar="NAME[@VERSION]", help="Without a version it tracks the newest."),
-           platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+def assign(
+    deployment_id: str = typer.Argument(..., metavar="DEPLOYMENT_ID"),
+    ref: str = typer.Argument(..., metavar="NAME[@VERSION]", help="Without a version it tracks the newest."),
+    platform: str = PLATFORM_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Assign a bundle to one deployment (overrides the org default)."""
     from ..client import connect
     from ..secret_warnings import warn_missing, with_missing
+
     name, version = parse_ref(ref)
     with connect(platform, Path.cwd()) as client:
         data = client.put(f"/api/deployments/{deployment_id}/bundle", {"name": name, "version": version})
@@ -117,10 +142,14 @@ def assign(deployment_id: str = typer.Argument(..., metavar="DEPLOYMENT_ID"),
 
 
 @bundle_app.command("unassign")
-def unassign(deployment_id: str = typer.Argument(..., metavar="DEPLOYMENT_ID"),
-             platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+def unassign(
+    deployment_id: str = typer.Argument(..., metavar="DEPLOYMENT_ID"),
+    platform: str = PLATFORM_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Remove a deployment's own assignment; it falls back to the org default."""
     from ..client import connect
+
     with connect(platform, Path.cwd()) as client:
         data = client.delete(f"/api/deployments/{deployment_id}/bundle")
     if as_json:

@@ -24,7 +24,9 @@ def parse_arguments(text: str | None) -> object:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise UsageError(f"The arguments are not valid JSON ({exc})", "Pass an object, e.g. '{\"city\": \"Paris\"}'") from None
+        raise UsageError(
+            f"The arguments are not valid JSON ({exc})", 'Pass an object, e.g. \'{"city": "Paris"}\''
+        ) from None
 
 
 def call(
@@ -38,6 +40,7 @@ def call(
 ) -> None:
     """Call a tool through the platform and print its output; a tool error prints its code and message, exit 1."""
     from ..client import connect
+
     body: dict = {"arguments": parse_arguments(arguments)}
     if deployment:
         body["deploymentId"] = deployment
@@ -60,6 +63,7 @@ def call(
 
 def _failure(status: int, body: object, url: str, as_json: bool) -> CliError:
     from ..client import refusal_to_cli_error
+
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or error.get("code") in _AUTH_CODES:
         return refusal_to_cli_error(status, body, url)

@@ -8,13 +8,20 @@ import typer
 
 from ..console import err, out, print_json
 
-deployment_app = typer.Typer(help="Create and manage deployments (DEPLOYMENT_ID / DEPLOYMENT_SECRET).",
-                             no_args_is_help=True)
+deployment_app = typer.Typer(
+    help="Create and manage deployments (DEPLOYMENT_ID / DEPLOYMENT_SECRET).", no_args_is_help=True
+)
 
-PLATFORM_OPTION = typer.Option(None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000).")
+PLATFORM_OPTION = typer.Option(
+    None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000)."
+)
 JSON_OPTION = typer.Option(False, "--json", help="Print as JSON.")
-PROJECT_OPTION = typer.Option(None, "--project", help="The tool project whose running `edge-connector dev` session to use "
-                              "when no --platform or token is given (default: the one the current directory is in).")
+PROJECT_OPTION = typer.Option(
+    None,
+    "--project",
+    help="The tool project whose running `edge-connector dev` session to use "
+    "when no --platform or token is given (default: the one the current directory is in).",
+)
 #: SPEC.md §14: how many connectors may hold one deployment at once.
 MIN_REPLICAS, MAX_REPLICAS = 1, 100
 _REPLICAS_HELP = "How many connectors may hold this deployment at once (1..100); more are refused 409."
@@ -31,11 +38,15 @@ def _print_secret(data: dict, as_json: bool, verb: str) -> None:
 
 
 @deployment_app.command("create")
-def create(name: str = typer.Argument(..., help="A name for the deployment (e.g. the host it runs on)."),
-           replicas: int = typer.Option(1, "--replicas", min=MIN_REPLICAS, max=MAX_REPLICAS, help=_REPLICAS_HELP),
-           platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+def create(
+    name: str = typer.Argument(..., help="A name for the deployment (e.g. the host it runs on)."),
+    replicas: int = typer.Option(1, "--replicas", min=MIN_REPLICAS, max=MAX_REPLICAS, help=_REPLICAS_HELP),
+    platform: str = PLATFORM_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Create a deployment and print its DEPLOYMENT_ID and DEPLOYMENT_SECRET (the secret only once)."""
     from ..client import connect
+
     with connect(platform, Path.cwd()) as client:
         data = client.post("/api/deployments", {"name": name, "replicas": replicas})
     _print_secret(data, as_json, "Created")
@@ -44,18 +55,24 @@ def create(name: str = typer.Argument(..., help="A name for the deployment (e.g.
 
 
 @deployment_app.command("update")
-def update(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
-           replicas: int = typer.Option(..., "--replicas", min=MIN_REPLICAS, max=MAX_REPLICAS, help=_REPLICAS_HELP),
-           platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+def update(
+    deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
+    replicas: int = typer.Option(..., "--replicas", min=MIN_REPLICAS, max=MAX_REPLICAS, help=_REPLICAS_HELP),
+    platform: str = PLATFORM_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Change a deployment's settings: how many connectors (replicas) may hold it at once."""
     from ..client import connect
+
     with connect(platform, Path.cwd()) as client:
         data = client.patch(f"/api/deployments/{deployment_id}", {"replicas": replicas})
     if as_json:
         print_json(data)
     else:
-        out.print(f"Deployment {data['deploymentId']} ({data['name']}) now takes up to {data['replicas']} "
-                  f"connector{'s' if data['replicas'] != 1 else ''} at once.")
+        out.print(
+            f"Deployment {data['deploymentId']} ({data['name']}) now takes up to {data['replicas']} "
+            f"connector{'s' if data['replicas'] != 1 else ''} at once."
+        )
 
 
 @deployment_app.command("list")
@@ -64,6 +81,7 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
     from rich.table import Table
 
     from ..client import connect
+
     with connect(platform, Path.cwd()) as client:
         data = client.get("/api/deployments")
     if as_json:
@@ -78,7 +96,7 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
         table.add_column(column)
     for d in data["deployments"]:
         assignment = d.get("assignment")
-        assigned = (f"{assignment['name']}@{assignment['version'] or 'latest'}" if assignment else "(org default)")
+        assigned = f"{assignment['name']}@{assignment['version'] or 'latest'}" if assignment else "(org default)"
         resolved = d.get("resolvedBundle")
         runs = f"{resolved['name']}@{resolved['version']}" if resolved else "(nothing assigned)"
         table.add_row(d["deploymentId"], d["name"], str(d.get("replicas", 1)), assigned, runs, d["createdAt"])
@@ -86,19 +104,27 @@ def list_(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
 
 
 @deployment_app.command("rotate-secret")
-def rotate_secret(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
-                  platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+def rotate_secret(
+    deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
+    platform: str = PLATFORM_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Issue a new DEPLOYMENT_SECRET; the old one stops working at once."""
     from ..client import connect
+
     with connect(platform, Path.cwd()) as client:
         _print_secret(client.post(f"/api/deployments/{deployment_id}/rotate-secret"), as_json, "Rotated the secret of")
 
 
 @deployment_app.command("delete")
-def delete(deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
-           platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> None:
+def delete(
+    deployment_id: str = typer.Argument(..., metavar="ID", help="The DEPLOYMENT_ID."),
+    platform: str = PLATFORM_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Delete a deployment: its credentials and tokens stop working and its connector is dropped."""
     from ..client import connect
+
     with connect(platform, Path.cwd()) as client:
         client.delete(f"/api/deployments/{deployment_id}")
     if as_json:

@@ -19,11 +19,17 @@ def register(app: typer.Typer) -> None:
             None, "--platform", help="Use this platform (in dev mode) instead of starting an embedded one."
         ),
         port: int = typer.Option(
-            DEFAULT_PLATFORM_PORT, "--port", min=1, max=65535,
+            DEFAULT_PLATFORM_PORT,
+            "--port",
+            min=1,
+            max=65535,
             help="Port of the embedded platform; when taken, the next free one (said in one line).",
         ),
         health_port: int = typer.Option(
-            DEFAULT_HEALTH_PORT, "--health-port", min=1, max=65535,
+            DEFAULT_HEALTH_PORT,
+            "--health-port",
+            min=1,
+            max=65535,
             help="The runtime's health port; when taken, the next free one (said in one line).",
         ),
     ) -> None:
@@ -35,11 +41,13 @@ def register(app: typer.Typer) -> None:
 
         session = DevSession(dir, platform_url=platform, echo=echo, port=port, health_port=health_port)
         import asyncio  # here, not at the top: `--help` need not load it
+
         asyncio.run(_run(session))
 
 
 async def _run(session) -> None:
     import asyncio  # here, not at the top: `--help` need not load it
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:

@@ -13,6 +13,7 @@ from ..errors import CliError, UsageError
 
 def _npm_install(project: Path) -> None:
     from bundler.node import NodeNotFound, node_env, npm_command
+
     try:
         command = [*npm_command(), "install", "--no-audit", "--no-fund"]
     except NodeNotFound as exc:
@@ -32,11 +33,14 @@ def init(
     template: str = typer.Option("ts", "--template", help="Project language: ts or js."),
     name: str = typer.Option(None, "--name", help="Bundle name (default: the folder's name)."),
     no_install: bool = typer.Option(False, "--no-install", help="Skip `npm install`."),
-    force: bool = typer.Option(False, "--force", help="Write into a non-empty folder (template files are overwritten)."),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a non-empty folder (template files are overwritten)."
+    ),
 ) -> None:
     """Scaffold a tool project with one working example tool and its test."""
     from bundler.errors import BuildError
     from bundler.scaffold import TEMPLATES, name_from_folder, scaffold_project
+
     if template not in TEMPLATES:
         raise UsageError(f"unknown template {template!r}", f"Use --template {' or --template '.join(TEMPLATES)}")
     bundle_name = name or name_from_folder(directory)

@@ -25,8 +25,12 @@ def register(app: typer.Typer) -> None:
         platform: str | None = PLATFORM_OPTION,
         project: Path | None = PROJECT_OPTION,
         workers: int = typer.Option(1, "--workers", min=1, max=32, help="Node.js workers for local tools."),
-        watch: bool = typer.Option(True, "--watch/--no-watch", help="Rebuild on save and tell the client (local mode)."),
-        log_level: str = typer.Option("INFO", "--log-level", help="Log level of the stderr log (DEBUG, INFO, WARNING, ERROR)."),
+        watch: bool = typer.Option(
+            True, "--watch/--no-watch", help="Rebuild on save and tell the client (local mode)."
+        ),
+        log_level: str = typer.Option(
+            "INFO", "--log-level", help="Log level of the stderr log (DEBUG, INFO, WARNING, ERROR)."
+        ),
     ) -> None:
         """Serve tools to an MCP client (Claude Desktop, Cursor, VS Code…) over stdio; logs go to stderr."""
         from edge_runtime.logs import configure
@@ -45,6 +49,7 @@ def register(app: typer.Typer) -> None:
 def _run(server) -> None:
     async def main() -> None:
         import asyncio  # here, not at the top: `--help` need not load it
+
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -54,5 +59,6 @@ def _run(server) -> None:
         await server.run()
 
     import asyncio  # here, not at the top: `--help` need not load it
+
     asyncio.run(main())
     logging.getLogger("edge_cli.mcp").info("MCP server stopped")

@@ -10,7 +10,9 @@ from ..console import out, print_json
 
 org_app = typer.Typer(help="Invite people to your organization and list its members.", no_args_is_help=True)
 
-PLATFORM_OPTION = typer.Option(None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000).")
+PLATFORM_OPTION = typer.Option(
+    None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000)."
+)
 JSON_OPTION = typer.Option(False, "--json", help="Print as JSON.")
 
 
@@ -23,6 +25,7 @@ def invite(
 ) -> None:
     """Invite EMAIL: they become a member when they next sign in to this organization (owners only)."""
     from ..client import connect
+
     if role not in ("member", "owner"):
         raise typer.BadParameter("use member or owner", param_hint="--role")
     with connect(platform, Path.cwd()) as client:
@@ -40,6 +43,7 @@ def members(platform: str = PLATFORM_OPTION, as_json: bool = JSON_OPTION) -> Non
     from rich.table import Table
 
     from ..client import connect
+
     with connect(platform, Path.cwd()) as client:
         data = client.get("/api/org/members")
     if as_json:

@@ -16,18 +16,28 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port (0 = any free port)."),
     data: Path = typer.Option(Path(".mock-platform"), "--data", help="State directory (SQLite + archives)."),
-    jwt_secret: str = typer.Option(None, "--jwt-secret", envvar="EC_JWT_SECRET",
-                                   help="HS256 secret (default: generated once into the data directory).",
-                                   show_envvar=True),
-    dev: bool = typer.Option(None, "--dev/--no-dev",
-                             help="Dev tokens and fault injection (default: on for loopback hosts only)."),
+    jwt_secret: str = typer.Option(
+        None,
+        "--jwt-secret",
+        envvar="EC_JWT_SECRET",
+        help="HS256 secret (default: generated once into the data directory).",
+        show_envvar=True,
+    ),
+    dev: bool = typer.Option(
+        None, "--dev/--no-dev", help="Dev tokens and fault injection (default: on for loopback hosts only)."
+    ),
     heartbeat: float = typer.Option(None, "--heartbeat", help="WebSocket ping interval in seconds (default 30)."),
     deployment_token_ttl: int = typer.Option(
-        None, "--deployment-token-ttl", metavar="SECONDS",
-        help="Lifetime of deployment tokens (default 3600); connectors refresh them on the open link."),
-    handshake_rate: float = typer.Option(None, "--handshake-rate",
-                                         help="Connector handshakes admitted per second; faster ones get 503 + "
-                                              "Retry-After (default 2000)."),
+        None,
+        "--deployment-token-ttl",
+        metavar="SECONDS",
+        help="Lifetime of deployment tokens (default 3600); connectors refresh them on the open link.",
+    ),
+    handshake_rate: float = typer.Option(
+        None,
+        "--handshake-rate",
+        help="Connector handshakes admitted per second; faster ones get 503 + Retry-After (default 2000).",
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="critical, error, warning, info or debug."),
     ssl_certfile: Path = typer.Option(None, "--ssl-certfile", help="Serve https/wss with this PEM certificate."),
     ssl_keyfile: Path = typer.Option(None, "--ssl-keyfile", help="The certificate's PEM private key."),
@@ -36,8 +46,9 @@ def serve(
     from mock_platform import serve as server
 
     try:
-        config = server.build_config(host, port, data, jwt_secret, dev, heartbeat, deployment_token_ttl,
-                                     handshake_rate=handshake_rate)
+        config = server.build_config(
+            host, port, data, jwt_secret, dev, heartbeat, deployment_token_ttl, handshake_rate=handshake_rate
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if (ssl_certfile is None) != (ssl_keyfile is None):
@@ -48,8 +59,9 @@ def serve(
     try:
         server.serve(config, log_level, ssl_certfile, ssl_keyfile)
     except OSError as exc:
-        raise CliError(f"Cannot listen on {host}:{port} ({exc.strerror or exc})",
-                       "Choose another --port, or stop what is using it") from None
+        raise CliError(
+            f"Cannot listen on {host}:{port} ({exc.strerror or exc})", "Choose another --port, or stop what is using it"
+        ) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -64,6 +64,7 @@ def put(
 ) -> None:
     """Set a secret. The value is read from stdin (or a prompt without echo), never from the command line."""
     from ..client import connect
+
     value = read_value(name)
     with connect(platform, project or Path.cwd(), dev=True) as client:
         data = client.put(
@@ -76,12 +77,17 @@ def put(
 
 
 @secret_app.command("list")
-def list_(deployment: str = DEPLOYMENT_OPTION, platform: str = PLATFORM_OPTION, project: Path = PROJECT_OPTION,
-          as_json: bool = JSON_OPTION) -> None:
+def list_(
+    deployment: str = DEPLOYMENT_OPTION,
+    platform: str = PLATFORM_OPTION,
+    project: Path = PROJECT_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Names, scopes and update times (never values)."""
     from rich.table import Table
 
     from ..client import connect
+
     with connect(platform, project or Path.cwd(), dev=True) as client:
         data = client.get("/api/secrets", **({"deploymentId": deployment} if deployment else {}))
     if as_json:
@@ -110,6 +116,7 @@ def delete(
 ) -> None:
     """Delete a secret; tools that require it fail with missing_secret until it is set again."""
     from ..client import connect
+
     path = f"/api/secrets/{name}" + (f"?deploymentId={deployment}" if deployment else "")
     with connect(platform, project or Path.cwd(), dev=True) as client:
         client.delete(path)
@@ -127,6 +134,7 @@ def bulk(
     """Set every secret of a dotenv file (e.g. a .dev.vars) in one go."""
     from ..client import connect
     from ..dotenv_file import DotenvError, read_secrets_file
+
     if not file.is_file():
         raise CliError(f"No file at {file}", "Pass a dotenv file of NAME=value lines")
     try:

@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
     def status(
         port: int | None = typer.Option(None, "--port", help="Health port of the runtime [HEALTH_PORT]."),
         host: str | None = typer.Option(None, "--host", help="Health host of the runtime [HEALTH_HOST]."),
-        dir: Path | None = typer.Option(None, "--dir", help="Installation directory (finds the port of the runtime running there)."),
+        dir: Path | None = typer.Option(
+            None, "--dir", help="Installation directory (finds the port of the runtime running there)."
+        ),
         project: Path | None = PROJECT_OPTION,
         as_json: bool = typer.Option(False, "--json", help="Print the raw /statusz JSON."),
     ) -> None:
@@ -70,8 +72,10 @@ def _fetch(url: str) -> dict[str, Any]:
     try:
         response = httpx.get(url, timeout=5)
     except httpx.HTTPError:
-        raise CliError(f"No edge runtime answered at {url}",
-                       "Start one with `edge-connector start`, or pass --port (or --dir) of the running runtime") from None
+        raise CliError(
+            f"No edge runtime answered at {url}",
+            "Start one with `edge-connector start`, or pass --port (or --dir) of the running runtime",
+        ) from None
     if response.status_code != 200:
         raise CliError(f"{url} answered HTTP {response.status_code}", "Is that port really the runtime's HEALTH_PORT?")
     try:
@@ -105,16 +109,20 @@ def _print(data: dict[str, Any], url: str) -> None:
         if sync.get("noBundleAssigned"):
             out.print("  [yellow]No bundle assigned[/]: run `edge-connector bundle set-default NAME`")
     executor = data.get("executor") or {}
-    out.print(f"  workers      {executor.get('workers', 0)} running, {executor.get('inFlight', 0)} calls in flight"
-              f" (max {executor.get('maxConcurrency', '?')})")
+    out.print(
+        f"  workers      {executor.get('workers', 0)} running, {executor.get('inFlight', 0)} calls in flight"
+        f" (max {executor.get('maxConcurrency', '?')})"
+    )
     tools = data.get("tools") or []
     if tools:
         out.print("  tools")
         width = max(len(t.get("name", "")) for t in tools)
         for tool in tools:
             avg = tool.get("avgDurationMs")
-            out.print(f"    {tool.get('name', ''):<{width}}  {tool.get('calls', 0)} calls, {tool.get('errors', 0)} errors"
-                      + (f", avg {avg} ms" if avg is not None else ""))
+            out.print(
+                f"    {tool.get('name', ''):<{width}}  {tool.get('calls', 0)} calls, {tool.get('errors', 0)} errors"
+                + (f", avg {avg} ms" if avg is not None else "")
+            )
 
 
 def _bundle(bundle: dict[str, Any]) -> str:

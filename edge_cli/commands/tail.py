@@ -54,8 +54,11 @@ def tail(
     from edge_protocol.tail import TAIL_PATH, TailFilter
 
     from ..client import connect
+
     tail_filter = TailFilter(deployment or None, tool or None, status.value if status else None)
-    with connect(platform, project or Path.cwd(), dev=True) as client:  # the CLI's URL and token rules, as every command
+    with connect(
+        platform, project or Path.cwd(), dev=True
+    ) as client:  # the CLI's URL and token rules, as every command
         url, token = client.url, client.token
     stream_url = _ws_url(url) + TAIL_PATH + (f"?{urlencode(tail_filter.to_query())}" if tail_filter.to_query() else "")
     follower = _Follower(stream_url, token or "", as_json or not sys.stdout.isatty(), _describe(tail_filter))
@@ -101,6 +104,7 @@ class _Follower:
 
     def __init__(self, url: str, token: str, as_json: bool, what: str) -> None:
         from ..tail_view import TailView
+
         self.url, self.token, self.as_json, self.what = url, token, as_json, what
         self.view = TailView()
         self.backoff = _backoff()
@@ -108,6 +112,7 @@ class _Follower:
 
     async def run(self) -> None:
         import asyncio
+
         dropped_before = False
         while True:
             connected_at, reason = await self._stream_once(dropped_before)
@@ -164,6 +169,7 @@ class _Follower:
 
     def _refused(self, status: int, body: bytes | bytearray | None) -> str:
         from ..client import refusal_to_cli_error
+
         try:
             parsed: Any = json.loads(body or b"null")
         except ValueError:
@@ -176,6 +182,7 @@ class _Follower:
 
     def _frame(self, frame: str | bytes) -> None:
         from edge_protocol.tail import TailEventError, event_from_wire
+
         try:
             data = json.loads(frame)
             event = event_from_wire(data)
@@ -200,6 +207,7 @@ def _status(message: str) -> None:
 
 def _connect_error(exc: BaseException) -> str:
     import asyncio
+
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused: is the platform running?"
     if isinstance(exc, asyncio.TimeoutError):
@@ -209,6 +217,7 @@ def _connect_error(exc: BaseException) -> str:
 
 def _close_reason(closed: Any) -> str:
     from edge_protocol.failures import is_platform_restart
+
     frame = closed.rcvd
     if frame is None:
         return "connection lost without a close frame"

@@ -42,6 +42,7 @@ def local_bundle(project_dir: Path, archive: Path | None) -> LocalBundle:
     from edge_protocol.manifest import Manifest, ManifestError
 
     from .build import run_build
+
     if archive is not None:
         return _from_archive(archive)
     try:
@@ -53,8 +54,9 @@ def local_bundle(project_dir: Path, archive: Path | None) -> LocalBundle:
     if is_stale(config.root) or not archive_path.is_file():
         err.print("Sources changed since the last build: building…", markup=False)
         result = run_build(config.root)
-        return LocalBundle(result.manifest.bundle, result.checksum, result.archive_path, result.archive_size,
-                           result.manifest.sandbox)
+        return LocalBundle(
+            result.manifest.bundle, result.checksum, result.archive_path, result.archive_size, result.manifest.sandbox
+        )
     try:
         manifest = Manifest.load(out_dir / MANIFEST_NAME)
     except (OSError, ManifestError) as exc:
@@ -65,6 +67,7 @@ def local_bundle(project_dir: Path, archive: Path | None) -> LocalBundle:
 def _from_archive(archive: Path) -> LocalBundle:
     from edge_protocol.archive import ArchiveError, read_archive, too_large_message
     from edge_protocol.limits import MAX_ARCHIVE_BYTES
+
     if not archive.is_file():
         raise CliError(f"No archive at {archive}", "Pass the .tar.gz written by edge-connector build")
     size = archive.stat().st_size
@@ -74,7 +77,9 @@ def _from_archive(archive: Path) -> LocalBundle:
     try:
         manifest = read_archive(archive, scratch / "bundle")
     except ArchiveError as exc:
-        raise CliError(f"{archive} is not a valid bundle archive: {exc}", "Rebuild it with edge-connector build") from None
+        raise CliError(
+            f"{archive} is not a valid bundle archive: {exc}", "Rebuild it with edge-connector build"
+        ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return LocalBundle(manifest.bundle, manifest.checksum, archive, size, manifest.sandbox)
@@ -83,6 +88,7 @@ def _from_archive(archive: Path) -> LocalBundle:
 def existing_version(client: PlatformClient, bundle: LocalBundle) -> dict | None:
     """The platform's version of this exact content, if it already has one."""
     from ..client import refusal_to_cli_error
+
     status, body = client.request_raw("GET", f"/api/bundles/{bundle.name}", retry=True)
     if status == 404:
         return None  # a bundle name the platform has never seen
@@ -94,27 +100,44 @@ def existing_version(client: PlatformClient, bundle: LocalBundle) -> dict | None
 def send(client: PlatformClient, bundle: LocalBundle, show_progress: bool = True) -> tuple[dict, bool]:
     """Upload with a progress bar on stderr; returns `(version info, created)`."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     with Progress(
-        TextColumn("Uploading {task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TimeRemainingColumn(), console=err, transient=True, disable=not (show_progress and err.is_terminal),
+        TextColumn("Uploading {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not (show_progress and err.is_terminal),
     ) as progress:
         task = progress.add_task(bundle.name, total=bundle.size)
         status, data = client.upload(
-            f"/api/bundles/{bundle.name}/versions", bundle.archive, {"X-Bundle-Checksum": bundle.checksum},
+            f"/api/bundles/{bundle.name}/versions",
+            bundle.archive,
+            {"X-Bundle-Checksum": bundle.checksum},
             progress=lambda n: progress.advance(task, n),
             restart=lambda: progress.reset(task, total=bundle.size),
         )
     return data, status == 201
 
 
-def publish(project_dir: Path, *, archive: Path | None = None, set_default: bool = False,
-            deployment: str | None = None, platform: str | None = None, show_progress: bool = True) -> dict:
+def publish(
+    project_dir: Path,
+    *,
+    archive: Path | None = None,
+    set_default: bool = False,
+    deployment: str | None = None,
+    platform: str | None = None,
+    show_progress: bool = True,
+) -> dict:
     """Build if needed, upload unless unchanged, then apply `--set-default` / `--deployment` (also used by `dev`)."""
     from edge_protocol.archive import too_large_message
     from edge_protocol.limits import MAX_ARCHIVE_BYTES
 
     from ..client import connect, load_token
     from ..secret_warnings import warn_missing, with_missing
+
     load_token()  # fail on a missing token before spending time on a build
     bundle = local_bundle(project_dir, archive)
     if bundle.size > MAX_ARCHIVE_BYTES:
@@ -133,7 +156,9 @@ def publish(project_dir: Path, *, archive: Path | None = None, set_default: bool
         if deployment:
             client.put(f"/api/deployments/{deployment}/bundle", {"name": bundle.name, "version": version["version"]})
             result["assignedTo"] = deployment
-            missing += [m for m in warn_missing(client, bundle.name, version["version"], deployment) if m not in missing]
+            missing += [
+                m for m in warn_missing(client, bundle.name, version["version"], deployment) if m not in missing
+            ]
     return with_missing(result, missing)
 
 
@@ -146,8 +171,14 @@ def upload(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Build if the sources changed, check the 50 MB limit, upload with a progress bar, print name, version, checksum."""
-    result = publish(directory, archive=archive, set_default=set_default, deployment=deployment,
-                     platform=platform, show_progress=not as_json)
+    result = publish(
+        directory,
+        archive=archive,
+        set_default=set_default,
+        deployment=deployment,
+        platform=platform,
+        show_progress=not as_json,
+    )
     if as_json:
         print_json(result)
         return

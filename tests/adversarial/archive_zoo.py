@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from edge_protocol.limits import MAX_MANIFEST_BYTES, MAX_UNPACKED_BYTES
 
 BUNDLE = "zoo"
-GOOD_FILES = {"dist/echo.js": b'"use strict";\nmodule.exports = { default: { name: "echo", description: "e", '
-              b'inputSchema: { type: "object" }, run: async (input) => ({ tag: "zoo", input }) } };\n',
-              "dist/package.json": b'{"type":"commonjs"}\n'}
+GOOD_FILES = {
+    "dist/echo.js": b'"use strict";\nmodule.exports = { default: { name: "echo", description: "e", '
+    b'inputSchema: { type: "object" }, run: async (input) => ({ tag: "zoo", input }) } };\n',
+    "dist/package.json": b'{"type":"commonjs"}\n',
+}
 
 
 def entry(path: str, data: bytes) -> dict:
@@ -32,14 +34,26 @@ def checksum_of(entries: list[dict]) -> str:
     return "sha256:" + hashlib.sha256(lines.encode()).hexdigest()
 
 
-def manifest_bytes(files: dict[str, bytes] | None = None, *, entries: list[dict] | None = None,
-                   checksum: str | None = None, bundle: str = BUNDLE, tools: list[dict] | None = None) -> bytes:
+def manifest_bytes(
+    files: dict[str, bytes] | None = None,
+    *,
+    entries: list[dict] | None = None,
+    checksum: str | None = None,
+    bundle: str = BUNDLE,
+    tools: list[dict] | None = None,
+) -> bytes:
     entries = entries if entries is not None else [entry(p, d) for p, d in sorted((files or GOOD_FILES).items())]
     data = {
-        "schemaVersion": 1, "bundle": bundle, "version": None, "checksum": checksum or checksum_of(entries),
-        "createdAt": "2026-11-28T10:00:00Z", "builder": {}, "files": entries,
-        "tools": tools if tools is not None else [
-            {"name": "echo", "description": "e", "inputSchema": {"type": "object"}, "entry": "dist/echo.js"}],
+        "schemaVersion": 1,
+        "bundle": bundle,
+        "version": None,
+        "checksum": checksum or checksum_of(entries),
+        "createdAt": "2026-11-28T10:00:00Z",
+        "builder": {},
+        "files": entries,
+        "tools": tools
+        if tools is not None
+        else [{"name": "echo", "description": "e", "inputSchema": {"type": "object"}, "entry": "dist/echo.js"}],
     }
     return json.dumps(data).encode()
 
@@ -118,8 +132,9 @@ def sparse_member() -> bytes:
     item = info("dist/echo.js", len(GOOD_FILES["dist/echo.js"]), tarfile.GNUTYPE_SPARSE)
     raw = tar_of([(info("manifest.json", len(manifest_bytes())), manifest_bytes())], fmt=tarfile.GNU_FORMAT)
     header = item.tobuf(tarfile.GNU_FORMAT)
-    return gz(raw[:-1024] + header + GOOD_FILES["dist/echo.js"] + bytes(-len(GOOD_FILES["dist/echo.js"]) % 512)
-              + bytes(1024))
+    return gz(
+        raw[:-1024] + header + GOOD_FILES["dist/echo.js"] + bytes(-len(GOOD_FILES["dist/echo.js"]) % 512) + bytes(1024)
+    )
 
 
 def truncated() -> bytes:
@@ -179,15 +194,19 @@ ZOO: list[Specimen] = [
     Specimen("global PAX header", global_pax_header),
     Specimen("sparse file", sparse_member),
     Specimen("entry bomb (20,000 unlisted entries)", entry_bomb),
-    Specimen("gzip bomb over 256 MiB, listed", lambda: streamed_bomb(MAX_UNPACKED_BYTES + (1 << 20),
-                                                                       MAX_UNPACKED_BYTES + (1 << 20))),
+    Specimen(
+        "gzip bomb over 256 MiB, listed",
+        lambda: streamed_bomb(MAX_UNPACKED_BYTES + (1 << 20), MAX_UNPACKED_BYTES + (1 << 20)),
+    ),
     Specimen("gzip bomb over 256 MiB, size understated", lambda: streamed_bomb(MAX_UNPACKED_BYTES + (1 << 20), 0)),
     Specimen("truncated", truncated),
     Specimen("wrong file checksum", wrong_file_checksum),
     Specimen("whole checksum not the one claimed", lambda: with_good(), claimed_checksum="sha256:" + "1" * 64),
     Specimen("file not in the manifest", lambda: with_good((info("dist/extra.js", 6), b"sneaky"))),
-    Specimen("manifest lists a missing file",
-             lambda: with_good(manifest=manifest_bytes({**GOOD_FILES, "dist/missing.js": b"gone"}))),
+    Specimen(
+        "manifest lists a missing file",
+        lambda: with_good(manifest=manifest_bytes({**GOOD_FILES, "dist/missing.js": b"gone"})),
+    ),
     Specimen("newline in a path", lambda: with_good((info("dist/a\nb.js", 1), b"x"))),
     Specimen("manifest not first", manifest_not_first),
     Specimen("no manifest", lambda: gz(tar_of([(info(p, len(d)), d) for p, d in GOOD_FILES.items()]))),

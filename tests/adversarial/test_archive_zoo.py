@@ -50,8 +50,11 @@ def test_the_platform_refuses_every_archive_with_bounded_memory(zoo, tmp_path):
         for name, archive, checksum in zoo:
             tracemalloc.start()
             try:
-                response = api.post(f"/api/bundles/{BUNDLE}/versions", content=archive,
-                                    headers={**user, "X-Bundle-Checksum": checksum, "Content-Type": "application/gzip"})
+                response = api.post(
+                    f"/api/bundles/{BUNDLE}/versions",
+                    content=archive,
+                    headers={**user, "X-Bundle-Checksum": checksum, "Content-Type": "application/gzip"},
+                )
                 _, peaks[name] = tracemalloc.get_traced_memory()
             finally:
                 tracemalloc.stop()
@@ -60,7 +63,9 @@ def test_the_platform_refuses_every_archive_with_bounded_memory(zoo, tmp_path):
         assert api.get("/api/bundles", headers=user).json()["bundles"] == []
         assert list((tmp_path / "data" / "incoming").iterdir()) == []  # nothing left half-unpacked
     worst = max(peaks, key=peaks.get)
-    print(f"\narchive zoo, platform: {len(peaks)} archives refused; worst peak {peaks[worst] / 2**20:.1f} MiB ({worst})")
+    print(
+        f"\narchive zoo, platform: {len(peaks)} archives refused; worst peak {peaks[worst] / 2**20:.1f} MiB ({worst})"
+    )
     assert peaks[worst] < PLATFORM_PEAK_LIMIT, f"{worst}: {peaks[worst]:,} bytes"
 
 
@@ -75,12 +80,22 @@ def _plant(data_dir: Path, org_id: str, name: str, archive: bytes, checksum: str
     """Store `archive` as version 1 of `name`, as the platform would after an upload it accepted."""
     digest = hashlib.sha256(archive).hexdigest()
     (data_dir / "archives" / f"sha256-{digest}.tar.gz").write_bytes(archive)
-    tools = [{"name": "echo", "description": "e", "inputSchema": {"type": "object"}, "outputSchema": None,
-              "timeoutMs": 30000, "entry": "dist/echo.js"}]
+    tools = [
+        {
+            "name": "echo",
+            "description": "e",
+            "inputSchema": {"type": "object"},
+            "outputSchema": None,
+            "timeoutMs": 30000,
+            "entry": "dist/echo.js",
+        }
+    ]
     with sqlite3.connect(data_dir / "platform.db", timeout=10) as db:
-        db.execute("INSERT INTO bundle_versions (org_id, name, version, checksum, size, tools, created_at, archive_sha256)"
-                   " VALUES (?, ?, 1, ?, ?, ?, '2026-11-30T00:00:00Z', ?)",
-                   (org_id, name, checksum, len(archive), json.dumps(tools), digest))
+        db.execute(
+            "INSERT INTO bundle_versions (org_id, name, version, checksum, size, tools, created_at, archive_sha256)"
+            " VALUES (?, ?, 1, ?, ?, ?, '2026-11-30T00:00:00Z', ?)",
+            (org_id, name, checksum, len(archive), json.dumps(tools), digest),
+        )
 
 
 def _sync_error_about(rt: RuntimeProcess, bundle: str) -> str | None:
@@ -94,8 +109,14 @@ def test_the_runtime_refuses_every_archive_and_keeps_serving_the_old_bundle(zoo,
     org_id = jwt.decode(token, options={"verify_signature": False})["orgId"]
     api = httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     good, manifest = make_archive(tmp_path / "good", [echo_tool(tag="old")], name="good-tools")
-    assert api.post("/api/bundles/good-tools/versions", content=good.read_bytes(),
-                    headers={"X-Bundle-Checksum": manifest.checksum}).status_code == 201
+    assert (
+        api.post(
+            "/api/bundles/good-tools/versions",
+            content=good.read_bytes(),
+            headers={"X-Bundle-Checksum": manifest.checksum},
+        ).status_code
+        == 201
+    )
     created = api.post("/api/deployments", json={"name": "zoo-edge"}).json()
     deployment = created["deploymentId"]
     api.put(f"/api/deployments/{deployment}/bundle", json={"name": "good-tools"})
@@ -119,16 +140,23 @@ def test_the_runtime_refuses_every_archive_and_keeps_serving_the_old_bundle(zoo,
             # Back to the good bundle first: many specimens share one content checksum, and the platform
             # pushes only changes of what a deployment resolves to.
             assert api.put(f"/api/deployments/{deployment}/bundle", json={"name": "good-tools"}).status_code == 200
-            wait_until(lambda: (rt.status()["sync"].get("assignedBundle") or {}).get("name") == "good-tools", 30,
-                       message="the good bundle assigned again")
+            wait_until(
+                lambda: (rt.status()["sync"].get("assignedBundle") or {}).get("name") == "good-tools",
+                30,
+                message="the good bundle assigned again",
+            )
             assert api.put(f"/api/deployments/{deployment}/bundle", json={"name": bundle}).status_code == 200
-            error = wait_until(lambda bundle=bundle: _sync_error_about(rt, bundle), 30, message=f"runtime to refuse {name}")
+            error = wait_until(
+                lambda bundle=bundle: _sync_error_about(rt, bundle), 30, message=f"runtime to refuse {name}"
+            )
             assert "refused" in error or "failed" in error, (name, error)
             assert rt.status()["bundle"]["name"] == "good-tools", name
             old_bundle_answers()
         growth = _peak_rss(rt.process.pid) - baseline
-        print(f"\narchive zoo, runtime: {len(zoo)} archives refused in {time.monotonic() - started:.1f} s; "
-              f"peak RSS grew {growth / 2**20:.1f} MiB")
+        print(
+            f"\narchive zoo, runtime: {len(zoo)} archives refused in {time.monotonic() - started:.1f} s; "
+            f"peak RSS grew {growth / 2**20:.1f} MiB"
+        )
         assert growth < RUNTIME_PEAK_GROWTH_LIMIT, f"peak RSS grew {growth:,} bytes"
         assert not rt.exited() and "Traceback" not in rt.text
     finally:

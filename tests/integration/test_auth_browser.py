@@ -46,11 +46,16 @@ class BrowserLogin:
         master, slave = pty.openpty()
         self._master: int | None = master
         self.env = {k: v for k, v in os.environ.items() if k not in ("CI", "EDGE_CONNECTOR_TOKEN")}
-        self.env.update({"EDGE_PLATFORM_URL": platform_url, "AUTH_TOKEN_PATH": str(self.token_path),
-                         "NO_COLOR": "1", **(env or {})})
+        self.env.update(
+            {"EDGE_PLATFORM_URL": platform_url, "AUTH_TOKEN_PATH": str(self.token_path), "NO_COLOR": "1", **(env or {})}
+        )
         self.process = subprocess.Popen(
-            [EDGE_CONNECTOR, "auth", "--browser", "--no-open", *args], stdin=slave,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+            [EDGE_CONNECTOR, "auth", "--browser", "--no-open", *args],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
         )
         os.close(slave)
         self.stderr: list[str] = []
@@ -153,8 +158,9 @@ def test_paste_mode_shows_the_token_for_auth_token(platform, tmp_path):
     finally:
         login.stop()
     env = {**login.env}
-    saved = subprocess.run([EDGE_CONNECTOR, "auth", "--token", token], capture_output=True, text=True, env=env,
-                           timeout=60)
+    saved = subprocess.run(
+        [EDGE_CONNECTOR, "auth", "--token", token], capture_output=True, text=True, env=env, timeout=60
+    )
     assert saved.returncode == 0, saved.stderr
     assert "organization org-paste" in saved.stdout
 
@@ -182,8 +188,14 @@ def test_non_interactive_fails_at_once_naming_the_alternatives(tmp_path, how):
         stdin = slave
     else:
         stdin = subprocess.DEVNULL
-    result = subprocess.run([EDGE_CONNECTOR, "auth", "--browser", "--no-open"], stdin=stdin,
-                            capture_output=True, text=True, env=env, timeout=30)
+    result = subprocess.run(
+        [EDGE_CONNECTOR, "auth", "--browser", "--no-open"],
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
     if how == "ci":
         os.close(master)
         os.close(slave)

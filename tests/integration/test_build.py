@@ -46,20 +46,27 @@ def test_builds_every_tool_with_its_metadata_read_in_node(good_project):
     assert sorted(by_name) == ["echo", "make-slug", "parse_duration"]  # not the .test.ts, .d.ts or .md
     assert by_name["make-slug"].timeoutMs == 2500
     assert by_name["make-slug"].outputSchema == {
-        "type": "object", "properties": {"slug": {"type": "string"}}, "required": ["slug"]
+        "type": "object",
+        "properties": {"slug": {"type": "string"}},
+        "required": ["slug"],
     }
     assert by_name["echo"].inputSchema["required"] == ["text"]
     assert by_name["echo"].timeoutMs == 30_000 and by_name["echo"].outputSchema is None
     assert {t.entry for t in manifest.tools} == {"dist/echo.js", "dist/make-slug.js", "dist/duration.js"}
     assert sorted(f.path for f in manifest.files) == [
-        "dist/duration.js", "dist/echo.js", "dist/make-slug.js", "dist/package.json"
+        "dist/duration.js",
+        "dist/echo.js",
+        "dist/make-slug.js",
+        "dist/package.json",
     ]
     manifest.verify_checksum()
     assert result.checksum == manifest.checksum
     assert result.archive_path == good_project / ".edge/build/good-tools.tar.gz"
     assert result.archive_size == result.archive_path.stat().st_size
     assert [(t.name, t.source) for t in result.tools] == [
-        ("parse_duration", "src/tools/duration.js"), ("echo", "src/tools/echo.ts"), ("make-slug", "src/tools/make-slug.ts")
+        ("parse_duration", "src/tools/duration.js"),
+        ("echo", "src/tools/echo.ts"),
+        ("make-slug", "src/tools/make-slug.ts"),
     ]
     for tool in result.tools:
         assert tool.size == (result.out_dir / tool.entry).stat().st_size > 0
@@ -84,7 +91,10 @@ def test_built_files_run_without_node_modules_because_dependencies_are_inlined(g
     done = run_node(script, str(elsewhere / "dist"), cwd=elsewhere)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [
-        {"slug": "hello-edge-world"}, {"ms": 7_200_000}, {"text": "HI!"}, ["ToolError", "empty_slug"]
+        {"slug": "hello-edge-world"},
+        {"ms": 7_200_000},
+        {"text": "HI!"},
+        ["ToolError", "empty_slug"],
     ]
 
 
@@ -115,10 +125,14 @@ def test_archive_is_readable_by_the_protocol_reader(good_project, tmp_path):
 
 
 def test_external_packages_stay_require_calls_and_target_lowers_syntax(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "edge.json": json.dumps({"name": "ext", "external": ["ms"], "target": "node12"}),
-        "src/tools/t.ts": 'import ms from "ms";\n' + tool_source("t", extra="  timeoutMs: ms('1s') ?? 5,\n"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "edge.json": json.dumps({"name": "ext", "external": ["ms"], "target": "node12"}),
+            "src/tools/t.ts": 'import ms from "ms";\n' + tool_source("t", extra="  timeoutMs: ms('1s') ?? 5,\n"),
+        },
+    )
     result = build_project(project)
     built = (result.out_dir / "dist/t.js").read_text()
     assert 'require("ms")' in built
@@ -176,12 +190,16 @@ def test_two_builds_finishing_at_once_leave_one_complete_output(good_project):
 
 # ------------------------------------------------------------------------------------ staleness
 def test_is_stale_follows_sources_config_and_the_tools_folder(tmp_path, npm_deps):
-    good_project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "edge.json": '{"name": "stale-check"}',
-        "src/lib/text.ts": "export const greeting = 'hi';\n",
-        "src/tools/echo.ts": 'import { greeting } from "../lib/text";\n'
-        + tool_source("echo", extra="  timeoutMs: greeting.length,\n"),
-    })
+    good_project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "edge.json": '{"name": "stale-check"}',
+            "src/lib/text.ts": "export const greeting = 'hi';\n",
+            "src/tools/echo.ts": 'import { greeting } from "../lib/text";\n'
+            + tool_source("echo", extra="  timeoutMs: greeting.length,\n"),
+        },
+    )
     long_ago = time.time() - 10_000_000
     for path in [good_project, *good_project.rglob("*")]:
         if not path.is_symlink():
@@ -223,20 +241,28 @@ def test_is_stale_when_an_input_was_deleted(good_project):
 
 # ------------------------------------------------------------------------------------ bad input
 def test_syntax_error_is_reported_as_file_line_column_and_esbuild_message(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/ok.ts": tool_source("ok"),
-        "src/tools/broken.ts": 'export default {\n  name: "broken",\n  description: "x" 5,\n};\n',
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/ok.ts": tool_source("ok"),
+            "src/tools/broken.ts": 'export default {\n  name: "broken",\n  description: "x" 5,\n};\n',
+        },
+    )
     error = build_error(project)
     assert error.message == 'src/tools/broken.ts:3:20: Expected "}" but found "5"'
     assert "fix the code" in error.hint.lower()
 
 
 def test_every_syntax_error_gets_its_own_line(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/a.ts": "export default {\n  name: 'a'\n  ;\n",
-        "src/tools/b.js": "const x = ;\n",
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/a.ts": "export default {\n  name: 'a'\n  ;\n",
+            "src/tools/b.js": "const x = ;\n",
+        },
+    )
     lines = build_error(project).message.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("src/tools/a.ts:3:3: ")
@@ -244,9 +270,13 @@ def test_every_syntax_error_gets_its_own_line(tmp_path, npm_deps):
 
 
 def test_unresolved_import_names_the_package_and_suggests_npm_install(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/t.ts": 'import pad from "left-pad-not-installed/lib/x";\nconsole.log(pad);\n' + tool_source("t"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/t.ts": 'import pad from "left-pad-not-installed/lib/x";\nconsole.log(pad);\n' + tool_source("t"),
+        },
+    )
     error = build_error(project)
     assert error.message.startswith('src/tools/t.ts:1:17: Could not resolve "left-pad-not-installed/lib/x"')
     assert "package 'left-pad-not-installed' is not installed" in error.message
@@ -254,9 +284,13 @@ def test_unresolved_import_names_the_package_and_suggests_npm_install(tmp_path, 
 
 
 def test_unresolved_relative_import_is_reported_without_an_npm_hint(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/t.ts": 'import { x } from "../lib/missing";\nconsole.log(x);\n' + tool_source("t"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/t.ts": 'import { x } from "../lib/missing";\nconsole.log(x);\n' + tool_source("t"),
+        },
+    )
     error = build_error(project)
     assert error.message == 'src/tools/t.ts:1:19: Could not resolve "../lib/missing"'
     assert "npm install" not in error.hint
@@ -278,22 +312,48 @@ def test_native_addon_is_refused_with_an_explanation(tmp_path, npm_deps):
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("export const tool = { name: 'x' };\n", "src/tools/t.ts: has no default export; end it with `export default defineTool({...})`"),
+        (
+            "export const tool = { name: 'x' };\n",
+            "src/tools/t.ts: has no default export; end it with `export default defineTool({...})`",
+        ),
         ("export default 42;\n", "src/tools/t.ts: default export is number 42, not a tool definition object"),
         ("export default [1];\n", "src/tools/t.ts: default export is an array, not a tool definition object"),
-        (tool_source("t").replace("  async run(input: unknown) { return { input }; },\n", "  run: 'soon',\n"),
-         "src/tools/t.ts: \"run\" must be a function (got string); write `async run(input, ctx) { ... }`"),
-        (tool_source("t").replace("  inputSchema: { type: \"object\" },\n", ""),
-         "src/tools/t.ts: tool definition needs an \"inputSchema\" (a JSON Schema object)"),
-        (tool_source("t").replace('description: "the t tool"', "description: 7"),
-         "src/tools/t.ts: tool definition needs a \"description\" string (got 7)"),
-        (tool_source("1st-tool"), "src/tools/t.ts: tool name '1st-tool' is not allowed; it must match ^[a-zA-Z][a-zA-Z0-9_-]{0,63}$"),
-        (tool_source("t").replace('name: "t",', ""), "src/tools/t.ts: tool definition needs a \"name\" string (got nothing)"),
-        (tool_source("t", extra="  timeoutMs: -5,\n"),
-         "src/tools/t.ts: \"timeoutMs\" must be a positive whole number of milliseconds (got -5)"),
+        (
+            tool_source("t").replace("  async run(input: unknown) { return { input }; },\n", "  run: 'soon',\n"),
+            'src/tools/t.ts: "run" must be a function (got string); write `async run(input, ctx) { ... }`',
+        ),
+        (
+            tool_source("t").replace('  inputSchema: { type: "object" },\n', ""),
+            'src/tools/t.ts: tool definition needs an "inputSchema" (a JSON Schema object)',
+        ),
+        (
+            tool_source("t").replace('description: "the t tool"', "description: 7"),
+            'src/tools/t.ts: tool definition needs a "description" string (got 7)',
+        ),
+        (
+            tool_source("1st-tool"),
+            "src/tools/t.ts: tool name '1st-tool' is not allowed; it must match ^[a-zA-Z][a-zA-Z0-9_-]{0,63}$",
+        ),
+        (
+            tool_source("t").replace('name: "t",', ""),
+            'src/tools/t.ts: tool definition needs a "name" string (got nothing)',
+        ),
+        (
+            tool_source("t", extra="  timeoutMs: -5,\n"),
+            'src/tools/t.ts: "timeoutMs" must be a positive whole number of milliseconds (got -5)',
+        ),
     ],
-    ids=["no-default", "number", "array", "run-not-function", "no-input-schema", "description", "bad-name",
-         "no-name", "bad-timeout"],
+    ids=[
+        "no-default",
+        "number",
+        "array",
+        "run-not-function",
+        "no-input-schema",
+        "description",
+        "bad-name",
+        "no-name",
+        "bad-timeout",
+    ],
 )
 def test_invalid_definitions_are_refused_naming_the_source(tmp_path, npm_deps, source, expected):
     project = make_project(tmp_path / "p", node_modules=npm_deps, files={"src/tools/t.ts": source})
@@ -301,59 +361,88 @@ def test_invalid_definitions_are_refused_naming_the_source(tmp_path, npm_deps, s
 
 
 def test_input_schema_that_is_not_valid_json_schema(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/t.ts": tool_source("t", schema='{ type: "object", properties: { a: { type: "strnig" } } }'),
-        "src/tools/u.ts": tool_source("u", extra='  outputSchema: { type: "object", required: "all" },\n'),
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/t.ts": tool_source("t", schema='{ type: "object", properties: { a: { type: "strnig" } } }'),
+            "src/tools/u.ts": tool_source("u", extra='  outputSchema: { type: "object", required: "all" },\n'),
+        },
+    )
     lines = build_error(project).message.splitlines()
-    assert lines[0].startswith('src/tools/t.ts: "inputSchema" is not a valid JSON Schema (draft 2020-12) at properties/a/type: ')
+    assert lines[0].startswith(
+        'src/tools/t.ts: "inputSchema" is not a valid JSON Schema (draft 2020-12) at properties/a/type: '
+    )
     assert "'strnig' is not valid under any of the given schemas" in lines[0]
-    assert lines[1].startswith('src/tools/u.ts: "outputSchema" is not a valid JSON Schema (draft 2020-12) at required: ')
+    assert lines[1].startswith(
+        'src/tools/u.ts: "outputSchema" is not a valid JSON Schema (draft 2020-12) at required: '
+    )
 
 
 def test_two_tools_with_one_name(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/a.ts": tool_source("same"),
-        "src/tools/b.ts": tool_source("same"),
-        "src/tools/c.ts": tool_source("other"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/a.ts": tool_source("same"),
+            "src/tools/b.ts": tool_source("same"),
+            "src/tools/c.ts": tool_source("other"),
+        },
+    )
     error = build_error(project)
     assert error.message == "tool name 'same' is defined by more than one file: src/tools/a.ts, src/tools/b.ts"
     assert "unique" in error.hint
 
 
 def test_tool_that_throws_while_being_loaded(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/boom.ts": 'const config = JSON.parse("{not json");\n' + tool_source("boom"),
-        "src/tools/fine.ts": tool_source("fine"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/boom.ts": 'const config = JSON.parse("{not json");\n' + tool_source("boom"),
+            "src/tools/fine.ts": tool_source("fine"),
+        },
+    )
     error = build_error(project)
     assert error.message.startswith("src/tools/boom.ts: throws while being loaded: SyntaxError:")
     assert "\n" not in error.message  # only the bad tool is reported
 
 
 def test_a_tool_that_ends_the_process_while_being_loaded_is_named(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/a.ts": tool_source("a"),
-        "src/tools/quitter.ts": "process.exit(3);\n" + tool_source("quitter"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/a.ts": tool_source("a"),
+            "src/tools/quitter.ts": "process.exit(3);\n" + tool_source("quitter"),
+        },
+    )
     error = build_error(project)
     assert error.message == "src/tools/quitter.ts: ends the Node.js process while being loaded (exit code 3)"
     assert "process.exit()" in error.hint
 
 
 def test_a_tool_printing_and_leaving_timers_at_load_time_does_not_break_indexing(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/noisy.ts": 'console.log("[]"); process.stdout.write("garbage");\nsetInterval(() => {}, 1000);\n'
-        + tool_source("noisy"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/noisy.ts": 'console.log("[]"); process.stdout.write("garbage");\nsetInterval(() => {}, 1000);\n'
+            + tool_source("noisy"),
+        },
+    )
     assert [t.name for t in build_project(project).manifest.tools] == ["noisy"]
 
 
 def test_no_tools_at_all(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", node_modules=npm_deps, files={
-        "src/tools/helper.test.ts": "export {};\n", "src/tools/README.md": "nothing",
-    })
+    project = make_project(
+        tmp_path / "p",
+        node_modules=npm_deps,
+        files={
+            "src/tools/helper.test.ts": "export {};\n",
+            "src/tools/README.md": "nothing",
+        },
+    )
     error = build_error(project)
     assert error.message == f"no tools found in {project.resolve() / 'src/tools'}"
     assert "one file per tool" in error.hint
@@ -384,7 +473,10 @@ def test_malformed_json_names_the_file_and_the_place(tmp_path, broken):
     project = make_project(tmp_path / "p", files={"edge.json": '{"name": "x"}', "src/tools/t.ts": ""})
     (project / broken).write_text('{\n  "name": "x",\n}\n')
     error = build_error(project)
-    assert error.message == f"{project.resolve() / broken} is not valid JSON (line 3, column 1: Expecting property name enclosed in double quotes)"
+    assert (
+        error.message
+        == f"{project.resolve() / broken} is not valid JSON (line 3, column 1: Expecting property name enclosed in double quotes)"
+    )
     assert error.hint == f"Fix the JSON syntax in {broken}"
 
 
@@ -407,8 +499,9 @@ def test_invalid_bundle_name_and_settings_in_edge_json(tmp_path):
 
 
 def test_name_falls_back_to_package_json(tmp_path, npm_deps):
-    project = make_project(tmp_path / "p", name="from-package", node_modules=npm_deps,
-                           files={"src/tools/t.ts": tool_source("t")})
+    project = make_project(
+        tmp_path / "p", name="from-package", node_modules=npm_deps, files={"src/tools/t.ts": tool_source("t")}
+    )
     result: BuildResult = build_project(project)
     assert result.manifest.bundle == "from-package"
     assert result.archive_path.name == "from-package.tar.gz"

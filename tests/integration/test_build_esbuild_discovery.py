@@ -31,8 +31,14 @@ def test_first_use_installs_the_pinned_esbuild_once_even_when_processes_race(tmp
     cache = tmp_path / "cache"
     env = without_esbuild_override(cache)
     racers = [
-        subprocess.Popen([sys.executable, "-c", FIND], cwd=tmp_path, env=env, text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", FIND],
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(2)
     ]
     outputs = [racer.communicate(timeout=300) for racer in racers]
@@ -40,7 +46,9 @@ def test_first_use_installs_the_pinned_esbuild_once_even_when_processes_race(tmp
     found = [json.loads(stdout) for stdout, _ in outputs]
     expected_path = cache / f"esbuild-{PINNED_ESBUILD_VERSION}/node_modules" / platform_package() / "bin/esbuild"
     assert found == [[str(expected_path), "cache", PINNED_ESBUILD_VERSION]] * 2
-    announcements = [line for _, stderr in outputs for line in stderr.splitlines() if line.startswith("Installing esbuild")]
+    announcements = [
+        line for _, stderr in outputs for line in stderr.splitlines() if line.startswith("Installing esbuild")
+    ]
     assert announcements == [
         f"Installing esbuild {PINNED_ESBUILD_VERSION} into {cache / 'esbuild-0.28.2'} (first use; later builds reuse it)"
     ]

@@ -28,11 +28,14 @@ def fake_package(node_modules: Path, name: str, payload_bytes: int) -> None:
 
 def test_over_50_mb_fails_with_size_limit_and_largest_inlined_packages(tmp_path):
     deps = installed_npm_deps()
-    project = make_project(tmp_path / "p", files={
-        "src/tools/big.ts": 'import blob from "huge-blob";\nimport small from "small-blob";\nimport slugify from "slugify";\n'
-        + tool_source("big", extra="  blobLength: blob.length + small.length + slugify('a b').length,\n"),
-        "src/tools/tiny.ts": tool_source("tiny"),
-    })
+    project = make_project(
+        tmp_path / "p",
+        files={
+            "src/tools/big.ts": 'import blob from "huge-blob";\nimport small from "small-blob";\nimport slugify from "slugify";\n'
+            + tool_source("big", extra="  blobLength: blob.length + small.length + slugify('a b').length,\n"),
+            "src/tools/tiny.ts": tool_source("tiny"),
+        },
+    )
     node_modules = project / "node_modules"
     node_modules.mkdir()
     for linked in ("esbuild", "@esbuild", "slugify"):
@@ -66,8 +69,10 @@ def test_over_50_mb_fails_with_size_limit_and_largest_inlined_packages(tmp_path)
 
 def test_limit_is_a_parameter_so_the_report_lists_at_most_ten_groups(tmp_path):
     deps = installed_npm_deps()
-    files = {f"src/tools/t{i}.ts": f'import p from "pkg-{i}";\n' + tool_source(f"t{i}", extra="  n: p.length,\n")
-             for i in range(12)}
+    files = {
+        f"src/tools/t{i}.ts": f'import p from "pkg-{i}";\n' + tool_source(f"t{i}", extra="  n: p.length,\n")
+        for i in range(12)
+    }
     project = make_project(tmp_path / "p", files=files)
     (project / "node_modules").mkdir()
     for linked in ("esbuild", "@esbuild"):

@@ -22,19 +22,31 @@ from tests.support.waiting import wait_until
 # Waits go through locators (expect), never wait_for_function: Playwright polls string predicates
 # with eval, which the page's Content-Security-Policy rightly blocks.
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 EMAIL = "ana@example.com"
 ORG = "org-dashboard"
 # If the page ever renders user data as HTML, this runs and sets window.__xss.
 XSS_DESCRIPTION = 'Echo <img src=x onerror="window.__xss=1"> back'
 TOOLS = [
-    JsTool("echo", "return { echoed: input.message };", description=XSS_DESCRIPTION,
-           input_schema={"type": "object", "required": ["message", "count"],
-                         "properties": {"message": {"type": "string"},
-                                        "count": {"type": "integer", "minimum": 1, "maximum": 7}},
-                         "additionalProperties": False}),
+    JsTool(
+        "echo",
+        "return { echoed: input.message };",
+        description=XSS_DESCRIPTION,
+        input_schema={
+            "type": "object",
+            "required": ["message", "count"],
+            "properties": {"message": {"type": "string"}, "count": {"type": "integer", "minimum": 1, "maximum": 7}},
+            "additionalProperties": False,
+        },
+    ),
     JsTool("refuse", "throw new ToolError('not_today', 'refusing on purpose', { why: 'test' });"),
 ]
 
@@ -55,20 +67,29 @@ def connected(platform, tmp_path):
     token = platform.user_token(EMAIL, ORG)
     archive, manifest = make_archive(tmp_path / "bundle", TOOLS, name="dash-tools")
     with _api(platform, token) as api:
-        uploaded = api.post("/api/bundles/dash-tools/versions", content=archive.read_bytes(),
-                            headers={"X-Bundle-Checksum": manifest.checksum})
+        uploaded = api.post(
+            "/api/bundles/dash-tools/versions",
+            content=archive.read_bytes(),
+            headers={"X-Bundle-Checksum": manifest.checksum},
+        )
         assert uploaded.status_code == 201, uploaded.text
         assert api.put("/api/bundles/default", json={"name": "dash-tools"}).status_code == 200
         deployment = api.post("/api/deployments", json={"name": "office-pc"}).json()
-    runtime = RuntimeProcess(tmp_path / "install", env={
-        "TOOL_RPC_URL": platform.ws_url,
-        "DEPLOYMENT_ID": deployment["deploymentId"],
-        "DEPLOYMENT_SECRET": deployment["secret"],
-    }).start()
+    runtime = RuntimeProcess(
+        tmp_path / "install",
+        env={
+            "TOOL_RPC_URL": platform.ws_url,
+            "DEPLOYMENT_ID": deployment["deploymentId"],
+            "DEPLOYMENT_SECRET": deployment["secret"],
+        },
+    ).start()
     try:
         with _api(platform, token) as api:
-            wait_until(lambda: any(c["tools"] == ["echo", "refuse"] for c in api.get("/api/connectors").json()["connectors"]),
-                       20, message="the connector to register its tools")
+            wait_until(
+                lambda: any(c["tools"] == ["echo", "refuse"] for c in api.get("/api/connectors").json()["connectors"]),
+                20,
+                message="the connector to register its tools",
+            )
         yield platform, deployment["deploymentId"]
     finally:
         runtime.stop()
@@ -162,10 +183,16 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
     # A bundle with a long history (a dev loop makes one version per save) and long names.
     with _api(platform, platform.user_token(EMAIL, ORG)) as api:
         for n in range(30):
-            archive, manifest = make_archive(tmp_path / f"history-{n}", [JsTool("a_tool_with_a_long_descriptive_name", f"return {n};")],
-                                             name="dash-history-of-many-saves")
-            uploaded = api.post("/api/bundles/dash-history-of-many-saves/versions", content=archive.read_bytes(),
-                                headers={"X-Bundle-Checksum": manifest.checksum})
+            archive, manifest = make_archive(
+                tmp_path / f"history-{n}",
+                [JsTool("a_tool_with_a_long_descriptive_name", f"return {n};")],
+                name="dash-history-of-many-saves",
+            )
+            uploaded = api.post(
+                "/api/bundles/dash-history-of-many-saves/versions",
+                content=archive.read_bytes(),
+                headers={"X-Bundle-Checksum": manifest.checksum},
+            )
             assert uploaded.status_code == 201, uploaded.text
     expect(page.locator("#bundles tr[data-bundle='dash-history-of-many-saves']")).to_contain_text("v30", timeout=10_000)
     # At a wide and a narrow window, no card is wider than itself: long ids, checksums and version
@@ -175,7 +202,9 @@ def test_sign_in_see_the_connector_and_call_a_tool(connected, browser, tmp_path:
         overflowing = page.evaluate("""() => [...document.querySelectorAll('#dashboard .card')]
             .filter(card => card.scrollWidth > card.clientWidth + 1).map(card => card.id)""")
         assert overflowing == [], f"cards overflowing at {width} px: {overflowing}"
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"page scrolls sideways at {width} px"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            f"page scrolls sideways at {width} px"
+        )
     page.set_viewport_size({"width": 1280, "height": 900})
 
     screenshot = tmp_path / "dashboard.png"
@@ -220,14 +249,21 @@ def test_the_dashboard_updates_when_a_connector_connects(platform, browser, tmp_
 
     archive, manifest = make_archive(tmp_path / "bundle", TOOLS[:1], name="late-tools")
     with _api(platform, token) as api:
-        api.post("/api/bundles/late-tools/versions", content=archive.read_bytes(),
-                 headers={"X-Bundle-Checksum": manifest.checksum}).raise_for_status()
+        api.post(
+            "/api/bundles/late-tools/versions",
+            content=archive.read_bytes(),
+            headers={"X-Bundle-Checksum": manifest.checksum},
+        ).raise_for_status()
         api.put("/api/bundles/default", json={"name": "late-tools"}).raise_for_status()
         deployment = api.post("/api/deployments", json={"name": "late"}).json()
-    runtime = RuntimeProcess(tmp_path / "install", env={
-        "TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": deployment["deploymentId"],
-        "DEPLOYMENT_SECRET": deployment["secret"],
-    }).start()
+    runtime = RuntimeProcess(
+        tmp_path / "install",
+        env={
+            "TOOL_RPC_URL": platform.ws_url,
+            "DEPLOYMENT_ID": deployment["deploymentId"],
+            "DEPLOYMENT_SECRET": deployment["secret"],
+        },
+    ).start()
     try:
         page.locator(f"#connectors tr[data-deployment='{deployment['deploymentId']}']").wait_for(timeout=15_000)
         expect(page.locator("#call-submit")).to_be_enabled(timeout=10_000)

@@ -30,8 +30,12 @@ def project(tmp_path: Path) -> Path:
 
 
 def _call(url: str, token: str, tool: str, arguments: dict | None = None) -> httpx.Response:
-    return httpx.post(f"{url}/api/tools/{tool}/call", json={"arguments": arguments or {}},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return httpx.post(
+        f"{url}/api/tools/{tool}/call",
+        json={"arguments": arguments or {}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
 
 
 def _edit_answers(url: str, token: str, n: int) -> bool:
@@ -63,16 +67,23 @@ def test_dev_loop_edit_break_fix_and_clean_stop(project: Path, tmp_path: Path):
         # One ready-to-paste call line per tool, run exactly as printed from the project folder:
         # no token variable, no --platform (the session file says where dev runs). The lines after
         # "Ready" arrive one by one: wait for it rather than read a half-printed block.
-        call_line = wait_until(lambda: dev.find(r"(?m)^    (\S+) call make_slug '(.*)'$"), timeout=10,
-                               message="the make_slug call line")
+        call_line = wait_until(
+            lambda: dev.find(r"(?m)^    (\S+) call make_slug '(.*)'$"), timeout=10, message="the make_slug call line"
+        )
         assert call_line is not None
         executable, arguments = call_line.groups()
         session = json.loads((project / ".edge" / "dev.json").read_text())
         assert session["platformUrl"] == url
         token = json.loads(Path(session["tokenPath"]).read_text())["token"]
         assert token not in dev.text()  # tokens never reach the terminal
-        pasted = subprocess.run([executable, "call", "make_slug", arguments, "--json"], cwd=project,
-                                env=env, capture_output=True, text=True, timeout=60)
+        pasted = subprocess.run(
+            [executable, "call", "make_slug", arguments, "--json"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert pasted.returncode == 0, pasted.stdout + pasted.stderr
         assert "example" in pasted.stdout
 
@@ -88,7 +99,12 @@ def test_dev_loop_edit_break_fix_and_clean_stop(project: Path, tmp_path: Path):
         for n in range(1, EDITS + 1):
             saved = time.perf_counter()
             tool_file.write_text(ECHO_TOOL.format(n=n))
-            wait_until(functools.partial(_edit_answers, url, token, n), timeout=20, interval=0.01, message=f"edit {n} to be live")
+            wait_until(
+                functools.partial(_edit_answers, url, token, n),
+                timeout=20,
+                interval=0.01,
+                message=f"edit {n} to be live",
+            )
             latencies.append(time.perf_counter() - saved)
         # Saving back to content already uploaded (undo) serves that content again, not the newest version.
         tool_file.write_text(ECHO_TOOL.format(n=3))

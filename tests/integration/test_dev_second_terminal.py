@@ -108,7 +108,9 @@ def test_a_failed_upload_prints_one_line_and_the_next_save_rebuilds(tmp_path: Pa
 
         platform.start()  # same port, same data: the dev login and the deployment are still there
         tool.write_text(ECHO_TOOL.format(n=2))
-        wait_until(lambda: dev.find(r"✓ v\d+ live in \d+ ms from save"), timeout=90, message="a rebuild after the failure")
+        wait_until(
+            lambda: dev.find(r"✓ v\d+ live in \d+ ms from save"), timeout=90, message="a rebuild after the failure"
+        )
         wait_until(lambda: answers(2), timeout=30, message="edit 2 to answer")
     finally:
         code = _stop(dev)

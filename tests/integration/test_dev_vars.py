@@ -37,8 +37,12 @@ def test_dev_vars_edits_reach_the_tools_within_a_second(tmp_path: Path):
     import subprocess
 
     project = tmp_path / "proj"
-    done = subprocess.run([*CLI, "init", str(project), "--template", "ts", "--name", "vars-proj"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*CLI, "init", str(project), "--template", "ts", "--name", "vars-proj"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert ".dev.vars" in (project / ".gitignore").read_text()
     (project / "src" / "tools" / "show_key.ts").write_text(SECRET_TOOL)
@@ -48,15 +52,22 @@ def test_dev_vars_edits_reach_the_tools_within_a_second(tmp_path: Path):
     env.pop("EDGE_CONNECTOR_TOKEN", None)
     dev = DevProcess(project, env)
     try:
-        ready = wait_until(lambda: dev.find(r"dashboard\s+(http://\S+)/") or dev.process.poll() is not None,
-                           timeout=240, message="dev to print Ready")
+        ready = wait_until(
+            lambda: dev.find(r"dashboard\s+(http://\S+)/") or dev.process.poll() is not None,
+            timeout=240,
+            message="dev to print Ready",
+        )
         assert isinstance(ready, re.Match), dev.text()
         url = ready.group(1)
         token = json.loads((project / ".edge/runtime/auth-token.json").read_text())["token"]
 
         def key() -> str | None:
-            response = httpx.post(f"{url}/api/tools/show_key/call", json={"arguments": {}},
-                                  headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            response = httpx.post(
+                f"{url}/api/tools/show_key/call",
+                json={"arguments": {}},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
             return response.json()["output"]["key"] if response.status_code == 200 else None
 
         wait_until(lambda: key() == first, timeout=20, message="the first .dev.vars value")
@@ -66,7 +77,7 @@ def test_dev_vars_edits_reach_the_tools_within_a_second(tmp_path: Path):
             value = f"dev-{n}-{uuid.uuid4().hex}"
             values.append(value)
             saved = time.perf_counter()
-            (project / ".dev.vars").write_text(f"# local only\nDEV_KEY=\"{value}\"\n")
+            (project / ".dev.vars").write_text(f'# local only\nDEV_KEY="{value}"\n')
             wait_until(functools.partial(_equals, key, value), timeout=10, interval=0.01, message=f"save {n}")
             latencies.append(time.perf_counter() - saved)
         p50 = statistics.median(latencies)

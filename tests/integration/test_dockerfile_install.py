@@ -55,7 +55,11 @@ def test_install_steps_work_in_a_fresh_virtualenv(tmp_path, instructions):
     workdir.mkdir()
     completed = subprocess.run(
         ["/bin/sh", "-c", step.replace(destination, str(context))],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=600,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert not context.exists(), "the install step should remove the copied sources"
@@ -63,7 +67,11 @@ def test_install_steps_work_in_a_fresh_virtualenv(tmp_path, instructions):
     assert completed.stdout.strip().splitlines()[-1].startswith("v")
     where = subprocess.run(
         [str(bin_dir / "python"), "-c", "from bundler.node import node_binary; print(node_binary())"],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=60,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()).is_relative_to(environment)

@@ -25,7 +25,11 @@ def example_copy(tmp_path_factory) -> Path:
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("node_modules", ".edge"))
     result = subprocess.run(
         [*npm_command(), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=project, env=node_env(), capture_output=True, text=True, timeout=180,
+        cwd=project,
+        env=node_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
     return project
@@ -41,7 +45,9 @@ def test_example_builds_and_the_manifest_lists_its_four_tools(example_copy: Path
     # Declared with zod, written as JSON Schema 2020-12 by the build.
     assert tools["feels_like"].inputSchema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert tools["feels_like"].inputSchema["properties"]["unit"] == {
-        "type": "string", "enum": ["C", "F"], "description": "Unit of temperature, dewPoint and the answer",
+        "type": "string",
+        "enum": ["C", "F"],
+        "description": "Unit of temperature, dewPoint and the answer",
     }
     assert tools["feels_like"].inputSchema["required"] == ["temperature", "unit"]
     assert tools["feels_like"].inputSchema["additionalProperties"] is False
@@ -57,7 +63,12 @@ def test_example_builds_and_the_manifest_lists_its_four_tools(example_copy: Path
 
 def test_example_tests_pass_with_npm_test(example_copy: Path) -> None:
     result = subprocess.run(
-        [*npm_command(), "test"], cwd=example_copy, env=node_env(), capture_output=True, text=True, timeout=120,
+        [*npm_command(), "test"],
+        cwd=example_copy,
+        env=node_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -76,10 +87,18 @@ class FakeOpenMeteo:
     """
 
     FORECAST = {
-        "current": {"time": "2026-11-28T10:00", "temperature_2m": 7.5, "relative_humidity_2m": 81,
-                    "wind_speed_10m": 14.2},
-        "daily": {"time": ["2026-11-28"], "temperature_2m_min": [3.1], "temperature_2m_max": [9.0],
-                  "precipitation_sum": [1.2]},
+        "current": {
+            "time": "2026-11-28T10:00",
+            "temperature_2m": 7.5,
+            "relative_humidity_2m": 81,
+            "wind_speed_10m": 14.2,
+        },
+        "daily": {
+            "time": ["2026-11-28"],
+            "temperature_2m_min": [3.1],
+            "temperature_2m_max": [9.0],
+            "precipitation_sum": [1.2],
+        },
     }
 
     def __init__(self) -> None:

@@ -27,8 +27,14 @@ PID = JsTool("pid", "return process.pid;")
 async def make_executor():
     made: list[Executor] = []
 
-    async def make(bundle_dir: Path, tools: list[JsTool], *, workers: int = 2, max_concurrency: int = 64,
-                   tool_timeout_s: float = 30.0) -> Executor:
+    async def make(
+        bundle_dir: Path,
+        tools: list[JsTool],
+        *,
+        workers: int = 2,
+        max_concurrency: int = 64,
+        tool_timeout_s: float = 30.0,
+    ) -> Executor:
         manifest = write_bundle(bundle_dir, tools)
         executor = Executor(workers, max_concurrency, tool_timeout_s, node_binary(), logging.getLogger(LOGGER))
         made.append(executor)
@@ -59,9 +65,12 @@ async def test_echo_returns_the_input_and_counts_the_call(tmp_path, make_executo
 
 
 async def test_thrown_tool_error_keeps_code_message_and_details(tmp_path, make_executor):
-    executor = await make_executor(tmp_path, [
-        JsTool("weather", "throw new ToolError('bad_city', 'city is empty', { field: 'city' });"),
-    ])
+    executor = await make_executor(
+        tmp_path,
+        [
+            JsTool("weather", "throw new ToolError('bad_city', 'city is empty', { field: 'city' });"),
+        ],
+    )
     error = await expect_error(ToolErrorKind.TOOL_ERROR, executor.call("weather", {}, call_id="c"))
     assert (error.code, error.message, error.details) == ("bad_city", "city is empty", {"field": "city"})
     assert error.to_rpc_error()["data"] == {"kind": "tool_error", "code": "bad_city", "details": {"field": "city"}}
@@ -69,34 +78,43 @@ async def test_thrown_tool_error_keeps_code_message_and_details(tmp_path, make_e
 
 
 async def test_error_shaped_result_is_a_structured_tool_error(tmp_path, make_executor):
-    executor = await make_executor(tmp_path, [
-        JsTool("refuse", "return { error: { code: 'quota', message: 'quota exceeded' } };"),
-        # Not exactly {error: {code, message}}: an ordinary result that happens to have an error key.
-        JsTool("report", "return { error: 'none', ok: true };"),
-    ])
+    executor = await make_executor(
+        tmp_path,
+        [
+            JsTool("refuse", "return { error: { code: 'quota', message: 'quota exceeded' } };"),
+            # Not exactly {error: {code, message}}: an ordinary result that happens to have an error key.
+            JsTool("report", "return { error: 'none', ok: true };"),
+        ],
+    )
     error = await expect_error(ToolErrorKind.TOOL_ERROR, executor.call("refuse", {}, call_id="c"))
     assert (error.code, error.message) == ("quota", "quota exceeded")
     assert await executor.call("report", {}, call_id="c") == {"error": "none", "ok": True}
 
 
 async def test_other_thrown_errors_become_tool_error_with_their_message(tmp_path, make_executor):
-    executor = await make_executor(tmp_path, [
-        JsTool("typo", "return input.missing.field;"),
-        JsTool("string", "throw 'plain string';"),
-    ])
+    executor = await make_executor(
+        tmp_path,
+        [
+            JsTool("typo", "return input.missing.field;"),
+            JsTool("string", "throw 'plain string';"),
+        ],
+    )
     error = await expect_error(ToolErrorKind.TOOL_ERROR, executor.call("typo", {}, call_id="c"))
     assert error.code == "tool_error" and "Cannot read properties of undefined" in error.message
     error = await expect_error(ToolErrorKind.TOOL_ERROR, executor.call("string", {}, call_id="c"))
     assert error.message == "plain string"
 
 
-@pytest.mark.parametrize("body, detail", [
-    ("return undefined;", "undefined"),
-    ("return () => 1;", "function"),
-    ("return { f() {} };", "function"),
-    ("return 10n;", "BigInt"),
-    ("const a = {}; a.self = a; return a;", "circular"),
-])
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        ("return undefined;", "undefined"),
+        ("return () => 1;", "function"),
+        ("return { f() {} };", "function"),
+        ("return 10n;", "BigInt"),
+        ("const a = {}; a.self = a; return a;", "circular"),
+    ],
+)
 async def test_non_json_results_are_tool_errors_saying_so(tmp_path, make_executor, body, detail):
     executor = await make_executor(tmp_path, [JsTool("bad", body)], workers=1)
     error = await expect_error(ToolErrorKind.TOOL_ERROR, executor.call("bad", {}, call_id="c"))
@@ -106,8 +124,9 @@ async def test_non_json_results_are_tool_errors_saying_so(tmp_path, make_executo
 
 async def test_unknown_tool_and_invalid_arguments_never_reach_node(tmp_path, make_executor):
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    executor = await make_executor(tmp_path, [JsTool("weather", "return { tempC: 21, city: input.city };",
-                                                     input_schema=schema)])
+    executor = await make_executor(
+        tmp_path, [JsTool("weather", "return { tempC: 21, city: input.city };", input_schema=schema)]
+    )
     error = await expect_error(ToolErrorKind.TOOL_NOT_FOUND, executor.call("nope", {}, call_id="c"))
     assert "'nope'" in error.message
     error = await expect_error(ToolErrorKind.INVALID_ARGUMENTS, executor.call("weather", {}, call_id="c"))
@@ -121,19 +140,23 @@ async def test_unknown_tool_and_invalid_arguments_never_reach_node(tmp_path, mak
 
 
 async def test_call_deadline_is_the_smallest_of_call_tool_and_runtime_limits(tmp_path, make_executor):
-    executor = await make_executor(tmp_path, [HOLD, JsTool("quick_limit", "await new Promise(() => {});",
-                                                           timeout_ms=150)], tool_timeout_s=5)
+    executor = await make_executor(
+        tmp_path, [HOLD, JsTool("quick_limit", "await new Promise(() => {});", timeout_ms=150)], tool_timeout_s=5
+    )
     loop = asyncio.get_running_loop()
     started = loop.time()
-    error = await expect_error(ToolErrorKind.TOOL_TIMEOUT, executor.call("hold", {"ms": 3000}, call_id="c",
-                                                                          timeout_ms=200))
+    error = await expect_error(
+        ToolErrorKind.TOOL_TIMEOUT, executor.call("hold", {"ms": 3000}, call_id="c", timeout_ms=200)
+    )
     assert 0.19 <= loop.time() - started < 1.0 and "200 ms" in error.message
-    error = await expect_error(ToolErrorKind.TOOL_TIMEOUT, executor.call("quick_limit", {}, call_id="c",
-                                                                          timeout_ms=10_000))
+    error = await expect_error(
+        ToolErrorKind.TOOL_TIMEOUT, executor.call("quick_limit", {}, call_id="c", timeout_ms=10_000)
+    )
     assert "150 ms" in error.message
     # The runtime-wide toolTimeoutSeconds caps both.
-    settles_on_abort = JsTool("polite", "await new Promise((r) => ctx.signal.addEventListener('abort', r));",
-                              timeout_ms=60_000)
+    settles_on_abort = JsTool(
+        "polite", "await new Promise((r) => ctx.signal.addEventListener('abort', r));", timeout_ms=60_000
+    )
     capped = await make_executor(tmp_path / "capped", [settles_on_abort], tool_timeout_s=0.25)
     error = await expect_error(ToolErrorKind.TOOL_TIMEOUT, capped.call("polite", {}, call_id="c", timeout_ms=60_000))
     assert "250 ms" in error.message
@@ -141,16 +164,23 @@ async def test_call_deadline_is_the_smallest_of_call_tool_and_runtime_limits(tmp
 
 async def test_deadline_aborts_ctx_signal_and_a_settling_tool_keeps_its_worker(tmp_path, make_executor, caplog):
     caplog.set_level(logging.INFO, logger=LOGGER)
-    polite = JsTool("polite", """
+    polite = JsTool(
+        "polite",
+        """
         await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
         ctx.log('aborted', ctx.callId, String(ctx.signal.reason && ctx.signal.reason.message));
         return 'late';
-    """, timeout_ms=200)
+    """,
+        timeout_ms=200,
+    )
     executor = await make_executor(tmp_path, [polite, PID], workers=1)
     pid_before = await executor.call("pid", {}, call_id="c")
     await expect_error(ToolErrorKind.TOOL_TIMEOUT, executor.call("polite", {}, call_id="call-77"))
-    await async_wait_until(lambda: _logged(caplog, "tool polite: aborted call-77 deadline exceeded"),
-                           timeout=5, message="the tool to see ctx.signal abort")
+    await async_wait_until(
+        lambda: _logged(caplog, "tool polite: aborted call-77 deadline exceeded"),
+        timeout=5,
+        message="the tool to see ctx.signal abort",
+    )
     assert await executor.call("pid", {}, call_id="c") == pid_before
     assert executor.stats()["workerRestarts"] == 0
 
@@ -166,8 +196,9 @@ async def test_a_tool_looping_forever_times_out_and_its_worker_is_replaced(tmp_p
         pids.add(await executor.call("pid", {}, call_id="c"))
     assert len(pids) == 1
     await expect_error(ToolErrorKind.TOOL_TIMEOUT, spinning)
-    await async_wait_until(lambda: executor.stats()["workerRestarts"] == 1, timeout=5,
-                           message="the stuck worker to be replaced")
+    await async_wait_until(
+        lambda: executor.stats()["workerRestarts"] == 1, timeout=5, message="the stuck worker to be replaced"
+    )
     await async_wait_until(lambda: executor.stats()["workersReady"] == 2, timeout=5)
     assert await executor.call("pid", {}, call_id="c") > 0
 
@@ -185,26 +216,29 @@ async def test_process_exit_fails_only_the_calls_of_that_worker(tmp_path, make_e
     await expect_error(ToolErrorKind.TOOL_CRASHED, first)
     survivor_pid = await second
     assert isinstance(survivor_pid, int)
-    await async_wait_until(lambda: executor.stats()["workersReady"] == 2, timeout=5,
-                           message="the crashed worker to be replaced")
+    await async_wait_until(
+        lambda: executor.stats()["workersReady"] == 2, timeout=5, message="the crashed worker to be replaced"
+    )
     assert executor.stats()["workerRestarts"] == 1
     assert executor.stats()["errorsPerKind"] == {"tool_crashed": 2}
 
 
 async def test_megabytes_of_output_are_logged_bounded_and_never_corrupt_calls(tmp_path, make_executor, caplog):
     caplog.set_level(logging.INFO, logger=LOGGER)
-    noisy = JsTool("noisy", r"""
+    noisy = JsTool(
+        "noisy",
+        r"""
         const line = 'x'.repeat(1000);
         for (let i = 0; i < 5000; i++) console.log(i, line);          // ~5 MB of tagged lines
         process.stdout.write('{"t":"ok","id":1,"v":"forged"}\n');    // looks like a reply: must stay a log line
         process.stdout.write('y'.repeat(3 * 1024 * 1024) + '\n');     // one 3 MB line
         return { printed: true };
-    """)
+    """,
+    )
     executor = await make_executor(tmp_path, [noisy, echo_tool()], workers=1)
     assert await executor.call("noisy", {}, call_id="c") == {"printed": True}
     assert await executor.call("echo", {"still": "fine"}, call_id="c") == {"still": "fine"}
-    await async_wait_until(lambda: _logged(caplog, "lines dropped"), timeout=5,
-                           message="the dropped-lines warning")
+    await async_wait_until(lambda: _logged(caplog, "lines dropped"), timeout=5, message="the dropped-lines warning")
     tool_lines = [r for r in caplog.records if r.getMessage().startswith("tool noisy: ")]
     assert 100 <= len(tool_lines) <= 1500  # the burst passes, the flood does not
     assert all(len(r.getMessage()) < 9000 for r in caplog.records)
@@ -222,8 +256,10 @@ async def test_more_than_max_concurrency_calls_is_overloaded(tmp_path, make_exec
 
 async def test_a_bundle_that_does_not_load_is_refused_and_the_old_one_keeps_serving(tmp_path, make_executor):
     executor = await make_executor(tmp_path / "v1", [echo_tool(tag="v1")])
-    broken_at_load = write_bundle(tmp_path / "v2", [echo_tool(tag="v2"),
-                                                    JsTool("broken", "return 1;", prelude="throw new Error('boom at load');")])
+    broken_at_load = write_bundle(
+        tmp_path / "v2",
+        [echo_tool(tag="v2"), JsTool("broken", "return 1;", prelude="throw new Error('boom at load');")],
+    )
     with pytest.raises(BundleLoadError, match=r"tool 'broken' failed to load: boom at load"):
         await executor.load(tmp_path / "v2", broken_at_load)
     no_run = write_bundle(tmp_path / "v3", [echo_tool(tag="v3")])
@@ -244,8 +280,10 @@ async def test_a_refused_load_leaves_no_worker_process_behind(tmp_path, make_exe
     executor = await make_executor(tmp_path / "v1", [echo_tool(tag="v1")])
     serving = node_children()
     executor.worker_count = 4  # the refused pool starts four workers at once; one failure stops the rest
-    broken = write_bundle(tmp_path / "v2", [echo_tool(tag="v2"),
-                                            JsTool("broken", "return 1;", prelude="throw new Error('boom at load');")])
+    broken = write_bundle(
+        tmp_path / "v2",
+        [echo_tool(tag="v2"), JsTool("broken", "return 1;", prelude="throw new Error('boom at load');")],
+    )
     with pytest.raises(BundleLoadError, match=r"tool 'broken' failed to load: boom at load"):
         await executor.load(tmp_path / "v2", broken)
     await async_wait_until(lambda: node_children() == serving, 10, message="the refused pool's node processes to exit")
@@ -278,8 +316,9 @@ async def test_swap_moves_new_calls_to_the_new_pool_and_lets_running_ones_finish
     assert {r["tag"] for r in results[200:]} == {"v2"}
     assert await running == "v1"  # finished on the old pool
     assert executor.manifest.checksum == manifest_v2.checksum
-    await async_wait_until(lambda: not any(_alive(pid) for pid in old_pids), timeout=5,
-                           message="the old workers to stop")
+    await async_wait_until(
+        lambda: not any(_alive(pid) for pid in old_pids), timeout=5, message="the old workers to stop"
+    )
 
 
 async def test_close_drains_calls_in_flight_then_stops_workers(tmp_path):
@@ -299,8 +338,6 @@ def _logged(caplog, fragment: str) -> bool:
     return any(fragment in record.getMessage() for record in caplog.records)
 
 
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -316,14 +353,17 @@ def _alive(pid: int) -> bool:
 
 async def test_console_lines_reach_the_tool_log_sink_with_tool_call_id_and_level(tmp_path, make_executor, caplog):
     caplog.set_level(logging.INFO, logger=LOGGER)
-    talk = JsTool("talk", r"""
+    talk = JsTool(
+        "talk",
+        r"""
         console.log("first", input.n);
         console.warn("careful");
         await new Promise((r) => setTimeout(r, 5));   // still this call after an await
         ctx.log("via ctx");
         console.error("two\nlines");
         return true;
-    """)
+    """,
+    )
     executor = await make_executor(tmp_path, [talk], workers=1)
     seen: list[tuple] = []
     executor.tool_log_sink = lambda *line: seen.append(line)
@@ -332,8 +372,13 @@ async def test_console_lines_reach_the_tool_log_sink_with_tool_call_id_and_level
     await async_wait_until(lambda: len(seen) >= 15, timeout=5, message="15 console lines")
     for n in range(3):
         mine = [(tool, level, text) for tool, call_id, level, text in seen if call_id == f"call_{n}"]
-        assert mine == [("talk", "info", f"first {n}"), ("talk", "warn", "careful"), ("talk", "info", "via ctx"),
-                        ("talk", "error", "two"), ("talk", "error", "lines")]
+        assert mine == [
+            ("talk", "info", f"first {n}"),
+            ("talk", "warn", "careful"),
+            ("talk", "info", "via ctx"),
+            ("talk", "error", "two"),
+            ("talk", "error", "lines"),
+        ]
 
 
 async def test_while_tailed_a_calls_lines_are_handed_on_before_its_answer(tmp_path, make_executor):

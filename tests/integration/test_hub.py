@@ -25,8 +25,13 @@ from tests.support.bundles import echo_tool, make_archive
 from tests.support.platform import PlatformProcess
 from tests.support.waiting import async_wait_until
 
-ECHO = {"name": "echo", "description": "", "entry": "dist/echo.js", "timeoutMs": 30000,
-        "inputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}
+ECHO = {
+    "name": "echo",
+    "description": "",
+    "entry": "dist/echo.js",
+    "timeoutMs": 30000,
+    "inputSchema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +54,9 @@ Answer = Callable[[dict[str, Any]], Any]
 class Connector:
     """A scripted connector: hello, then answer each tools/call with `answer(params)` (None = stay silent)."""
 
-    def __init__(self, platform, token: str, tools=None, answer: Answer | None = None, headers=None,
-                 answers_probes: bool = True) -> None:
+    def __init__(
+        self, platform, token: str, tools=None, answer: Answer | None = None, headers=None, answers_probes: bool = True
+    ) -> None:
         self.platform, self.token = platform, token
         self.answers_probes = answers_probes  # False: a link the network silently dropped
         self.tools = [ECHO] if tools is None else tools
@@ -61,10 +67,24 @@ class Connector:
         self.hello_result: dict | None = None
 
     async def __aenter__(self) -> Connector:
-        self.ws = await connect(self.platform.ws_url, additional_headers={
-            "Authorization": f"Bearer {self.token}", **self.headers}, max_size=None)
-        await self.ws.send(jsonrpc.request("h", jsonrpc.HELLO, {
-            "connectorVersion": "test", "deploymentId": None, "bundle": None, "tools": self.tools, "concurrency": 8}))
+        self.ws = await connect(
+            self.platform.ws_url,
+            additional_headers={"Authorization": f"Bearer {self.token}", **self.headers},
+            max_size=None,
+        )
+        await self.ws.send(
+            jsonrpc.request(
+                "h",
+                jsonrpc.HELLO,
+                {
+                    "connectorVersion": "test",
+                    "deploymentId": None,
+                    "bundle": None,
+                    "tools": self.tools,
+                    "concurrency": 8,
+                },
+            )
+        )
         self.hello_result = json.loads(await self.ws.recv())["result"]
         self.reader = asyncio.create_task(self._read())
         return self
@@ -116,8 +136,11 @@ async def test_handshake_refusals_are_http_statuses_with_the_json_error(platform
     expired = platform.mint_token(sub="a@example.com", orgId="org-x", expiresIn=-10)
     status, body = await refusal(platform, {"Authorization": f"Bearer {expired}"})
     assert (status, body["error"]) == (401, {"code": "token_expired", "message": "Token has expired"})
-    forged = jwt.encode({"sub": "a", "orgId": "org-x", "iat": int(time.time()), "exp": int(time.time()) + 60},
-                        "some-other-secret-0123456789abcdef", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "a", "orgId": "org-x", "iat": int(time.time()), "exp": int(time.time()) + 60},
+        "some-other-secret-0123456789abcdef",
+        algorithm="HS256",
+    )
     status, body = await refusal(platform, {"Authorization": f"Bearer {forged}"})
     assert status == 401 and body["error"]["code"] == "token_invalid"
     assert body["error"]["message"].startswith("Token validation failed: ")
@@ -132,13 +155,16 @@ async def test_a_second_link_of_one_deployment_is_refused_409_while_the_first_is
     user = new_org(platform)
     async with client(platform, user) as api:
         deployment = (await api.post("/api/deployments", json={"name": "d"})).json()["deploymentId"]
-    token = platform.mint_token(sub="connector", orgId=jwt.decode(user, options={"verify_signature": False})["orgId"],
-                                deploymentId=deployment)
+    token = platform.mint_token(
+        sub="connector", orgId=jwt.decode(user, options={"verify_signature": False})["orgId"], deploymentId=deployment
+    )
     async with Connector(platform, token) as first:
         assert first.hello_result["deploymentId"] == deployment
         status, body = await refusal(platform, {"Authorization": f"Bearer {token}"})
-        assert (status, body["error"]) == (409, {"code": "deployment_already_connected",
-                                                 "message": "Deployment already connected"})
+        assert (status, body["error"]) == (
+            409,
+            {"code": "deployment_already_connected", "message": "Deployment already connected"},
+        )
         # A user token naming the deployment in a header is refused before the upgrade too.
         status, _ = await refusal(platform, {"Authorization": f"Bearer {user}", "X-Deployment-Id": deployment})
         assert status == 409
@@ -223,8 +249,12 @@ async def test_call_statuses(platform):
 
             response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 2}})
             assert response.status_code == 502
-            assert response.json()["error"] == {"code": "tool_error", "message": "city is empty",
-                                                "details": {"field": "city"}, "toolCode": "bad_city"}
+            assert response.json()["error"] == {
+                "code": "tool_error",
+                "message": "city is empty",
+                "details": {"field": "city"},
+                "toolCode": "bad_city",
+            }
 
             started = time.monotonic()
             response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 3}, "timeoutMs": 300})
@@ -244,15 +274,20 @@ async def test_call_statuses(platform):
 
 
 class ToolError:
-    tool_error = {"code": -32001, "message": "city is empty",
-                  "data": {"kind": "tool_error", "code": "bad_city", "details": {"field": "city"}}}
+    tool_error = {
+        "code": -32001,
+        "message": "city is empty",
+        "data": {"kind": "tool_error", "code": "bad_city", "details": {"field": "city"}},
+    }
 
 
 async def test_a_dropped_link_fails_its_calls_in_flight_at_once(platform):
     user = new_org(platform)
     async with client(platform, user) as api:
         connector = await Connector(platform, user, answer=lambda params: None).__aenter__()
-        pending = asyncio.create_task(api.post("/api/tools/echo/call", json={"arguments": {"n": 1}, "timeoutMs": 20000}))
+        pending = asyncio.create_task(
+            api.post("/api/tools/echo/call", json={"arguments": {"n": 1}, "timeoutMs": 20000})
+        )
         await async_wait_until(lambda: connector.calls, 10, message="the call to reach the connector")
         started = time.monotonic()
         await connector.__aexit__()
@@ -265,10 +300,15 @@ async def test_a_holder_silent_to_the_probe_is_replaced_4009_and_its_calls_fail(
     user = new_org(platform)
     async with client(platform, user) as api:
         deployment = (await api.post("/api/deployments", json={"name": "d"})).json()["deploymentId"]
-        token = platform.mint_token(sub="connector", orgId=jwt.decode(user, options={"verify_signature": False})["orgId"],
-                                    deploymentId=deployment)
+        token = platform.mint_token(
+            sub="connector",
+            orgId=jwt.decode(user, options={"verify_signature": False})["orgId"],
+            deploymentId=deployment,
+        )
         ghost = await Connector(platform, token, answer=lambda params: None, answers_probes=False).__aenter__()
-        pending = asyncio.create_task(api.post("/api/tools/echo/call", json={"arguments": {"n": 1}, "timeoutMs": 20000}))
+        pending = asyncio.create_task(
+            api.post("/api/tools/echo/call", json={"arguments": {"n": 1}, "timeoutMs": 20000})
+        )
         await async_wait_until(lambda: ghost.calls, 10, message="the call to reach the silent holder")
         started = time.monotonic()
         async with Connector(platform, token) as successor:  # admitted: the holder did not answer
@@ -288,21 +328,27 @@ async def test_replicas_admit_n_links_and_refuse_the_next_after_probing(platform
     async with client(platform, user) as api:
         made = await api.post("/api/deployments", json={"name": "pool", "replicas": 2})
         deployment = made.json()["deploymentId"]
-        token = platform.mint_token(sub="connector", orgId=jwt.decode(user, options={"verify_signature": False})["orgId"],
-                                    deploymentId=deployment)
+        token = platform.mint_token(
+            sub="connector",
+            orgId=jwt.decode(user, options={"verify_signature": False})["orgId"],
+            deploymentId=deployment,
+        )
         async with Connector(platform, token) as first, Connector(platform, token) as second:
             assert first.hello_result["connectorId"] != second.hello_result["connectorId"]
             status, body = await refusal(platform, {"Authorization": f"Bearer {token}"})
             assert (status, body["error"]["message"]) == (409, "Deployment already connected")
             # Both answered the probe; now one drains: it gives up its seat and gets no new calls.
             await first.ws.send(jsonrpc.notification(jsonrpc.CONNECTOR_DRAINING, {}))
+
             async def first_draining() -> bool:
                 listed = (await api.get("/api/connectors")).json()["connectors"]
                 return any(c["draining"] for c in listed if c["connectorId"] == first.hello_result["connectorId"])
 
             await async_wait_until(first_draining, 5, message="the platform to see the drain")
             for _ in range(6):
-                answer = await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}, "deploymentId": deployment})
+                answer = await api.post(
+                    "/api/tools/echo/call", json={"arguments": {"n": 1}, "deploymentId": deployment}
+                )
                 assert answer.json()["connectorId"] == second.hello_result["connectorId"]
             async with Connector(platform, token) as third:
                 assert third.hello_result["deploymentId"] == deployment
@@ -335,16 +381,21 @@ async def test_routing_least_busy_and_by_deployment(platform):
             busy_answers.append(params)
             return None  # stays busy
 
-        async with Connector(platform, user, answer=busy) as _first, \
-                Connector(platform, user, headers={"X-Deployment-Id": deployment}) as second:
+        async with (
+            Connector(platform, user, answer=busy) as _first,
+            Connector(platform, user, headers={"X-Deployment-Id": deployment}) as second,
+        ):
             assert second.hello_result["deploymentId"] == deployment
             # Calls until one lands on `_first`, which never answers: from then on it is the busier one.
             stuck: list[asyncio.Task] = []
             for _ in range(50):  # ties take turns, so this ends within two calls
                 if busy_answers:
                     break
-                stuck.append(asyncio.create_task(
-                    api.post("/api/tools/echo/call", json={"arguments": {"n": 0}, "timeoutMs": 5000})))
+                stuck.append(
+                    asyncio.create_task(
+                        api.post("/api/tools/echo/call", json={"arguments": {"n": 0}, "timeoutMs": 5000})
+                    )
+                )
                 await asyncio.sleep(0.05)
             for n in range(3):
                 response = await api.post("/api/tools/echo/call", json={"arguments": {"n": n}})
@@ -352,7 +403,9 @@ async def test_routing_least_busy_and_by_deployment(platform):
             assert len(busy_answers) == 1
             response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 7}, "deploymentId": deployment})
             assert response.status_code == 200 and response.json()["deploymentId"] == deployment
-            response = await api.post("/api/tools/echo/call", json={"arguments": {"n": 7}, "deploymentId": "dep-nobody"})
+            response = await api.post(
+                "/api/tools/echo/call", json={"arguments": {"n": 7}, "deploymentId": "dep-nobody"}
+            )
             assert response.status_code == 404  # SPEC.md §9: deployment_not_found
             connectors = (await api.get("/api/connectors")).json()["connectors"]
             assert sorted(str(c["deploymentId"]) for c in connectors) == sorted([deployment, "None"])
@@ -379,8 +432,12 @@ async def test_tools_updated_replaces_the_registry(platform):
     user = new_org(platform)
     async with Connector(platform, user) as connector, client(platform, user) as api:
         renamed = {**ECHO, "name": "echo2"}
-        await connector.ws.send(jsonrpc.notification(jsonrpc.TOOLS_UPDATED, {
-            "bundle": {"name": "b", "version": 2, "checksum": "sha256:" + "b" * 64}, "tools": [renamed]}))
+        await connector.ws.send(
+            jsonrpc.notification(
+                jsonrpc.TOOLS_UPDATED,
+                {"bundle": {"name": "b", "version": 2, "checksum": "sha256:" + "b" * 64}, "tools": [renamed]},
+            )
+        )
         for _ in range(200):
             connectors = (await api.get("/api/connectors")).json()["connectors"]
             if connectors[0]["tools"] == ["echo2"]:
@@ -397,8 +454,11 @@ async def test_bundle_updated_is_pushed_on_assignment_changes_and_hello_carries_
     async with client(platform, user) as api:
         async with Connector(platform, user) as connector:
             assert connector.hello_result["assignedBundle"] is None
-            uploaded = await api.post("/api/bundles/push-tools/versions", content=archive.read_bytes(),
-                                      headers={"X-Bundle-Checksum": manifest.checksum})
+            uploaded = await api.post(
+                "/api/bundles/push-tools/versions",
+                content=archive.read_bytes(),
+                headers={"X-Bundle-Checksum": manifest.checksum},
+            )
             assert uploaded.status_code == 201, uploaded.text
             assert (await api.put("/api/bundles/default", json={"name": "push-tools"})).status_code == 200
             pushed = await connector.next_message()
@@ -409,17 +469,24 @@ async def test_bundle_updated_is_pushed_on_assignment_changes_and_hello_carries_
             # Muted pushes hold the next change back; re-enabling catches up.
             assert (await api.post("/api/sim/pushes", json={"enabled": False})).status_code == 200
             archive2, manifest2 = make_archive(tmp_path / "v2", [echo_tool(tag="v2")], name="push-tools")
-            await api.post("/api/bundles/push-tools/versions", content=archive2.read_bytes(),
-                           headers={"X-Bundle-Checksum": manifest2.checksum})
+            await api.post(
+                "/api/bundles/push-tools/versions",
+                content=archive2.read_bytes(),
+                headers={"X-Bundle-Checksum": manifest2.checksum},
+            )
             with pytest.raises(asyncio.TimeoutError):
                 await connector.next_message(timeout=0.5)
             assert (await api.post("/api/sim/pushes", json={"enabled": True})).status_code == 200
             assert (await connector.next_message())["params"]["version"] == 2
         async with Connector(platform, user) as later:
             assigned = later.hello_result["assignedBundle"]
-            assert assigned == {"name": "push-tools", "version": 2, "checksum": manifest2.checksum,
-                                "size": archive2.stat().st_size,
-                                "archiveUrl": "/api/bundles/push-tools/versions/2/archive"}
+            assert assigned == {
+                "name": "push-tools",
+                "version": 2,
+                "checksum": manifest2.checksum,
+                "size": archive2.stat().st_size,
+                "archiveUrl": "/api/bundles/push-tools/versions/2/archive",
+            }
 
 
 async def test_sim_latency_and_validation_of_sim_bodies(platform):
@@ -430,14 +497,19 @@ async def test_sim_latency_and_validation_of_sim_bodies(platform):
         assert (await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}})).status_code == 200
         assert time.monotonic() - started >= 0.3  # delayed on the way out and on the way back
         started = time.monotonic()
-        answers = await asyncio.gather(*(api.post("/api/tools/echo/call", json={"arguments": {"n": n}})
-                                         for n in range(20)))
+        answers = await asyncio.gather(
+            *(api.post("/api/tools/echo/call", json={"arguments": {"n": n}}) for n in range(20))
+        )
         assert all(a.status_code == 200 for a in answers)
         # Each message is late, but not one after another: in turn, 20 calls would take at least 6 s.
         assert time.monotonic() - started < 4
         await api.post("/api/sim/latency", json={"ms": 0})
-        for path, body in (("/api/sim/latency", {"ms": -1}), ("/api/sim/reject", {"count": "2"}),
-                           ("/api/sim/pushes", {"enabled": "yes"}), ("/api/sim/disconnect", {"code": 99})):
+        for path, body in (
+            ("/api/sim/latency", {"ms": -1}),
+            ("/api/sim/reject", {"count": "2"}),
+            ("/api/sim/pushes", {"enabled": "yes"}),
+            ("/api/sim/disconnect", {"code": 99}),
+        ):
             response = await api.post(path, json=body)
             assert response.status_code == 422, (path, response.text)
 
@@ -448,8 +520,9 @@ async def test_sim_routes_need_a_user_token_and_dev_mode(platform, tmp_path):
     production = PlatformProcess(tmp_path / "prod", extra_args=["--no-dev"]).start()
     try:
         token = production.user_token()
-        response = httpx.post(f"{production.url}/api/sim/disconnect", json={},
-                              headers={"Authorization": f"Bearer {token}"})
+        response = httpx.post(
+            f"{production.url}/api/sim/disconnect", json={}, headers={"Authorization": f"Bearer {token}"}
+        )
         assert response.status_code == 404
     finally:
         production.stop()

@@ -18,8 +18,9 @@ CLI = str(Path(sys.executable).with_name("edge-connector"))
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})}
+    )
 
 
 def npm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -29,7 +30,10 @@ def npm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def sha256sum_checksum(out_dir: Path) -> str:
     paths = sorted(str(p.relative_to(out_dir)) for p in (out_dir / "dist").rglob("*") if p.is_file())
     listing = subprocess.run(["sha256sum", *paths], cwd=out_dir, capture_output=True, check=True).stdout
-    return "sha256:" + subprocess.run(["sha256sum"], input=listing, capture_output=True, check=True).stdout.split()[0].decode()
+    return (
+        "sha256:"
+        + subprocess.run(["sha256sum"], input=listing, capture_output=True, check=True).stdout.split()[0].decode()
+    )
 
 
 @pytest.mark.parametrize("template", ["ts", "js"])
@@ -42,8 +46,14 @@ def test_init_then_npm_test_then_build_works_and_the_checksum_is_reproducible(tm
     assert (project / "node_modules/slugify").is_dir() and (project / "node_modules/esbuild").is_dir()
     ignored = (project / ".gitignore").read_text().splitlines()
     # .dev.vars: local secrets of `dev`
-    assert ignored == ["node_modules/", ".edge/", "__pycache__/", ".pytest_cache/",
-                       "# Local secrets for edge-connector dev (never commit them)", ".dev.vars"]
+    assert ignored == [
+        "node_modules/",
+        ".edge/",
+        "__pycache__/",
+        ".pytest_cache/",
+        "# Local secrets for edge-connector dev (never commit them)",
+        ".dev.vars",
+    ]
     assert json.loads((project / "package.json").read_text())["name"] == "demo"
     assert json.loads((project / "edge.json").read_text())["name"] == "demo"
     assert (project / "tsconfig.json").is_file() == (template == "ts")
@@ -78,7 +88,10 @@ def test_init_then_npm_test_then_build_works_and_the_checksum_is_reproducible(tm
     # The zod schema is the single declaration: JSON Schema in the manifest, the type of run()'s input.
     manifest = json.loads((project / ".edge/build/manifest.json").read_text())
     assert manifest["tools"][0]["inputSchema"]["properties"]["separator"] == {
-        "default": "-", "description": "Character between words (default '-')", "type": "string", "maxLength": 1,
+        "default": "-",
+        "description": "Character between words (default '-')",
+        "type": "string",
+        "maxLength": 1,
     }
     if template == "ts":
         assert_typecheck_follows_the_zod_schema(project)
@@ -114,7 +127,9 @@ def test_build_prints_a_table_with_sizes_archive_and_checksum(tmp_path):
     esbuild = installed_npm_deps() / platform_package() / "bin/esbuild"
     failed = cli("build", "proj", cwd=tmp_path, env={"ESBUILD_BINARY_PATH": str(esbuild)})
     assert failed.returncode == 1
-    assert failed.stderr.startswith("Error: src/tools/make_slug.ts:1:21: Could not resolve \"slugify\": package 'slugify' is not installed\n")
+    assert failed.stderr.startswith(
+        "Error: src/tools/make_slug.ts:1:21: Could not resolve \"slugify\": package 'slugify' is not installed\n"
+    )
     assert "Could not resolve \"zod\": package 'zod' is not installed" in failed.stderr
     assert "Run `npm install slugify zod` in " in failed.stderr
     assert "Traceback" not in failed.stderr

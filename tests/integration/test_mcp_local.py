@@ -57,7 +57,10 @@ async def _check_tools(client: Client) -> None:
     assert json.loads(result.content[0].text) == {"text": "hello"}
 
     assert _error_of(await client.call_tool("fail", {})) == {
-        "code": "bad_city", "kind": "tool_error", "message": "city is empty"}
+        "code": "bad_city",
+        "kind": "tool_error",
+        "message": "city is empty",
+    }
 
     invalid = _error_of(await client.call_tool("echo", {"text": 5}))
     assert invalid["kind"] == "invalid_arguments"
@@ -116,6 +119,7 @@ async def test_a_broken_save_keeps_the_last_good_tools(project: Path, tmp_path: 
         transport = stdio_client(_server(project), errlog=errlog)
         async with Client(transport, mode="legacy", message_handler=on_message, read_timeout_seconds=60) as client:
             (project / "src" / "tools" / "broken.js").write_text("export default {{{ not javascript")
+
             async def refused() -> bool:
                 return "Build failed" in log_path.read_text()
 
@@ -146,7 +150,9 @@ def test_inspector_cli_lists_and_calls_local_tools(project: Path, mcp_inspector)
     listed = mcp_inspector.json(*target, "--method", "tools/list")
     assert [tool["name"] for tool in listed["tools"]] == ["echo", "fail"]
     assert listed["tools"][0]["outputSchema"] == ECHO_OUTPUT
-    called = mcp_inspector.json(*target, "--method", "tools/call", "--tool-name", "echo", "--tool-arg", "text=inspected")
+    called = mcp_inspector.json(
+        *target, "--method", "tools/call", "--tool-name", "echo", "--tool-arg", "text=inspected"
+    )
     assert called["structuredContent"] == {"text": "inspected"} and called["isError"] is False
     # The Inspector exits non-zero on an isError result, after printing it.
     failed = mcp_inspector.run(*target, "--method", "tools/call", "--tool-name", "fail")
@@ -164,7 +170,8 @@ def test_bad_project_is_one_line_on_stderr_exit_1_and_nothing_on_stdout(tmp_path
         target = write_project(tmp_path / "tools")
         (target / "src" / "tools" / "echo.js").write_text("export default {{{ not javascript")
         expected = "The first build failed"
-    done = subprocess.run(mcp_command(str(target)), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        mcp_command(str(target)), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1 and done.stdout == ""
     assert expected in done.stderr and "Traceback" not in done.stderr

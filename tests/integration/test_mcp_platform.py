@@ -32,9 +32,11 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.timeout(180)
 
 MODERN = "2026-07-28"
-ENVELOPE = {"io.modelcontextprotocol/protocolVersion": MODERN,
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "1"}}
+ENVELOPE = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "1"},
+}
 ACCEPT = "application/json, text/event-stream"
 
 
@@ -53,17 +55,22 @@ class Stack:
     def mcp_url(self) -> str:
         return f"{self.platform.url}/mcp"
 
-    def client(self, mode: str = "legacy", token: str | None = None, statuses: list[int] | None = None,
-               **kwargs) -> Client:
+    def client(
+        self, mode: str = "legacy", token: str | None = None, statuses: list[int] | None = None, **kwargs
+    ) -> Client:
         async def record(response: httpx.Response) -> None:
             if statuses is not None:
                 statuses.append(response.status_code)
 
-        http = httpx.AsyncClient(headers={"Authorization": f"Bearer {token or self.token}"}, timeout=60,
-                                 event_hooks={"response": [record]})
-        return Client(streamable_http_client(self.mcp_url, http_client=http),  # type: ignore[arg-type]
-                      mode=mode, read_timeout_seconds=60,
-                      **kwargs)
+        http = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {token or self.token}"}, timeout=60, event_hooks={"response": [record]}
+        )
+        return Client(
+            streamable_http_client(self.mcp_url, http_client=http),  # type: ignore[arg-type]
+            mode=mode,
+            read_timeout_seconds=60,
+            **kwargs,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +86,19 @@ def stack(tmp_path_factory):
         dep = cli.json("deployment", "create", "runner")
         archive, _ = make_archive(base / "bundle", [ECHO_JS, FAIL_JS], name="mcp-tools")
         cli("upload", "--archive", str(archive), "--set-default")
-        runtime = RuntimeProcess(base / "install", env={
-            "TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": dep["deploymentId"],
-            "DEPLOYMENT_SECRET": dep["secret"]}).start()
-        wait_until(lambda: runtime.exited() or {t["name"] for t in runtime.status().get("tools", [])} >= {"echo", "fail"},
-                   30, message="the runtime to load the bundle")
+        runtime = RuntimeProcess(
+            base / "install",
+            env={
+                "TOOL_RPC_URL": platform.ws_url,
+                "DEPLOYMENT_ID": dep["deploymentId"],
+                "DEPLOYMENT_SECRET": dep["secret"],
+            },
+        ).start()
+        wait_until(
+            lambda: runtime.exited() or {t["name"] for t in runtime.status().get("tools", [])} >= {"echo", "fail"},
+            30,
+            message="the runtime to load the bundle",
+        )
         runtime.wait_healthy(30)
         yield Stack(platform, cli, org_id, token, runtime, base, dep["deploymentId"], dep["secret"])
     finally:
@@ -111,7 +126,10 @@ async def test_sdk_client_lists_and_calls_the_orgs_tools(stack: Stack, mode: str
         assert json.loads(result.content[0].text) == {"text": "hello"}
 
         assert _error_of(await client.call_tool("fail", {})) == {
-            "code": "bad_city", "kind": "tool_error", "message": "city is empty"}
+            "code": "bad_city",
+            "kind": "tool_error",
+            "message": "city is empty",
+        }
         invalid = _error_of(await client.call_tool("echo", {"text": 5}))
         assert invalid["kind"] == "invalid_arguments" and "text" in invalid["message"]
         assert invalid["details"][0]["path"] == "/text"
@@ -122,8 +140,9 @@ async def test_sdk_client_lists_and_calls_the_orgs_tools(stack: Stack, mode: str
 
 
 def test_no_token_is_401_pointing_at_the_protected_resource_metadata(stack: Stack) -> None:
-    response = httpx.post(stack.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-                          headers={"Accept": ACCEPT})
+    response = httpx.post(
+        stack.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers={"Accept": ACCEPT}
+    )
     assert response.status_code == 401
     challenge = response.headers["www-authenticate"]
     assert challenge == f'Bearer resource_metadata="{stack.platform.url}/.well-known/oauth-protected-resource"'
@@ -133,8 +152,11 @@ def test_no_token_is_401_pointing_at_the_protected_resource_metadata(stack: Stac
 
 async def test_an_expired_token_is_refused_with_401(stack: Stack) -> None:
     expired = stack.platform.mint_token(sub="someone@example.com", orgId=stack.org_id, expiresIn=-10)
-    response = httpx.post(stack.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-                          headers={"Authorization": f"Bearer {expired}", "Accept": ACCEPT})
+    response = httpx.post(
+        stack.mcp_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Authorization": f"Bearer {expired}", "Accept": ACCEPT},
+    )
     assert response.status_code == 401 and response.json()["error"]["code"] == "token_expired"
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
     statuses: list[int] = []
@@ -146,38 +168,68 @@ async def test_an_expired_token_is_refused_with_401(stack: Stack) -> None:
 
 def test_a_foreign_origin_is_403_and_deployment_tokens_are_refused(stack: Stack) -> None:
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-    foreign = httpx.post(stack.mcp_url, json=body, headers={
-        "Authorization": f"Bearer {stack.token}", "Accept": ACCEPT, "Origin": "http://evil.example"})
+    foreign = httpx.post(
+        stack.mcp_url,
+        json=body,
+        headers={"Authorization": f"Bearer {stack.token}", "Accept": ACCEPT, "Origin": "http://evil.example"},
+    )
     assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "origin_not_allowed"
-    own = httpx.post(stack.mcp_url, json={**body, "params": {"_meta": ENVELOPE}}, headers={
-        "Authorization": f"Bearer {stack.token}", "Accept": ACCEPT, "Origin": stack.platform.url,
-        "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"})
+    own = httpx.post(
+        stack.mcp_url,
+        json={**body, "params": {"_meta": ENVELOPE}},
+        headers={
+            "Authorization": f"Bearer {stack.token}",
+            "Accept": ACCEPT,
+            "Origin": stack.platform.url,
+            "MCP-Protocol-Version": MODERN,
+            "Mcp-Method": "tools/list",
+        },
+    )
     assert own.status_code == 200, own.text
-    deployment_token = stack.platform.mint_token(sub="dep", orgId=stack.org_id,
-                                                 deploymentId=stack.deployment_id, expiresIn=60)
-    refused = httpx.post(stack.mcp_url, json=body, headers={"Authorization": f"Bearer {deployment_token}", "Accept": ACCEPT})
+    deployment_token = stack.platform.mint_token(
+        sub="dep", orgId=stack.org_id, deploymentId=stack.deployment_id, expiresIn=60
+    )
+    refused = httpx.post(
+        stack.mcp_url, json=body, headers={"Authorization": f"Bearer {deployment_token}", "Accept": ACCEPT}
+    )
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "user_token_required"
 
 
 def test_another_organization_sees_none_of_these_tools(stack: Stack) -> None:
     other = stack.platform.user_token("stranger@example.com", f"org-{uuid.uuid4().hex[:8]}")
-    response = httpx.post(stack.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list",
-                                              "params": {"_meta": ENVELOPE}},
-                          headers={"Authorization": f"Bearer {other}", "Accept": ACCEPT,
-                                   "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"})
+    response = httpx.post(
+        stack.mcp_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": ENVELOPE}},
+        headers={
+            "Authorization": f"Bearer {other}",
+            "Accept": ACCEPT,
+            "MCP-Protocol-Version": MODERN,
+            "Mcp-Method": "tools/list",
+        },
+    )
     assert response.status_code == 200 and response.json()["result"]["tools"] == []
 
 
 def test_raw_http_client_of_2026_07_28_without_initialize(stack: Stack) -> None:
     headers = {"Authorization": f"Bearer {stack.token}", "Accept": ACCEPT, "MCP-Protocol-Version": MODERN}
     with httpx.Client(headers=headers, timeout=30) as http:
-        listed = http.post(stack.mcp_url, headers={"Mcp-Method": "tools/list"},
-                           json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": ENVELOPE}})
+        listed = http.post(
+            stack.mcp_url,
+            headers={"Mcp-Method": "tools/list"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": ENVELOPE}},
+        )
         assert listed.status_code == 200 and "mcp-session-id" not in listed.headers
         assert [tool["name"] for tool in listed.json()["result"]["tools"]] == ["echo", "fail"]
-        called = http.post(stack.mcp_url, headers={"Mcp-Method": "tools/call", "Mcp-Name": "echo"}, json={
-            "jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"text": "raw"}, "_meta": ENVELOPE}})
+        called = http.post(
+            stack.mcp_url,
+            headers={"Mcp-Method": "tools/call", "Mcp-Name": "echo"},
+            json={
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"text": "raw"}, "_meta": ENVELOPE},
+            },
+        )
         result = called.json()["result"]
         assert result["structuredContent"] == {"text": "raw"} and result["isError"] is False
         assert result["resultType"] == "complete"
@@ -186,24 +238,51 @@ def test_raw_http_client_of_2026_07_28_without_initialize(stack: Stack) -> None:
 def test_raw_http_client_of_2025_11_25_with_initialize_and_a_session(stack: Stack) -> None:
     headers = {"Authorization": f"Bearer {stack.token}", "Accept": ACCEPT}
     with httpx.Client(headers=headers, timeout=30) as http:
-        opened = http.post(stack.mcp_url, json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+        opened = http.post(
+            stack.mcp_url,
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "1"},
+                },
+            },
+        )
         assert opened.status_code == 200, opened.text
         assert opened.json()["result"]["capabilities"]["tools"]["listChanged"] is True
         session = {"Mcp-Session-Id": opened.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
-        assert http.post(stack.mcp_url, headers=session,
-                         json={"jsonrpc": "2.0", "method": "notifications/initialized"}).status_code == 202
-        called = http.post(stack.mcp_url, headers=session, json={
-            "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "fail", "arguments": {}}})
+        assert (
+            http.post(
+                stack.mcp_url, headers=session, json={"jsonrpc": "2.0", "method": "notifications/initialized"}
+            ).status_code
+            == 202
+        )
+        called = http.post(
+            stack.mcp_url,
+            headers=session,
+            json={"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "fail", "arguments": {}}},
+        )
         result = called.json()["result"]
         assert result["isError"] is True and json.loads(result["content"][0]["text"])["error"]["code"] == "bad_city"
         # A session belongs to whoever opened it: another identity gets the SDK's "not found".
         # A second member of the same org (SPEC §9: invited first).
-        assert http.post(f"{stack.platform.url}/api/org/invites", json={"email": "other@example.com"},
-                         headers={"Authorization": f"Bearer {stack.token}"}).status_code == 201
+        assert (
+            http.post(
+                f"{stack.platform.url}/api/org/invites",
+                json={"email": "other@example.com"},
+                headers={"Authorization": f"Bearer {stack.token}"},
+            ).status_code
+            == 201
+        )
         other = stack.platform.user_token("other@example.com", stack.org_id)
-        stolen = http.post(stack.mcp_url, headers={**session, "Authorization": f"Bearer {other}"},
-                           json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
+        stolen = http.post(
+            stack.mcp_url,
+            headers={**session, "Authorization": f"Bearer {other}"},
+            json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+        )
         assert stolen.status_code == 404
 
 
@@ -228,8 +307,14 @@ async def test_stdio_server_of_the_orgs_tools_forwards_to_the_platform(stack: St
 def test_stdio_server_with_an_expired_token_says_so_and_exits_1(stack: Stack) -> None:
     expired = stack.platform.mint_token(sub="someone@example.com", orgId=stack.org_id, expiresIn=-10)
     params = _stdio(stack, expired)
-    done = subprocess.run([params.command, *params.args], env=params.env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [params.command, *params.args],
+        env=params.env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and done.stdout == ""
     assert "Token has expired" in done.stderr and "Traceback" not in done.stderr
 
@@ -247,7 +332,9 @@ def test_inspector_cli_lists_and_calls_through_the_platform(stack: Stack, mcp_in
     target = [stack.mcp_url, "--transport", "http", "--header", f"Authorization: Bearer {stack.token}"]
     listed = mcp_inspector.json(*target, "--method", "tools/list")
     assert [tool["name"] for tool in listed["tools"]] == ["echo", "fail"]
-    called = mcp_inspector.json(*target, "--method", "tools/call", "--tool-name", "echo", "--tool-arg", "text=inspected")
+    called = mcp_inspector.json(
+        *target, "--method", "tools/call", "--tool-name", "echo", "--tool-arg", "text=inspected"
+    )
     assert called["structuredContent"] == {"text": "inspected"} and called["isError"] is False
     refused = mcp_inspector.run(stack.mcp_url, "--transport", "http", "--method", "tools/list")
     # Without a token the Inspector reads the 401's challenge and asks for an (interactive) sign-in.
@@ -269,6 +356,7 @@ async def test_swap_leave_and_join_reach_subscribed_clients_of_both_eras(stack: 
     async with stack.client("legacy", message_handler=on_message) as legacy, stack.client(MODERN) as modern:
         assert await names(legacy) == ["echo", "fail"]
         async with modern.listen(tools_list_changed=True) as subscription:
+
             async def next_event() -> None:
                 with anyio.fail_after(60):
                     async for _event in subscription:
@@ -294,9 +382,14 @@ async def test_swap_leave_and_join_reach_subscribed_clients_of_both_eras(stack: 
 
             # A join: a connector of the deployment comes back with the bundle.
             heard = anyio.Event()
-            runtime = RuntimeProcess(stack.base / "install", env={
-                "TOOL_RPC_URL": stack.platform.ws_url, "DEPLOYMENT_ID": stack.deployment_id,
-                "DEPLOYMENT_SECRET": stack.deployment_secret}).start()
+            runtime = RuntimeProcess(
+                stack.base / "install",
+                env={
+                    "TOOL_RPC_URL": stack.platform.ws_url,
+                    "DEPLOYMENT_ID": stack.deployment_id,
+                    "DEPLOYMENT_SECRET": stack.deployment_secret,
+                },
+            ).start()
             try:
                 await next_event()
                 with anyio.fail_after(60):

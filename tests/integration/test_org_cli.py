@@ -9,8 +9,15 @@ from tests.support.cli import EDGE_CONNECTOR, Cli
 
 
 def _auth_from_stdin(cli: Cli, token: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([EDGE_CONNECTOR, "auth", "--token", "-"], input=token + "\n", capture_output=True,
-                          text=True, timeout=120, env=cli.env, cwd=cli.home)
+    return subprocess.run(
+        [EDGE_CONNECTOR, "auth", "--token", "-"],
+        input=token + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cli.env,
+        cwd=cli.home,
+    )
 
 
 def test_invite_then_join_through_the_cli(platform, tmp_path):
@@ -24,8 +31,10 @@ def test_invite_then_join_through_the_cli(platform, tmp_path):
     invited = owner("org", "invite", "Friend@Example.com")
     assert "Invited friend@example.com to organization org-cli as member" in invited.stdout
     members = json.loads(owner("org", "members", "--json").stdout)
-    assert members == {"members": [{"email": "owner@example.com", "role": "owner"}],
-                       "invites": [{"email": "friend@example.com", "role": "member"}]}
+    assert members == {
+        "members": [{"email": "owner@example.com", "role": "owner"}],
+        "invites": [{"email": "friend@example.com", "role": "member"}],
+    }
 
     friend = Cli(tmp_path / "friend", platform.url)
     friend.home.mkdir()
@@ -44,10 +53,13 @@ def test_a_cloned_project_cannot_collect_the_saved_token(platform, tmp_path):
     project.mkdir()
     (project / "edge.json").write_text(json.dumps({"name": "x", "platformUrl": "http://evil.example:18765"}))
     env = {k: v for k, v in cli.env.items() if k != "EDGE_PLATFORM_URL"}
-    result = subprocess.run([EDGE_CONNECTOR, "bundle", "list"], capture_output=True, text=True, timeout=120,
-                            env=env, cwd=project)
+    result = subprocess.run(
+        [EDGE_CONNECTOR, "bundle", "list"], capture_output=True, text=True, timeout=120, env=env, cwd=project
+    )
     assert result.returncode == 1
     origin = platform.url + ("" if platform.url.count(":") == 2 else ":80")
-    assert (f"The saved token belongs to {origin}, not http://evil.example:18765; run edge-connector auth "
-            "--platform http://evil.example:18765 or pass --platform") in " ".join(result.stderr.split())
+    assert (
+        f"The saved token belongs to {origin}, not http://evil.example:18765; run edge-connector auth "
+        "--platform http://evil.example:18765 or pass --platform"
+    ) in " ".join(result.stderr.split())
     assert "eyJ" not in result.stderr + result.stdout

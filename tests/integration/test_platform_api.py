@@ -37,8 +37,9 @@ class Org:
         self.http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
 
     def upload(self, archive: Path, checksum: str, name: str = "test-tools") -> httpx.Response:
-        return self.http.post(f"/api/bundles/{name}/versions", content=archive.read_bytes(),
-                              headers={"X-Bundle-Checksum": checksum})
+        return self.http.post(
+            f"/api/bundles/{name}/versions", content=archive.read_bytes(), headers={"X-Bundle-Checksum": checksum}
+        )
 
     def deployment(self, name: str = "edge") -> dict:
         response = self.http.post("/api/deployments", json={"name": name})
@@ -81,8 +82,13 @@ def test_upload_list_set_default_assign_and_resolve(org, tmp_path):
     # Default without a version tracks the newest.
     assert org.http.put("/api/bundles/default", json={"name": "test-tools"}).status_code == 200
     assigned = org.http.get("/api/connectors/assignment").json()["assignedBundle"]
-    assert assigned == {"name": "test-tools", "version": 2, "checksum": m2.checksum, "size": v2.stat().st_size,
-                        "archiveUrl": "/api/bundles/test-tools/versions/2/archive"}
+    assert assigned == {
+        "name": "test-tools",
+        "version": 2,
+        "checksum": m2.checksum,
+        "size": v2.stat().st_size,
+        "archiveUrl": "/api/bundles/test-tools/versions/2/archive",
+    }
 
     # A deployment's own assignment overrides the default; unassigning falls back.
     dep = org.deployment()
@@ -211,8 +217,9 @@ def test_upload_over_50_mb_is_refused_while_streaming_with_flat_memory(server, o
             yield piece
 
     # A generator body goes out chunked: the server cannot know the size in advance and must count.
-    response = org.http.post("/api/bundles/big/versions", content=body(),
-                             headers={"X-Bundle-Checksum": "sha256:" + "1" * 64})
+    response = org.http.post(
+        "/api/bundles/big/versions", content=body(), headers={"X-Bundle-Checksum": "sha256:" + "1" * 64}
+    )
     status, code, message = _error(response)
     assert (status, code) == (413, "bundle_too_large")
     assert "52,428,800" in message
@@ -221,8 +228,9 @@ def test_upload_over_50_mb_is_refused_while_streaming_with_flat_memory(server, o
     assert after["VmHWM"] - before["VmHWM"] < 16 * 1024, (before, after)
     assert org.http.get("/api/bundles").json()["bundles"] == []
     # A declared Content-Length over the limit is refused before the body is read.
-    declared = org.http.post("/api/bundles/big/versions", content=b"\0" * total,
-                             headers={"X-Bundle-Checksum": "sha256:" + "1" * 64})
+    declared = org.http.post(
+        "/api/bundles/big/versions", content=b"\0" * total, headers={"X-Bundle-Checksum": "sha256:" + "1" * 64}
+    )
     assert _error(declared)[:2] == (413, "bundle_too_large")
     assert org.http.get("/healthz").status_code == 200
 
@@ -253,8 +261,10 @@ def test_org_isolation_foreign_ids_are_404(server, tmp_path):
     assert bob.upload(archive, manifest.checksum).json()["version"] == 1
     assert alice.http.get(f"/api/deployments/{dep_id}").status_code == 200
     # Alice's deployment credentials give a token that only sees Alice's org.
-    token = httpx.post(f"{server.url}/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": dep_id, "client_secret": dep["secret"]}).json()["access_token"]
+    token = httpx.post(
+        f"{server.url}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": dep_id, "client_secret": dep["secret"]},
+    ).json()["access_token"]
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["orgId"] == alice.org_id and claims["deploymentId"] == dep_id
     poll = httpx.get(f"{server.url}/api/connectors/assignment", headers={"Authorization": f"Bearer {token}"})
@@ -273,11 +283,17 @@ def test_deployment_replicas_default_create_update_and_range(server, org):
         refused = org.http.post("/api/deployments", json={"name": "bad", "replicas": bad})
         assert _error(refused)[:2] == (422, "invalid_request"), bad
         assert "replicas" in refused.json()["error"]["message"]
-        assert _error(org.http.patch(f"/api/deployments/{dep_id}", json={"replicas": bad}))[:2] == (422, "invalid_request")
+        assert _error(org.http.patch(f"/api/deployments/{dep_id}", json={"replicas": bad}))[:2] == (
+            422,
+            "invalid_request",
+        )
     updated = org.http.patch(f"/api/deployments/{dep_id}", json={"replicas": 100})
     assert updated.status_code == 200 and updated.json()["replicas"] == 100 and updated.json()["name"] == "scaled"
     assert org.http.get(f"/api/deployments/{dep_id}").json()["replicas"] == 100
-    assert _error(org.http.patch("/api/deployments/dep-nope", json={"replicas": 2}))[:2] == (404, "deployment_not_found")
+    assert _error(org.http.patch("/api/deployments/dep-nope", json={"replicas": 2}))[:2] == (
+        404,
+        "deployment_not_found",
+    )
     assert len(org.http.get("/api/deployments").json()["deployments"]) == 2  # the refusals created nothing
 
 
@@ -287,8 +303,10 @@ def test_deployment_credentials_and_tokens(server, org, tmp_path):
     assert secret and secret not in json.dumps(org.http.get("/api/deployments").json())
 
     def oauth(client_id, client_secret):
-        return httpx.post(f"{server.url}/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret})
+        return httpx.post(
+            f"{server.url}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
+        )
 
     wrong = oauth(dep_id, secret + "x")
     assert _error(wrong)[:2] == (401, "invalid_client")
@@ -305,12 +323,19 @@ def test_deployment_credentials_and_tokens(server, org, tmp_path):
     org.http.put("/api/bundles/default", json={"name": "test-tools"})
     poll = httpx.get(f"{server.url}/api/connectors/assignment", headers=dep_auth).json()
     assert poll["assignedBundle"]["checksum"] == manifest.checksum
-    assert httpx.get(f"{server.url}{poll['assignedBundle']['archiveUrl']}", headers=dep_auth).content == archive.read_bytes()
+    assert (
+        httpx.get(f"{server.url}{poll['assignedBundle']['archiveUrl']}", headers=dep_auth).content
+        == archive.read_bytes()
+    )
     assert httpx.get(f"{server.url}/api/bundles", headers=dep_auth).status_code == 403
     assert httpx.post(f"{server.url}/api/deployments", json={"name": "x"}, headers=dep_auth).status_code == 403
     other = org.deployment("edge-2")["deploymentId"]
-    assert httpx.get(f"{server.url}/api/connectors/assignment", params={"deploymentId": other},
-                     headers=dep_auth).status_code == 404
+    assert (
+        httpx.get(
+            f"{server.url}/api/connectors/assignment", params={"deploymentId": other}, headers=dep_auth
+        ).status_code
+        == 404
+    )
 
     # Rotation: the old secret stops working at once, the new one works.
     rotated = org.http.post(f"/api/deployments/{dep_id}/rotate-secret").json()["secret"]
@@ -343,7 +368,9 @@ def test_refusals_use_the_handshake_codes_and_words(server):
     assert me(unsigned)[:2] == (401, "token_invalid")
     # `orgs` alone resolves the org to its first key.
     token = server.mint_token(sub="u", orgs={"org-first": "owner", "org-second": "member"}, expiresIn=600)
-    assert httpx.get(f"{server.url}/api/me", headers={"Authorization": f"Bearer {token}"}).json()["orgId"] == "org-first"
+    assert (
+        httpx.get(f"{server.url}/api/me", headers={"Authorization": f"Bearer {token}"}).json()["orgId"] == "org-first"
+    )
 
 
 def test_restart_keeps_everything(tmp_path):
@@ -366,8 +393,10 @@ def test_restart_keeps_everything(tmp_path):
         assert http.get("/api/bundles").json() == before
         assert http.get("/api/deployments").json()["deployments"][0]["deploymentId"] == dep["deploymentId"]
         assert http.get("/api/bundles/test-tools/versions/1/archive").content == archive.read_bytes()
-        granted = httpx.post(f"{second.url}/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": dep["deploymentId"], "client_secret": dep["secret"]})
+        granted = httpx.post(
+            f"{second.url}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": dep["deploymentId"], "client_secret": dep["secret"]},
+        )
         assert granted.status_code == 200
         assert http.post("/api/auth/dev-login", json={"email": f"{org.org_id}@example.com"}).status_code == 200
     finally:
@@ -390,21 +419,41 @@ def test_openapi_documents_every_route_with_models(server):
     spec = httpx.get(f"{server.url}/openapi.json").json()
     paths = spec["paths"]
     expected = {
-        ("/api/auth/dev-login", "post"), ("/api/dev/tokens", "post"), ("/api/me", "get"), ("/oauth/token", "post"),
-        ("/api/deployments", "post"), ("/api/deployments", "get"), ("/api/deployments/{deployment_id}", "delete"),
-        ("/api/deployments/{deployment_id}/rotate-secret", "post"), ("/api/deployments/{deployment_id}/bundle", "put"),
-        ("/api/deployments/{deployment_id}/bundle", "delete"), ("/api/bundles/{name}/versions", "post"),
-        ("/api/bundles", "get"), ("/api/bundles/{name}", "get"), ("/api/bundles/{name}/versions/{version}/archive", "get"),
-        ("/api/bundles/default", "put"), ("/api/connectors/assignment", "get"), ("/login", "get"), ("/healthz", "get"),
+        ("/api/auth/dev-login", "post"),
+        ("/api/dev/tokens", "post"),
+        ("/api/me", "get"),
+        ("/oauth/token", "post"),
+        ("/api/deployments", "post"),
+        ("/api/deployments", "get"),
+        ("/api/deployments/{deployment_id}", "delete"),
+        ("/api/deployments/{deployment_id}/rotate-secret", "post"),
+        ("/api/deployments/{deployment_id}/bundle", "put"),
+        ("/api/deployments/{deployment_id}/bundle", "delete"),
+        ("/api/bundles/{name}/versions", "post"),
+        ("/api/bundles", "get"),
+        ("/api/bundles/{name}", "get"),
+        ("/api/bundles/{name}/versions/{version}/archive", "get"),
+        ("/api/bundles/default", "put"),
+        ("/api/connectors/assignment", "get"),
+        ("/login", "get"),
+        ("/healthz", "get"),
         # The hub's routes, whose JSON is built by hand, document the same shapes.
-        ("/api/tools/{tool}/call", "post"), ("/api/calls", "get"), ("/api/connectors", "get"),
-        ("/api/sim/disconnect", "post"), ("/api/sim/reject", "post"), ("/api/sim/latency", "post"),
+        ("/api/tools/{tool}/call", "post"),
+        ("/api/calls", "get"),
+        ("/api/connectors", "get"),
+        ("/api/sim/disconnect", "post"),
+        ("/api/sim/reject", "post"),
+        ("/api/sim/latency", "post"),
         ("/api/sim/pushes", "post"),
     }
     for path, method in expected:
         assert method in paths.get(path, {}), f"{method.upper()} {path} missing from /openapi.json"
-    json_routes = expected - {("/api/bundles/{name}/versions/{version}/archive", "get"), ("/login", "get"),
-                              ("/healthz", "get"), ("/api/deployments/{deployment_id}", "delete")}
+    json_routes = expected - {
+        ("/api/bundles/{name}/versions/{version}/archive", "get"),
+        ("/login", "get"),
+        ("/healthz", "get"),
+        ("/api/deployments/{deployment_id}", "delete"),
+    }
     for path, method in json_routes:
         operation = paths[path][method]
         ok = operation["responses"].get("200") or operation["responses"].get("201")
@@ -433,8 +482,11 @@ def test_concurrent_uploads_get_distinct_versions(org, tmp_path):
     def send(item):
         archive, manifest = item
         with httpx.Client(base_url=org.http.base_url, headers=org.http.headers, timeout=30) as client:
-            return client.post("/api/bundles/test-tools/versions", content=archive.read_bytes(),
-                               headers={"X-Bundle-Checksum": manifest.checksum})
+            return client.post(
+                "/api/bundles/test-tools/versions",
+                content=archive.read_bytes(),
+                headers={"X-Bundle-Checksum": manifest.checksum},
+            )
 
     with ThreadPoolExecutor(len(archives)) as pool:
         replies = list(pool.map(send, archives))

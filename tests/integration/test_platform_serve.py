@@ -17,8 +17,12 @@ EDGE_CONNECTOR = str(Path(sys.executable).parent / "edge-connector")
 
 
 def test_cli_platform_serve_prints_the_listening_line_and_serves(tmp_path):
-    process = subprocess.Popen([EDGE_CONNECTOR, "platform", "serve", "--port", "0", "--data", str(tmp_path / "d")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [EDGE_CONNECTOR, "platform", "serve", "--port", "0", "--data", str(tmp_path / "d")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         line = process.stdout.readline()
         match = re.fullmatch(r"mock-platform listening on (http://127\.0\.0\.1:\d+)\n", line)
@@ -71,18 +75,33 @@ def test_handshake_rate_defaults_to_2000_per_second_and_must_be_positive():
 
 
 def test_bad_options_are_usage_errors(tmp_path):
-    for args in (["--jwt-secret", "short"], ["--heartbeat", "0"], ["--deployment-token-ttl", "-1"],
-                 ["--handshake-rate", "0"]):
-        result = subprocess.run([EDGE_CONNECTOR, "platform", "serve", "--port", "0", "--data", str(tmp_path), *args],
-                                capture_output=True, text=True, timeout=30)
+    for args in (
+        ["--jwt-secret", "short"],
+        ["--heartbeat", "0"],
+        ["--deployment-token-ttl", "-1"],
+        ["--handshake-rate", "0"],
+    ):
+        result = subprocess.run(
+            [EDGE_CONNECTOR, "platform", "serve", "--port", "0", "--data", str(tmp_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
-    busy = subprocess.Popen([sys.executable, "-m", "mock_platform.serve", "--port", "0", "--data", str(tmp_path / "a")],
-                            stdout=subprocess.PIPE, text=True)
+    busy = subprocess.Popen(
+        [sys.executable, "-m", "mock_platform.serve", "--port", "0", "--data", str(tmp_path / "a")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = re.search(r":(\d+)$", busy.stdout.readline().strip()).group(1)
-        clash = subprocess.run([sys.executable, "-m", "mock_platform.serve", "--port", port, "--data", str(tmp_path / "b")],
-                               capture_output=True, text=True, timeout=30)
+        clash = subprocess.run(
+            [sys.executable, "-m", "mock_platform.serve", "--port", port, "--data", str(tmp_path / "b")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert clash.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in clash.stderr
     finally:
         busy.terminate()

@@ -30,11 +30,19 @@ def stack(tmp_path_factory):
         dep = cli.json("deployment", "create", "runner")
         archive, _ = make_archive(base / "bundle", [echo_tool(), FAILING])
         cli("upload", "--archive", str(archive), "--set-default")
-        runtime = RuntimeProcess(base / "install", env={
-            "TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": dep["deploymentId"],
-            "DEPLOYMENT_SECRET": dep["secret"]}).start()
-        wait_until(lambda: runtime.exited() or {t["name"] for t in runtime.status().get("tools", [])} >= {"echo", "fail"},
-                   30, message="the runtime to load the bundle")
+        runtime = RuntimeProcess(
+            base / "install",
+            env={
+                "TOOL_RPC_URL": platform.ws_url,
+                "DEPLOYMENT_ID": dep["deploymentId"],
+                "DEPLOYMENT_SECRET": dep["secret"],
+            },
+        ).start()
+        wait_until(
+            lambda: runtime.exited() or {t["name"] for t in runtime.status().get("tools", [])} >= {"echo", "fail"},
+            30,
+            message="the runtime to load the bundle",
+        )
         runtime.wait_healthy(30)
         yield cli, dep["deploymentId"], runtime
     finally:
@@ -76,8 +84,12 @@ def test_sim_commands_drive_the_platform(stack):
     token = json.loads(cli.token_path.read_text())["token"]
 
     def answered() -> bool:
-        reply = httpx.post(f"{cli.env['EDGE_PLATFORM_URL']}/api/tools/echo/call", json={"arguments": {}},
-                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        reply = httpx.post(
+            f"{cli.env['EDGE_PLATFORM_URL']}/api/tools/echo/call",
+            json={"arguments": {}},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         return reply.status_code == 200
 
     wait_until(answered, 30, message="calls to work again after the reconnect")

@@ -110,8 +110,10 @@ def test_publish_flow_upload_list_set_default_assign(cli, server, tmp_path):
 
     rotated = cli.json("deployment", "rotate-secret", dep_id)
     assert rotated["secret"] != secret
-    refused = httpx.post(f"{server.url}/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": dep_id, "client_secret": secret})
+    refused = httpx.post(
+        f"{server.url}/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": dep_id, "client_secret": secret},
+    )
     assert refused.status_code == 401
     foreign = cli("deployment", "rotate-secret", "dep-000000000000", ok=False)
     assert foreign.returncode == 1 and "not found" in foreign.stderr

@@ -136,8 +136,12 @@ def test_platform_killed_mid_call_the_runtime_survives_and_retries(tmp_path):
 
         def call() -> None:
             try:
-                outcome["response"] = httpx.post(f"{platform.url}/api/tools/slow/call", json={"arguments": {}},
-                                                 headers={"Authorization": f"Bearer {token}"}, timeout=30)
+                outcome["response"] = httpx.post(
+                    f"{platform.url}/api/tools/slow/call",
+                    json={"arguments": {}},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=30,
+                )
             except httpx.HTTPError as exc:
                 outcome["error"] = exc
 
@@ -204,8 +208,13 @@ def test_expired_token_exits_1_with_the_reauth_commands(platform, tmp_path):
 def test_plain_ws_to_a_remote_host_is_refused_naming_the_switch(platform, tmp_path):
     # SPEC.md §9: no token or deployment secret in clear text to a host that is not loopback.
     directory = install(tmp_path, platform)
-    rt = runtime(directory, platform, TOOL_RPC_URL="ws://platform.example.invalid:8000/tool-rpc",
-                 DEPLOYMENT_ID="dep-x", DEPLOYMENT_SECRET="ecs_not_sent").start(wait_for_health_server=False)
+    rt = runtime(
+        directory,
+        platform,
+        TOOL_RPC_URL="ws://platform.example.invalid:8000/tool-rpc",
+        DEPLOYMENT_ID="dep-x",
+        DEPLOYMENT_SECRET="ecs_not_sent",
+    ).start(wait_for_health_server=False)
     assert rt.wait_exit() == 1
     assert "EC_ALLOW_INSECURE=1" in rt.text and "platform.example.invalid" in rt.text
     assert "ecs_not_sent" not in rt.text and "Traceback" not in rt.text
@@ -219,8 +228,11 @@ def test_org_less_token_exits_1(platform, tmp_path):
 
 
 def test_wrongly_signed_token_is_refused_at_the_handshake_and_retried(platform, tmp_path):
-    forged = jwt.encode({"sub": "dev@example.com", "orgId": ORG, "iat": int(time.time()),
-                         "exp": int(time.time()) + 3600}, "not-the-platform-secret-at-all-0123456789", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "dev@example.com", "orgId": ORG, "iat": int(time.time()), "exp": int(time.time()) + 3600},
+        "not-the-platform-secret-at-all-0123456789",
+        algorithm="HS256",
+    )
     directory = install(tmp_path, platform, token=forged)
     rt = runtime(directory, platform).start()
     try:
@@ -244,8 +256,11 @@ def test_a_token_expiring_while_connected_is_closed_4001_and_a_new_token_file_is
     rt = runtime(directory, platform).start()
     try:
         rt.wait_healthy()
-        rt.wait_for_log("Disconnected from platform server: Token has expired: re-authenticate with "
-                        "edge-connector auth --browser or edge-connector auth --token <new-token>", timeout=30)
+        rt.wait_for_log(
+            "Disconnected from platform server: Token has expired: re-authenticate with "
+            "edge-connector auth --browser or edge-connector auth --token <new-token>",
+            timeout=30,
+        )
         assert rt.healthz() == 503 and not rt.exited()
         write_token_file(directory, token, platform.url)  # what `edge-connector auth --token` does
         rt.wait_healthy()
@@ -258,8 +273,9 @@ def test_client_credentials_connect_as_the_deployment_and_secrets_never_reach_a_
     deployment_id, secret = create_deployment(platform, user)
     directory = tmp_path / "inst"
     write_bundle(directory, [echo_tool()], version=1)
-    rt = runtime(directory, platform, DEPLOYMENT_ID=deployment_id, DEPLOYMENT_SECRET=secret,
-                 EC_LOG_FORMAT="json").start()
+    rt = runtime(
+        directory, platform, DEPLOYMENT_ID=deployment_id, DEPLOYMENT_SECRET=secret, EC_LOG_FORMAT="json"
+    ).start()
     try:
         status = rt.wait_healthy()
         assert status["deploymentId"] == deployment_id
@@ -337,24 +353,33 @@ def test_sim_disconnect_during_50_concurrent_calls_runs_none_twice_and_none_hang
     token = user_token(platform)
     (tmp_path / "ledger").mkdir()
     ledger = tmp_path / "ledger" / "ledger.txt"
-    tool = JsTool("record", (
-        "await new Promise(r => setTimeout(r, 300 + Math.floor(Math.random() * 1200)));"
-        "require('fs').appendFileSync(input.ledger, ctx.callId + '\\n'); return { id: input.i };"
-    ))
+    tool = JsTool(
+        "record",
+        (
+            "await new Promise(r => setTimeout(r, 300 + Math.floor(Math.random() * 1200)));"
+            "require('fs').appendFileSync(input.ledger, ctx.callId + '\\n'); return { id: input.i };"
+        ),
+    )
     # The ledger lives outside the sandbox's scratch dir: the bundle asks to write there.
     sandbox = {"permissions": {"fsWrite": [str(ledger.parent)]}}
-    rt = runtime(install(tmp_path, platform, tools=[tool], token=token, sandbox=sandbox), platform,
-                 EC_WORKERS="2").start()
+    rt = runtime(
+        install(tmp_path, platform, tools=[tool], token=token, sandbox=sandbox), platform, EC_WORKERS="2"
+    ).start()
     try:
         rt.wait_healthy()
         results: list = [None] * 50
-        client = httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=30,
-                              limits=httpx.Limits(max_connections=64))
+        client = httpx.Client(
+            base_url=platform.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            limits=httpx.Limits(max_connections=64),
+        )
 
         def call(i: int) -> None:
             started = time.monotonic()
-            response = client.post("/api/tools/record/call",
-                                   json={"arguments": {"ledger": str(ledger), "i": i}, "timeoutMs": 20000})
+            response = client.post(
+                "/api/tools/record/call", json={"arguments": {"ledger": str(ledger), "i": i}, "timeoutMs": 20000}
+            )
             results[i] = (response.status_code, response.json(), time.monotonic() - started)
 
         callers = [threading.Thread(target=call, args=(i,)) for i in range(50)]
@@ -375,7 +400,8 @@ def test_sim_disconnect_during_50_concurrent_calls_runs_none_twice_and_none_hang
             assert body["error"]["message"].startswith("connector unavailable")
             assert elapsed < 10, "a dropped link must fail its calls at once, not at the 20 s deadline"
         assert sorted(body["output"]["id"] for _, body, _ in ok) == sorted(
-            i for i, r in enumerate(results) if r[0] == 200)
+            i for i, r in enumerate(results) if r[0] == 200
+        )
         # Every call ran at most once: the tool's own ledger has no call id twice.
         wait_until(lambda: rt.status()["inFlight"] == 0, 10, message="runtime drained")
         ran = ledger.read_text().split() if ledger.exists() else []
@@ -394,8 +420,12 @@ def test_sigterm_drains_calls_in_flight_closes_1000_and_exits_0(platform, tmp_pa
     outcome: dict = {}
 
     def call() -> None:
-        outcome["response"] = httpx.post(f"{platform.url}/api/tools/slow/call", json={"arguments": {}},
-                                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        outcome["response"] = httpx.post(
+            f"{platform.url}/api/tools/slow/call",
+            json={"arguments": {}},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
 
     try:
         rt.wait_healthy()
@@ -412,8 +442,11 @@ def test_sigterm_drains_calls_in_flight_closes_1000_and_exits_0(platform, tmp_pa
         assert "Disconnected from platform server" not in rt.text
         assert not (directory / "edge-runtime.lock").exists()
         with api(platform, token) as client:
-            wait_until(lambda: client.get("/api/connectors").json()["connectors"] == [], 5,
-                       message="platform forgot the connector")
+            wait_until(
+                lambda: client.get("/api/connectors").json()["connectors"] == [],
+                5,
+                message="platform forgot the connector",
+            )
     finally:
         rt.stop()
 
@@ -441,18 +474,30 @@ def test_status_command_reads_statusz(platform, tmp_path):
     rt = runtime(directory, platform).start()
     try:
         rt.wait_healthy()
-        shown = subprocess.run([sys.executable, "-m", "edge_cli", "status", "--dir", str(directory)],
-                               capture_output=True, text=True, timeout=30)
+        shown = subprocess.run(
+            [sys.executable, "-m", "edge_cli", "status", "--dir", str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert shown.returncode == 0, shown.stderr
         assert "registered" in shown.stdout and "test-tools v1" in shown.stdout and "echo" in shown.stdout
         port = rt.health_url.rsplit(":", 1)[1]
-        raw = subprocess.run([sys.executable, "-m", "edge_cli", "status", "--port", port, "--json"],
-                             capture_output=True, text=True, timeout=30)
+        raw = subprocess.run(
+            [sys.executable, "-m", "edge_cli", "status", "--port", port, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert json.loads(raw.stdout)["state"] == "registered"
     finally:
         rt.stop()
-    gone = subprocess.run([sys.executable, "-m", "edge_cli", "status", "--port", str(free_port())],
-                          capture_output=True, text=True, timeout=30)
+    gone = subprocess.run(
+        [sys.executable, "-m", "edge_cli", "status", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert gone.returncode == 1 and "No edge runtime answered at" in gone.stderr
 
 
@@ -463,8 +508,10 @@ def test_a_frozen_platform_is_noticed_after_two_silent_heartbeats(tmp_path):
         rt.wait_healthy()
         os.kill(platform.process.pid, signal.SIGSTOP)  # a half-open link: the socket stays, nothing answers
         try:
-            rt.wait_for_log("Disconnected from platform server: no heartbeat from the platform for 2 intervals "
-                            "(dead peer)", timeout=10)
+            rt.wait_for_log(
+                "Disconnected from platform server: no heartbeat from the platform for 2 intervals (dead peer)",
+                timeout=10,
+            )
             assert rt.healthz() == 503
         finally:
             os.kill(platform.process.pid, signal.SIGCONT)

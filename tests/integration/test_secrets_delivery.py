@@ -27,9 +27,12 @@ TOOLS = [
     JsTool("slow_secret", "await new Promise((r) => setTimeout(r, input.ms)); return { value: ctx.secrets.API_KEY };"),
     # Holds its call until the test drops a `release` file into the scratch dir (the only place it may read
     # besides its bundle): calls are in flight for as long as the test needs, however busy the machine.
-    JsTool("held_secret", "const fs = require('fs'); const release = require('path').join(ctx.scratchDir, 'release');"
-                          " while (!fs.existsSync(release)) await new Promise((r) => setTimeout(r, 20));"
-                          " return { value: ctx.secrets.API_KEY };"),
+    JsTool(
+        "held_secret",
+        "const fs = require('fs'); const release = require('path').join(ctx.scratchDir, 'release');"
+        " while (!fs.existsSync(release)) await new Promise((r) => setTimeout(r, 20));"
+        " return { value: ctx.secrets.API_KEY };",
+    ),
 ]
 ASKS = {"secrets": {"required": ["API_KEY"]}, "secretsInEnv": ["API_KEY"]}
 
@@ -40,8 +43,9 @@ def unique_value(tag: str) -> str:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    proc = PlatformProcess(tmp_path_factory.mktemp("secrets-delivery") / "data",
-                           extra_args=["--log-level", "debug"]).start()
+    proc = PlatformProcess(
+        tmp_path_factory.mktemp("secrets-delivery") / "data", extra_args=["--log-level", "debug"]
+    ).start()
     try:
         yield proc
     finally:
@@ -53,19 +57,32 @@ class Stack:
         unique = uuid.uuid4().hex[:10]
         token = platform.user_token(f"{unique}@example.com", f"org-{unique}")
         self.platform = platform
-        self.api = httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=30,
-                                limits=httpx.Limits(max_connections=80))
+        self.api = httpx.Client(
+            base_url=platform.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            limits=httpx.Limits(max_connections=80),
+        )
         created = self.api.post("/api/deployments", json={"name": "edge-1"}).json()
         self.deployment_id, self.deployment_secret = created["deploymentId"], created["secret"]
         archive, manifest = make_archive(tmp_path / "bundle", TOOLS, name="secret-tools", sandbox=ASKS)
-        self.api.post("/api/bundles/secret-tools/versions", content=archive.read_bytes(),
-                      headers={"X-Bundle-Checksum": manifest.checksum}).raise_for_status()
+        self.api.post(
+            "/api/bundles/secret-tools/versions",
+            content=archive.read_bytes(),
+            headers={"X-Bundle-Checksum": manifest.checksum},
+        ).raise_for_status()
         self.api.put(f"/api/deployments/{self.deployment_id}/bundle", json={"name": "secret-tools"}).raise_for_status()
         self.values: list[str] = []
-        self.runtime = RuntimeProcess(tmp_path / "install", env={
-            "TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": self.deployment_id,
-            "DEPLOYMENT_SECRET": self.deployment_secret, "EC_WORKERS": "2", "EC_LOG_FORMAT": "json",
-        })
+        self.runtime = RuntimeProcess(
+            tmp_path / "install",
+            env={
+                "TOOL_RPC_URL": platform.ws_url,
+                "DEPLOYMENT_ID": self.deployment_id,
+                "DEPLOYMENT_SECRET": self.deployment_secret,
+                "EC_WORKERS": "2",
+                "EC_LOG_FORMAT": "json",
+            },
+        )
 
     def put(self, value: str, deployment: bool = False) -> None:
         self.values.append(value)
@@ -74,8 +91,10 @@ class Stack:
         assert response.status_code == 200, response.text
 
     def call(self, tool: str = "read_secret", **arguments: Any) -> httpx.Response:
-        return self.api.post(f"/api/tools/{tool}/call", json={"arguments": {"name": "API_KEY", **arguments},
-                                                             "deploymentId": self.deployment_id})
+        return self.api.post(
+            f"/api/tools/{tool}/call",
+            json={"arguments": {"name": "API_KEY", **arguments}, "deploymentId": self.deployment_id},
+        )
 
     def sees(self, value: str | None) -> bool:
         response = self.call()
@@ -110,8 +129,10 @@ def test_a_put_reaches_the_next_call_without_a_restart(stack):
         wait_until(lambda value=value: stack.sees(value), timeout=15, interval=0.01, message=f"update {n} to be seen")
         latencies.append(time.perf_counter() - started)
     p50 = statistics.median(latencies)
-    print(f"\nsecret put → visible to the next call over 10 updates: p50 {p50 * 1000:.0f} ms, "
-          f"max {max(latencies) * 1000:.0f} ms")
+    print(
+        f"\nsecret put → visible to the next call over 10 updates: p50 {p50 * 1000:.0f} ms, "
+        f"max {max(latencies) * 1000:.0f} ms"
+    )
     assert p50 <= 2.0, f"put → visible p50 {p50:.2f}s (budget 1 s; shared machine)"
     assert stack.runtime.pid == pid  # no restart
     # secretsInEnv: the same value is in the worker's environment.
@@ -152,12 +173,16 @@ def test_a_put_while_50_calls_are_in_flight_fails_none(stack):
     with ThreadPoolExecutor(50) as pool:
         futures = [pool.submit(one) for _ in range(50)]
         try:
-            wait_until(lambda: stack.runtime.status()["executor"]["inFlight"] >= 50, timeout=30,
-                       message="50 calls in flight")
+            wait_until(
+                lambda: stack.runtime.status()["executor"]["inFlight"] >= 50, timeout=30, message="50 calls in flight"
+            )
             reloads = stack.runtime.text.count("Reloaded secrets for bundle")
             stack.put(new)
-            wait_until(lambda: stack.runtime.text.count("Reloaded secrets for bundle") > reloads, timeout=15,
-                       message="new workers with the new value")
+            wait_until(
+                lambda: stack.runtime.text.count("Reloaded secrets for bundle") > reloads,
+                timeout=15,
+                message="new workers with the new value",
+            )
             assert stack.runtime.status()["executor"]["inFlight"] >= 50  # still running on the old workers
         finally:
             release.touch()
@@ -165,7 +190,9 @@ def test_a_put_while_50_calls_are_in_flight_fails_none(stack):
             future.result()
     failed = [r.text for r in results if r.status_code != 200]
     assert not failed, failed[:3]
-    assert len(results) == 50 and all(r.json()["output"]["value"] == old for r in results)  # finished on the old workers
+    assert len(results) == 50 and all(
+        r.json()["output"]["value"] == old for r in results
+    )  # finished on the old workers
     release.unlink()
     wait_until(lambda: stack.sees(new), timeout=15, message="the new value for new calls")
 
@@ -191,8 +218,11 @@ def test_a_value_is_never_returned_logged_shown_or_stored_in_clear(stack, platfo
         if "{" in concrete:
             continue
         response = stack.api.get(concrete, params={"deploymentId": stack.deployment_id})
-        bodies.append(response.text if "json" in response.headers.get("content-type", "") or
-                      "text" in response.headers.get("content-type", "") else response.content.decode("latin-1"))
+        bodies.append(
+            response.text
+            if "json" in response.headers.get("content-type", "") or "text" in response.headers.get("content-type", "")
+            else response.content.decode("latin-1")
+        )
         walked += 1
     assert walked >= 10
     bodies.append(stack.api.get("/").text)  # the dashboard page
@@ -219,8 +249,9 @@ def test_a_runtime_with_a_user_token_gets_no_secrets_and_says_so(platform, tmp_p
     try:
         made.runtime.wait_healthy()
         made.runtime.wait_for_log("Tool secrets are not delivered")
-        response = wait_until(lambda: (r := made.call()).status_code != 404 and r, timeout=20,
-                              message="the bundle to be synced")
+        response = wait_until(
+            lambda: (r := made.call()).status_code != 404 and r, timeout=20, message="the bundle to be synced"
+        )
         assert response.status_code == 502, response.text
         assert response.json()["error"]["toolCode"] == "missing_secret"
     finally:

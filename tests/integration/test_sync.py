@@ -51,8 +51,9 @@ class Harness:
 async def harness_factory(tmp_path):
     made: list[tuple[Harness, httpx.AsyncClient]] = []
 
-    async def make(base_url: str, token: str = "test-token", interval: float = 600.0, *,
-                   max_concurrency: int = 64) -> Harness:
+    async def make(
+        base_url: str, token: str = "test-token", interval: float = 600.0, *, max_concurrency: int = 64
+    ) -> Harness:
         install = tmp_path / "install"
         store = BundleStore(install)
         executor = Executor(1, max_concurrency, 30, node_binary(), logging.getLogger(LOGGER))
@@ -65,8 +66,9 @@ async def harness_factory(tmp_path):
         async def token_provider() -> str:
             return token
 
-        sync = BundleSync(store, executor, http, token_provider, interval, on_swapped,
-                          logging.getLogger(LOGGER), retry_initial=0.05)
+        sync = BundleSync(
+            store, executor, http, token_provider, interval, on_swapped, logging.getLogger(LOGGER), retry_initial=0.05
+        )
         harness = Harness(sync, executor, store, install, swapped)
         made.append((harness, http))
         return harness
@@ -77,20 +79,30 @@ async def harness_factory(tmp_path):
         await http.aclose()
 
 
-def upload(platform, token: str, work: Path, tools: list[JsTool], name: str = "test-tools",
-           sandbox: dict[str, Any] | None = None) -> dict[str, Any]:
+def upload(
+    platform,
+    token: str,
+    work: Path,
+    tools: list[JsTool],
+    name: str = "test-tools",
+    sandbox: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     path, manifest = make_archive(work, tools, name=name, sandbox=sandbox)
-    response = httpx.post(f"{platform.url}/api/bundles/{name}/versions", content=path.read_bytes(),
-                          headers={"Authorization": f"Bearer {token}", "X-Bundle-Checksum": manifest.checksum},
-                          timeout=30)
+    response = httpx.post(
+        f"{platform.url}/api/bundles/{name}/versions",
+        content=path.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "X-Bundle-Checksum": manifest.checksum},
+        timeout=30,
+    )
     assert response.status_code in (200, 201), response.text
     return response.json()
 
 
 def set_default(platform, token: str, name: str = "test-tools", version: int | None = None) -> None:
     body = {"name": name, **({"version": version} if version else {})}
-    response = httpx.put(f"{platform.url}/api/bundles/default", json=body,
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response = httpx.put(
+        f"{platform.url}/api/bundles/default", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     assert response.status_code == 200, response.text
 
 
@@ -107,8 +119,13 @@ def huge_valid_archive():
     manifest comes first (as every reader demands) and lists the big file, so only the size stops it."""
     packer = zlib.compressobj(0, zlib.DEFLATED, 31)  # level 0, gzip framing
     big = FileEntry("dist/big.bin", hashlib.sha256(b"\0" * (51 << 20)).hexdigest(), 51 << 20)
-    manifest = Manifest(bundle="x", checksum=content_checksum([big]), files=[big], createdAt="2026-11-30T00:00:00Z",
-                        tools=[ToolDescriptor("big", "big", {"type": "object"}, "dist/big.bin")])
+    manifest = Manifest(
+        bundle="x",
+        checksum=content_checksum([big]),
+        files=[big],
+        createdAt="2026-11-30T00:00:00Z",
+        tools=[ToolDescriptor("big", "big", {"type": "object"}, "dist/big.bin")],
+    )
     manifest_bytes = manifest.to_json().encode("utf-8")
     manifest_header = tarfile.TarInfo("manifest.json")
     manifest_header.size = len(manifest_bytes)
@@ -216,12 +233,17 @@ async def test_a_push_swaps_without_polling_and_a_restart_finds_it(platform, har
 
 
 async def test_refused_bundles_keep_the_old_one_serving_and_report_the_cause(
-        platform, harness_factory, tmp_path, caplog, loopback):
+    platform, harness_factory, tmp_path, caplog, loopback
+):
     caplog.set_level(logging.INFO, logger=LOGGER)
     token = platform.user_token()
     v1 = upload(platform, token, tmp_path / "v1", [echo_tool(tag="v1")])
-    broken = upload(platform, token, tmp_path / "v2", [
-        echo_tool(tag="v2"), JsTool("broken", "return 1;", prelude="throw new Error('needs a missing module');")])
+    broken = upload(
+        platform,
+        token,
+        tmp_path / "v2",
+        [echo_tool(tag="v2"), JsTool("broken", "return 1;", prelude="throw new Error('needs a missing module');")],
+    )
     h = await harness_factory(platform.url, token)
     h.sync.assigned(ref_of(v1))
     await h.sync.sync_now()
@@ -288,8 +310,19 @@ async def test_failures_retry_with_backoff_capped_at_the_interval(harness_factor
 async def test_triggers_during_a_sync_coalesce_into_one_more(harness_factory, loopback, tmp_path):
     server, url = loopback
     path, manifest = make_archive(tmp_path / "v1", [echo_tool(tag="v1")])
-    server.routes["/api/connectors/assignment"] = (200, json.dumps({"assignedBundle": {
-        "name": "test-tools", "version": 1, "checksum": manifest.checksum, "archiveUrl": "/archive"}}).encode())
+    server.routes["/api/connectors/assignment"] = (
+        200,
+        json.dumps(
+            {
+                "assignedBundle": {
+                    "name": "test-tools",
+                    "version": 1,
+                    "checksum": manifest.checksum,
+                    "archiveUrl": "/archive",
+                }
+            }
+        ).encode(),
+    )
     server.routes["/archive"] = (200, path.read_bytes())
     server.gates["/archive"] = gate = asyncio.Event()
     h = await harness_factory(url)
@@ -301,8 +334,11 @@ async def test_triggers_during_a_sync_coalesce_into_one_more(harness_factory, lo
         for i in range(10):
             h.sync.request(f"poke {i}")
         gate.set()
-        await async_wait_until(lambda: h.sync.status()["syncs"] == 2 and not h.sync.status()["syncing"],
-                               timeout=10, message="the coalesced second sync")
+        await async_wait_until(
+            lambda: h.sync.status()["syncs"] == 2 and not h.sync.status()["syncing"],
+            timeout=10,
+            message="the coalesced second sync",
+        )
         assert h.sync.status()["syncs"] == 2
     finally:
         runner.cancel()
@@ -317,11 +353,14 @@ async def test_calls_running_across_a_swap_all_succeed_exactly_once(platform, ha
     writes_journal = {"permissions": {"fsWrite": [str(journal.parent)]}}  # outside the sandbox's scratch dir
 
     def tool(tag: str) -> JsTool:
-        return JsTool("work", f"""
+        return JsTool(
+            "work",
+            f"""
             require('fs').appendFileSync(input.journal, ctx.callId + '\\n');
             await new Promise((r) => setTimeout(r, 5));
             return {{ tag: {json.dumps(tag)}, n: input.n }};
-        """)
+        """,
+        )
 
     v1 = upload(platform, token, tmp_path / "v1", [tool("v1")], sandbox=writes_journal)
     v2 = upload(platform, token, tmp_path / "v2", [tool("v2")], sandbox=writes_journal)
@@ -352,5 +391,3 @@ async def test_calls_running_across_a_swap_all_succeed_exactly_once(platform, ha
     assert "v1" in tags and "v2" in tags, "the calls did not straddle the swap"
     lines = journal.read_text().split()
     assert sorted(lines) == sorted(f"call-{n}" for n in range(200))  # each ran exactly once
-
-

@@ -24,16 +24,23 @@ NAME = "sync-e2e"
 
 def upload(platform, token: str, work: Path, tag: str, extra: list[JsTool] | None = None) -> dict[str, Any]:
     path, manifest = make_archive(work / tag, [echo_tool(tag=tag), *(extra or [])], name=NAME)
-    response = httpx.post(f"{platform.url}/api/bundles/{NAME}/versions", content=path.read_bytes(),
-                          headers={"Authorization": f"Bearer {token}", "X-Bundle-Checksum": manifest.checksum},
-                          timeout=30)
+    response = httpx.post(
+        f"{platform.url}/api/bundles/{NAME}/versions",
+        content=path.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "X-Bundle-Checksum": manifest.checksum},
+        timeout=30,
+    )
     assert response.status_code in (200, 201), response.text
     return response.json()
 
 
 def platform_call(platform, token: str, **arguments: Any) -> Any:
-    response = httpx.post(f"{platform.url}/api/tools/echo/call", json={"arguments": arguments},
-                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response = httpx.post(
+        f"{platform.url}/api/tools/echo/call",
+        json={"arguments": arguments},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     return response.json()["output"] if response.status_code == 200 else None
 
 
@@ -52,8 +59,15 @@ def start_runtime(platform, token: str, install: Path, **env: str) -> RuntimePro
 def test_an_upload_is_served_at_once_via_push(platform, tmp_path):
     token = platform.user_token()
     v1 = upload(platform, token, tmp_path, "v1")
-    assert httpx.put(f"{platform.url}/api/bundles/default", json={"name": NAME},
-                     headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    assert (
+        httpx.put(
+            f"{platform.url}/api/bundles/default",
+            json={"name": NAME},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).status_code
+        == 200
+    )
     runtime = start_runtime(platform, token, tmp_path / "install")
     try:
         wait_until(lambda: answering_tag(platform, token) == "v1", 15, message="v1 to answer")
@@ -64,8 +78,12 @@ def test_an_upload_is_served_at_once_via_push(platform, tmp_path):
         uploaded = time.monotonic()
         # The poll is 10 minutes away: only the push can bring v2 this soon. The one-second budget itself
         # is measured by `benchmarks.sync` (docs/performance.md), not asserted on a shared test machine.
-        wait_until(lambda: answering_tag(platform, token) == "v2", 10, interval=0.01,
-                   message="v2 to answer soon after the upload (by push)")
+        wait_until(
+            lambda: answering_tag(platform, token) == "v2",
+            10,
+            interval=0.01,
+            message="v2 to answer soon after the upload (by push)",
+        )
         print(f"upload done -> v2 answers: {(time.monotonic() - uploaded) * 1000:.0f} ms")
         runtime.wait_for_log(f"Bundle {NAME} v{v2['version']} is now serving")
         assert "Bundle sync error" not in runtime.text
@@ -85,8 +103,15 @@ def _sync_errors_metric(runtime: RuntimeProcess) -> float:
 def test_a_failed_sync_counts_in_metrics_like_in_the_log(platform, tmp_path):
     token = platform.user_token()
     upload(platform, token, tmp_path, "v1")
-    assert httpx.put(f"{platform.url}/api/bundles/default", json={"name": NAME},
-                     headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    assert (
+        httpx.put(
+            f"{platform.url}/api/bundles/default",
+            json={"name": NAME},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).status_code
+        == 200
+    )
     runtime = start_runtime(platform, token, tmp_path / "install")
     try:
         wait_until(lambda: answering_tag(platform, token) == "v1", 15, message="v1 to answer")
@@ -95,9 +120,16 @@ def test_a_failed_sync_counts_in_metrics_like_in_the_log(platform, tmp_path):
         upload(platform, token, tmp_path, "v2", extra=[broken])  # pushed; its tools do not load
         runtime.wait_for_log("Bundle sync error")
         # Retries keep failing (and counting) meanwhile: poll until one reading of all three agrees.
-        wait_until(lambda: _sync_errors_metric(runtime) == runtime.text.count("Bundle sync error")
-                   == runtime.status()["sync"]["syncErrors"] >= 1, 10,
-                   message="/metrics, the log and /statusz to count the same sync errors")
+        wait_until(
+            lambda: (
+                _sync_errors_metric(runtime)
+                == runtime.text.count("Bundle sync error")
+                == runtime.status()["sync"]["syncErrors"]
+                >= 1
+            ),
+            10,
+            message="/metrics, the log and /statusz to count the same sync errors",
+        )
         assert answering_tag(platform, token) == "v1"  # the good bundle still serves
     finally:
         runtime.stop()
@@ -106,13 +138,24 @@ def test_a_failed_sync_counts_in_metrics_like_in_the_log(platform, tmp_path):
 def test_with_pushes_muted_the_poll_picks_up_the_new_version(platform, tmp_path):
     token = platform.user_token()
     upload(platform, token, tmp_path, "v1")
-    assert httpx.put(f"{platform.url}/api/bundles/default", json={"name": NAME},
-                     headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    assert (
+        httpx.put(
+            f"{platform.url}/api/bundles/default",
+            json={"name": NAME},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).status_code
+        == 200
+    )
     runtime = start_runtime(platform, token, tmp_path / "install", EC_SYNC_INTERVAL="0.5")
     try:
         wait_until(lambda: answering_tag(platform, token) == "v1", 15, message="v1 to answer")
-        muted = httpx.post(f"{platform.url}/api/sim/pushes", json={"enabled": False},
-                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        muted = httpx.post(
+            f"{platform.url}/api/sim/pushes",
+            json={"enabled": False},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         assert muted.status_code == 200, muted.text
         announced_before = runtime.text.count("Platform announced bundle")
         upload(platform, token, tmp_path, "v2")
@@ -126,8 +169,15 @@ def test_with_pushes_muted_the_poll_picks_up_the_new_version(platform, tmp_path)
 def test_same_checksum_is_not_downloaded_and_deleting_manifest_and_dist_forces_a_download(platform, tmp_path):
     token = platform.user_token()
     upload(platform, token, tmp_path, "v1")
-    assert httpx.put(f"{platform.url}/api/bundles/default", json={"name": NAME},
-                     headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    assert (
+        httpx.put(
+            f"{platform.url}/api/bundles/default",
+            json={"name": NAME},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).status_code
+        == 200
+    )
     install = tmp_path / "install"
     runtime = start_runtime(platform, token, install)
     try:
@@ -162,29 +212,46 @@ def test_two_deployments_follow_their_own_assignments_side_by_side(platform, tmp
     deployments = {}
     for label, info in (("one", red), ("two", blue)):
         created = httpx.post(f"{platform.url}/api/deployments", json={"name": label}, headers=auth, timeout=10).json()
-        assigned = httpx.put(f"{platform.url}/api/deployments/{created['deploymentId']}/bundle",
-                             json={"name": NAME, "version": info["version"]}, headers=auth, timeout=10)
+        assigned = httpx.put(
+            f"{platform.url}/api/deployments/{created['deploymentId']}/bundle",
+            json={"name": NAME, "version": info["version"]},
+            headers=auth,
+            timeout=10,
+        )
         assert assigned.status_code == 200, assigned.text
         deployments[label] = created
 
     def tag_of(label: str) -> str | None:
-        response = httpx.post(f"{platform.url}/api/tools/echo/call", headers=auth, timeout=10, json={
-            "arguments": {}, "deploymentId": deployments[label]["deploymentId"]})
+        response = httpx.post(
+            f"{platform.url}/api/tools/echo/call",
+            headers=auth,
+            timeout=10,
+            json={"arguments": {}, "deploymentId": deployments[label]["deploymentId"]},
+        )
         return response.json()["output"]["tag"] if response.status_code == 200 else None
 
     runtimes = []
     try:
         for label in ("one", "two"):
-            runtime = RuntimeProcess(tmp_path / f"install-{label}", env={
-                "TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": deployments[label]["deploymentId"],
-                "DEPLOYMENT_SECRET": deployments[label]["secret"]}).start()
+            runtime = RuntimeProcess(
+                tmp_path / f"install-{label}",
+                env={
+                    "TOOL_RPC_URL": platform.ws_url,
+                    "DEPLOYMENT_ID": deployments[label]["deploymentId"],
+                    "DEPLOYMENT_SECRET": deployments[label]["secret"],
+                },
+            ).start()
             runtimes.append(runtime)
         for runtime in runtimes:
             runtime.wait_healthy()
         wait_until(lambda: tag_of("one") == "red" and tag_of("two") == "blue", 15, message="each its own bundle")
         # Re-assigning one deployment moves only that one (pushed to it at once).
-        moved = httpx.put(f"{platform.url}/api/deployments/{deployments['one']['deploymentId']}/bundle",
-                          json={"name": NAME, "version": blue["version"]}, headers=auth, timeout=10)
+        moved = httpx.put(
+            f"{platform.url}/api/deployments/{deployments['one']['deploymentId']}/bundle",
+            json={"name": NAME, "version": blue["version"]},
+            headers=auth,
+            timeout=10,
+        )
         assert moved.status_code == 200, moved.text
         wait_until(lambda: tag_of("one") == "blue", 5, message="deployment one to follow its new assignment")
         assert tag_of("two") == "blue" and runtimes[1].text.count("Downloading bundle") == 1
@@ -211,8 +278,12 @@ PROJECT_TOOL = """export default {{
 
 
 def test_an_edited_project_is_swapped_into_the_same_runtime_and_unchanged_content_is_not_fetched(edge_stack, tmp_path):
-    project = make_project(tmp_path / "proj", node_modules=installed_npm_deps(), name="sync-project",
-                           files={"src/tools/which.ts": PROJECT_TOOL.format(n=1)})
+    project = make_project(
+        tmp_path / "proj",
+        node_modules=installed_npm_deps(),
+        name="sync-project",
+        files={"src/tools/which.ts": PROJECT_TOOL.format(n=1)},
+    )
     stack = edge_stack(project)
     assert stack.call("which") == {"edit": 1}
     pid, first = stack.runtime.pid, stack.version

@@ -29,7 +29,16 @@ from tests.support.waiting import wait_until
 
 BUNDLE = "tls-tools"
 _HTTPS_LISTENING = re.compile(r"mock-platform listening on (https://\S+)")
-PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "no_proxy", "all_proxy")
+PROXY_VARS = (
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+    "all_proxy",
+)
 
 
 class TlsPlatform(PlatformProcess):
@@ -60,8 +69,10 @@ def certs(tmp_path) -> LoopbackCertificates:
 
 @pytest.fixture
 def tls_platform(tmp_path, certs):
-    platform = TlsPlatform(tmp_path / "platform-data", extra_args=[
-        "--ssl-certfile", str(certs.cert_file), "--ssl-keyfile", str(certs.key_file)]).start()
+    platform = TlsPlatform(
+        tmp_path / "platform-data",
+        extra_args=["--ssl-certfile", str(certs.cert_file), "--ssl-keyfile", str(certs.key_file)],
+    ).start()
     try:
         yield platform
     finally:
@@ -74,18 +85,24 @@ def _client(certs: LoopbackCertificates) -> httpx.Client:
 
 def _user_token(platform: TlsPlatform, certs: LoopbackCertificates) -> str:
     with _client(certs) as client:
-        response = client.post(f"{platform.url}/api/auth/dev-login", json={"email": "tls@example.com", "orgId": "org-tls"})
+        response = client.post(
+            f"{platform.url}/api/auth/dev-login", json={"email": "tls@example.com", "orgId": "org-tls"}
+        )
         response.raise_for_status()
         return response.json()["token"]
 
 
-def _publish_default_bundle_and_deployment(platform: TlsPlatform, certs: LoopbackCertificates, token: str,
-                                           work: Path) -> dict[str, str]:
+def _publish_default_bundle_and_deployment(
+    platform: TlsPlatform, certs: LoopbackCertificates, token: str, work: Path
+) -> dict[str, str]:
     archive, manifest = make_archive(work, [echo_tool(tag="over-tls")], name=BUNDLE)
     auth = {"Authorization": f"Bearer {token}"}
     with _client(certs) as client:
-        uploaded = client.post(f"{platform.url}/api/bundles/{BUNDLE}/versions", content=archive.read_bytes(),
-                               headers={**auth, "X-Bundle-Checksum": manifest.checksum})
+        uploaded = client.post(
+            f"{platform.url}/api/bundles/{BUNDLE}/versions",
+            content=archive.read_bytes(),
+            headers={**auth, "X-Bundle-Checksum": manifest.checksum},
+        )
         assert uploaded.status_code in (200, 201), uploaded.text
         assert client.put(f"{platform.url}/api/bundles/default", json={"name": BUNDLE}, headers=auth).status_code == 200
         created = client.post(f"{platform.url}/api/deployments", json={"name": "tls"}, headers=auth)
@@ -95,8 +112,12 @@ def _publish_default_bundle_and_deployment(platform: TlsPlatform, certs: Loopbac
 
 def _echo(platform: TlsPlatform, certs: LoopbackCertificates, token: str) -> Any:
     with _client(certs) as client:
-        response = client.post(f"{platform.url}/api/tools/echo/call", json={"arguments": {"ok": True}},
-                               headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        response = client.post(
+            f"{platform.url}/api/tools/echo/call",
+            json={"arguments": {"ok": True}},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
     return response.json().get("output") if response.status_code == 200 else None
 
 
@@ -108,7 +129,10 @@ def test_an_untrusted_certificate_is_refused_with_the_fix(tls_platform, certs, t
     try:
         text = runtime.wait_for_log("TLS certificate verify failed")
         assert f"TLS certificate verify failed for {tls_platform.ws_url}" in text
-        assert "Set SSL_CERT_FILE to a PEM file holding its CA certificate, or add that CA to the system trust store" in text
+        assert (
+            "Set SSL_CERT_FILE to a PEM file holding its CA certificate, or add that CA to the system trust store"
+            in text
+        )
         assert runtime.healthz() == 503
         assert runtime.status()["lastError"] and "TLS certificate verify failed" in runtime.status()["lastError"]
     finally:
@@ -118,14 +142,22 @@ def test_an_untrusted_certificate_is_refused_with_the_fix(tls_platform, certs, t
 def test_trusted_through_ssl_cert_file_websocket_token_and_download_succeed(tls_platform, certs, tmp_path):
     token = _user_token(tls_platform, certs)
     credentials = _publish_default_bundle_and_deployment(tls_platform, certs, token, tmp_path / "bundle")
-    runtime = RuntimeProcess(tmp_path / "install", env={
-        "TOOL_RPC_URL": tls_platform.ws_url, "SSL_CERT_FILE": str(certs.ca_file), **credentials,
-    }).start()
+    runtime = RuntimeProcess(
+        tmp_path / "install",
+        env={
+            "TOOL_RPC_URL": tls_platform.ws_url,
+            "SSL_CERT_FILE": str(certs.ca_file),
+            **credentials,
+        },
+    ).start()
     try:
         runtime.wait_healthy()
         # The call proves the whole path: https token exchange, wss link, https download, node worker.
-        wait_until(lambda: _echo(tls_platform, certs, token) == {"tag": "over-tls", "input": {"ok": True}}, 20,
-                   message="the bundle to answer over TLS")
+        wait_until(
+            lambda: _echo(tls_platform, certs, token) == {"tag": "over-tls", "input": {"ok": True}},
+            20,
+            message="the bundle to answer over TLS",
+        )
         assert "verify failed" not in runtime.text
     finally:
         runtime.stop()
@@ -136,10 +168,15 @@ def test_wss_and_https_through_a_proxy_tunnel(tls_platform, certs, tmp_path):
     credentials = _publish_default_bundle_and_deployment(tls_platform, certs, token, tmp_path / "bundle")
     proxy = ConnectProxy().start()
     try:
-        runtime = RuntimeProcess(tmp_path / "install", env={
-            "TOOL_RPC_URL": tls_platform.ws_url, "SSL_CERT_FILE": str(certs.ca_file), **credentials,
-            "HTTPS_PROXY": proxy.url,
-        }).start()
+        runtime = RuntimeProcess(
+            tmp_path / "install",
+            env={
+                "TOOL_RPC_URL": tls_platform.ws_url,
+                "SSL_CERT_FILE": str(certs.ca_file),
+                **credentials,
+                "HTTPS_PROXY": proxy.url,
+            },
+        ).start()
         try:
             runtime.wait_healthy()
             wait_until(lambda: _echo(tls_platform, certs, token) is not None, 20, message="the bundle to answer")
@@ -156,13 +193,26 @@ def test_wss_and_https_through_a_proxy_tunnel(tls_platform, certs, tmp_path):
 def test_an_unusable_ssl_cert_file_stops_the_start_with_one_line(tmp_path):
     missing = tmp_path / "nowhere" / "ca.pem"
     env = {k: v for k, v in os.environ.items() if k not in PROXY_VARS}
-    env.update({"SSL_CERT_FILE": str(missing), "TOOL_RPC_URL": "wss://localhost:9/tool-rpc", "HEALTH_PORT": "0",
-                "EC_DISABLE_TRAY": "1"})
-    completed = subprocess.run([sys.executable, "-m", "edge_cli", "start", "--dir", str(tmp_path / "install")],
-                               capture_output=True, text=True, timeout=60, env=env)
+    env.update(
+        {
+            "SSL_CERT_FILE": str(missing),
+            "TOOL_RPC_URL": "wss://localhost:9/tool-rpc",
+            "HEALTH_PORT": "0",
+            "EC_DISABLE_TRAY": "1",
+        }
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "edge_cli", "start", "--dir", str(tmp_path / "install")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert completed.returncode == 1
-    assert (f"Error: SSL_CERT_FILE={missing} does not exist; point it at a PEM file of CA certificates or unset it"
-            in completed.stderr)
+    assert (
+        f"Error: SSL_CERT_FILE={missing} does not exist; point it at a PEM file of CA certificates or unset it"
+        in completed.stderr
+    )
     assert "Traceback" not in completed.stderr + completed.stdout
 
 
@@ -176,10 +226,13 @@ def test_the_cli_trusts_what_the_runtime_trusts(tls_platform, certs, tmp_path):
     refused = cli("upload", "--archive", str(archive), env=with_token, ok=False)
     assert refused.returncode == 1, refused.stderr
     assert f"TLS certificate verify failed for {tls_platform.url}" in refused.stderr
-    assert "Set SSL_CERT_FILE to a PEM file holding its CA certificate, or add that CA to the system trust store" \
+    assert (
+        "Set SSL_CERT_FILE to a PEM file holding its CA certificate, or add that CA to the system trust store"
         in refused.stderr
+    )
     assert "Connection refused" not in refused.stderr and "Traceback" not in refused.stderr
 
-    uploaded = cli("upload", "--archive", str(archive), "--json", env={**with_token, "SSL_CERT_FILE": str(certs.ca_file)})
+    uploaded = cli(
+        "upload", "--archive", str(archive), "--json", env={**with_token, "SSL_CERT_FILE": str(certs.ca_file)}
+    )
     assert json.loads(uploaded.stdout)["checksum"] == manifest.checksum
-

@@ -59,8 +59,15 @@ def echo_tool(name: str = "echo", tag: str | None = None) -> JsTool:
     return JsTool(name, f"return {{ tag: {json.dumps(tag)}, input }};")
 
 
-def write_bundle(root: Path, tools: list[JsTool], *, name: str = "test-tools", version: int | None = None,
-                 extra_files: dict[str, bytes] | None = None, sandbox: dict[str, Any] | None = None) -> Manifest:
+def write_bundle(
+    root: Path,
+    tools: list[JsTool],
+    *,
+    name: str = "test-tools",
+    version: int | None = None,
+    extra_files: dict[str, bytes] | None = None,
+    sandbox: dict[str, Any] | None = None,
+) -> Manifest:
     """Write `root/manifest.json` and `root/dist/*.js`; returns the manifest. `sandbox` is what the
     bundle asks for (edge.json's `env`, `permissions`, `secrets`, `secretsInEnv`)."""
     root = Path(root)
@@ -72,21 +79,29 @@ def write_bundle(root: Path, tools: list[JsTool], *, name: str = "test-tools", v
         (root / relative).write_bytes(data)
     paths = sorted({f"dist/{t.name}.js" for t in tools} | set(extra_files or {}))
     files = [file_entry_for(root, p) for p in paths]
-    manifest = Manifest.from_dict({
-        "schemaVersion": 1,
-        "bundle": name,
-        "version": version,
-        "checksum": content_checksum(files),
-        "createdAt": "2026-11-28T10:00:00Z",
-        "builder": {"edgeConnector": "test"},
-        "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files],
-        "tools": [
-            {"name": t.name, "description": t.description or f"test tool {t.name}", "inputSchema": t.input_schema,
-             "outputSchema": t.output_schema, "timeoutMs": t.timeout_ms or 30_000, "entry": f"dist/{t.name}.js"}
-            for t in tools
-        ],
-        **({"sandbox": sandbox} if sandbox else {}),
-    })
+    manifest = Manifest.from_dict(
+        {
+            "schemaVersion": 1,
+            "bundle": name,
+            "version": version,
+            "checksum": content_checksum(files),
+            "createdAt": "2026-11-28T10:00:00Z",
+            "builder": {"edgeConnector": "test"},
+            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files],
+            "tools": [
+                {
+                    "name": t.name,
+                    "description": t.description or f"test tool {t.name}",
+                    "inputSchema": t.input_schema,
+                    "outputSchema": t.output_schema,
+                    "timeoutMs": t.timeout_ms or 30_000,
+                    "entry": f"dist/{t.name}.js",
+                }
+                for t in tools
+            ],
+            **({"sandbox": sandbox} if sandbox else {}),
+        }
+    )
     (root / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     return manifest
 
@@ -97,9 +112,14 @@ def pack_bundle(root: Path, manifest: Manifest, out: Path) -> Path:
     return out
 
 
-def make_archive(work: Path, tools: list[JsTool], *, name: str = "test-tools",
-                 extra_files: dict[str, bytes] | None = None,
-                 sandbox: dict[str, Any] | None = None) -> tuple[Path, Manifest]:
+def make_archive(
+    work: Path,
+    tools: list[JsTool],
+    *,
+    name: str = "test-tools",
+    extra_files: dict[str, bytes] | None = None,
+    sandbox: dict[str, Any] | None = None,
+) -> tuple[Path, Manifest]:
     """Write a bundle under `work/src` and pack it to `work/<name>.tar.gz`."""
     manifest = write_bundle(work / "src", tools, name=name, extra_files=extra_files, sandbox=sandbox)
     return pack_bundle(work / "src", manifest, work / f"{name}.tar.gz"), manifest

@@ -132,8 +132,9 @@ class ConnectProxy:
             rewritten = [f"{method} {origin_form} {version}".encode("latin-1"), *kept, b"Connection: close"]
             upstream[1].write(b"\r\n".join(rewritten) + b"\r\n\r\n")
         up_reader, up_writer = upstream
-        await asyncio.gather(self._pump(reader, up_writer, flow), self._pump(up_reader, writer, flow),
-                             return_exceptions=True)
+        await asyncio.gather(
+            self._pump(reader, up_writer, flow), self._pump(up_reader, writer, flow), return_exceptions=True
+        )
 
     async def _open(self, host: str, port: int, writer: asyncio.StreamWriter):
         try:

@@ -34,8 +34,9 @@ def clean_env(config_home: Path) -> dict[str, str]:
 
 def scaffold(target: Path, name: str) -> Path:
     """`init --template ts` (with npm install) plus the echo_version tool at edit 0."""
-    done = subprocess.run([*CLI, "init", str(target), "--template", "ts", "--name", name],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*CLI, "init", str(target), "--template", "ts", "--name", name], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (target / "src" / "tools" / "echo_version.ts").write_text(ECHO_TOOL.format(n=0))
     return target
@@ -45,8 +46,12 @@ class DevProcess:
     def __init__(self, project: Path, env: dict[str, str], *args: str) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [*CLI, "dev", str(project), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=env, stdin=subprocess.DEVNULL,
+            [*CLI, "dev", str(project), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
         threading.Thread(target=self._pump, daemon=True).start()
 

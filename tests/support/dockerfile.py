@@ -67,6 +67,7 @@ def healthcheck_command(instruction: Instruction) -> tuple[dict[str, str], str]:
 
 # --- .dockerignore -----------------------------------------------------------------------------
 
+
 def _segment_regex(segment: str) -> str:
     out = []
     for ch in segment:

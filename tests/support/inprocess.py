@@ -32,7 +32,13 @@ def sign_in(client: TestClient, email: str, org_id: str | None = None) -> dict[s
 def deployment_token(client: TestClient, user: dict[str, str], name: str = "edge") -> tuple[str, dict[str, str]]:
     """A new deployment of the user's org and the headers of its client-credentials token."""
     created = client.post("/api/deployments", json={"name": name}, headers=user).json()
-    granted = client.post("/oauth/token", data={"grant_type": "client_credentials",
-                                               "client_id": created["deploymentId"], "client_secret": created["secret"]})
+    granted = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": created["deploymentId"],
+            "client_secret": created["secret"],
+        },
+    )
     assert granted.status_code == 200, granted.text
     return created["deploymentId"], {"Authorization": f"Bearer {granted.json()['access_token']}"}

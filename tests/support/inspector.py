@@ -35,8 +35,14 @@ class Inspector:
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
         """`mcp-inspector --cli ARGS…`; its own catalog file, never the user's."""
         full_env = {**os.environ, **node_env(), "MCP_CATALOG_PATH": str(self.catalog), **(env or {})}
-        return subprocess.run([node_binary(), str(self.entry), "--cli", *args], capture_output=True, text=True,
-                              timeout=timeout, env=full_env, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [node_binary(), str(self.entry), "--cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+        )
 
     def json(self, *args: str, env: dict[str, str] | None = None) -> object:
         done = self.run(*args, env=env)
@@ -54,13 +60,24 @@ def inspector(catalog_dir: Path) -> Inspector:
                 folder.mkdir(parents=True)
                 (folder / "package.json").write_text(json.dumps({"name": "inspector-for-tests", "private": True}))
                 done = subprocess.run(
-                    [*npm_command(), "install", "--no-audit", "--no-fund", "--loglevel=error",
-                     f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}"],
-                    cwd=folder, capture_output=True, text=True, timeout=600, env=node_env(),
+                    [
+                        *npm_command(),
+                        "install",
+                        "--no-audit",
+                        "--no-fund",
+                        "--loglevel=error",
+                        f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}",
+                    ],
+                    cwd=folder,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                    env=node_env(),
                 )
                 if done.returncode != 0 or not (folder / _ENTRY).is_file():
                     answer = (done.stderr or done.stdout).strip().splitlines()[-3:]
-                    raise InspectorUnavailable(f"npm could not install the MCP Inspector {INSPECTOR_VERSION}: "
-                                               + " | ".join(answer))
+                    raise InspectorUnavailable(
+                        f"npm could not install the MCP Inspector {INSPECTOR_VERSION}: " + " | ".join(answer)
+                    )
                 done_marker.write_text("ok\n")
     return Inspector(folder / _ENTRY, catalog_dir / "inspector-catalog.json")

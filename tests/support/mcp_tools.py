@@ -15,8 +15,10 @@ from .bundles import JsTool
 ECHO_INPUT = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
 ECHO_OUTPUT = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
 
-_TOOL_ERROR = ('class ToolError extends Error { constructor(code, message) { super(message); '
-               'this.name = "ToolError"; this.code = code; } }\n')
+_TOOL_ERROR = (
+    "class ToolError extends Error { constructor(code, message) { super(message); "
+    'this.name = "ToolError"; this.code = code; } }\n'
+)
 
 PROJECT_TOOLS = {
     "echo.js": (
@@ -65,8 +67,14 @@ def mcp_command(*args: str) -> list[str]:
 
 
 # The same tools as hand-written bundle files, for the platform tests (no esbuild needed).
-ECHO_JS = JsTool("echo", "return { text: input.text };", input_schema=ECHO_INPUT, description="Echo the text back",
-                 output_schema=ECHO_OUTPUT)
+ECHO_JS = JsTool(
+    "echo",
+    "return { text: input.text };",
+    input_schema=ECHO_INPUT,
+    description="Echo the text back",
+    output_schema=ECHO_OUTPUT,
+)
 FAIL_JS = JsTool("fail", 'throw new ToolError("bad_city", "city is empty");', description="Always fails")
-SHOUT_JS = JsTool("shout", "return { text: input.text.toUpperCase() };", input_schema=ECHO_INPUT,
-                  description="Upper-case the text")
+SHOUT_JS = JsTool(
+    "shout", "return { text: input.text.toUpperCase() };", input_schema=ECHO_INPUT, description="Upper-case the text"
+)

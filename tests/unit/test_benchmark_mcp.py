@@ -40,14 +40,16 @@ async def test_raw_stdio_client_drives_the_sdk_reference_server_with_requests_in
 
 
 def _side(name: str, p50_s: float, rate: float, cpu: float) -> mcp_call_path.Side:
-    return mcp_call_path.Side(name, summarize_latencies([p50_s] * 10),
-                              {16: ThroughputResult(16, int(rate), 1.0, 0.1)}, {16: cpu})
+    return mcp_call_path.Side(
+        name, summarize_latencies([p50_s] * 10), {16: ThroughputResult(16, int(rate), 1.0, 0.1)}, {16: cpu}
+    )
 
 
 def test_table_judges_a_and_c_against_the_sdk_reference() -> None:
     a, b, c = _side("(a)", 0.004, 300, 2000), _side("(b)", 0.002, 200, 1000), _side("(c)", 0.0025, 250, 900)
-    rendered = mcp_call_path.render([a, b, c], b, {"call_api_p50_ms": 1.0, "runtime_p50_ms": 0.3, "hub_p50_ms": 0.8},
-                                    100, [16]).render()
+    rendered = mcp_call_path.render(
+        [a, b, c], b, {"call_api_p50_ms": 1.0, "runtime_p50_ms": 0.3, "hub_p50_ms": 0.8}, 100, [16]
+    ).render()
     assert "2.00× ref (NO)" in rendered  # (a) p50 is twice the reference: over the 1.5× target
     assert "1.25× ref (yes)" in rendered  # (c) p50 and throughput both fine
     assert "1.50× ref (yes)" in rendered  # (a) throughput 300 vs 200

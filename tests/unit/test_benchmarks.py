@@ -148,8 +148,13 @@ def test_keep_alive_client_and_loops_against_a_tiny_server():
                     head = await reader.readuntil(b"\r\n\r\n")
                 except asyncio.IncompleteReadError:
                     break
-                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length")))
+                length = int(
+                    next(
+                        line.split(b":")[1]
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    )
+                )
                 body = await reader.readexactly(length)
                 served += 1
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
@@ -166,6 +171,7 @@ def test_keep_alive_client_and_loops_against_a_tiny_server():
             async def call() -> None:
                 status, body = await conn.post_json("/echo", {"n": 1})
                 assert status == 200 and body == {"n": 1}
+
             return call
 
         samples = await sequential(await make_caller(0), 5)
@@ -185,12 +191,14 @@ def test_keep_alive_client_and_loops_against_a_tiny_server():
 def test_collapsed_stacks_summary_counts_inclusive_and_self_time():
     from benchmarks.profiling import summarize_collapsed, top_self
 
-    collapsed = "\n".join([
-        "main;loop;handle_call;jwt_decode 30",
-        "main;loop;handle_call;send 50",
-        "main;loop;idle 20",
-        "garbage line without a count",
-    ])
+    collapsed = "\n".join(
+        [
+            "main;loop;handle_call;jwt_decode 30",
+            "main;loop;handle_call;send 50",
+            "main;loop;idle 20",
+            "garbage line without a count",
+        ]
+    )
     total, hot = summarize_collapsed(collapsed, top=10)
     assert total == 100
     by_frame = {h.frame: h for h in hot}
@@ -221,12 +229,17 @@ def test_call_path_verdicts_compare_against_budget_and_reference():
     from benchmarks.stats import LatencySummary
 
     def side(name, p50, p99, rate64):
-        return call_path.SideResult(name, LatencySummary(2000, p50, p99, p50, p99),
-                                    {64: ThroughputResult(64, int(rate64), 1.0, 0.1)})
+        return call_path.SideResult(
+            name, LatencySummary(2000, p50, p99, p50, p99), {64: ThroughputResult(64, int(rate64), 1.0, 0.1)}
+        )
 
     ours = side("edge-connector", 0.4, 1.2, 8000)
-    ours.extra = {"healthz_p50_ms": 0.3, "api_me_p50_ms": 0.3, "platform_cpu_per_call_us@64": 100.0,
-                  "runtime_cpu_per_call_us@64": 90.0}
+    ours.extra = {
+        "healthz_p50_ms": 0.3,
+        "api_me_p50_ms": 0.3,
+        "platform_cpu_per_call_us@64": 100.0,
+        "runtime_cpu_per_call_us@64": 90.0,
+    }
     rows = {row[0]: row for row in call_path.render(ours, side("mcp", 0.9, 1.1, 1200), 2000, [64]).rows}
     assert rows["sequential p50"][-1] == "yes"  # 0.4 ms ≤ 1 ms and 2.25x the reference
     assert rows["sequential p99"][-1] == "yes"  # absolute budget only, although slower than the reference
@@ -301,12 +314,19 @@ def test_replicas_table_fails_the_roll_on_a_failed_or_repeated_call():
 
     calls = [PacedCall(i, i / 200, 0.002, 200, {"output": {}}) for i in range(400)]
     calls[7] = PacedCall(7, 7 / 200, 0.5, 503, {"error": {"code": "connector_unavailable"}})
-    roll = replicas.RollResult(calls, [3.1, 2.9, 3.0], Counter({f"call_{i}": 1 for i in range(398)} | {"call_x": 2}),
-                               Counter({"connector_unavailable": 1}))
+    roll = replicas.RollResult(
+        calls,
+        [3.1, 2.9, 3.0],
+        Counter({f"call_{i}": 1 for i in range(398)} | {"call_x": 2}),
+        Counter({"connector_unavailable": 1}),
+    )
     result = replicas.BenchResult({1: 900.0, 2: 1000.0, 3: 1100.0}, roll, rate=200.0, roll_seconds=2.0)
     text = replicas.render(result, calls=1000, concurrency=64).render()
-    row = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
-           for line in text.splitlines() if line.startswith("| ")}
+    row = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+        for line in text.splitlines()
+        if line.startswith("| ")
+    }
     assert row["rolling restart: failed calls"] == ["1 ({'connector_unavailable': 1})", "0", "NO"]
     assert row["rolling restart: calls run twice (tool ledger)"] == ["1", "0", "NO"]
     assert "900 calls/s" in text and "3.1 s, 2.9 s, 3.0 s" in text

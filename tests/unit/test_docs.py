@@ -145,12 +145,24 @@ def test_troubleshooting_messages_are_the_products_own(troubleshooting: str) -> 
         for package in ("edge_protocol", "edge_runtime", "mock_platform", "edge_cli")
         for path in (REPO / package).rglob("*.py")
     )
-    for message in ("Token has expired", "No authentication token found", "No organization in token",
-                    "Token validation failed", "Edge runtime already running (pid", "Deployment already connected",
-                    "Disconnected from platform server", "Bundle sync error", "No bundle assigned",
-                    "connector unavailable", "Cannot connect to platform server", "nothing is listening at",
-                    "is already in use: set HEALTH_PORT", "Took over a stale lock in", "Deployment credentials invalid",
-                    "re-authenticate with"):
+    for message in (
+        "Token has expired",
+        "No authentication token found",
+        "No organization in token",
+        "Token validation failed",
+        "Edge runtime already running (pid",
+        "Deployment already connected",
+        "Disconnected from platform server",
+        "Bundle sync error",
+        "No bundle assigned",
+        "connector unavailable",
+        "Cannot connect to platform server",
+        "nothing is listening at",
+        "is already in use: set HEALTH_PORT",
+        "Took over a stale lock in",
+        "Deployment credentials invalid",
+        "re-authenticate with",
+    ):
         assert message in troubleshooting, f"{message!r} is not on the troubleshooting page"
         assert message in sources, f"{message!r} is documented but no module prints it"
 

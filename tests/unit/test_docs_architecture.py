@@ -55,8 +55,10 @@ def test_imports_follow_the_documented_arrows(package: str) -> None:
 
 def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("import os\nfrom mock_platform.hub import Hub\nfrom .sibling import x\nimport edge_protocol.limits\n"
-                      "from bundler.node import node_binary\n")
+    module.write_text(
+        "import os\nfrom mock_platform.hub import Hub\nfrom .sibling import x\nimport edge_protocol.limits\n"
+        "from bundler.node import node_binary\n"
+    )
     assert imported_packages(module, "edge_runtime") == {"mock_platform", "edge_protocol"}
     module.write_text("from bundler.build import build_project\n")
     assert imported_packages(module, "edge_runtime") == {"bundler"}
@@ -77,8 +79,18 @@ def test_the_architecture_page_states_these_arrows() -> None:
 # are not frames, so the check looks at what makes frames, not at every camelCase key.
 FRAME_BUILDERS = {"request", "notification", "result", "error", "encode", "Request", "Notification", "Response"}
 #: Keys that exist only in protocol messages; the link shells must not spell them out.
-WIRE_ONLY_KEYS = {"callId", "timeoutMs", "archiveUrl", "connectorVersion", "heartbeatSeconds", "assignedBundle",
-                  "connectorId", "durationMs", "expiresAt", "jsonrpc"}
+WIRE_ONLY_KEYS = {
+    "callId",
+    "timeoutMs",
+    "archiveUrl",
+    "connectorVersion",
+    "heartbeatSeconds",
+    "assignedBundle",
+    "connectorId",
+    "durationMs",
+    "expiresAt",
+    "jsonrpc",
+}
 LINK_SHELLS = ("edge_runtime/session.py", "mock_platform/hub.py")
 
 
@@ -86,14 +98,22 @@ def hand_built_frames(path: Path, shell: bool) -> list[str]:
     """Where a module builds a wire frame by hand: a call of `jsonrpc.request(...)` & co., a dict with a
     `"jsonrpc"` key, or (in a link shell) any wire-only key written out."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    from_jsonrpc = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                    and (node.module or "").endswith("jsonrpc") for alias in node.names}
+    from_jsonrpc = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("jsonrpc")
+        for alias in node.names
+    }
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
-            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "jsonrpc" \
-                    and func.attr in FRAME_BUILDERS:
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "jsonrpc"
+                and func.attr in FRAME_BUILDERS
+            ):
                 found.append(f"line {node.lineno}: jsonrpc.{func.attr}(...)")
             elif isinstance(func, ast.Name) and func.id in from_jsonrpc and func.id in FRAME_BUILDERS:
                 found.append(f"line {node.lineno}: {func.id}(...) from jsonrpc")
@@ -112,8 +132,10 @@ def test_runtime_and_platform_never_build_wire_frames_by_hand(package: str) -> N
     for path in sorted((REPO / package).rglob("*.py")):
         relative = str(path.relative_to(REPO))
         wrong += [f"{relative} {where}" for where in hand_built_frames(path, relative in LINK_SHELLS)]
-    assert not wrong, ("wire frames built by hand (use the models of edge_protocol.messages and the machines of "
-                       "edge_protocol.link):\n" + "\n".join(wrong))
+    assert not wrong, (
+        "wire frames built by hand (use the models of edge_protocol.messages and the machines of "
+        "edge_protocol.link):\n" + "\n".join(wrong)
+    )
 
 
 def test_the_frame_checker_sees_hand_built_frames(tmp_path: Path) -> None:

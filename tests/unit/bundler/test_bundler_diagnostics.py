@@ -33,8 +33,12 @@ LOG = """\u2718 [ERROR] No loader is configured for ".node" files: node_modules/
 
 def test_parse_errors_reads_messages_and_one_based_locations_sorted_by_file():
     assert parse_errors(LOG) == [
-        EsbuildMessage('No loader is configured for ".node" files: node_modules/fakenative/addon.node',
-                       "node_modules/fakenative/index.js", 1, 26),
+        EsbuildMessage(
+            'No loader is configured for ".node" files: node_modules/fakenative/addon.node',
+            "node_modules/fakenative/index.js",
+            1,
+            26,
+        ),
         EsbuildMessage('Expected "}" but found "let"', "src/tools/bad.ts", 2, 1),
         EsbuildMessage('Could not resolve "left-pad"', "src/tools/unres.ts", 1, 16),
     ]
@@ -43,7 +47,8 @@ def test_parse_errors_reads_messages_and_one_based_locations_sorted_by_file():
 def test_errors_without_location_and_windows_markers():
     log = 'X [ERROR] Cannot use "--outfile" with multiple input files\n\nX [ERROR] Could not read from file: x.ts\n'
     assert [str(m) for m in parse_errors(log)] == [
-        'Cannot use "--outfile" with multiple input files', "Could not read from file: x.ts"
+        'Cannot use "--outfile" with multiple input files',
+        "Could not read from file: x.ts",
     ]
 
 
@@ -60,8 +65,8 @@ def test_native_addon_wins_the_hint():
 
 def test_missing_packages_are_listed_once_in_the_npm_install_hint():
     log = "".join(
-        f'\u2718 [ERROR] Could not resolve "{spec}"\n\n    src/tools/{i}.ts:1:1:\n' for i, spec in
-        enumerate(["@scope/pkg/deep/file", "lodash/fp", "lodash", "./local"])
+        f'\u2718 [ERROR] Could not resolve "{spec}"\n\n    src/tools/{i}.ts:1:1:\n'
+        for i, spec in enumerate(["@scope/pkg/deep/file", "lodash/fp", "lodash", "./local"])
     )
     error = build_error_from_esbuild(log, "/proj")
     assert error.hint == "Run `npm install @scope/pkg lodash` in /proj, then build again"
@@ -75,8 +80,17 @@ def test_unparseable_output_still_gives_a_one_line_error():
 
 @pytest.mark.parametrize(
     ("spec", "package"),
-    [("ms", "ms"), ("lodash/fp", "lodash"), ("@scope/pkg", "@scope/pkg"), ("@scope/pkg/x/y", "@scope/pkg"),
-     ("./x", None), ("../x", None), ("/abs/x", None), ("node:fs", None), ("C:/x", None)],
+    [
+        ("ms", "ms"),
+        ("lodash/fp", "lodash"),
+        ("@scope/pkg", "@scope/pkg"),
+        ("@scope/pkg/x/y", "@scope/pkg"),
+        ("./x", None),
+        ("../x", None),
+        ("/abs/x", None),
+        ("node:fs", None),
+        ("C:/x", None),
+    ],
 )
 def test_package_of(spec, package):
     assert package_of(spec) == package

@@ -24,15 +24,37 @@ def project(tmp_path, edge=None, package=None, tools=()):
 def test_defaults_and_settings(tmp_path):
     config = load_project(project(tmp_path, {"name": "a"}, {"name": "b"}))
     assert (config.name, config.tools_dir, config.target, config.external) == ("a", "src/tools", "node20", [])
-    config = load_project(project(tmp_path, {"toolsDir": "tools", "target": "node22", "external": ["pg"],
-                                              "platformUrl": "http://x"}, {"name": "@org/b"}))
+    config = load_project(
+        project(
+            tmp_path,
+            {"toolsDir": "tools", "target": "node22", "external": ["pg"], "platformUrl": "http://x"},
+            {"name": "@org/b"},
+        )
+    )
     assert (config.name, config.tools_dir, config.target, config.external) == ("@org/b", "tools", "node22", ["pg"])
     assert config.archive_file_name == "org-b.tar.gz"
 
 
 def test_tool_sources_pick_tool_files_only(tmp_path):
-    config = load_project(project(tmp_path, {"name": "a"}, {}, tools=[
-        "b.ts", "a.js", "c.mts", "d.mjs", "e.cjs", "x.test.ts", "y.spec.js", "types.d.ts", "README.md", ".hidden.ts"]))
+    config = load_project(
+        project(
+            tmp_path,
+            {"name": "a"},
+            {},
+            tools=[
+                "b.ts",
+                "a.js",
+                "c.mts",
+                "d.mjs",
+                "e.cjs",
+                "x.test.ts",
+                "y.spec.js",
+                "types.d.ts",
+                "README.md",
+                ".hidden.ts",
+            ],
+        )
+    )
     (tmp_path / "src/tools/sub").mkdir()
     (tmp_path / "src/tools/sub/nested.ts").write_text("")
     assert [p.name for p in tool_sources(config)] == ["a.js", "b.ts", "c.mts", "d.mjs", "e.cjs"]
@@ -53,11 +75,11 @@ def test_two_sources_that_would_build_to_one_file(tmp_path):
         ({"name": "a"}, "[1]", "package.json must hold a JSON object"),
         ({}, {}, "no bundle name"),
         ({"name": "A B"}, {}, "\"name\" 'A B' is not a valid bundle name"),
-        ({}, {"name": 5}, "package.json: \"name\" 5 is not a valid bundle name"),
-        ({"name": "a", "target": ""}, {}, "\"target\" must be a non-empty string"),
-        ({"name": "a", "toolsDir": "/abs"}, {}, "\"toolsDir\" must be a folder inside the project"),
-        ({"name": "a", "external": [""]}, {}, "\"external\" must be a list of package names"),
-        ({"name": "a", "platformUrl": 1}, {}, "\"platformUrl\" must be a string"),
+        ({}, {"name": 5}, 'package.json: "name" 5 is not a valid bundle name'),
+        ({"name": "a", "target": ""}, {}, '"target" must be a non-empty string'),
+        ({"name": "a", "toolsDir": "/abs"}, {}, '"toolsDir" must be a folder inside the project'),
+        ({"name": "a", "external": [""]}, {}, '"external" must be a list of package names'),
+        ({"name": "a", "platformUrl": 1}, {}, '"platformUrl" must be a string'),
     ],
 )
 def test_refusals_name_the_file_and_the_fix(tmp_path, edge, package, message):

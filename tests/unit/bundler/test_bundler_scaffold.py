@@ -15,8 +15,15 @@ def test_every_template_file_is_written_with_the_name(tmp_path, template):
     written = scaffold_project(tmp_path / "p", template, "weather-tools")
     relative = sorted(str(p.relative_to(tmp_path / "p")) for p in written)
     ext = template
-    expected = [".gitignore", "edge.json", "package.json", f"src/lib/tool.{ext}", f"src/tools/make_slug.{ext}",
-                f"test/make_slug.test.{ext}", "tests/test_tools.py"] + (["tsconfig.json"] if template == "ts" else [])
+    expected = [
+        ".gitignore",
+        "edge.json",
+        "package.json",
+        f"src/lib/tool.{ext}",
+        f"src/tools/make_slug.{ext}",
+        f"test/make_slug.test.{ext}",
+        "tests/test_tools.py",
+    ] + (["tsconfig.json"] if template == "ts" else [])
     assert relative == sorted(expected)
     package = json.loads((tmp_path / "p/package.json").read_text())
     assert package["name"] == "weather-tools"
@@ -33,7 +40,7 @@ def test_tool_lib_defines_define_tool_and_tool_error():
 
     source = (scaffold.template_root("ts") / "src/lib/tool.ts").read_text()
     assert "export function defineTool" in source
-    assert 'export class ToolError extends Error' in source and 'name = "ToolError"' in source
+    assert "export class ToolError extends Error" in source and 'name = "ToolError"' in source
 
 
 def test_refuses_non_empty_unless_forced(tmp_path):
@@ -56,7 +63,9 @@ def test_refuses_a_file_target_bad_names_and_templates(tmp_path):
     assert not (tmp_path / "n").exists()
 
 
-@pytest.mark.parametrize(("folder", "name"), [("My Tools!", "my-tools"), ("weather_tools", "weather_tools"),
-                                              ("...", "my-tools"), ("Ünïcode", "n-code")])
+@pytest.mark.parametrize(
+    ("folder", "name"),
+    [("My Tools!", "my-tools"), ("weather_tools", "weather_tools"), ("...", "my-tools"), ("Ünïcode", "n-code")],
+)
 def test_name_from_folder(tmp_path, folder, name):
     assert name_from_folder(tmp_path / folder) == name

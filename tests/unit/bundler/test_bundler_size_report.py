@@ -24,13 +24,17 @@ def test_package_label(path, label):
 METAFILE = {
     "inputs": {},
     "outputs": {
-        "dist/a.js": {"inputs": {
-            "node_modules/big/a.js": {"bytesInOutput": 700},
-            "node_modules/big/b.js": {"bytesInOutput": 400},
-            "node_modules/@s/p/i.js": {"bytesInOutput": 900},
-            "src/tools/a.ts": {"bytesInOutput": 50},
-        }},
-        "dist/b.js": {"inputs": {"node_modules/big/a.js": {"bytesInOutput": 700}, "src/lib/x.ts": {"bytesInOutput": 50}}},
+        "dist/a.js": {
+            "inputs": {
+                "node_modules/big/a.js": {"bytesInOutput": 700},
+                "node_modules/big/b.js": {"bytesInOutput": 400},
+                "node_modules/@s/p/i.js": {"bytesInOutput": 900},
+                "src/tools/a.ts": {"bytesInOutput": 50},
+            }
+        },
+        "dist/b.js": {
+            "inputs": {"node_modules/big/a.js": {"bytesInOutput": 700}, "src/lib/x.ts": {"bytesInOutput": 50}}
+        },
     },
 }
 

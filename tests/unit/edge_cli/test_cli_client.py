@@ -88,7 +88,9 @@ def test_refusals_in_the_troubleshooting_words():
     assert "edge-connector auth --browser or edge-connector auth --token <new-token>" in expired
     no_org = str(refusal_to_cli_error(403, {"error": {"code": "no_organization", "message": "x"}}, "u"))
     assert no_org.startswith("No organization in token") and "orgId claim or an orgs map" in no_org
-    invalid = refusal_to_cli_error(401, {"error": {"code": "token_invalid", "message": "Token validation failed: bad"}}, "u")
+    invalid = refusal_to_cli_error(
+        401, {"error": {"code": "token_invalid", "message": "Token validation failed: bad"}}, "u"
+    )
     assert str(invalid).startswith("Token validation failed: bad")
     other = refusal_to_cli_error(404, {"error": {"code": "bundle_not_found", "message": "Bundle 'x' not found."}}, "u")
     assert str(other) == "Bundle 'x' not found (bundle_not_found)"
@@ -193,8 +195,13 @@ def test_upload_streams_the_file_and_reports_progress(scripted, tmp_path):
     progress: list[int] = []
     restarts: list[bool] = []
     with PlatformClient(url, "tok", sleep=lambda s: None) as api:
-        status, body = api.upload("/api/bundles/x/versions", archive, {"X-Bundle-Checksum": "sha256:1"},
-                                  progress=progress.append, restart=lambda: restarts.append(True))
+        status, body = api.upload(
+            "/api/bundles/x/versions",
+            archive,
+            {"X-Bundle-Checksum": "sha256:1"},
+            progress=progress.append,
+            restart=lambda: restarts.append(True),
+        )
     assert (status, body) == (201, {"version": 1})
     assert handler.seen[-1][2] == payload and restarts == [True]
     assert sum(progress) == 2 * len(payload)  # sent twice: once refused with 503, once accepted
@@ -231,7 +238,8 @@ def test_a_saved_token_goes_only_to_its_own_origin(monkeypatch, tmp_path):
         cli_client.connect(None, project)
     assert str(refused.value).splitlines()[0] == (
         "The saved token belongs to http://127.0.0.1:18765, not http://evil.example:18765; "
-        "run edge-connector auth --platform http://evil.example:18765 or pass --platform")
+        "run edge-connector auth --platform http://evil.example:18765 or pass --platform"
+    )
     assert "saved.user.token" not in str(refused.value)
     # Same origin with a trailing slash.
     with cli_client.connect("http://127.0.0.1:18765/", None) as client:

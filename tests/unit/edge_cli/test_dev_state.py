@@ -27,8 +27,9 @@ def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 
 def _session(project: Path, pid: int, url: str = "http://127.0.0.1:8787") -> DevState:
     token_path = write_private_json(project / ".edge" / "dev-token.json", {"token": "tok-dev", "platformUrl": url})
-    state = DevState(platform_url=url, health_url="http://127.0.0.1:8788", token_path=str(token_path),
-                     deployment_id="dep_1", pid=pid)
+    state = DevState(
+        platform_url=url, health_url="http://127.0.0.1:8788", token_path=str(token_path), deployment_id="dep_1", pid=pid
+    )
     dev_state.write(project, state)
     (project / ".edge" / "dev").mkdir(exist_ok=True)
     return state

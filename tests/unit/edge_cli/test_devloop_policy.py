@@ -20,8 +20,15 @@ def test_changes_during_a_build_give_exactly_one_more_build():
 def test_watch_filter_ignores_build_output_dependencies_and_editor_temp_files(tmp_path: Path):
     assert is_watched(str(tmp_path / "src/tools/a.ts"), tmp_path)
     assert is_watched(str(tmp_path / "edge.json"), tmp_path)
-    for ignored in (".edge/build/dist/a.js", "node_modules/x/index.js", ".git/index", "src/tools/.a.ts.swp",
-                    "src/tools/a.ts~", "src/tools/4913", "src/tools/.#a.ts"):
+    for ignored in (
+        ".edge/build/dist/a.js",
+        "node_modules/x/index.js",
+        ".git/index",
+        "src/tools/.a.ts.swp",
+        "src/tools/a.ts~",
+        "src/tools/4913",
+        "src/tools/.#a.ts",
+    ):
         assert not is_watched(str(tmp_path / ignored), tmp_path), ignored
     assert not is_watched("/somewhere/else/a.ts", tmp_path)
 
@@ -43,15 +50,24 @@ def test_tools_changed_names_added_removed_and_changed_tools():
 def test_example_arguments_fill_required_properties_by_type():
     schema = {
         "type": "object",
-        "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1},
-                       "unit": {"enum": ["c", "f"]}, "verbose": {"type": "boolean"}},
+        "properties": {
+            "city": {"type": "string"},
+            "days": {"type": "integer", "minimum": 1},
+            "unit": {"enum": ["c", "f"]},
+            "verbose": {"type": "boolean"},
+        },
         "required": ["city", "days", "unit"],
     }
     assert example_arguments(schema) == {"city": "example", "days": 1, "unit": "c"}
 
 
 def test_example_numbers_sit_inside_their_range():
-    schema = {"type": "object", "required": ["lat", "n"],
-              "properties": {"lat": {"type": "number", "minimum": -90, "maximum": 90},
-                             "n": {"type": "integer", "minimum": 1, "maximum": 4}}}
+    schema = {
+        "type": "object",
+        "required": ["lat", "n"],
+        "properties": {
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "n": {"type": "integer", "minimum": 1, "maximum": 4},
+        },
+    }
     assert example_arguments(schema) == {"lat": 0, "n": 2}

@@ -13,15 +13,30 @@ import sys
 import pytest
 
 HEAVY = (
-    "fastapi", "uvicorn", "pydantic", "jsonschema", "websockets", "jwt", "cryptography", "httpx", "mcp",
-    "watchfiles", "asyncio", "bundler", "edge_runtime", "mock_platform",
+    "fastapi",
+    "uvicorn",
+    "pydantic",
+    "jsonschema",
+    "websockets",
+    "jwt",
+    "cryptography",
+    "httpx",
+    "mcp",
+    "watchfiles",
+    "asyncio",
+    "bundler",
+    "edge_runtime",
+    "mock_platform",
 )
 
 
 def _imported_at_startup(*args: str) -> set[str]:
     run = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "edge_cli", *args],
-        capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "EC_DISABLE_TRAY": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "EC_DISABLE_TRAY": "1"},
     )
     modules = set()
     for line in run.stderr.splitlines():

@@ -14,29 +14,35 @@ from edge_protocol.failures import (
 )
 
 
-@pytest.mark.parametrize(("status", "kind"), [
-    (401, FailureKind.UNAUTHORIZED),
-    (403, FailureKind.UNAUTHORIZED),
-    (409, FailureKind.DUPLICATE),
-    (503, FailureKind.UNAVAILABLE),
-    (500, FailureKind.UNAVAILABLE),
-    (429, FailureKind.UNAVAILABLE),
-    (404, FailureKind.UNAVAILABLE),
-])
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (401, FailureKind.UNAUTHORIZED),
+        (403, FailureKind.UNAUTHORIZED),
+        (409, FailureKind.DUPLICATE),
+        (503, FailureKind.UNAVAILABLE),
+        (500, FailureKind.UNAVAILABLE),
+        (429, FailureKind.UNAVAILABLE),
+        (404, FailureKind.UNAVAILABLE),
+    ],
+)
 def test_handshake_status_kinds(status, kind):
     assert failure_kind_of_status(status) is kind
 
 
-@pytest.mark.parametrize(("code", "kind"), [
-    (jsonrpc.CLOSE_TOKEN_EXPIRED, FailureKind.UNAUTHORIZED),
-    (jsonrpc.CLOSE_REPLACED, FailureKind.DUPLICATE),
-    (jsonrpc.CLOSE_PROTOCOL_ERROR, FailureKind.PROTOCOL),
-    (jsonrpc.CLOSE_PLATFORM_RESTART, FailureKind.LOST),
-    (jsonrpc.CLOSE_NORMAL, FailureKind.LOST),
-    (1006, FailureKind.LOST),
-    (1011, FailureKind.LOST),
-    (None, FailureKind.LOST),
-])
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (jsonrpc.CLOSE_TOKEN_EXPIRED, FailureKind.UNAUTHORIZED),
+        (jsonrpc.CLOSE_REPLACED, FailureKind.DUPLICATE),
+        (jsonrpc.CLOSE_PROTOCOL_ERROR, FailureKind.PROTOCOL),
+        (jsonrpc.CLOSE_PLATFORM_RESTART, FailureKind.LOST),
+        (jsonrpc.CLOSE_NORMAL, FailureKind.LOST),
+        (1006, FailureKind.LOST),
+        (1011, FailureKind.LOST),
+        (None, FailureKind.LOST),
+    ],
+)
 def test_close_code_kinds(code, kind):
     assert failure_kind_of_close(code) is kind
 
@@ -46,9 +52,21 @@ def test_only_1012_is_a_platform_restart():
     assert not is_platform_restart(jsonrpc.CLOSE_NORMAL) and not is_platform_restart(None)
 
 
-@pytest.mark.parametrize(("status", "retry"), [
-    (429, True), (500, True), (502, True), (503, True),
-    (200, False), (400, False), (401, False), (404, False), (409, False), (413, False), (422, False),
-])
+@pytest.mark.parametrize(
+    ("status", "retry"),
+    [
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (200, False),
+        (400, False),
+        (401, False),
+        (404, False),
+        (409, False),
+        (413, False),
+        (422, False),
+    ],
+)
 def test_retryable_statuses(status, retry):
     assert is_retryable_status(status) is retry

@@ -26,7 +26,12 @@ def test_request_notification_and_responses_round_trip():
 
 def test_frames_are_one_line_of_compact_json():
     frame = jsonrpc.request(1, "m", {"a": [1, 2]})
-    assert "\n" not in frame and json.loads(frame) == {"jsonrpc": "2.0", "id": 1, "method": "m", "params": {"a": [1, 2]}}
+    assert "\n" not in frame and json.loads(frame) == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "m",
+        "params": {"a": [1, 2]},
+    }
 
 
 @pytest.mark.parametrize(

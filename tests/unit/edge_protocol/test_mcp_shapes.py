@@ -38,7 +38,13 @@ def test_failure_result_holds_code_kind_message_and_details() -> None:
     result = failure_result(ToolFailure("invalid_arguments", "bad at a", None, [{"path": "/a"}]))
     assert result["isError"] is True and "structuredContent" not in result
     assert json.loads(result["content"][0]["text"]) == {
-        "error": {"code": "invalid_arguments", "kind": "invalid_arguments", "message": "bad at a", "details": [{"path": "/a"}]}}
+        "error": {
+            "code": "invalid_arguments",
+            "kind": "invalid_arguments",
+            "message": "bad at a",
+            "details": [{"path": "/a"}],
+        }
+    }
     tool_code = json.loads(failure_result(ToolFailure("tool_error", "m", "bad_city"))["content"][0]["text"])
     assert tool_code == {"error": {"code": "bad_city", "kind": "tool_error", "message": "m"}}
 

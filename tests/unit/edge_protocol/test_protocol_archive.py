@@ -26,8 +26,13 @@ def manifest_for(files: dict[str, bytes], checksum: str | None = None, tools: bo
     from edge_protocol.manifest import ToolDescriptor
 
     descriptors = [ToolDescriptor("t", "a tool", {"type": "object"}, entries[0].path)] if tools and entries else []
-    return Manifest(bundle="b", checksum=checksum or content_checksum(entries), files=entries, tools=descriptors,
-                    createdAt="2026-11-28T10:00:00Z")
+    return Manifest(
+        bundle="b",
+        checksum=checksum or content_checksum(entries),
+        files=entries,
+        tools=descriptors,
+        createdAt="2026-11-28T10:00:00Z",
+    )
 
 
 def regular(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
@@ -104,7 +109,9 @@ def test_writer_output_is_readable_and_verified(tmp_path):
     read = read_archive(tmp_path / "b.tar.gz", tmp_path / "out", expected_checksum=manifest.checksum)
     assert read.to_dict() == manifest.to_dict()
     assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file()) == [
-        "dist/a.js", "dist/package.json", "manifest.json"
+        "dist/a.js",
+        "dist/package.json",
+        "manifest.json",
     ]
 
 
@@ -202,18 +209,27 @@ def test_refuses_an_archive_without_manifest(tmp_path):
 
 
 def test_refuses_a_manifest_that_is_not_first_before_writing_any_file(tmp_path):
-    entries = [regular("dist/a.js", GOOD["dist/a.js"]), regular("manifest.json", manifest_for(GOOD).to_json().encode()),
-               regular("dist/package.json", GOOD["dist/package.json"])]
+    entries = [
+        regular("dist/a.js", GOOD["dist/a.js"]),
+        regular("manifest.json", manifest_for(GOOD).to_json().encode()),
+        regular("dist/package.json", GOOD["dist/package.json"]),
+    ]
     error = refused(craft(entries), tmp_path)
     assert "comes before manifest.json" in str(error)
 
 
 def test_refuses_an_entry_whose_size_differs_from_the_manifest_before_reading_it(tmp_path):
     manifest = manifest_for(GOOD)
-    entries = [regular("manifest.json", manifest.to_json().encode()), regular("dist/a.js", b"x" * 10_000),
-               regular("dist/package.json", GOOD["dist/package.json"])]
+    entries = [
+        regular("manifest.json", manifest.to_json().encode()),
+        regular("dist/a.js", b"x" * 10_000),
+        regular("dist/package.json", GOOD["dist/package.json"]),
+    ]
     error = refused(craft(entries), tmp_path)
-    assert str(error) == f"size mismatch for 'dist/a.js': manifest says {len(GOOD['dist/a.js'])} bytes, the archive entry holds 10,000"
+    assert (
+        str(error)
+        == f"size mismatch for 'dist/a.js': manifest says {len(GOOD['dist/a.js'])} bytes, the archive entry holds 10,000"
+    )
 
 
 @pytest.mark.parametrize("name", ["dist/a\nb.js", "dist/tab\there.js", "dist/\x7f.js", "dist/\x85.js"])
@@ -344,8 +360,13 @@ def gzip_bomb(unpacked: int, listed_size: int | None = None) -> bytes:
 
     listed = unpacked if listed_size is None else listed_size
     entry = FileEntry("dist/bomb.js", hashlib.sha256(b"").hexdigest(), listed)
-    manifest = Manifest(bundle="b", checksum=content_checksum([entry]), files=[entry], tools=[],
-                        createdAt="2026-11-28T10:00:00Z").to_json().encode()
+    manifest = (
+        Manifest(
+            bundle="b", checksum=content_checksum([entry]), files=[entry], tools=[], createdAt="2026-11-28T10:00:00Z"
+        )
+        .to_json()
+        .encode()
+    )
     manifest_info = tarfile.TarInfo("manifest.json")
     manifest_info.size = len(manifest)
     info = tarfile.TarInfo("dist/bomb.js")
@@ -368,7 +389,10 @@ def test_refuses_a_real_gzip_bomb_over_256_mib_unpacked(tmp_path):
     assert len(bomb) < 1_000_000  # small on disk
     error = refused(bomb, tmp_path)
     assert isinstance(error, ArchiveTooLarge)
-    assert str(error) == f"archive unpacks to more than {MAX_UNPACKED_BYTES:,} bytes (manifest.json lists {size:,}); refused"
+    assert (
+        str(error)
+        == f"archive unpacks to more than {MAX_UNPACKED_BYTES:,} bytes (manifest.json lists {size:,}); refused"
+    )
     # A manifest that understates the size is caught at the entry's header, before it is inflated.
     error = refused(gzip_bomb(size, listed_size=10), tmp_path)
     assert isinstance(error, ArchiveTooLarge)

@@ -27,7 +27,8 @@ SHA_B = "b" * 64
 
 def valid() -> dict:
     files: list[dict[str, Any]] = [
-        {"path": "dist/echo.js", "sha256": SHA_A, "size": 10}, {"path": "dist/b.js", "sha256": SHA_B, "size": 0},
+        {"path": "dist/echo.js", "sha256": SHA_A, "size": 10},
+        {"path": "dist/b.js", "sha256": SHA_B, "size": 0},
     ]
     return {
         "schemaVersion": 1,
@@ -37,8 +38,16 @@ def valid() -> dict:
         "createdAt": "2026-11-28T10:00:00Z",
         "builder": {"edgeConnector": "0.1.0", "esbuild": "0.28.2"},
         "files": files,
-        "tools": [{"name": "echo", "description": "Echo", "inputSchema": {"type": "object"},
-                   "outputSchema": None, "timeoutMs": 10000, "entry": "dist/echo.js"}],
+        "tools": [
+            {
+                "name": "echo",
+                "description": "Echo",
+                "inputSchema": {"type": "object"},
+                "outputSchema": None,
+                "timeoutMs": 10000,
+                "entry": "dist/echo.js",
+            }
+        ],
     }
 
 
@@ -47,7 +56,14 @@ def test_a_valid_manifest_round_trips_through_json():
     assert manifest.to_dict() == valid()
     assert Manifest.from_json(manifest.to_json()).to_dict() == valid()
     assert list(json.loads(manifest.to_json())) == [
-        "schemaVersion", "bundle", "version", "checksum", "createdAt", "builder", "files", "tools"
+        "schemaVersion",
+        "bundle",
+        "version",
+        "checksum",
+        "createdAt",
+        "builder",
+        "files",
+        "tools",
     ]
     manifest.verify_checksum()
     assert manifest.ref() == {"name": "my-tools", "version": None, "checksum": valid()["checksum"]}
@@ -91,7 +107,10 @@ def mutated(change) -> dict:
         (lambda d: d["tools"].append(7), "tools[1] must be an object"),
         (lambda d: d["tools"][0].update(name="9lives"), "tools[0].name '9lives' must match"),
         (lambda d: d["tools"][0].update(name="x" * 65), "must match"),
-        (lambda d: d["tools"][0].update(entry="dist/other.js"), "tool 'echo' has entry 'dist/other.js', which is not in 'files'"),
+        (
+            lambda d: d["tools"][0].update(entry="dist/other.js"),
+            "tool 'echo' has entry 'dist/other.js', which is not in 'files'",
+        ),
         (lambda d: d["tools"][0].pop("inputSchema"), "tool 'echo' needs an 'inputSchema' object"),
         (lambda d: d["tools"][0].update(outputSchema=[]), "tool 'echo' has an 'outputSchema' that is not an object"),
         (lambda d: d["tools"][0].update(timeoutMs=0), "tool 'echo' has timeoutMs 0; use a positive integer"),
@@ -130,8 +149,12 @@ def test_checksum_lines_are_sorted_by_path_bytes_like_sha256sum_prints():
 
 
 def test_content_checksum_equals_the_real_sha256sum_of_the_files(tmp_path):
-    contents = {"dist/echo.js": b"module.exports = 1;\n", "dist/Z.js": b"", "dist/sub/deep.js": bytes(range(256)) * 5000,
-                "dist/\u00e9t\u00e9.js": "caf\u00e9".encode()}
+    contents = {
+        "dist/echo.js": b"module.exports = 1;\n",
+        "dist/Z.js": b"",
+        "dist/sub/deep.js": bytes(range(256)) * 5000,
+        "dist/\u00e9t\u00e9.js": "caf\u00e9".encode(),
+    }
     for path, data in contents.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_bytes(data)
@@ -169,9 +192,12 @@ def _wide_manifest(files: int, tools: int) -> dict:
 
     files_listed = [FileEntry(f"dist/f{i}.js", hashlib.sha256(str(i).encode()).hexdigest(), 1) for i in range(files)]
     return {
-        "schemaVersion": 1, "bundle": "wide", "version": None,
+        "schemaVersion": 1,
+        "bundle": "wide",
+        "version": None,
         "checksum": content_checksum(files_listed),
-        "createdAt": "", "builder": {},
+        "createdAt": "",
+        "builder": {},
         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files_listed],
         "tools": [{"name": f"t{i}", "inputSchema": {}, "entry": f"dist/f{i}.js"} for i in range(tools)],
     }
@@ -190,10 +216,13 @@ def test_the_largest_allowed_manifest_parses_in_linear_time():
     assert spent < 1.0, f"{spent:.2f} s of CPU for the largest manifest"  # quadratic checks took ~10 s here
 
 
-@pytest.mark.parametrize("files,tools,words", [
-    (10_001, 1, "lists 10,001 files, over the limit of 10,000 per bundle"),
-    (1_001, 1_001, "lists 1,001 tools, over the limit of 1,000 per bundle"),
-])
+@pytest.mark.parametrize(
+    "files,tools,words",
+    [
+        (10_001, 1, "lists 10,001 files, over the limit of 10,000 per bundle"),
+        (1_001, 1_001, "lists 1,001 tools, over the limit of 1,000 per bundle"),
+    ],
+)
 def test_too_many_files_or_tools_are_refused(files, tools, words):
     with pytest.raises(ManifestError, match=words):
         Manifest.from_dict(_wide_manifest(files, tools))

@@ -40,7 +40,7 @@ def test_missing_file_says_where_it_looked_and_how_to_fix(tmp_path):
 def test_file_without_a_token_field(tmp_path):
     path = tmp_path / "auth-token.json"
     path.write_text("{}")
-    with pytest.raises(AuthProblem, match="No authentication token found: .* holds no \"token\" field"):
+    with pytest.raises(AuthProblem, match='No authentication token found: .* holds no "token" field'):
         FileToken(path).check_at_start()
 
 
@@ -56,7 +56,9 @@ def test_expired_token_names_the_reauth_commands(tmp_path):
 
 def test_org_less_token_is_refused(tmp_path):
     source = save(tmp_path, make_token())
-    with pytest.raises(AuthProblem, match="^No organization in token: the JWT must contain an orgId claim or an orgs map"):
+    with pytest.raises(
+        AuthProblem, match="^No organization in token: the JWT must contain an orgId claim or an orgs map"
+    ):
         source.check_at_start()
 
 
@@ -101,9 +103,18 @@ class TokenEndpoint:
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
                 endpoint.requests.append(body)
-                payload = (json.dumps({"access_token": make_token(orgId="org-1", deploymentId="dep-1") + str(len(endpoint.requests)),
-                                       "token_type": "Bearer", "expires_in": endpoint.expires_in})
-                           if endpoint.status == 200 else json.dumps({"error": {"code": "invalid_client", "message": "no"}}))
+                payload = (
+                    json.dumps(
+                        {
+                            "access_token": make_token(orgId="org-1", deploymentId="dep-1")
+                            + str(len(endpoint.requests)),
+                            "token_type": "Bearer",
+                            "expires_in": endpoint.expires_in,
+                        }
+                    )
+                    if endpoint.status == 200
+                    else json.dumps({"error": {"code": "invalid_client", "message": "no"}})
+                )
                 self.send_response(endpoint.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

@@ -26,8 +26,12 @@ def test_stable_connection_resets_and_short_one_does_not():
     assert backoff.next_delay() == 5
 
 
-@given(st.floats(min_value=0.01, max_value=10), st.floats(min_value=10, max_value=600), st.integers(0, 60),
-       st.integers(0, 2**32))
+@given(
+    st.floats(min_value=0.01, max_value=10),
+    st.floats(min_value=10, max_value=600),
+    st.integers(0, 60),
+    st.integers(0, 2**32),
+)
 def test_every_delay_is_within_jitter_of_its_base(initial, maximum, attempts, seed):
     backoff = Backoff(initial=initial, maximum=maximum, rng=random.Random(seed), attempts=attempts)
     base = backoff.base_delay()

@@ -21,7 +21,9 @@ class FakeClock:
 
 def policy(jitter: float = 0.0, initial: float = 5.0, maximum: float = 60.0) -> tuple[ConnectionPolicy, FakeClock]:
     clock = FakeClock()
-    return ConnectionPolicy(Backoff(initial=initial, maximum=maximum, jitter=jitter, rng=random.Random(7)), clock), clock
+    return ConnectionPolicy(
+        Backoff(initial=initial, maximum=maximum, jitter=jitter, rng=random.Random(7)), clock
+    ), clock
 
 
 REFUSED = Failure(FailureKind.UNREACHABLE, "ECONNREFUSED: nothing is listening at ws://x")
@@ -169,4 +171,5 @@ def test_a_close_code_gives_the_shared_kind_and_the_logged_words():
         assert failure.kind is failure_kind_of_close(code)
         assert failure.message.startswith(words), (code, failure.message)
     assert failure_from_close(jsonrpc.CLOSE_INTERNAL_ERROR, "keepalive ping timeout").message == (
-        "no heartbeat from the platform for 2 intervals (dead peer)")
+        "no heartbeat from the platform for 2 intervals (dead peer)"
+    )

@@ -16,8 +16,9 @@ from edge_runtime.workers import _LogBudget
 
 def fake_worker(load: int, *, ready: bool = True, alive: bool = True, overdue: bool = False):
     calls = {i: SimpleNamespace(overdue=overdue and i == 0) for i in range(load)}
-    return SimpleNamespace(ready=ready, alive=alive, in_flight=calls, load=load,
-                           has_overdue=any(c.overdue for c in calls.values()))
+    return SimpleNamespace(
+        ready=ready, alive=alive, in_flight=calls, load=load, has_overdue=any(c.overdue for c in calls.values())
+    )
 
 
 def pool_of(*workers) -> _Pool:

@@ -13,8 +13,12 @@ from edge_runtime.metrics import METRICS_CONTENT_TYPE, RuntimeMetrics
 
 
 def routes(ready: dict, metrics: RuntimeMetrics) -> HealthRoutes:
-    return HealthRoutes(is_ready=lambda: ready["value"], status=lambda: {"state": "registered", "tools": []},
-                        metrics=metrics.render, metrics_content_type=METRICS_CONTENT_TYPE)
+    return HealthRoutes(
+        is_ready=lambda: ready["value"],
+        status=lambda: {"state": "registered", "tools": []},
+        metrics=metrics.render,
+        metrics_content_type=METRICS_CONTENT_TYPE,
+    )
 
 
 async def test_routes_and_readiness():
@@ -72,15 +76,24 @@ async def test_port_in_use_names_health_port():
 
 # ------------------------------------------------------------------------------------ issue 12, hole 10
 def _status_with_secrets() -> dict:
-    return {"platformUrl": "wss://user:hunter2pass@platform.example.com/tool-rpc",
-            "lastError": "GET https://platform.example.com/x?token=abcdef123456&v=1 failed",
-            "settings": {"httpsProxy": "http://proxyuser:proxypass@proxy:3128", "deploymentSecret": "ecs_abcdef"}}
+    return {
+        "platformUrl": "wss://user:hunter2pass@platform.example.com/tool-rpc",
+        "lastError": "GET https://platform.example.com/x?token=abcdef123456&v=1 failed",
+        "settings": {"httpsProxy": "http://proxyuser:proxypass@proxy:3128", "deploymentSecret": "ecs_abcdef"},
+    }
 
 
 async def test_statusz_is_redacted():
-    server = HealthServer("127.0.0.1", 0, HealthRoutes(is_ready=lambda: True, status=_status_with_secrets,
-                                                       metrics=RuntimeMetrics().render,
-                                                       metrics_content_type=METRICS_CONTENT_TYPE))
+    server = HealthServer(
+        "127.0.0.1",
+        0,
+        HealthRoutes(
+            is_ready=lambda: True,
+            status=_status_with_secrets,
+            metrics=RuntimeMetrics().render,
+            metrics_content_type=METRICS_CONTENT_TYPE,
+        ),
+    )
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url) as client:
@@ -92,11 +105,17 @@ async def test_statusz_is_redacted():
     assert "platform.example.com" in text and "proxy:3128" in text
 
 
-@pytest.mark.parametrize("peer,public,served", [
-    (("127.0.0.1", 5000), False, True), (("::1", 5000, 0, 0), False, True),
-    (("10.1.2.3", 5000), False, False), (("fe80::1%eth0", 5000, 0, 2), False, False), (None, False, False),
-    (("10.1.2.3", 5000), True, True),
-])
+@pytest.mark.parametrize(
+    "peer,public,served",
+    [
+        (("127.0.0.1", 5000), False, True),
+        (("::1", 5000, 0, 0), False, True),
+        (("10.1.2.3", 5000), False, False),
+        (("fe80::1%eth0", 5000, 0, 2), False, False),
+        (None, False, False),
+        (("10.1.2.3", 5000), True, True),
+    ],
+)
 def test_statusz_only_for_loopback_clients_unless_made_public(peer, public, served):
     server = HealthServer("0.0.0.0", 0, routes({"value": True}, RuntimeMetrics()), statusz_public=public)
     status, _, body = server.answer("GET", "/statusz", peer)

@@ -32,8 +32,9 @@ def test_acquire_writes_pid_and_start_time_and_release_removes_the_file(tmp_path
 
 
 def test_a_second_holder_in_another_process_is_refused_with_the_pid(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(AlreadyRunning) as caught:
@@ -75,7 +76,9 @@ def test_a_reused_pid_with_another_start_time_is_not_mistaken_for_the_holder(tmp
 def test_a_live_recorded_holder_refuses_even_without_an_os_lock(tmp_path):
     # File systems where OS locks are no-ops: the record of a live process with its real start time still wins.
     parent = os.getppid()
-    (tmp_path / "edge-runtime.lock").write_text(json.dumps({"pid": parent, "processStart": process_start_ticks(parent)}))
+    (tmp_path / "edge-runtime.lock").write_text(
+        json.dumps({"pid": parent, "processStart": process_start_ticks(parent)})
+    )
     with pytest.raises(AlreadyRunning, match=rf"\(pid {parent}\)"):
         RuntimeLock(tmp_path).acquire()
 
@@ -87,8 +90,9 @@ def test_process_start_ticks_of_a_missing_process_is_none():
 
 # ------------------------------------------------------------------------------------ issue 12, hole 16
 def _hold(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "locked"
     return holder
 

@@ -30,8 +30,9 @@ def test_a_link_at_the_old_predictable_temporary_name_is_not_followed(tmp_path):
     for written in (env_file, env_file.parent / "auth-token.json"):
         assert stat.S_IMODE(written.stat().st_mode) == 0o600
     leftovers = sorted(p.name for p in env_file.parent.iterdir())
-    assert leftovers == sorted([f".{env_file.name}.{os.getpid()}.tmp", "auth-token.tmp", "auth-token.json",
-                                "edge-runtime.env"])
+    assert leftovers == sorted(
+        [f".{env_file.name}.{os.getpid()}.tmp", "auth-token.tmp", "auth-token.json", "edge-runtime.env"]
+    )
 
 
 def test_a_link_at_the_final_name_is_replaced_not_written_through(tmp_path):

@@ -52,10 +52,18 @@ class ScriptedPlatform:
 
     async def handler(self, connection) -> None:
         hello = json.loads(await connection.recv())
-        await connection.send(jsonrpc.result(hello["id"], {
-            "connectorId": "conn_1", "deploymentId": "dep-1", "orgId": "org-1", "heartbeatSeconds": 30,
-            "assignedBundle": None,
-        }))
+        await connection.send(
+            jsonrpc.result(
+                hello["id"],
+                {
+                    "connectorId": "conn_1",
+                    "deploymentId": "dep-1",
+                    "orgId": "org-1",
+                    "heartbeatSeconds": 30,
+                    "assignedBundle": None,
+                },
+            )
+        )
         self.connection = connection
         self.ready.set()
         try:
@@ -76,8 +84,14 @@ async def link():
         ws = await connect(f"ws://127.0.0.1:{port}", max_size=WS_READ_LIMIT)
         runner = Runner()
         updates: list[dict] = []
-        session = Session(ws, runner, seen=SeenCalls(), metrics=RuntimeMetrics(),
-                          on_bundle_updated=updates.append, is_accepting=lambda: True)
+        session = Session(
+            ws,
+            runner,
+            seen=SeenCalls(),
+            metrics=RuntimeMetrics(),
+            on_bundle_updated=updates.append,
+            is_accepting=lambda: True,
+        )
         result = await session.hello(HelloParams("t", None, None))
         assert result.connector_id == "conn_1" and result.org_id == "org-1"
         await platform.ready.wait()
@@ -88,8 +102,9 @@ async def link():
 
 
 def call(rpc_id: int, call_id: str, name: str = "echo", arguments: Any = None, **extra) -> str:
-    return jsonrpc.request(rpc_id, jsonrpc.TOOLS_CALL, {"callId": call_id, "name": name,
-                                                         "arguments": arguments or {}, **extra})
+    return jsonrpc.request(
+        rpc_id, jsonrpc.TOOLS_CALL, {"callId": call_id, "name": name, "arguments": arguments or {}, **extra}
+    )
 
 
 async def test_a_call_is_answered_with_output_and_duration(link):
@@ -145,10 +160,13 @@ async def test_a_runtime_bug_fails_only_that_call(link):
     [
         ("{not json", jsonrpc.PARSE_ERROR),
         ('{"jsonrpc": "1.0", "id": 1, "method": "x"}', jsonrpc.INVALID_REQUEST),
-        ('[1, 2]', jsonrpc.INVALID_REQUEST),
+        ("[1, 2]", jsonrpc.INVALID_REQUEST),
         (jsonrpc.request(7, "tools/explode", {}), jsonrpc.METHOD_NOT_FOUND),
         (jsonrpc.request(8, jsonrpc.TOOLS_CALL, {"name": "echo"}), jsonrpc.INVALID_PARAMS),
-        (jsonrpc.request(9, jsonrpc.TOOLS_CALL, {"callId": "x", "name": "echo", "timeoutMs": -5}), jsonrpc.INVALID_PARAMS),
+        (
+            jsonrpc.request(9, jsonrpc.TOOLS_CALL, {"callId": "x", "name": "echo", "timeoutMs": -5}),
+            jsonrpc.INVALID_PARAMS,
+        ),
     ],
 )
 async def test_bad_frames_get_a_json_rpc_error_and_the_link_stays_up(link, frame, code):
@@ -210,8 +228,14 @@ async def test_a_hello_error_is_refused():
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         async with connect(f"ws://127.0.0.1:{port}") as ws:
-            session = Session(ws, Runner(), seen=SeenCalls(), metrics=RuntimeMetrics(),
-                              on_bundle_updated=lambda _: None, is_accepting=lambda: True)
+            session = Session(
+                ws,
+                Runner(),
+                seen=SeenCalls(),
+                metrics=RuntimeMetrics(),
+                on_bundle_updated=lambda _: None,
+                is_accepting=lambda: True,
+            )
             with pytest.raises(HelloRefused, match="unknown deployment"):
                 await session.hello(HelloParams(None, None, None))
 
@@ -223,8 +247,14 @@ async def test_calls_are_refused_as_overloaded_while_stopping():
         port = server.sockets[0].getsockname()[1]
         async with connect(f"ws://127.0.0.1:{port}") as ws:
             runner = Runner()
-            session = Session(ws, runner, seen=SeenCalls(), metrics=RuntimeMetrics(),
-                              on_bundle_updated=lambda _: None, is_accepting=lambda: accepting["value"])
+            session = Session(
+                ws,
+                runner,
+                seen=SeenCalls(),
+                metrics=RuntimeMetrics(),
+                on_bundle_updated=lambda _: None,
+                is_accepting=lambda: accepting["value"],
+            )
             await session.hello(HelloParams(None, None, None))
             await platform.ready.wait()
             serving = asyncio.create_task(session.serve())

@@ -61,7 +61,10 @@ def test_every_setting_has_an_environment_variable_and_config_keys_are_camel_cas
         ({"EC_WORKERS": "0"}, "Invalid setting EC_WORKERS: '0'; allowed: a whole number of at least 1"),
         ({"EC_HEARTBEAT": "-1"}, "Invalid setting EC_HEARTBEAT: '-1'; allowed: a number of seconds greater than 0"),
         ({"EC_LOG_FORMAT": "xml"}, "Invalid setting EC_LOG_FORMAT: 'xml'; allowed: one of text, json"),
-        ({"TOOL_RPC_URL": "http://x/tool-rpc"}, "Invalid setting TOOL_RPC_URL: 'http://x/tool-rpc'; allowed: a ws:// or wss:// URL"),
+        (
+            {"TOOL_RPC_URL": "http://x/tool-rpc"},
+            "Invalid setting TOOL_RPC_URL: 'http://x/tool-rpc'; allowed: a ws:// or wss:// URL",
+        ),
         ({"EC_MAX_CONCURRENCY": "2.5"}, "Invalid setting EC_MAX_CONCURRENCY: '2.5'"),
     ],
 )

@@ -25,18 +25,34 @@ def test_decide():
 
 
 def test_ref_from_hello_keeps_the_archive_url_and_size():
-    ref = bundle_ref_from_wire({"name": "tools", "version": 3, "checksum": CHECKSUM_A, "size": 120,
-                               "archiveUrl": "/api/bundles/tools/versions/3/archive"})
+    ref = bundle_ref_from_wire(
+        {
+            "name": "tools",
+            "version": 3,
+            "checksum": CHECKSUM_A,
+            "size": 120,
+            "archiveUrl": "/api/bundles/tools/versions/3/archive",
+        }
+    )
     assert ref == BundleRef("tools", 3, CHECKSUM_A, 120, "/api/bundles/tools/versions/3/archive")
-    assert ref.to_wire() == {"name": "tools", "version": 3, "checksum": CHECKSUM_A, "size": 120,
-                             "archiveUrl": "/api/bundles/tools/versions/3/archive"}
+    assert ref.to_wire() == {
+        "name": "tools",
+        "version": 3,
+        "checksum": CHECKSUM_A,
+        "size": 120,
+        "archiveUrl": "/api/bundles/tools/versions/3/archive",
+    }
 
 
 def test_ref_from_a_push_derives_the_archive_url():
-    assert bundle_ref_from_wire({"name": "tools", "version": 7, "checksum": CHECKSUM_A}).url == \
-        "/api/bundles/tools/versions/7/archive"
-    assert bundle_ref_from_wire({"name": "@acme/tools", "version": 1, "checksum": CHECKSUM_A}).url == \
-        "/api/bundles/@acme/tools/versions/1/archive"
+    assert (
+        bundle_ref_from_wire({"name": "tools", "version": 7, "checksum": CHECKSUM_A}).url
+        == "/api/bundles/tools/versions/7/archive"
+    )
+    assert (
+        bundle_ref_from_wire({"name": "@acme/tools", "version": 1, "checksum": CHECKSUM_A}).url
+        == "/api/bundles/@acme/tools/versions/1/archive"
+    )
     assert bundle_ref_from_wire(None) is None
 
 
@@ -46,17 +62,20 @@ def test_malformed_refs_are_a_sync_error(bad):
         bundle_ref_from_wire(bad)
 
 
-@pytest.mark.parametrize("url,allowed", [
-    ("/api/bundles/tools/versions/2/archive", True),
-    ("http://127.0.0.1:8000/api/bundles/tools/versions/2/archive", True),
-    ("http://127.0.0.1:8000", True),
-    ("http://127.0.0.1:9999/archive", False),          # another port
-    ("http://evil.example/archive", False),            # another host would receive the bearer token
-    ("https://127.0.0.1:8000/archive", False),         # another scheme
-    ("//evil.example/archive", False),                 # scheme-relative
-    ("http://127.0.0.1:8000@evil.example/archive", False),
-    ("relative/path", False),
-])
+@pytest.mark.parametrize(
+    "url,allowed",
+    [
+        ("/api/bundles/tools/versions/2/archive", True),
+        ("http://127.0.0.1:8000/api/bundles/tools/versions/2/archive", True),
+        ("http://127.0.0.1:8000", True),
+        ("http://127.0.0.1:9999/archive", False),  # another port
+        ("http://evil.example/archive", False),  # another host would receive the bearer token
+        ("https://127.0.0.1:8000/archive", False),  # another scheme
+        ("//evil.example/archive", False),  # scheme-relative
+        ("http://127.0.0.1:8000@evil.example/archive", False),
+        ("relative/path", False),
+    ],
+)
 def test_archive_urls_are_followed_only_on_the_platforms_origin(url, allowed):
     from edge_runtime.sync import archive_url_allowed
 

@@ -25,8 +25,11 @@ def test_signing_in_to_someone_elses_org_is_refused(api):
     alice = sign_in(api, "alice@example.com", "org-acme")
     api.post("/api/deployments", json={"name": "prod"}, headers=alice)
     refused = api.post("/api/auth/dev-login", json={"email": "mallory@example.com", "orgId": "org-acme"})
-    assert _error(refused) == (403, "not_a_member",
-                               "You are not a member of organization org-acme; ask one of its owners to invite you")
+    assert _error(refused) == (
+        403,
+        "not_a_member",
+        "You are not a member of organization org-acme; ask one of its owners to invite you",
+    )
     page = api.post("/login", data={"email": "mallory@example.com", "orgId": "org-acme", "mode": "paste"})
     assert page.status_code == 403 and "not a member of organization org-acme" in page.text
     assert 'id="token"' not in page.text
@@ -38,15 +41,27 @@ def test_signing_in_to_someone_elses_org_is_refused(api):
 def test_owners_invite_and_the_invitee_joins_at_next_sign_in(api):
     owner = sign_in(api, "owner@example.com", "org-acme")
     invited = api.post("/api/org/invites", json={"email": "bob@example.com"}, headers=owner)
-    assert invited.status_code == 201 and invited.json() == {"email": "bob@example.com", "role": "member", "orgId": "org-acme"}
+    assert invited.status_code == 201 and invited.json() == {
+        "email": "bob@example.com",
+        "role": "member",
+        "orgId": "org-acme",
+    }
     assert api.get("/api/org/members", headers=owner).json() == {
         "members": [{"email": "owner@example.com", "role": "owner"}],
-        "invites": [{"email": "bob@example.com", "role": "member"}]}
+        "invites": [{"email": "bob@example.com", "role": "member"}],
+    }
     bob = sign_in(api, "bob@example.com", "org-acme")
     assert api.get("/api/org/members", headers=bob).json()["members"] == [
-        {"email": "owner@example.com", "role": "owner"}, {"email": "bob@example.com", "role": "member"}]
-    assert _error(api.post("/api/org/invites", json={"email": "eve@example.com"}, headers=bob))[:2] == (403, "owner_required")
-    assert api.post("/api/org/invites", json={"email": "x@example.com", "role": "admin"}, headers=owner).status_code == 422
+        {"email": "owner@example.com", "role": "owner"},
+        {"email": "bob@example.com", "role": "member"},
+    ]
+    assert _error(api.post("/api/org/invites", json={"email": "eve@example.com"}, headers=bob))[:2] == (
+        403,
+        "owner_required",
+    )
+    assert (
+        api.post("/api/org/invites", json={"email": "x@example.com", "role": "admin"}, headers=owner).status_code == 422
+    )
     api.post("/api/org/invites", json={"email": "carol@example.com", "role": "owner"}, headers=owner)
     carol = sign_in(api, "carol@example.com", "org-acme")
     assert api.post("/api/org/invites", json={"email": "dan@example.com"}, headers=carol).status_code == 201
@@ -76,18 +91,27 @@ def test_deployment_tokens_reach_only_connector_routes(api, tmp_path):
     user = sign_in(api, "ops@example.com", "org-ops")
     for bundle in ("assigned-tools", "other-tools"):
         archive, manifest = make_archive(tmp_path / bundle, [echo_tool()], name=bundle)
-        api.post(f"/api/bundles/{bundle}/versions", content=archive.read_bytes(),
-                 headers={**user, "X-Bundle-Checksum": manifest.checksum})
+        api.post(
+            f"/api/bundles/{bundle}/versions",
+            content=archive.read_bytes(),
+            headers={**user, "X-Bundle-Checksum": manifest.checksum},
+        )
     dep_id, dep = deployment_token(api, user)
     api.put(f"/api/deployments/{dep_id}/bundle", json={"name": "assigned-tools"}, headers=user)
     assert api.get("/api/connectors/assignment", headers=dep).json()["assignedBundle"]["name"] == "assigned-tools"
     assert api.get("/api/bundles/assigned-tools/versions/1/archive", headers=dep).status_code == 200
     assert api.get("/api/bundles/other-tools/versions/1/archive", headers=dep).status_code == 404
     for method, path, body in [
-        ("POST", "/api/tools/echo/call", {"arguments": {}}), ("GET", "/api/calls", None), ("GET", "/api/connectors", None),
-        ("GET", "/api/deployments", None), ("POST", f"/api/deployments/{dep_id}/rotate-secret", None),
-        ("GET", "/api/bundles", None), ("PUT", "/api/bundles/default", {"name": "other-tools"}),
-        ("GET", "/api/me", None), ("GET", "/api/org/members", None), ("POST", "/api/sim/reject", {"count": 1}),
+        ("POST", "/api/tools/echo/call", {"arguments": {}}),
+        ("GET", "/api/calls", None),
+        ("GET", "/api/connectors", None),
+        ("GET", "/api/deployments", None),
+        ("POST", f"/api/deployments/{dep_id}/rotate-secret", None),
+        ("GET", "/api/bundles", None),
+        ("PUT", "/api/bundles/default", {"name": "other-tools"}),
+        ("GET", "/api/me", None),
+        ("GET", "/api/org/members", None),
+        ("POST", "/api/sim/reject", {"count": 1}),
     ]:
         response = api.request(method, path, json=body, headers=dep)
         assert _error(response)[:2] == (403, "user_token_required"), (method, path, response.text)

@@ -17,10 +17,17 @@ from mock_platform.registry import ConnectorRecord, Registry, least_busy
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}}
 
 
-def record(registry: Registry, name: str, org: str = "org-1", deployment: str | None = None, tools=("echo",),
-           concurrency=8) -> ConnectorRecord:
-    new = ConnectorRecord(name, org, deployment, since=name, concurrency=concurrency,
-                          tools={tool: ToolInfo(tool, input_schema=SCHEMA) for tool in tools})
+def record(
+    registry: Registry, name: str, org: str = "org-1", deployment: str | None = None, tools=("echo",), concurrency=8
+) -> ConnectorRecord:
+    new = ConnectorRecord(
+        name,
+        org,
+        deployment,
+        since=name,
+        concurrency=concurrency,
+        tools={tool: ToolInfo(tool, input_schema=SCHEMA) for tool in tools},
+    )
     registry.add(new)
     return new
 

@@ -10,14 +10,18 @@ def tool(name: str, description: str = "") -> dict:
 
 
 def test_each_name_once_sorted_and_the_first_deployment_wins_a_disagreement() -> None:
-    listed = org_tools([
-        ("dep-b", [tool("zeta"), tool("echo", "from b")]),
-        ("dep-a", [tool("echo", "from a"), tool("alpha")]),
-    ])
+    listed = org_tools(
+        [
+            ("dep-b", [tool("zeta"), tool("echo", "from b")]),
+            ("dep-a", [tool("echo", "from a"), tool("alpha")]),
+        ]
+    )
     assert [t["name"] for t in listed] == ["alpha", "echo", "zeta"]
     assert next(t for t in listed if t["name"] == "echo")["description"] == "from a"
     # The same inputs in another order give the same answer (no flicker between requests).
-    again = org_tools([("dep-a", [tool("alpha"), tool("echo", "from a")]), ("dep-b", [tool("echo", "from b"), tool("zeta")])])
+    again = org_tools(
+        [("dep-a", [tool("alpha"), tool("echo", "from a")]), ("dep-b", [tool("echo", "from b"), tool("zeta")])]
+    )
     assert again == listed
 
 

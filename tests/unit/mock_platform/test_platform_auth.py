@@ -28,7 +28,12 @@ def _refusal(tokens: TokenService, token) -> tuple[int, str, str]:
 def test_issue_and_verify_round_trip(tokens):
     token = tokens.issue("ada", org_id="org-1", orgs={"org-1": "owner"}, expires_in=60, deployment_id="dep-1")
     claims = tokens.verify(token)
-    assert (claims.sub, claims.org_id, claims.orgs, claims.deployment_id) == ("ada", "org-1", {"org-1": "owner"}, "dep-1")
+    assert (claims.sub, claims.org_id, claims.orgs, claims.deployment_id) == (
+        "ada",
+        "org-1",
+        {"org-1": "owner"},
+        "dep-1",
+    )
     assert claims.exp - claims.iat == 60
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
 
@@ -44,7 +49,10 @@ def test_refusals_carry_the_spec_codes_and_messages(tokens):
     assert _refusal(tokens, tokens.issue("u", expires_in=60)) == (403, "no_organization", "No organization in token")
     status, code, message = _refusal(tokens, "garbage")
     assert (status, code) == (401, "token_invalid") and message.startswith("Token validation failed: ")
-    assert _refusal(tokens, TokenService("another-secret-0123456789abcdefghijkl").issue("u", org_id="o"))[1] == "token_invalid"
+    assert (
+        _refusal(tokens, TokenService("another-secret-0123456789abcdefghijkl").issue("u", org_id="o"))[1]
+        == "token_invalid"
+    )
 
 
 @pytest.mark.parametrize("algorithm,key", [("none", None), ("HS512", SECRET * 2)])

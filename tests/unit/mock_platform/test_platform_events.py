@@ -35,8 +35,6 @@ async def test_publish_returns_before_slow_async_subscribers_run():
     assert seen == [("sync", AssignmentChanged("org-a", "upload")), ("slow", AssignmentChanged("org-a", "upload"))]
 
 
-
-
 async def test_publish_from_a_worker_thread_runs_on_the_loop():
     bus = EventBus()
     loop = asyncio.get_running_loop()
@@ -85,17 +83,29 @@ def test_every_change_of_what_deployments_resolve_to_is_announced(app_client, tm
     archive, manifest = make_archive(tmp_path / "b", [echo_tool()])
 
     def expect(*wanted):
-        wait_until(lambda: events[-len(wanted):] == list(wanted) if len(events) >= len(wanted) else False, 5,
-                   message=f"events {wanted}, got {events}")
+        wait_until(
+            lambda: events[-len(wanted) :] == list(wanted) if len(events) >= len(wanted) else False,
+            5,
+            message=f"events {wanted}, got {events}",
+        )
         events.clear()
 
     dep = client.post("/api/deployments", json={"name": "d"}, headers=auth).json()["deploymentId"]
-    upload = client.post("/api/bundles/test-tools/versions", content=archive.read_bytes(),
-                         headers={**auth, "X-Bundle-Checksum": manifest.checksum})
+    upload = client.post(
+        "/api/bundles/test-tools/versions",
+        content=archive.read_bytes(),
+        headers={**auth, "X-Bundle-Checksum": manifest.checksum},
+    )
     assert upload.status_code == 201
     expect(AssignmentChanged("org-ev", "upload"))
-    assert client.post("/api/bundles/test-tools/versions", content=archive.read_bytes(),
-                       headers={**auth, "X-Bundle-Checksum": manifest.checksum}).status_code == 200
+    assert (
+        client.post(
+            "/api/bundles/test-tools/versions",
+            content=archive.read_bytes(),
+            headers={**auth, "X-Bundle-Checksum": manifest.checksum},
+        ).status_code
+        == 200
+    )
     client.put("/api/bundles/default", json={"name": "test-tools"}, headers=auth)
     expect(AssignmentChanged("org-ev", "set default"))  # the identical re-upload announced nothing
     client.put(f"/api/deployments/{dep}/bundle", json={"name": "test-tools", "version": 1}, headers=auth)

@@ -68,7 +68,9 @@ def test_deployment_secrets_are_hashed_and_checked(store, tmp_path):
     assert store.verify_deployment_secret(dep.id, secret) == dep
     assert store.verify_deployment_secret(dep.id, secret[:-1] + "x") is None
     assert store.verify_deployment_secret("dep-unknown", secret) is None
-    raw = sqlite3.connect(tmp_path / "data" / "platform.db").execute("SELECT secret_hash FROM deployments").fetchone()[0]
+    raw = (
+        sqlite3.connect(tmp_path / "data" / "platform.db").execute("SELECT secret_hash FROM deployments").fetchone()[0]
+    )
     assert secret not in raw and raw.startswith("hmac-sha256$")  # a keyed SHA-256, not scrypt
     new = store.rotate_secret("org-a", dep.id)
     assert store.verify_deployment_secret(dep.id, secret) is None

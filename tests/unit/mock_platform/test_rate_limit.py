@@ -32,6 +32,10 @@ def test_oauth_token_answers_429_with_retry_after_before_checking_the_secret(tmp
         # Another client id from the same address still gets through, up to the per-address budget.
         assert api.post("/oauth/token", data={**form, "client_id": "dep-other"}).status_code == 401
     with platform_app(tmp_path / "data2", oauth_per_client=(0.01, 1000), oauth_per_address=(0.01, 2)) as api:
-        codes = [api.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": f"d{n}",
-                                                "client_secret": "x"}).status_code for n in range(3)]
+        codes = [
+            api.post(
+                "/oauth/token", data={"grant_type": "client_credentials", "client_id": f"d{n}", "client_secret": "x"}
+            ).status_code
+            for n in range(3)
+        ]
         assert codes == [401, 401, 429]

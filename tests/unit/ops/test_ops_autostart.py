@@ -15,7 +15,7 @@ import pytest
 
 from edge_runtime import autostart, envfile
 
-SECRET = "dsec-Sup3r$ecret\"with`quotes\\and spaces"
+SECRET = 'dsec-Sup3r$ecret"with`quotes\\and spaces'
 PYTHON = "/opt/edge connector/venv/bin/python"
 
 
@@ -43,8 +43,12 @@ def _unit_lines(content: str) -> dict[str, str]:
 
 def test_linux_unit_runs_the_runtime_from_the_env_file_and_drains_on_stop(tmp_path, install_dir):
     result = autostart.enable(
-        install_dir, os_name="linux", python=PYTHON, home=tmp_path / "home",
-        environ=_environ(tmp_path), run_commands=False,
+        install_dir,
+        os_name="linux",
+        python=PYTHON,
+        home=tmp_path / "home",
+        environ=_environ(tmp_path),
+        run_commands=False,
     )
     assert result.entry.path == tmp_path / "xdg" / "systemd" / "user" / "edge-connector.service"
     content = result.entry.path.read_text()
@@ -65,8 +69,9 @@ def test_linux_unit_runs_the_runtime_from_the_env_file_and_drains_on_stop(tmp_pa
 def test_linux_unit_defaults_to_home_config_without_xdg(tmp_path, install_dir):
     environ = _environ(tmp_path)
     del environ["XDG_CONFIG_HOME"]
-    result = autostart.enable(install_dir, os_name="linux", python=PYTHON, home=tmp_path / "home",
-                              environ=environ, run_commands=False)
+    result = autostart.enable(
+        install_dir, os_name="linux", python=PYTHON, home=tmp_path / "home", environ=environ, run_commands=False
+    )
     assert result.entry.path == tmp_path / "home" / ".config" / "systemd" / "user" / "edge-connector.service"
 
 
@@ -74,29 +79,37 @@ def test_linux_unit_defaults_to_home_config_without_xdg(tmp_path, install_dir):
 def test_linux_unit_passes_systemd_analyze_verify(tmp_path):
     odd_dir = tmp_path / "with space and 100%"
     odd_dir.mkdir()
-    result = autostart.enable(odd_dir, os_name="linux", python=sys.executable, home=tmp_path,
-                              environ=_environ(tmp_path), run_commands=False)
-    verify = subprocess.run(["systemd-analyze", "verify", str(result.entry.path)], capture_output=True, text=True, timeout=60)
+    result = autostart.enable(
+        odd_dir, os_name="linux", python=sys.executable, home=tmp_path, environ=_environ(tmp_path), run_commands=False
+    )
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(result.entry.path)], capture_output=True, text=True, timeout=60
+    )
     assert verify.returncode == 0, verify.stderr
     assert "%%" in result.entry.content  # `%` is a specifier in unit files; it must be escaped
 
 
 def test_env_file_is_private_holds_the_secrets_and_round_trips(tmp_path, install_dir):
-    result = autostart.enable(install_dir, os_name="linux", python=PYTHON, home=tmp_path,
-                              environ=_environ(tmp_path), run_commands=False)
+    result = autostart.enable(
+        install_dir, os_name="linux", python=PYTHON, home=tmp_path, environ=_environ(tmp_path), run_commands=False
+    )
     assert result.env_file == install_dir.resolve() / "edge-connector.env"
     assert stat.S_IMODE(result.env_file.stat().st_mode) == 0o600
     values = envfile.read_env_file(result.env_file)
-    assert values == {"DEPLOYMENT_ID": "dep-123", "DEPLOYMENT_SECRET": SECRET,
-                      "TOOL_RPC_URL": "wss://platform.example.com/tool-rpc"}
+    assert values == {
+        "DEPLOYMENT_ID": "dep-123",
+        "DEPLOYMENT_SECRET": SECRET,
+        "TOOL_RPC_URL": "wss://platform.example.com/tool-rpc",
+    }
 
 
 def test_enable_keeps_edited_values_and_repairs_a_loosened_mode(tmp_path, install_dir):
     env_file = install_dir / "edge-connector.env"
     env_file.write_text('EC_WORKERS="4"\nDEPLOYMENT_SECRET="old"\n')
     env_file.chmod(0o644)
-    autostart.enable(install_dir, os_name="linux", python=PYTHON, home=tmp_path, environ=_environ(tmp_path),
-                     run_commands=False)
+    autostart.enable(
+        install_dir, os_name="linux", python=PYTHON, home=tmp_path, environ=_environ(tmp_path), run_commands=False
+    )
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     values = envfile.read_env_file(env_file)
     assert values["EC_WORKERS"] == "4" and values["DEPLOYMENT_SECRET"] == SECRET
@@ -108,7 +121,10 @@ def test_env_file_launcher_loads_the_file_then_runs_the_command(tmp_path):
     probe = "import os, json; print(json.dumps([os.environ['DEPLOYMENT_SECRET'], os.environ['EC_WORKERS']]))"
     completed = subprocess.run(
         [sys.executable, "-m", "edge_runtime.envfile", str(env_file), "--", sys.executable, "-c", probe],
-        capture_output=True, text=True, timeout=60, env={k: v for k, v in os.environ.items() if k != "DEPLOYMENT_SECRET"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "DEPLOYMENT_SECRET"},
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == [SECRET, "3"]
@@ -122,16 +138,31 @@ def test_env_file_errors_name_the_file_and_line(tmp_path):
 
 
 def test_macos_agent_loads_the_env_file_and_restarts_on_failure(tmp_path, install_dir):
-    result = autostart.enable(install_dir, os_name="darwin", python=PYTHON, home=tmp_path / "home",
-                              environ=_environ(tmp_path), run_commands=False)
+    result = autostart.enable(
+        install_dir,
+        os_name="darwin",
+        python=PYTHON,
+        home=tmp_path / "home",
+        environ=_environ(tmp_path),
+        run_commands=False,
+    )
     assert result.entry.path == tmp_path / "home" / "Library" / "LaunchAgents" / "com.edge-connector.runtime.plist"
     content = result.entry.path.read_text()
     plist = plistlib.loads(content.encode())
     resolved = str(install_dir.resolve())
     assert plist["Label"] == "com.edge-connector.runtime"
     assert plist["ProgramArguments"] == [
-        PYTHON, "-m", "edge_runtime.envfile", f"{resolved}/edge-connector.env", "--",
-        PYTHON, "-m", "edge_cli", "start", "--dir", resolved,
+        PYTHON,
+        "-m",
+        "edge_runtime.envfile",
+        f"{resolved}/edge-connector.env",
+        "--",
+        PYTHON,
+        "-m",
+        "edge_cli",
+        "start",
+        "--dir",
+        resolved,
     ]
     assert plist["RunAtLoad"] is True and plist["KeepAlive"] == {"SuccessfulExit": False}
     assert plist["WorkingDirectory"] == resolved
@@ -150,7 +181,9 @@ def test_other_systems_are_refused_with_a_hint(monkeypatch):
 def test_refused_when_disabled_by_environment(tmp_path, install_dir):
     environ = _environ(tmp_path, EC_DISABLE_AUTOSTART="1")
     with pytest.raises(autostart.AutostartError, match=r"OS autostart is disabled \(EC_DISABLE_AUTOSTART=1\)"):
-        autostart.enable(install_dir, os_name="linux", python=PYTHON, home=tmp_path, environ=environ, run_commands=False)
+        autostart.enable(
+            install_dir, os_name="linux", python=PYTHON, home=tmp_path, environ=environ, run_commands=False
+        )
     assert not (tmp_path / "xdg").exists() and not (install_dir / "edge-connector.env").exists()
     with pytest.raises(autostart.AutostartError):
         autostart.disable(os_name="linux", home=tmp_path, environ=environ, run_commands=False)
@@ -158,19 +191,30 @@ def test_refused_when_disabled_by_environment(tmp_path, install_dir):
 
 # --- the CLI, as a user runs it (real process, this OS) ---------------------------------------
 
+
 def _cli(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
         **{k: v for k, v in os.environ.items() if k not in ("EC_DISABLE_AUTOSTART", "DEPLOYMENT_SECRET")},
-        "HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "APPDATA": str(tmp_path / "AppData"),
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+        "APPDATA": str(tmp_path / "AppData"),
         # No service manager on PATH: the CLI must print the commands instead of running them.
         "PATH": str(Path(sys.executable).parent),
         **env,
     }
-    return subprocess.run([sys.executable, "-m", "edge_cli", *args], capture_output=True, text=True,
-                          timeout=60, env=environment, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "edge_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        cwd=tmp_path,
+    )
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the CLI round trip runs on this OS's entry (Linux here)")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the CLI round trip runs on this OS's entry (Linux here)"
+)
 def test_cli_enable_status_disable_round_trip(tmp_path, install_dir):
     enabled = _cli(["autostart", "enable", "--dir", str(install_dir)], tmp_path, DEPLOYMENT_SECRET=SECRET)
     assert enabled.returncode == 0, enabled.stderr

@@ -61,7 +61,9 @@ def test_kustomization_lists_every_manifest():
 
 @pytest.mark.parametrize("name", ["deployment.yaml", "configmap.yaml", "secret.yaml"])
 def test_manifests_are_valid_against_the_kubernetes_schema(name):
-    kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate (dev extra)")
+    kubernetes_validate = pytest.importorskip(
+        "kubernetes_validate", reason="pip install kubernetes-validate (dev extra)"
+    )
     # strict: unknown fields (a typo like `readinesProbe`) fail too.
     kubernetes_validate.validate(_load(name), kubernetes_validate.latest_version(), strict=True)
 

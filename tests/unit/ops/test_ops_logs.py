@@ -54,8 +54,13 @@ def _emit_every_kind_of_leak(logger: logging.Logger) -> None:
     logger.info('response body {"access_token": "%s", "token_type": "Bearer"}', OPAQUE_BEARER)
     logger.warning(
         "connect failed",
-        extra={"url": f"wss://p.example/tool-rpc?token={JWT}", "headers": {"Authorization": f"Bearer {OPAQUE_BEARER}"},
-               "token": "short-but-secret", "attempt": 3, "secrets": [DEPLOYMENT_SECRET]},
+        extra={
+            "url": f"wss://p.example/tool-rpc?token={JWT}",
+            "headers": {"Authorization": f"Bearer {OPAQUE_BEARER}"},
+            "token": "short-but-secret",
+            "attempt": 3,
+            "secrets": [DEPLOYMENT_SECRET],
+        },
     )
     try:
         raise RuntimeError(f"auth refused for client_secret={CLIENT_SECRET} token {JWT} secret {DEPLOYMENT_SECRET}")
@@ -72,7 +77,16 @@ def _fail_with_secret_in_local_frame() -> None:
     raise ValueError(f"bad header {header}")
 
 
-LEAKS = [JWT, JWT_SIGNATURE, JWT.split(".")[1], DEPLOYMENT_SECRET, CLI_TOKEN, OPAQUE_BEARER, CLIENT_SECRET, "short-but-secret"]
+LEAKS = [
+    JWT,
+    JWT_SIGNATURE,
+    JWT.split(".")[1],
+    DEPLOYMENT_SECRET,
+    CLI_TOKEN,
+    OPAQUE_BEARER,
+    CLIENT_SECRET,
+    "short-but-secret",
+]
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
@@ -165,8 +179,12 @@ def test_redaction_is_idempotent():
 
 
 def test_ordinary_messages_are_left_alone():
-    for message in ("Token has expired", "No authentication token found in /x/auth-token.json",
-                    "Token validation failed: Signature verification failed", "Deployment already connected"):
+    for message in (
+        "Token has expired",
+        "No authentication token found in /x/auth-token.json",
+        "Token validation failed: Signature verification failed",
+        "Deployment already connected",
+    ):
         assert logs.redact(message) == message
 
 
@@ -183,17 +201,33 @@ def test_a_real_runtime_in_json_mode_writes_only_json_lines_and_no_secret(platfo
     from tests.support.runtime import RuntimeProcess
 
     user = platform.user_token()
-    created = httpx.post(f"{platform.url}/api/deployments", json={"name": "json-logs"},
-                         headers={"Authorization": f"Bearer {user}"}, timeout=10).json()
-    runtime = RuntimeProcess(tmp_path / "install", env={
-        "TOOL_RPC_URL": platform.ws_url, "EC_LOG_FORMAT": "json",
-        "DEPLOYMENT_ID": created["deploymentId"], "DEPLOYMENT_SECRET": created["secret"],
-    }).start()
+    created = httpx.post(
+        f"{platform.url}/api/deployments",
+        json={"name": "json-logs"},
+        headers={"Authorization": f"Bearer {user}"},
+        timeout=10,
+    ).json()
+    runtime = RuntimeProcess(
+        tmp_path / "install",
+        env={
+            "TOOL_RPC_URL": platform.ws_url,
+            "EC_LOG_FORMAT": "json",
+            "DEPLOYMENT_ID": created["deploymentId"],
+            "DEPLOYMENT_SECRET": created["secret"],
+        },
+    ).start()
     try:
         runtime.wait_healthy()
         # Drop the link so the runtime logs a disconnect and a reconnect too.
-        assert httpx.post(f"{platform.url}/api/sim/disconnect", json={"deploymentId": created["deploymentId"]},
-                          headers={"Authorization": f"Bearer {user}"}, timeout=10).status_code == 200
+        assert (
+            httpx.post(
+                f"{platform.url}/api/sim/disconnect",
+                json={"deploymentId": created["deploymentId"]},
+                headers={"Authorization": f"Bearer {user}"},
+                timeout=10,
+            ).status_code
+            == 200
+        )
         runtime.wait_for_log("Disconnected from platform server")
         runtime.wait_for_log("Connected to platform server", count=2)
     finally:

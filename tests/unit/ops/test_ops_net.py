@@ -11,8 +11,20 @@ import pytest
 from edge_runtime import net
 from tests.support.tls_certs import make_loopback_certificates
 
-PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY", "WS_PROXY", "WSS_PROXY",
-              "https_proxy", "http_proxy", "no_proxy", "all_proxy", "ws_proxy", "wss_proxy")
+PROXY_VARS = (
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "WS_PROXY",
+    "WSS_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+    "all_proxy",
+    "ws_proxy",
+    "wss_proxy",
+)
 
 
 @pytest.fixture

@@ -48,8 +48,14 @@ def test_decision(environ, platform, loader, enabled, reason):
 
 def test_maybe_start_tray_logs_why_it_is_off_and_returns_none(caplog):
     caplog.set_level(logging.INFO)
-    handle = tray.maybe_start_tray(lambda: {}, lambda: None, logging.getLogger("edge_runtime.test"),
-                                   environ={}, platform="linux", load_pystray=_never_called)
+    handle = tray.maybe_start_tray(
+        lambda: {},
+        lambda: None,
+        logging.getLogger("edge_runtime.test"),
+        environ={},
+        platform="linux",
+        load_pystray=_never_called,
+    )
     assert handle is None
     assert "tray icon off: no display (DISPLAY and WAYLAND_DISPLAY are unset)" in caplog.text
 
@@ -76,7 +82,9 @@ def test_real_import_with_an_unusable_display_turns_the_tray_off_without_failing
 # --- what it shows ----------------------------------------------------------------------------
 
 CONNECTED = {
-    "state": "registered", "ready": True, "lastError": None,
+    "state": "registered",
+    "ready": True,
+    "lastError": None,
     "bundle": {"name": "my-tools", "version": 3, "checksum": "sha256:ab"},
     "sync": {"lastSyncAt": "2026-11-28T10:00:00.000Z", "lastSyncError": None},
     "health": {"url": "http://0.0.0.0:8080"},
@@ -90,18 +98,29 @@ def test_summary_of_a_connected_runtime_shows_bundle_and_last_sync():
 
 
 def test_summary_of_a_reconnecting_runtime_shows_the_error():
-    status = {**CONNECTED, "ready": False, "state": "waiting", "lastError": "ECONNREFUSED ws://x", "bundle": None,
-              "sync": {"lastSyncAt": None, "lastSyncError": "Bundle sync error: checksum mismatch"}}
+    status = {
+        **CONNECTED,
+        "ready": False,
+        "state": "waiting",
+        "lastError": "ECONNREFUSED ws://x",
+        "bundle": None,
+        "sync": {"lastSyncAt": None, "lastSyncError": "Bundle sync error: checksum mismatch"},
+    }
     summary = tray.summarize(status)
     assert summary.label == "Reconnecting" and summary.color == tray.RED
     assert "last sync never" in summary.title and "ECONNREFUSED" in summary.title and "checksum" in summary.title
     assert len(summary.title) <= 127
 
 
-@pytest.mark.parametrize(("status", "label"), [
-    (None, "Not running"), ({"state": "connecting"}, "Connecting"), ({"state": "stopping"}, "Stopping"),
-    ({"state": "starting"}, "Starting"),
-])
+@pytest.mark.parametrize(
+    ("status", "label"),
+    [
+        (None, "Not running"),
+        ({"state": "connecting"}, "Connecting"),
+        ({"state": "stopping"}, "Stopping"),
+        ({"state": "starting"}, "Starting"),
+    ],
+)
 def test_summary_labels(status, label):
     assert tray.summarize(status).label == label
 
@@ -112,6 +131,7 @@ def test_status_page_url_is_reachable_from_a_browser():
 
 
 # --- the icon and its menu, on pystray's own Menu/MenuItem with a recording backend -------------
+
 
 @pytest.fixture
 def pystray_without_display(monkeypatch):
@@ -126,14 +146,29 @@ def pystray_without_display(monkeypatch):
             self.calls: list[str] = []
             super().__init__(*args, **kwargs)
 
-        def _update_icon(self): self.calls.append("icon")
-        def _update_title(self): self.calls.append("title")
-        def _update_menu(self): self.calls.append("menu")
-        def _show(self): self.calls.append("show")
-        def _hide(self): self.calls.append("hide")
-        def _run(self): self._mark_ready()
-        def _run_detached(self): self._mark_ready()
-        def _stop(self): self.calls.append("stop")
+        def _update_icon(self):
+            self.calls.append("icon")
+
+        def _update_title(self):
+            self.calls.append("title")
+
+        def _update_menu(self):
+            self.calls.append("menu")
+
+        def _show(self):
+            self.calls.append("show")
+
+        def _hide(self):
+            self.calls.append("hide")
+
+        def _run(self):
+            self._mark_ready()
+
+        def _run_detached(self):
+            self._mark_ready()
+
+        def _stop(self):
+            self.calls.append("stop")
 
     return SimpleNamespace(Menu=pystray.Menu, MenuItem=pystray.MenuItem, Icon=RecordingIcon)
 
@@ -146,8 +181,13 @@ def test_menu_open_status_and_quit(pystray_without_display):
         reads.append(True)
         return status
 
-    controller = tray.TrayController(pystray_without_display, status_fn, lambda: stopped.append(True),
-                                     logging.getLogger("edge_runtime.test"), open_url=opened.append)
+    controller = tray.TrayController(
+        pystray_without_display,
+        status_fn,
+        lambda: stopped.append(True),
+        logging.getLogger("edge_runtime.test"),
+        open_url=opened.append,
+    )
     icon = controller.icon
     # Built on the caller's thread (the runtime's loop), it must not read the status there.
     assert reads == [] and icon.title.startswith("edge-connector: Starting")
@@ -214,13 +254,21 @@ def test_started_tray_reads_status_on_its_own_thread_and_stops(pystray_without_d
         readers.append(threading.current_thread())
         return CONNECTED
 
-    handle = tray.maybe_start_tray(status_fn, lambda: None, logging.getLogger("edge_runtime.test"),
-                                   environ={"DISPLAY": ":0"}, platform="linux",
-                                   load_pystray=lambda: pystray_without_display)
+    handle = tray.maybe_start_tray(
+        status_fn,
+        lambda: None,
+        logging.getLogger("edge_runtime.test"),
+        environ={"DISPLAY": ":0"},
+        platform="linux",
+        load_pystray=lambda: pystray_without_display,
+    )
     assert isinstance(handle, tray.ThreadTray)
     try:
-        wait_until(lambda: handle.controller.icon.title.startswith("edge-connector: Connected"), 5,
-                   message="the tray's first refresh")
+        wait_until(
+            lambda: handle.controller.icon.title.startswith("edge-connector: Connected"),
+            5,
+            message="the tray's first refresh",
+        )
         assert readers and all(reader is not caller for reader in readers)
         assert handle.controller.icon.visible
     finally:
