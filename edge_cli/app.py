@@ -8,8 +8,11 @@ import sys
 
 import typer
 
+from . import typer_params
 from .console import error_line
 from .errors import CliError
+
+typer_params.install()
 
 app = typer.Typer(
     name="edge-connector",
@@ -17,6 +20,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help formatter: typer's rich one loads rich's markdown, syntax and traceback
+    # renderers (about twice `import typer` again) before printing a line of help.
+    rich_markup_mode=None,
 )
 
 # One module per command (or command group); each exposes `register(app)`.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -244,10 +245,14 @@ class PlatformClient:
         headers = {"User-Agent": "edge-connector-cli"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        try:
-            trust = tls_context()  # the runtime's trust: the OS store plus SSL_CERT_FILE / SSL_CERT_DIR
-        except TlsSetupError as exc:
-            raise CliError(str(exc)) from None
+        # A plain-HTTP origin never handshakes (redirects are not followed), so it loads no CA bundle:
+        # building the trust store takes tens of milliseconds of every command's start-up.
+        trust: ssl.SSLContext | bool = False
+        if self.url.startswith("https://"):
+            try:
+                trust = tls_context()  # the runtime's trust: the OS store plus SSL_CERT_FILE / SSL_CERT_DIR
+            except TlsSetupError as exc:
+                raise CliError(str(exc)) from None
         self._http = httpx.Client(
             base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0), verify=trust
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ..console import err, out, print_json
+from ..console import plain_line, print_json
 from ..errors import CliError, UsageError
 from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
@@ -57,8 +57,9 @@ def call(
         return
     output = result.get("output") if isinstance(result, dict) else result
     text = output if isinstance(output, str) else json.dumps(output, indent=2, ensure_ascii=False)
-    out.print(text, markup=False, highlight=False)
-    err.print(f"({result.get('durationMs')} ms on {result.get('deploymentId')})", markup=False)
+    # Plain lines, as the tool answered them (no markup, emoji codes or wrapping; no rich at start-up).
+    plain_line(text)
+    plain_line(f"({result.get('durationMs')} ms on {result.get('deploymentId')})", sys.stderr)
 
 
 def _failure(status: int, body: object, url: str, as_json: bool) -> CliError:

@@ -67,19 +67,30 @@ def _status_url(port: int | None, host: str | None, directory: Path | None) -> s
 
 
 def _fetch(url: str) -> dict[str, Any]:
-    import httpx
+    """GET `url` with the standard library: one loopback request needs no HTTP client library (start-up)."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
 
+    parts = urlsplit(url)
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     try:
-        response = httpx.get(url, timeout=5)
-    except httpx.HTTPError:
+        connection = connection_class(parts.hostname or "127.0.0.1", parts.port, timeout=5)
+        try:
+            connection.request("GET", parts.path or "/", headers={"Accept": "application/json"})
+            response = connection.getresponse()
+            status, body = response.status, response.read()
+        finally:
+            connection.close()
+    except (OSError, http.client.HTTPException, ValueError):
         raise CliError(
             f"No edge runtime answered at {url}",
             "Start one with `edge-connector start`, or pass --port (or --dir) of the running runtime",
         ) from None
-    if response.status_code != 200:
-        raise CliError(f"{url} answered HTTP {response.status_code}", "Is that port really the runtime's HEALTH_PORT?")
+    if status != 200:
+        raise CliError(f"{url} answered HTTP {status}", "Is that port really the runtime's HEALTH_PORT?")
     try:
-        data = response.json()
+        data = json.loads(body)
     except ValueError:
         raise CliError(f"{url} did not answer JSON", "Is that port really the runtime's HEALTH_PORT?") from None
     if not isinstance(data, dict):

@@ -107,7 +107,7 @@ def send(client: PlatformClient, bundle: LocalBundle, show_progress: bool = True
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=err.console,
         transient=True,
         disable=not (show_progress and err.is_terminal),
     ) as progress:

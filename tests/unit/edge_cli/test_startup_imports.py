@@ -1,8 +1,8 @@
 """`edge-connector --help` starts light: none of the heavy libraries is imported before a command needs it.
 
 Read from `python -X importtime`, in a fresh interpreter, so whatever a command module imports at its top
-shows up here. `rich.table` is not in the list: typer's own help formatter uses it; neither is pydantic
-for a command's own `--help`, which typer itself loads (`typer._adapters`) once it parses a command.
+shows up here. Typer's pydantic coercion is kept out by `edge_cli.typer_params`, rich by the lazy consoles
+and click's plain help formatter, httpx's own CLI (click, rich, pygments) by `edge_cli/__init__.py`.
 """
 
 from __future__ import annotations
@@ -27,28 +27,58 @@ HEAVY = (
     "bundler",
     "edge_runtime",
     "mock_platform",
+    "rich",
+    "click",
+    "pygments",
 )
 
 
-def _imported_at_startup(*args: str) -> set[str]:
+def _imported_at_startup(*args: str, env: dict[str, str] | None = None) -> set[str]:
     run = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "edge_cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "EC_DISABLE_TRAY": "1"},
+        env={"PATH": "/usr/bin:/bin", "EC_DISABLE_TRAY": "1", **(env or {})},
     )
     modules = set()
     for line in run.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             modules.add(line.rsplit("|", 1)[1].strip())
     assert "edge_cli.app" in modules, run.stderr[-2000:]
+    modules.add(f"stderr: {run.stderr.splitlines()[-1] if run.stderr else ''}")  # the command's last line
     return modules
 
 
 @pytest.mark.parametrize("args", [("--help",), ("status", "--help"), ("call", "--help"), ("tail", "--help")])
 def test_help_imports_no_heavy_module(args):
     modules = _imported_at_startup(*args)
-    heavy = set(HEAVY) - ({"pydantic"} if args != ("--help",) else set())
-    loaded = sorted(m for m in modules if m.split(".")[0] in heavy)
+    loaded = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     assert not loaded, f"`edge-connector {' '.join(args)}` imports {loaded}: import them inside the command"
+
+
+def test_status_reads_the_runtime_with_the_standard_library(tmp_path):
+    """`status` with no runtime listening: options parsed, settings read, one refused loopback connection."""
+    from tests.support.waiting import free_port
+
+    modules = _imported_at_startup("status", env={"HOME": str(tmp_path), "HEALTH_PORT": str(free_port())})
+    assert any(m.startswith("stderr: Error: No edge runtime answered") for m in modules), sorted(modules)[-3:]
+    loaded = sorted(m for m in modules if m.split(".")[0] in set(HEAVY) - {"edge_runtime"})
+    assert not loaded, f"`edge-connector status` imports {loaded}"
+
+
+def test_call_loads_its_http_client_and_nothing_else_heavy(tmp_path):
+    """`call` against a platform that is not there: the HTTP client is the one heavy import it needs."""
+    from tests.support.waiting import free_port
+
+    modules = _imported_at_startup(
+        "call",
+        "echo",
+        "{}",
+        "--platform",
+        f"http://127.0.0.1:{free_port()}",
+        env={"HOME": str(tmp_path), "EDGE_CONNECTOR_TOKEN": "a.b.c", "EC_HTTP_RETRY_BASE": "0.01"},
+    )
+    assert "httpx" in modules and any(m.startswith("stderr: Error: Connection refused") for m in modules)
+    loaded = sorted(m for m in modules if m.split(".")[0] in set(HEAVY) - {"httpx", "edge_runtime"})
+    assert not loaded, f"`edge-connector call` imports {loaded}"
