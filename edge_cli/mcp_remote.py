@@ -142,6 +142,7 @@ class RemoteMcpServer:
             listened_at = time.monotonic()
             try:
                 async with upstream.listen(tools_list_changed=True) as subscription:
+                    log.info("Following the platform's tool changes")  # acknowledged: no change is missed from here
                     async for _event in subscription:
                         await changes.changed(None)
             except Exception as exc:  # a dropped stream: clients missed nothing they cannot refetch

@@ -16,7 +16,7 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import TextContent, ToolListChangedNotification
@@ -27,7 +27,7 @@ from tests.support.inspector import InspectorUnavailable, inspector
 from tests.support.mcp_tools import ECHO_JS, ECHO_OUTPUT, FAIL_JS, SHOUT_JS, mcp_command
 from tests.support.platform import PlatformProcess
 from tests.support.runtime import RuntimeProcess
-from tests.support.waiting import wait_until
+from tests.support.waiting import async_wait_until, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -342,19 +342,48 @@ def test_inspector_cli_lists_and_calls_through_the_platform(stack: Stack, mcp_in
 
 
 # ----------------------------------------------------- list_changed (last: it changes the org's tools)
-async def test_swap_leave_and_join_reach_subscribed_clients_of_both_eras(stack: Stack) -> None:
+@pytest.fixture
+def bridge_log(tmp_path: Path):
+    """The stderr of an `edge-connector mcp` bridge: its path and the open file the process writes."""
+    path = tmp_path / "bridge.log"
+    with open(path, "w") as errlog:
+        yield path, errlog
+
+
+async def test_swap_leave_and_join_reach_subscribed_clients_of_both_eras(stack: Stack, bridge_log) -> None:
     heard = anyio.Event()
+    bridge_heard = anyio.Event()
 
     async def on_message(message) -> None:
         if isinstance(message, ToolListChangedNotification):
             heard.set()
 
+    async def on_bridge_message(message) -> None:
+        if isinstance(message, ToolListChangedNotification):
+            bridge_heard.set()
+
     async def names(client: Client) -> list[str]:
         return [tool.name for tool in (await client.list_tools(cache_mode="bypass")).tools]
 
     runtime = None
-    async with stack.client("legacy", message_handler=on_message) as legacy, stack.client(MODERN) as modern:
-        assert await names(legacy) == ["echo", "fail"]
+    bridge_log_path, bridge_errlog = bridge_log
+    async with (
+        stack.client("legacy", message_handler=on_message) as legacy,
+        stack.client(MODERN) as modern,
+        # `edge-connector mcp` (no DIR): a stdio client of the org's tools, the platform behind it.
+        Client(
+            stdio_client(_stdio(stack, stack.token), errlog=bridge_errlog),
+            mode="legacy",
+            message_handler=on_bridge_message,
+            read_timeout_seconds=60,
+        ) as bridged,
+    ):
+        assert await names(legacy) == await names(bridged) == ["echo", "fail"]
+
+        async def bridge_follows() -> bool:
+            return "Following the platform's tool changes" in bridge_log_path.read_text()
+
+        await async_wait_until(bridge_follows, timeout=60, message="the stdio bridge to listen upstream")
         async with modern.listen(tools_list_changed=True) as subscription:
 
             async def next_event() -> None:
@@ -371,6 +400,11 @@ async def test_swap_leave_and_join_reach_subscribed_clients_of_both_eras(stack: 
             assert await names(legacy) == await names(modern) == ["echo", "fail", "shout"]
             assert (await modern.call_tool("shout", {"text": "new"})).structured_content == {"text": "NEW"}
             assert (await legacy.call_tool("shout", {"text": "old"})).structured_content == {"text": "OLD"}
+            # The stdio bridge passed the platform's change on to its own client.
+            with anyio.fail_after(60):
+                await bridge_heard.wait()
+            assert await names(bridged) == ["echo", "fail", "shout"]
+            assert (await bridged.call_tool("shout", {"text": "via"})).structured_content == {"text": "VIA"}
 
             # A leave: the only connector stops; the org has no tools any more.
             heard = anyio.Event()
