@@ -10,9 +10,11 @@ status and body of SPEC.md §5.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any, Protocol
 
 import orjson
@@ -33,6 +35,8 @@ log = logging.getLogger("mock_platform.calls")
 
 #: Extra time the platform waits past a call's deadline for the connector's own `tool_timeout`.
 DEADLINE_GRACE_SECONDS = 0.5
+#: Distinct tool schemas whose compiled validators the hub keeps (item 11 of the security review).
+MAX_CACHED_VALIDATORS = 1_024
 
 
 class LinkShell(Protocol):
@@ -44,22 +48,37 @@ class LinkShell(Protocol):
 
 
 class ValidatorCache:
-    """Argument validators compiled once per distinct schema, shared by every link that registers it."""
+    """Argument validators compiled once per distinct schema, shared by every link that registers it.
 
-    def __init__(self) -> None:
-        self._by_schema: dict[bytes, Draft202012Validator | None] = {}
+    Bounded (least recently used out first): the schemas come from connectors, and one entry per
+    schema ever received would let a peer grow the platform's memory without end. Keys are the
+    SHA-256 of the canonical schema, so a huge schema costs its validator, not a second copy.
+    """
+
+    def __init__(self, capacity: int = MAX_CACHED_VALIDATORS) -> None:
+        self.capacity = capacity
+        self._by_schema: OrderedDict[bytes, Draft202012Validator | None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._by_schema)
 
     def get(self, schema: Any) -> Draft202012Validator | None:
-        key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
-        if key not in self._by_schema:
-            try:
-                Draft202012Validator.check_schema(schema)
-                self._by_schema[key] = Draft202012Validator(schema)
-            except SchemaError as exc:
-                # The connector validates too; an unusable schema just means no platform-side check.
-                log.warning("tool inputSchema is not valid JSON Schema (%s); arguments go unchecked", exc.message)
-                self._by_schema[key] = None
-        return self._by_schema[key]
+        key = hashlib.sha256(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)).digest()
+        if key in self._by_schema:
+            self._by_schema.move_to_end(key)
+            return self._by_schema[key]
+        validator: Draft202012Validator | None
+        try:
+            Draft202012Validator.check_schema(schema)
+            validator = Draft202012Validator(schema)
+        except SchemaError as exc:
+            # The connector validates too; an unusable schema just means no platform-side check.
+            log.warning("tool inputSchema is not valid JSON Schema (%s); arguments go unchecked", exc.message)
+            validator = None
+        self._by_schema[key] = validator
+        if len(self._by_schema) > self.capacity:
+            self._by_schema.popitem(last=False)  # links holding it keep their own reference
+        return validator
 
     def for_tools(self, tools: tuple[ToolInfo, ...]) -> dict[str, Draft202012Validator | None]:
         return {tool.name: self.get(tool.input_schema) for tool in tools}

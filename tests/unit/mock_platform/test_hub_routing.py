@@ -185,3 +185,25 @@ def test_recent_calls_are_bounded_and_newest_first():
     assert calls[1]["outcome"] == "error" and calls[1]["errorCode"] == "tool_error"
     assert calls[0]["outcome"] == "ok" and calls[0]["errorCode"] is None
     assert recent.latest("org-2", 10) == []
+
+
+def test_the_validator_cache_is_bounded_and_keeps_the_recently_used():
+    cache = ValidatorCache(capacity=8)
+    kept = cache.get(SCHEMA)
+    for n in range(50):  # a peer registering ever new schemas
+        cache.get({"type": "object", "properties": {f"p{n}": {"type": "integer"}}})
+        assert cache.get(SCHEMA) is kept  # used again every time: never the one evicted
+    assert len(cache) == 8
+    first = {"type": "object", "properties": {"p0": {"type": "integer"}}}
+    evicted = cache.get(first)  # long gone: compiled again, and still a working validator
+    assert evicted is not None and not evicted.is_valid({"p0": "x"})
+    assert len(cache) == 8
+
+
+def test_the_hub_caches_at_most_1024_validators():
+    from mock_platform.call_roundtrip import MAX_CACHED_VALIDATORS
+
+    cache = ValidatorCache()
+    for n in range(MAX_CACHED_VALIDATORS + 200):
+        cache.get({"type": "object", "properties": {f"p{n}": {"type": "string"}}})
+    assert MAX_CACHED_VALIDATORS == 1_024 and len(cache) == MAX_CACHED_VALIDATORS
