@@ -101,9 +101,19 @@ class Response:
 Message = Request | Notification | Response
 
 
+def oversized(frame: str | bytes, limit: int = MAX_FRAME_BYTES) -> bool:
+    """Whether a frame is over `limit` bytes as UTF-8 (a text frame's length counts characters, and
+    one character is up to 4 bytes); only long frames pay for the encoding."""
+    if len(frame) > limit:
+        return True
+    if isinstance(frame, str) and len(frame) * 4 > limit:
+        return len(frame.encode("utf-8", "surrogatepass")) > limit
+    return False
+
+
 def parse_message(frame: str | bytes) -> Message:
     """Parse one frame; raises `ProtocolError` for anything that is not one JSON-RPC 2.0 message."""
-    if len(frame) > MAX_FRAME_BYTES:
+    if oversized(frame):
         raise ProtocolError(INVALID_REQUEST, f"message larger than {MAX_FRAME_BYTES} bytes")
     try:
         data = orjson.loads(frame)

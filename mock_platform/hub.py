@@ -125,7 +125,7 @@ class Hub:
 
     # ------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        logging.getLogger("uvicorn.error").addFilter(_DenialNoiseFilter())
+        logging.getLogger("uvicorn.error").addFilter(_UvicornNoiseFilter())
         attach = getattr(self.events, "attach_loop", None)
         if attach is not None:
             attach(asyncio.get_running_loop())
@@ -508,12 +508,21 @@ async def _receive_frame(ws: WebSocket) -> str | bytes | None:
     return text if text is not None else (message.get("bytes") or b"")
 
 
-class _DenialNoiseFilter(logging.Filter):
+class _UvicornNoiseFilter(logging.Filter):
     """uvicorn (0.3x-0.5x, sansio websockets) logs a refused handshake that sent a denial response
-    as an error although the client got the status and body; drop that one false alarm."""
+    as an error although the client got the status and body: drop that false alarm. A text frame
+    that is not UTF-8 (closed 1007, as RFC 6455 says) is a peer's bad input, not our bug: one line,
+    no traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "returned without completing handshake" not in record.getMessage()
+        message = record.getMessage()
+        if "returned without completing handshake" in message:
+            return False
+        if message.startswith("Invalid UTF-8 sequence received from client"):
+            record.msg, record.args = "a WebSocket client sent a text frame that is not UTF-8; closed it with 1007", ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 def hub_of(request_or_ws: Request | WebSocket) -> Hub:

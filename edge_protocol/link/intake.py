@@ -23,7 +23,7 @@ def parse_frame(frame: str | bytes) -> jsonrpc.Message | list[Action]:
     """One received frame as a message, or the actions that answer a frame that is not one."""
     if not isinstance(frame, str):
         return [Send(jsonrpc.error(None, {"code": jsonrpc.INVALID_REQUEST, "message": BINARY_FRAME}))]
-    if len(frame) > MAX_FRAME_BYTES:
+    if jsonrpc.oversized(frame):
         return [Close(jsonrpc.CLOSE_PROTOCOL_ERROR, f"frame larger than {MAX_FRAME_BYTES} bytes")]
     try:
         return jsonrpc.parse_message(frame)
@@ -39,7 +39,7 @@ def dispatch_request(table: RequestTable[Link], link: Link, request: jsonrpc.Req
     """The handler's actions; an unknown method or invalid params are answered with a JSON-RPC error."""
     handler = table.get(request.method)
     if handler is None:
-        return [error_reply(request.id, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {request.method}")]
+        return [error_reply(request.id, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")  # a peer's megabyte name is not echoed]
     try:
         return handler(link, request)
     except InvalidMessage as exc:

@@ -264,6 +264,21 @@ def test_an_oversized_frame_closes_4000():
     for side in (connector, platform):
         [close] = side.receive("x" * (MAX_FRAME_BYTES + 1))
         assert close.code == jsonrpc.CLOSE_PROTOCOL_ERROR
+        # The limit is in bytes: half as many two-byte characters are just as big on the wire.
+        [close] = side.receive("é" * (MAX_FRAME_BYTES // 2 + 1))
+        assert close.code == jsonrpc.CLOSE_PROTOCOL_ERROR
+
+
+def test_a_frame_just_under_the_limit_in_bytes_is_parsed():
+    assert not jsonrpc.oversized("é" * (MAX_FRAME_BYTES // 2))
+    assert jsonrpc.oversized("😀" * (MAX_FRAME_BYTES // 4 + 1)) and not jsonrpc.oversized("x" * MAX_FRAME_BYTES)
+
+
+def test_an_unknown_method_is_not_echoed_back_in_full():
+    connector, platform = registered_pair()
+    for side in (connector, platform):
+        [send] = side.receive(jsonrpc.request(9, "m" * 1_000_000, {}))
+        assert len(send.frame) < 300 and '"code":-32601' in send.frame
 
 
 # ------------------------------------------------------------------------------------ notifications
