@@ -39,7 +39,8 @@ def dispatch_request(table: RequestTable[Link], link: Link, request: jsonrpc.Req
     """The handler's actions; an unknown method or invalid params are answered with a JSON-RPC error."""
     handler = table.get(request.method)
     if handler is None:
-        return [error_reply(request.id, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")  # a peer's megabyte name is not echoed]
+        # The name is the peer's: a megabyte of it is not echoed back.
+        return [error_reply(request.id, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {request.method[:100]}")]
     try:
         return handler(link, request)
     except InvalidMessage as exc:
