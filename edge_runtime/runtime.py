@@ -4,6 +4,10 @@
 start on problems an operator must fix (`StartupError`), then keeps one link to the platform up for
 as long as it runs (reconnecting with backoff through `ConnectionPolicy`), and on `request_stop()`
 drains calls in flight for up to 10 s, closes the link with 1000 and releases the lock.
+
+Over 400 lines on purpose: the process's life (start, the reconnect loop, drain, shutdown) shares one
+state and reads best in one place; what stands alone lives beside it (`connect_failures`,
+`runtime_status`, `token_refresh`, `session`, `sync`).
 """
 
 from __future__ import annotations
@@ -12,23 +16,18 @@ import asyncio
 import logging
 import os
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import orjson
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
 from edge_protocol import __version__, jsonrpc
-from edge_protocol.backoff import Backoff, parse_retry_after
-from edge_protocol.failures import failure_kind_of_status
+from edge_protocol.backoff import Backoff
 from edge_protocol.manifest import Manifest
 from edge_protocol.messages import (
     BundleRef,
     HelloParams,
-    InvalidMessage,
     LogEntry,
-    RestError,
     ToolInfo,
     ToolsUpdated,
 )
@@ -39,25 +38,24 @@ from .auth import (
     ClientCredentials,
     FileToken,
     TokenSource,
-    no_organization_message,
-    token_expired_message,
 )
+from .connect_failures import describe_connect_error, handshake_failure, is_expired_token
 from .connection import ConnectionPolicy, Failure, FailureKind, LinkState
 from .health import STATUSZ_PUBLIC_ENV, HealthPortInUse, HealthRoutes, HealthServer
 from .lock import AlreadyRunning, RuntimeLock
 from .log_forwarder import LogForwarder, LogShipper
-from .metrics import METRICS_CONTENT_TYPE, RuntimeMetrics, ToolCounts
+from .metrics import METRICS_CONTENT_TYPE, RuntimeMetrics
 from .net import TlsSetupError, http_client, open_websocket
-from .session import HelloRefused, ReauthFailed, SeenCalls, Session
-from .settings import Settings, describe
+from .runtime_status import register_gauges, status_document
+from .session import HelloRefused, SeenCalls, Session
+from .settings import Settings
+from .token_refresh import serve_refreshing
 from .tray import TrayHandle, maybe_start_tray
 
 log = logging.getLogger("edge_runtime")
 
 #: How long a stopping runtime lets calls in flight finish (SPEC.md §8).
 DRAIN_SECONDS = 10.0
-#: Pause before trying again when the credentials exchange for an in-band refresh fails.
-REFRESH_RETRY_SECONDS = 2.0
 
 
 class StartupError(Exception):
@@ -174,7 +172,7 @@ class Runtime:
             raise StartupError(str(exc)) from None
         log.info("Health server listening on %s (/livez /healthz /statusz /metrics)", self.health.url)
         self.lock.update(healthUrl=self.health.url)
-        self._register_gauges()
+        register_gauges(self)
         self._start_tray()
 
         await self._start_executor()
@@ -304,9 +302,15 @@ class Runtime:
                 url, token, heartbeat_seconds=self.settings.heartbeat_seconds, deployment_id=self.deployment_id
             )
         except InvalidStatus as exc:
-            return self._handshake_failure(exc)
+            response = exc.response
+            body = bytes(response.body) if response.body is not None else None
+            if is_expired_token(response.status_code, body):
+                self.auth.invalidate()
+            return handshake_failure(
+                response.status_code, body, response.headers.get("Retry-After"), self.deployment_id
+            )
         except (TimeoutError, OSError, InvalidHandshake, InvalidURI) as exc:
-            return Failure(FailureKind.UNREACHABLE, _describe_connect_error(exc, url))
+            return Failure(FailureKind.UNREACHABLE, describe_connect_error(exc, url))
         self.policy.connected()
         self.log_forwarder.set_subscribed(False)  # a new link forwards nothing until the platform asks
         # Secrets before hello: calls routed here once it is registered already see them. A failed fetch
@@ -353,7 +357,7 @@ class Runtime:
             async with asyncio.TaskGroup() as link_tasks:
                 shipping = link_tasks.create_task(self.log_shipper.run(), name="tool-logs")
                 if isinstance(self.auth, ClientCredentials):
-                    failure = await self._serve_refreshing(session, self.auth)
+                    failure = await serve_refreshing(session, self.auth)
                 else:
                     failure = await session.serve()
                 shipping.cancel()
@@ -364,77 +368,10 @@ class Runtime:
             self.auth.invalidate()
         return None if self._stop.is_set() else failure
 
-    async def _serve_refreshing(self, session: Session, auth: ClientCredentials) -> Failure:
-        """Serve the link while refreshing its token in band before each expiry (SPEC.md §16)."""
-        async with asyncio.TaskGroup() as tasks:
-            refresher = tasks.create_task(self._refresh_in_band(session, auth), name="token-refresh")
-            try:
-                return await session.serve()
-            finally:
-                refresher.cancel()
-
-    async def _refresh_in_band(self, session: Session, auth: ClientCredentials) -> None:
-        while True:
-            await asyncio.sleep(auth.seconds_until_refresh())
-            try:
-                token = await auth.token()  # due: exchanges the credentials for a fresh token
-            except AuthProblem as problem:
-                log.warning(
-                    "Cannot refresh the deployment token: %s; retrying in %.0fs", problem.message, REFRESH_RETRY_SECONDS
-                )
-                await asyncio.sleep(REFRESH_RETRY_SECONDS)
-                continue
-            try:
-                expires_at = await session.reauth(token)
-            except ReauthFailed as exc:
-                log.warning(
-                    "The platform did not take the refreshed token on the open link (%s); the link ends "
-                    "when the current token expires and the runtime reconnects",
-                    exc,
-                )
-                return
-            log.info(
-                "Refreshed the deployment token on the open link; valid until %s",
-                datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            )
-
     async def _send_tool_logs(self, entries: list[LogEntry]) -> None:
         session = self.session
         if session is not None:
             await session.tools_log(entries)
-
-    def _handshake_failure(self, exc: InvalidStatus) -> Failure:
-        status = exc.response.status_code
-        code, message = _error_body(bytes(exc.response.body) if exc.response.body is not None else None)
-        kind = failure_kind_of_status(status)  # what it means is edge_protocol's; the words are ours
-        if status == 401 and code == "token_expired":
-            assert self.auth is not None
-            self.auth.invalidate()
-            return Failure(kind, token_expired_message())
-        if status == 401:
-            return Failure(
-                kind,
-                f"{message or 'Token validation failed'} (HTTP 401 {code or ''}); "
-                "save a new token with edge-connector auth --browser or edge-connector auth --token <new-token>",
-            )
-        if status == 403 and code == "no_organization":
-            return Failure(kind, no_organization_message())
-        if status == 403:
-            return Failure(kind, f"{message or 'forbidden'} (HTTP 403 {code or ''})")
-        if status == 409:
-            return Failure(
-                kind,
-                f"Deployment already connected: another runtime is connected as deployment "
-                f"{self.deployment_id or '(org default)'}; stop it or use a different DEPLOYMENT_ID",
-            )
-        # A 503 may say when to come back (SPEC.md §14: the platform spreads a reconnect herd).
-        retry_after = parse_retry_after(exc.response.headers.get("Retry-After")) if status == 503 else None
-        return Failure(
-            kind,
-            f"the platform refused the connection (HTTP {status}"
-            f"{' ' + code if code else ''}{': ' + message if message else ''})",
-            retry_after,
-        )
 
     def _hello_params(self) -> HelloParams:
         manifest: Manifest | None = self.executor.manifest
@@ -503,107 +440,13 @@ class Runtime:
         self.policy.stopped()
         log.info("Edge runtime stopped")
 
-    # ============================================================================ health & status
+    # ============================================================================ health & status (runtime_status.py)
     def is_ready(self) -> bool:
         return self.policy.healthy and self.accepting and not self._stop.is_set()
 
     def status(self) -> dict[str, Any]:
-        snap = self.policy.snapshot()
-        manifest: Manifest | None = self.executor.manifest if self.executor is not None else None
-        executor_stats = self.executor.stats() if self.executor is not None else {}
-        sync_status = self.sync.status() if self.sync is not None else {}
-        return {
-            "version": __version__,
-            "pid": os.getpid(),
-            "installDir": str(self.settings.install_dir),
-            "uptimeSeconds": round(time.time() - self.started_at, 3),
-            "ready": self.is_ready(),
-            "state": snap["state"],
-            "platformUrl": self.settings.tool_rpc_url,
-            "connectedSince": _wall(snap["connectedSince"]),
-            "lastError": snap["lastError"],
-            "lastErrorAt": _wall(snap["lastErrorAt"]),
-            "reconnectAttempts": snap["reconnectAttempts"],
-            "nextRetryAt": _wall(snap["nextRetryAt"]),
-            "connects": snap["connects"],
-            "disconnects": snap["disconnects"],
-            "connectorId": self.connector_id,
-            "orgId": self.org_id,
-            "deploymentId": self.deployment_id,
-            "auth": self.auth.description if self.auth is not None else None,
-            "bundle": manifest.ref() if manifest else None,
-            "sync": sync_status,
-            "secrets": self.secrets.status() if self.secrets is not None else None,  # names only, never values
-            "tools": [
-                {"name": tool.name, **self.metrics.per_tool.get(tool.name, _NO_CALLS).as_dict()}
-                for tool in (manifest.tools if manifest else [])
-            ],
-            "executor": executor_stats,
-            "inFlight": self.executor.in_flight if self.executor is not None else 0,
-            "health": {"url": self.health.url if self.health else None},
-            "settings": describe(self.settings),
-        }
-
-    def _register_gauges(self) -> None:
-        self.metrics.gauge(
-            "edge_connected",
-            "1 while connected to and registered with the platform.",
-            lambda: 1.0 if self.policy.healthy else 0.0,
-        )
-        self.metrics.gauge(
-            "edge_reconnect_attempts",
-            "Attempts since the last stable connection.",
-            lambda: float(self.policy.reconnect_attempts),
-        )
-        self.metrics.gauge(
-            "edge_calls_in_flight",
-            "Tool calls being run now.",
-            lambda: float(self.executor.in_flight if self.executor is not None else 0),
-        )
-        self.metrics.gauge(
-            "edge_tools_loaded",
-            "Tools of the active bundle.",
-            lambda: float(len(self.executor.tools) if self.executor is not None else 0),
-        )
-        self.metrics.gauge(
-            "edge_bundle_version",
-            "Version of the active bundle (0 when none).",
-            lambda: float(
-                (self.executor.manifest.version or 0) if self.executor is not None and self.executor.manifest else 0
-            ),
-        )
-
-
-_NO_CALLS = ToolCounts()
-
-
-def _wall(monotonic_at: float | None) -> str | None:
-    if monotonic_at is None:
-        return None
-    wall = time.time() - (time.monotonic() - monotonic_at)
-    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return status_document(self)
 
 
 def _bundle_of(manifest: Manifest) -> BundleRef:
     return BundleRef(manifest.bundle, manifest.version, manifest.checksum)
-
-
-def _error_body(body: bytes | None) -> tuple[str | None, str | None]:
-    try:
-        error = RestError.from_wire(orjson.loads(body or b"{}"))
-    except (orjson.JSONDecodeError, InvalidMessage):
-        return None, None
-    return error.code, error.message
-
-
-def _describe_connect_error(exc: BaseException, url: str) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return (
-            f"ECONNREFUSED: nothing is listening at {url}; is the platform server running? "
-            "Check TOOL_RPC_URL (or toolRpcUrl in config.json)"
-        )
-    if isinstance(exc, asyncio.TimeoutError):
-        return f"timed out connecting to {url}; check the network, firewall or proxy"
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror} ({url})"
-    return f"{type(exc).__name__}: {exc} ({url})"

@@ -128,7 +128,7 @@ def test_calls_in_flight_example_reads_a_metric_the_runtime_exports(rendered, de
     example = _load(OVERLAY / EXAMPLE_HPA)["spec"]
     (metric,) = example["metrics"]
     assert metric["type"] == "Pods" and metric["pods"]["metric"]["name"] == "edge_calls_in_flight"
-    assert '"edge_calls_in_flight"' in (REPO / "edge_runtime" / "runtime.py").read_text()
+    assert '"edge_calls_in_flight"' in (REPO / "edge_runtime" / "runtime_status.py").read_text()
     assert example["scaleTargetRef"] == rendered["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/path"] == "/metrics" and annotations["prometheus.io/scrape"] == "true"
