@@ -236,8 +236,12 @@ def test_a_refused_token_sends_the_user_back_to_sign_in(platform, browser) -> No
 
 
 @pytest.mark.browser
-def test_the_dashboard_updates_when_a_connector_connects(platform, browser, tmp_path: Path) -> None:
-    """Polling: a connector that connects after the page loaded shows up without a reload."""
+def test_the_dashboard_updates_when_connectors_connect_and_shows_each_replica(
+    platform, browser, tmp_path: Path
+) -> None:
+    """Polling: connectors that connect after the page loaded show up without a reload; two replicas of
+    one deployment (SPEC.md §14) are two rows told apart by their connector ids, and the deployment
+    counts them against its `replicas`."""
     token = platform.user_token(EMAIL, ORG)
     page = browser.new_page()
     page.goto(platform.url + "/")
@@ -255,20 +259,29 @@ def test_the_dashboard_updates_when_a_connector_connects(platform, browser, tmp_
             headers={"X-Bundle-Checksum": manifest.checksum},
         ).raise_for_status()
         api.put("/api/bundles/default", json={"name": "late-tools"}).raise_for_status()
-        deployment = api.post("/api/deployments", json={"name": "late"}).json()
-    runtime = RuntimeProcess(
-        tmp_path / "install",
-        env={
-            "TOOL_RPC_URL": platform.ws_url,
-            "DEPLOYMENT_ID": deployment["deploymentId"],
-            "DEPLOYMENT_SECRET": deployment["secret"],
-        },
-    ).start()
+        deployment = api.post("/api/deployments", json={"name": "late", "replicas": 2}).json()
+    dep_id = deployment["deploymentId"]
+    env = {"TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": dep_id, "DEPLOYMENT_SECRET": deployment["secret"]}
+    runtimes = [RuntimeProcess(tmp_path / "install", env=env).start()]
     try:
-        page.locator(f"#connectors tr[data-deployment='{deployment['deploymentId']}']").wait_for(timeout=15_000)
+        page.locator(f"#connectors tr[data-deployment='{dep_id}']").wait_for(timeout=15_000)
         expect(page.locator("#call-submit")).to_be_enabled(timeout=10_000)
+        expect(page.locator(f"#deployments tr[data-deployment='{dep_id}']")).to_contain_text("1 / 2 connected")
+
+        runtimes.append(RuntimeProcess(tmp_path / "install-2", env=env).start())
+        rows = page.locator(f"#connectors tr[data-deployment='{dep_id}']")
+        expect(rows).to_have_count(2, timeout=15_000)
+        expect(page.locator(f"#deployments tr[data-deployment='{dep_id}']")).to_contain_text("2 / 2 connected")
+        with _api(platform, token) as api:
+            listed = {c["connectorId"] for c in api.get("/api/connectors").json()["connectors"]}
+        assert len(listed) == 2
+        shown = {rows.nth(i).get_attribute("data-connector") for i in range(2)}
+        assert shown == listed  # each replica is its own row, under its own connector id
+        for connector_id in listed:
+            assert connector_id in page.inner_text(f"#connectors tr[data-connector='{connector_id}']")
     finally:
-        runtime.stop()
+        for runtime in runtimes:
+            runtime.stop()
 
 
 def test_page_and_assets_are_locked_down(platform) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import json
 import math
 import socket
+from collections import Counter
 
 import pytest
 
@@ -217,6 +218,56 @@ def test_fleet_close_figures_only_count_links_closed_by_the_storm():
     assert figures["close_spread_s"] == pytest.approx(0.4)
     assert figures["close_wait_p50_s"] == pytest.approx(0.05)
     assert fleet.close_figures([], since=10.0) == {}
+
+
+def test_fleet_attempt_rates_bin_the_herd_by_second_from_the_storm():
+    attempts = [1.0, 10.1, 10.2, 10.9, 11.5, 12.0, 30.0]  # the first is before the storm, the last after it
+    assert fleet.attempt_rates(attempts, since=10.0, until=20.0) == (3, 5)
+    assert fleet.attempt_rates(attempts, since=10.0) == (3, 6)
+    assert fleet.attempt_rates([], since=10.0) == (0, 0)
+
+
+def _fleet_result(to_99_s: float, simulated=None) -> fleet.FleetResult:
+    return fleet.FleetResult(
+        connectors=2000,
+        connect_all_s=10.0,
+        hello_p50_ms=1.0,
+        hello_p99_ms=2.0,
+        platform_cpu_percent=1.0,
+        platform_rss_base=1,
+        platform_rss_held=2,
+        platform_seen=2000,
+        to_99_s=to_99_s,
+        to_100_s=to_99_s + 0.5,
+        recovered=2000,
+        refusals=Counter({"HTTP 503 + Retry-After": 1500}),
+        backoff_window_s=5.5,
+        storm_platform_cpu_s=2.0,
+        storm_client_cpu_s=2.0,
+        peak_attempts_per_s=1100,
+        attempts=3800,
+        handshake_rate=None if simulated is None else 200.0,
+        simulated=simulated,
+    )
+
+
+def test_fleet_budget_is_the_simulated_storm_when_the_platform_shapes_the_herd():
+    simulated = reconnect_storm.simulate(2000, capacity=200, downtime=0, shaped=True)
+
+    def rows(result):
+        return {row[0]: row for row in fleet.render(result, heartbeat=10, hold=31).rows}
+
+    shaped = rows(_fleet_result(simulated.to_99_s + 0.5, simulated))
+    assert shaped["after disconnect: ≥ 99% re-registered"][-1] == "yes"
+    assert f"simulated {simulated.to_99_s:.1f} s" in shaped["after disconnect: ≥ 99% re-registered"][2]
+    herd = shaped["after disconnect: handshake attempts, peak in one second / in all"]
+    assert herd[1] == "1,100/s / 3,800" and f"simulated {simulated.peak_attempts_per_s:,}/s" in herd[2]
+    # A shaped storm that took longer than the simulation allows fails its budget.
+    assert rows(_fleet_result(simulated.to_99_s + 5, simulated))["after disconnect: ≥ 99% re-registered"][-1] == "NO"
+    # Without --handshake-rate the budget stays the backoff window, and a 503 with Retry-After is no 5xx storm.
+    plain = rows(_fleet_result(simulated.to_99_s))
+    assert plain["after disconnect: ≥ 99% re-registered"][-1] == "NO"
+    assert plain["handshake refusals during the reconnect storm"][-1] == "yes"
 
 
 def test_sync_reads_the_runtimes_swap_timing_from_its_log():
