@@ -1,6 +1,7 @@
 """What `edge-connector tail` prints on a terminal (SPEC.md §13), as pure functions of the events.
 
-A call line shows time, deployment, tool, outcome, duration and call id; the log lines of a call are
+A call line shows time, deployment, tool, outcome, duration, call id and the connector that ran it
+(which replica, when a deployment has several); the log lines of a call are
 printed under it. A call's lines usually arrive before its `call` event (the tool logs while it runs),
 so they are held until the call ends, and no longer than `HOLD_SECONDS`: a call still running after
 that shows its lines as they come, each naming its call, so a long call is never silent.
@@ -49,6 +50,8 @@ def call_line(event: CallEvent) -> Line:
         f"{clock(event.at)}  {event.deployment_id or '-'}  {event.tool}  {outcome}  "
         f"{event.duration_ms:.1f} ms  {short_id(event.call_id)}"
     )
+    if event.connector_id:  # which replica ran it (SPEC.md §14); absent when none took the call
+        text += f"  {short_id(event.connector_id)}"
     if event.outcome != "ok":
         code = event.error_code if event.error_code and event.error_code != outcome else None
         text += f"  {code + ': ' if code else ''}{event.error_message or ''}".rstrip()

@@ -29,6 +29,17 @@ def test_a_call_line_shows_time_deployment_tool_outcome_duration_and_id():
     assert refused.text.endswith("tool_not_found  12.3 ms  call_3  Tool 'x' not found")
 
 
+def test_a_call_line_names_the_connector_that_ran_it():
+    ran = CallEvent(
+        "2026-11-30T10:00:01.234Z", "call_1", "get_weather", "dep-1", 1.5, "ok", connector_id="conn_0123456789abcdef"
+    )
+    assert call_line(ran).text.endswith("ok  1.5 ms  call_1  conn_0123456789ab…")
+    refused = CallEvent(
+        "2026-11-30T10:00:01.234Z", "call_2", "x", "dep-1", 0.1, "tool_not_found", "tool_not_found", "no"
+    )
+    assert "conn_" not in call_line(refused).text  # no connector took it
+
+
 def test_log_lines_are_held_and_printed_under_their_call():
     view = TailView()
     assert view.event(log("call_1", "fetching"), now=0.0) == []
