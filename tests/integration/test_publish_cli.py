@@ -71,7 +71,11 @@ def test_publish_flow_upload_list_set_default_assign(cli, server, tmp_path):
     assert scaled["replicas"] == 3 and created["replicas"] == 1
     updated = cli("deployment", "update", scaled["deploymentId"], "--replicas", "5").stdout
     assert f"Deployment {scaled['deploymentId']} (edge-pool) now takes up to 5 connectors at once." in updated
-    assert "Replicas" in cli("deployment", "list").stdout
+    table = cli("deployment", "list").stdout
+    assert "Replicas" in table
+    # The pool's row: ID, Name, then its Replicas cell.
+    (row,) = [line for line in table.splitlines() if scaled["deploymentId"] in line]
+    assert [cell.strip() for cell in row.split("│")[1:4]] == [scaled["deploymentId"], "edge-pool", "5"], row
     by_id = {d["deploymentId"]: d for d in cli.json("deployment", "list")["deployments"]}
     assert by_id[scaled["deploymentId"]]["replicas"] == 5 and by_id[dep_id]["replicas"] == 1
     for bad in ("0", "101"):
