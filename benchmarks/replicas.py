@@ -13,6 +13,9 @@ worker each) serving an echo tool and a `count` tool that appends each call id t
    turn gets SIGTERM (it drains: `connector.draining`, calls in flight finish, close 1000), is waited
    for, started again and waited for on `/healthz`. Reported: calls, failed calls (target 0), calls run
    twice (target 0, from the ledger), latency p50/p99/max during the roll, and each restart's duration.
+3. `kill -9` of one replica under the same steady load on `slow_count` (50 ms a call, so calls are in
+   flight when it dies), for `--kill-seconds`: the calls that failed (only `connector_unavailable`, only
+   those the killed replica was running) and whether any call ran twice.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ from .stack import Platform, Runtime, StackError, start_platform, start_runtime
 from .stats import Table, percentile, verdict
 
 COUNT = JsTool("count", "require('fs').appendFileSync(input.ledger, ctx.callId + '\\n'); return { n: input.n };")
+SLOW_COUNT = JsTool(
+    "slow_count",
+    "await new Promise(r => setTimeout(r, 50));"
+    "require('fs').appendFileSync(input.ledger, ctx.callId + '\\n'); return { n: input.n };",
+)
 REPLICAS = 3
 
 
@@ -50,13 +58,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--roll-seconds", type=float, default=None, help="length of the steady load the roll runs under (default 30)"
     )
+    parser.add_argument(
+        "--kill-seconds", type=float, default=None, help="length of the steady load around the kill -9 (default 10)"
+    )
     args = parser.parse_args(argv)
     if args.calls is None:
         args.calls = 1000 if args.quick else 6000
     if args.roll_seconds is None:
         args.roll_seconds = 12.0 if args.quick else 30.0
-    if args.calls < 10 or args.concurrency < 1 or args.rate <= 0 or args.roll_seconds <= 0:
-        parser.error("--calls ≥ 10, --concurrency ≥ 1, --rate and --roll-seconds above 0")
+    if args.kill_seconds is None:
+        args.kill_seconds = 6.0 if args.quick else 10.0
+    if args.calls < 10 or args.concurrency < 1 or args.rate <= 0 or args.roll_seconds <= 0 or args.kill_seconds <= 0:
+        parser.error("--calls ≥ 10, --concurrency ≥ 1, --rate, --roll-seconds and --kill-seconds above 0")
     return args
 
 
@@ -82,6 +95,8 @@ class BenchResult:
     roll: RollResult
     rate: float
     roll_seconds: float
+    #: the kill -9 phase (same shape: restarts_s holds the moment of the kill, seconds into its load)
+    kill: RollResult | None = None
 
 
 class Pool:
@@ -102,7 +117,7 @@ class Pool:
             # The ledger is outside the sandbox's scratch dir: the bundle asks to write there (SPEC §10).
             write_bundle(
                 directory,
-                [echo_tool(), COUNT],
+                [echo_tool(), COUNT, SLOW_COUNT],
                 version=1,
                 sandbox={"permissions": {"fsWrite": [str(self.ledger.parent)]}},
             )
@@ -163,23 +178,14 @@ async def measure_throughput(pool: Pool, calls: int, concurrency: int) -> float:
             await connection.close()
 
 
-async def roll_under_load(pool: Pool, rate: float, seconds: float) -> RollResult:
+async def under_load(pool: Pool, rate: float, seconds: float, tool: str, work) -> list[PacedCall]:
+    """`rate` calls/s of `tool` for at least `seconds` and until `work()` (run in a thread) has returned."""
     connections = await _connections(pool.platform, 32)
-    restarts: list[float] = []
-
-    def roll() -> None:
-        # Spread the three restarts over the load: one at each third, so each runs under steady traffic.
-        began = time.monotonic()
-        for index in range(REPLICAS):
-            due = began + index * seconds / REPLICAS + 1.0
-            while time.monotonic() < due:  # pacing the roll, not waiting for a state
-                time.sleep(0.05)
-            restarts.append(pool.restart(index))
 
     def request(index: int) -> bytes:
         return connections[0].request_bytes(
             "POST",
-            "/api/tools/count/call",
+            f"/api/tools/{tool}/call",
             orjson.dumps(
                 {
                     "deploymentId": pool.deployment_id,
@@ -191,21 +197,59 @@ async def roll_under_load(pool: Pool, rate: float, seconds: float) -> RollResult
 
     try:
         load_started = time.perf_counter()
-        roller = asyncio.create_task(asyncio.to_thread(roll))
+        worker = asyncio.create_task(asyncio.to_thread(work))
         calls = await paced(
             connections,
             request,
             rate,
-            stop=lambda: roller.done() and time.perf_counter() - load_started >= seconds,
+            stop=lambda: worker.done() and time.perf_counter() - load_started >= seconds,
             max_seconds=seconds + 120,
         )
-        await roller
+        await worker
     finally:
         for connection in connections:
             await connection.close()
+    return calls
+
+
+def _pace_until(moment: float) -> None:
+    while time.monotonic() < moment:  # pacing the scenario, not waiting for a state
+        time.sleep(0.05)
+
+
+def _outcome(pool: Pool, calls: list[PacedCall], moments: list[float]) -> RollResult:
     ran = Counter(pool.ledger.read_text().split()) if pool.ledger.exists() else Counter()
     failures = Counter(error_code(c) for c in calls if c.status != 200)
-    return RollResult(calls, restarts, ran, failures)
+    return RollResult(calls, moments, ran, failures)
+
+
+async def roll_under_load(pool: Pool, rate: float, seconds: float) -> RollResult:
+    restarts: list[float] = []
+
+    def roll() -> None:
+        # Spread the three restarts over the load: one at each third, so each runs under steady traffic.
+        began = time.monotonic()
+        for index in range(REPLICAS):
+            _pace_until(began + index * seconds / REPLICAS + 1.0)
+            restarts.append(pool.restart(index))
+
+    calls = await under_load(pool, rate, seconds, "count", roll)
+    return _outcome(pool, calls, restarts)
+
+
+async def kill_under_load(pool: Pool, rate: float, seconds: float) -> RollResult:
+    """SIGKILL one replica a third of the way into a steady load of 50 ms calls."""
+    killed_at: list[float] = []
+
+    def kill() -> None:
+        began = time.monotonic()
+        _pace_until(began + seconds / 3)
+        pool.runtimes[1].process.send_signal(signal.SIGKILL)
+        killed_at.append(time.monotonic() - began)
+        pool.runtimes[1].process.wait(10)
+
+    calls = await under_load(pool, rate, seconds, "slow_count", kill)
+    return _outcome(pool, calls, killed_at)
 
 
 def error_code(call: PacedCall) -> str:
@@ -227,7 +271,9 @@ async def run(args: argparse.Namespace, work: Path) -> BenchResult:
                 raise StackError(f"expected {index + 1} connectors, the platform lists {pool.connected()}")
             rates[index + 1] = await measure_throughput(pool, args.calls, args.concurrency)
         roll = await roll_under_load(pool, args.rate, args.roll_seconds)
-        return BenchResult(rates, roll, args.rate, args.roll_seconds)
+        pool.ledger.unlink(missing_ok=True)  # the kill phase's ledger starts empty
+        kill = await kill_under_load(pool, args.rate, args.kill_seconds)
+        return BenchResult(rates, roll, args.rate, args.roll_seconds, kill)
     finally:
         pool.stop()
         platform.stop()
@@ -277,6 +323,32 @@ def render(result: BenchResult, calls: int, concurrency: int) -> Table:
         "—",
         "—",
     )
+    if result.kill is not None:
+        kill = result.kill
+        killed_ok = [c.latency * 1000 for c in kill.calls if c.status == 200]
+        table.add(
+            f"kill -9 of 1 of {REPLICAS} replicas under {result.rate:g} calls/s of a 50 ms tool: calls sent",
+            f"{len(kill.calls):,} (killed {kill.restarts_s[0]:.1f} s in)"
+            if kill.restarts_s
+            else f"{len(kill.calls):,}",
+            "—",
+            "—",
+        )
+        only_its_calls = set(kill.failures) <= {"connector_unavailable"}
+        table.add(
+            "kill -9: failed calls (the killed replica's calls in flight)",
+            f"{kill.failed}" + (f" ({dict(kill.failures)})" if kill.failed else ""),
+            "only connector_unavailable",
+            verdict(only_its_calls),
+        )
+        table.add("kill -9: calls run twice (tool ledger)", f"{kill.ran_twice}", "0", verdict(kill.ran_twice == 0))
+        if killed_ok:
+            table.add(
+                "kill -9: latency p50 / p99 / max",
+                f"{percentile(killed_ok, 50):.1f} / {percentile(killed_ok, 99):.1f} / {max(killed_ok):.1f} ms",
+                "—",
+                "—",
+            )
     table.note(
         "platform, load generator and all runtimes (1 Node.js worker each) share this machine's cores: "
         "throughput with more replicas measures contention as much as capacity"

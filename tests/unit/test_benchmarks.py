@@ -354,6 +354,7 @@ def test_reconnect_storm_table_flags_the_target_row(capsys):
 def test_replicas_quick_mode_is_shorter_and_arguments_are_checked():
     assert replicas.parse_args([]).roll_seconds == 30.0 and replicas.parse_args([]).rate == 200.0
     assert replicas.parse_args(["--quick"]).roll_seconds < 30 and replicas.parse_args(["--quick"]).calls < 6000
+    assert replicas.parse_args([]).kill_seconds == 10.0 and replicas.parse_args(["--quick"]).kill_seconds < 10
     with pytest.raises(SystemExit):
         replicas.parse_args(["--rate", "0"])
 
@@ -381,3 +382,24 @@ def test_replicas_table_fails_the_roll_on_a_failed_or_repeated_call():
     assert row["rolling restart: failed calls"] == ["1 ({'connector_unavailable': 1})", "0", "NO"]
     assert row["rolling restart: calls run twice (tool ledger)"] == ["1", "0", "NO"]
     assert "900 calls/s" in text and "3.1 s, 2.9 s, 3.0 s" in text
+
+    # The kill -9 phase: connector_unavailable is the only failure allowed, and no call may run twice.
+    def kill_rows(failures: Counter[str], ran: Counter[str]) -> dict[str, list[str]]:
+        failed = sum(failures.values())
+        kill_calls = [PacedCall(i, i / 200, 0.06, 200 if i >= failed else 503, {}) for i in range(100)]
+        kill = replicas.RollResult(kill_calls, [2.0], ran, failures)
+        with_kill = replicas.BenchResult({1: 900.0}, roll, rate=200.0, roll_seconds=2.0, kill=kill)
+        rendered = replicas.render(with_kill, calls=1000, concurrency=64).render()
+        return {
+            line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+            for line in rendered.splitlines()
+            if line.startswith("| ")
+        }
+
+    once = Counter({f"call_{i}": 1 for i in range(97)})
+    fine = kill_rows(Counter({"connector_unavailable": 3}), once)
+    assert fine["kill -9: failed calls (the killed replica's calls in flight)"][-1] == "yes"
+    assert fine["kill -9: calls run twice (tool ledger)"] == ["0", "0", "yes"]
+    wrong = kill_rows(Counter({"connector_unavailable": 2, "tool_timeout": 1}), once | {"call_x": 2})
+    assert wrong["kill -9: failed calls (the killed replica's calls in flight)"][-1] == "NO"
+    assert wrong["kill -9: calls run twice (tool ledger)"][-1] == "NO"
