@@ -13,6 +13,7 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ class Pool:
 
     def __init__(self, platform: PlatformProcess, tmp_path: Path, replicas: int, **runtime_env: str) -> None:
         self.platform, self.tmp_path = platform, tmp_path
-        self.token = platform.user_token(email=f"{tmp_path.name[-20:]}@example.com", org_id=None)
+        self.token = platform.user_token(email=f"pool-{uuid.uuid4().hex[:12]}@example.com", org_id=None)
         self.http = httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
         made = self.http.post("/api/deployments", json={"name": "pool", "replicas": replicas})
         assert made.status_code == 201, made.text
@@ -129,9 +130,26 @@ class Pool:
         return asyncio.run(run())
 
     def close(self) -> None:
-        for process in self.runtimes.values():
-            process.stop()
+        # SIGTERM every replica first, so they drain at the same time rather than one after another.
+        running = [p for p in self.runtimes.values() if p.process is not None and not p.exited()]
+        for process in running:
+            process.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        for process in running:
+            try:
+                process.wait_exit(15)
+            except AssertionError:
+                process.kill()
         self.http.close()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    """One platform for the module: every pool is its own user's organization, so they never meet."""
+    shared = PlatformProcess(tmp_path_factory.mktemp("replicas-platform")).start()
+    try:
+        yield shared
+    finally:
+        shared.stop()
 
 
 @pytest.fixture
