@@ -10,6 +10,10 @@ a worker that has not settled that call 1 s later is killed and replaced while t
 keep serving. A worker that exits for any reason fails only its own calls (`tool_crashed`) and is
 replaced. `load()` swaps bundles without dropping a call: the new pool must load every tool before
 it takes calls; calls already running finish on the old pool, which is then stopped.
+
+What a call must pass before it runs is `call_admission`; a loaded bundle's workers are a `worker_pool`.
+Over 400 lines on purpose: loading, calling, deadlines and restarts all move the same pools and
+pending calls, and read best as one class.
 """
 
 from __future__ import annotations
@@ -22,69 +26,25 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
 
-from edge_protocol.backoff import Backoff
-from edge_protocol.calls import argument_problems, call_deadline_ms, invalid_arguments
+from edge_protocol.calls import call_deadline_ms, invalid_arguments
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.manifest import Manifest, ToolDescriptor
-from edge_protocol.sandbox import missing_secret_hint, missing_secrets
 
+from .call_admission import admit_call, timeout_error
 from .logs import register_secret
 from .sandbox import SandboxRefused, check_grants, permission_flags, scratch_dir_for, worker_environment
+from .worker_pool import FAST_CRASH_SECONDS, BundleLoadError, WorkerPool, compile_schema
 from .workers import HOST_SCRIPT, InFlight, ToolLogSink, Worker, WorkerLoadError
 
 #: How long a worker may keep running a call past its deadline before it is killed and replaced.
 STUCK_GRACE_SECONDS = 1.0
 #: How long loading a bundle's tools may take in a fresh worker.
 LOAD_TIMEOUT_SECONDS = 30.0
-#: A worker that dies sooner than this after starting is restarted after a pause, not at once.
-_FAST_CRASH_SECONDS = 1.0
-
-
-def _restart_backoff() -> Backoff:
-    """Pauses before restarting a worker that crashed right after starting, or whose restart failed:
-    0.5 s doubling to 8 s, so a crash loop cannot spin the CPU; one that ran a while starts it over."""
-    return Backoff(initial=0.5, maximum=8.0, stable_after=_FAST_CRASH_SECONDS)
-
-
-class BundleLoadError(Exception):
-    """A bundle whose tools do not all load; the message names the tool and the cause."""
-
-
-@dataclass(eq=False)
-class _Pool:
-    """The workers of one loaded bundle."""
-
-    bundle_dir: Path
-    manifest: Manifest
-    validators: dict[str, Draft202012Validator]
-    scratch_dir: Path = Path(".")
-    secrets: dict[str, str] = field(default_factory=dict)  # what these workers started with; a change = new pool
-    workers: list[Worker] = field(default_factory=list)
-    current: bool = True  # False once replaced or closing: crashed workers are not restarted
-    ready_event: asyncio.Event = field(default_factory=asyncio.Event)
-    restarts: int = 0
-    restart_backoff: Backoff = field(default_factory=_restart_backoff)
-
-    def tool_paths(self) -> list[tuple[str, Path]]:
-        return [(tool.name, (self.bundle_dir / tool.entry).resolve()) for tool in self.manifest.tools]
-
-    def pick(self) -> Worker | None:
-        """The least busy worker that can take a call now (ready, alive, nothing stuck on it)."""
-        best: Worker | None = None
-        for worker in self.workers:
-            if worker.ready and worker.alive and not worker.has_overdue and (best is None or worker.load < best.load):
-                best = worker
-        return best
-
-    def in_flight(self) -> int:
-        return sum(w.load for w in self.workers)
 
 
 class Executor:
@@ -116,8 +76,8 @@ class Executor:
         self.tool_timeout_ms = int(tool_timeout_s * 1000)
         self.node = node
         self.logger = logger
-        self._pool: _Pool | None = None
-        self._old_pools: set[_Pool] = set()
+        self._pool: WorkerPool | None = None
+        self._old_pools: set[WorkerPool] = set()
         self._ids = itertools.count(1)
         self._pending = 0  # calls whose caller is still waiting (the overload measure)
         self._closing = False
@@ -203,13 +163,13 @@ class Executor:
             check_grants(manifest.sandbox, self.protected_paths)
         except SandboxRefused as exc:
             raise BundleLoadError(f"bundle {manifest.bundle!r} refused: {exc}") from None
-        validators = {tool.name: _compile_schema(tool) for tool in manifest.tools}
+        validators = {tool.name: compile_schema(tool) for tool in manifest.tools}
         scratch = scratch_dir_for(self.scratch_root, manifest.bundle)
         try:
             scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise BundleLoadError(f"cannot create the scratch directory {scratch}: {exc}") from None
-        pool = _Pool(bundle_dir.resolve(), manifest, validators, scratch.resolve(), secrets, current=False)
+        pool = WorkerPool(bundle_dir.resolve(), manifest, validators, scratch.resolve(), secrets, current=False)
         started = time.monotonic()
         try:
             await self._start_workers(pool)
@@ -246,7 +206,7 @@ class Executor:
             self._old_pools.add(previous)
             self._spawn(self._retire(previous))
 
-    async def _start_workers(self, pool: _Pool) -> None:
+    async def _start_workers(self, pool: WorkerPool) -> None:
         """Start the pool's workers together; the first failure stops the others and is raised alone."""
         try:
             async with asyncio.TaskGroup() as group:
@@ -255,7 +215,7 @@ class Executor:
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
 
-    async def _start_worker(self, pool: _Pool) -> Worker:
+    async def _start_worker(self, pool: WorkerPool) -> Worker:
         request = pool.manifest.sandbox
         worker = await Worker.start(
             next(self._worker_numbers),
@@ -282,14 +242,14 @@ class Executor:
             raise
         return worker
 
-    async def _retire(self, pool: _Pool, drain_timeout: float | None = None) -> None:
+    async def _retire(self, pool: WorkerPool, drain_timeout: float | None = None) -> None:
         """Let the old pool's calls finish (bounded by the longest deadline + grace), then stop it."""
         if drain_timeout is None:
             drain_timeout = self.tool_timeout_ms / 1000 + STUCK_GRACE_SECONDS + 1
         await self._stop_pool(pool, drain_timeout)
         self._old_pools.discard(pool)
 
-    async def _stop_pool(self, pool: _Pool, drain_timeout: float) -> None:
+    async def _stop_pool(self, pool: WorkerPool, drain_timeout: float) -> None:
         pool.current = False
         deadline = time.monotonic() + drain_timeout
         while pool.in_flight() and time.monotonic() < deadline:
@@ -315,35 +275,15 @@ class Executor:
     # --------------------------------------------------------------------------------- call
     async def call(self, name: str, arguments: Any, *, call_id: str, timeout_ms: int | None = None) -> Any:
         """Run tool `name`; returns its JSON output or raises ToolCallError."""
-        pool = self._pool
         try:
-            if self._closing:
-                raise ToolCallError(
-                    ToolErrorKind.OVERLOADED, "the connector is shutting down; retry on another connector"
-                )
-            tool = pool.manifest.tool(name) if pool else None
-            if tool is None or pool is None:
-                raise ToolCallError(
-                    ToolErrorKind.TOOL_NOT_FOUND,
-                    f"Tool {name!r} not found" + ("" if pool else " (no bundle is loaded yet)"),
-                )
-            missing = missing_secrets(pool.manifest.sandbox, pool.secrets.keys())
-            if missing:
-                raise ToolCallError(
-                    ToolErrorKind.TOOL_ERROR,
-                    f"Secret {missing[0]} is not set for this deployment (bundle {pool.manifest.bundle!r} requires it); "
-                    f"set it with {missing_secret_hint(missing[0])}",
-                    "missing_secret",
-                    {"missing": missing, "hint": missing_secret_hint(missing[0])},
-                )
-            validator = pool.validators[name]
-            if not validator.is_valid(arguments):
-                raise invalid_arguments(name, argument_problems(validator.iter_errors(arguments)))
-            if self._pending >= self.max_concurrency:
-                raise ToolCallError(
-                    ToolErrorKind.OVERLOADED,
-                    f"connector overloaded: {self._pending} calls in flight (maxConcurrency {self.max_concurrency})",
-                )
+            pool, tool = admit_call(
+                self._pool,
+                name,
+                arguments,
+                pending=self._pending,
+                max_concurrency=self.max_concurrency,
+                closing=self._closing,
+            )
         except ToolCallError as exc:
             self.errors_per_kind[exc.kind.value] += 1
             raise
@@ -364,12 +304,12 @@ class Executor:
         finally:
             self._pending -= 1
 
-    async def _wait_for_worker(self, pool: _Pool, deadline: float, name: str, deadline_ms: int) -> Worker:
+    async def _wait_for_worker(self, pool: WorkerPool, deadline: float, name: str, deadline_ms: int) -> Worker:
         """All workers are restarting or stuck: wait (within the call's deadline) for one to be ready."""
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise _timeout_error(name, deadline_ms)
+                raise timeout_error(name, deadline_ms)
             pool.ready_event.clear()
             try:
                 await asyncio.wait_for(pool.ready_event.wait(), min(remaining, 0.25))
@@ -433,7 +373,7 @@ class Executor:
             return
         call.overdue = True
         if not call.future.done():
-            call.future.set_exception(_timeout_error(call.tool, deadline_ms))
+            call.future.set_exception(timeout_error(call.tool, deadline_ms))
         worker.send({"t": "abort", "id": call.id})
         asyncio.get_running_loop().call_later(STUCK_GRACE_SECONDS, self._kill_if_stuck, worker, call)
 
@@ -449,7 +389,7 @@ class Executor:
             worker.kill(f"tool {call.tool!r} did not stop after its deadline")
 
     # ---------------------------------------------------------------------- worker lifecycle
-    async def _watch(self, pool: _Pool, worker: Worker) -> None:
+    async def _watch(self, pool: WorkerPool, worker: Worker) -> None:
         """When a worker exits: fail its calls as tool_crashed and, if its pool serves, replace it."""
         await asyncio.shield(worker.exited)
         reason = worker.exit_reason or "exited"
@@ -475,7 +415,7 @@ class Executor:
         self._spawn(worker.wait_closed())
         lived = time.monotonic() - worker.started_at
         pool.restart_backoff.connection_lost(lived)
-        if lived < _FAST_CRASH_SECONDS:
+        if lived < FAST_CRASH_SECONDS:
             await asyncio.sleep(pool.restart_backoff.next_delay())
         while pool.current and not self._closing:
             try:
@@ -507,20 +447,6 @@ class Executor:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*list(self._background), return_exceptions=True)
-
-
-def _compile_schema(tool: ToolDescriptor) -> Draft202012Validator:
-    try:
-        Draft202012Validator.check_schema(tool.inputSchema)
-    except Exception as exc:  # SchemaError: name the tool, not jsonschema's internals
-        raise BundleLoadError(
-            f"tool {tool.name!r} failed to load: its inputSchema is not valid JSON Schema ({getattr(exc, 'message', exc)})"
-        ) from None
-    return Draft202012Validator(tool.inputSchema)
-
-
-def _timeout_error(name: str, deadline_ms: int) -> ToolCallError:
-    return ToolCallError(ToolErrorKind.TOOL_TIMEOUT, f"Tool {name!r} timed out after {deadline_ms} ms")
 
 
 def _bundle_label(manifest: Manifest) -> str:

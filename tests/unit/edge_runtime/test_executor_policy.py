@@ -10,7 +10,8 @@ import pytest
 
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.manifest import ToolDescriptor
-from edge_runtime.executor import BundleLoadError, Executor, _compile_schema, _Pool
+from edge_runtime.executor import BundleLoadError, Executor
+from edge_runtime.worker_pool import WorkerPool, compile_schema
 from edge_runtime.workers import _LogBudget
 
 
@@ -21,8 +22,8 @@ def fake_worker(load: int, *, ready: bool = True, alive: bool = True, overdue: b
     )
 
 
-def pool_of(*workers) -> _Pool:
-    pool = _Pool(Path("."), manifest=None, validators={})  # type: ignore[arg-type]
+def pool_of(*workers) -> WorkerPool:
+    pool = WorkerPool(Path("."), manifest=None, validators={})  # type: ignore[arg-type]
     pool.workers.extend(workers)
     return pool
 
@@ -50,7 +51,7 @@ def test_log_budget_passes_a_burst_then_drops_and_counts():
 def test_an_invalid_input_schema_is_a_load_error_naming_the_tool():
     tool = ToolDescriptor(name="bad", description="", inputSchema={"type": "no-such-type"}, entry="dist/bad.js")
     with pytest.raises(BundleLoadError, match=r"tool 'bad' failed to load: its inputSchema is not valid JSON Schema"):
-        _compile_schema(tool)
+        compile_schema(tool)
 
 
 async def test_calls_before_any_bundle_is_loaded_are_tool_not_found():
@@ -63,14 +64,14 @@ async def test_calls_before_any_bundle_is_loaded_are_tool_not_found():
 
 
 def test_worker_restart_pauses_grow_in_a_crash_loop_and_start_over_after_a_long_life():
-    from edge_runtime.executor import _FAST_CRASH_SECONDS, _restart_backoff
+    from edge_runtime.worker_pool import FAST_CRASH_SECONDS, restart_backoff
 
-    backoff = _restart_backoff()
+    backoff = restart_backoff()
     backoff.jitter = 0.0
     pauses = []
     for _ in range(6):  # six workers in a row dying at once
         backoff.connection_lost(0.05)
         pauses.append(backoff.next_delay())
     assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
-    backoff.connection_lost(_FAST_CRASH_SECONDS)  # this one ran a while: the next crash is a new story
+    backoff.connection_lost(FAST_CRASH_SECONDS)  # this one ran a while: the next crash is a new story
     assert backoff.next_delay() == 0.5
