@@ -34,6 +34,7 @@ from .auth import current_user
 from .errors import ApiError
 from .events import ToolSetChanged
 from .hub import Hub
+from .mcp_fast_call import FastToolsCall, replaying
 
 log = logging.getLogger("mock_platform.mcp")
 
@@ -112,6 +113,8 @@ class McpEndpoint:
         # JSON answers (no SSE) for requests: every tool call is one request and one response;
         # notifications go on the session's GET stream or a 2026-07-28 listen stream.
         self.manager = StreamableHTTPSessionManager(app=self.server, json_response=True, security_settings=None)
+        # The plainest 2026-07-28 tools/call skips the SDK's per-request objects (see mcp_fast_call).
+        self.fast_call = FastToolsCall(self.server, self.tools, self.manager.max_request_body_size)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -161,7 +164,9 @@ class McpEndpoint:
         scope["user"] = AuthenticatedUser(
             AccessToken(token="-", client_id=f"{principal.org_id}/{principal.sub}", scopes=[], subject=principal.sub)
         )
-        await self.manager.handle_request(scope, receive, send)
+        answered, body = await self.fast_call(request, principal.org_id, send)
+        if not answered:
+            await self.manager.handle_request(scope, receive if body is None else replaying(body, receive), send)
 
 
 class McpFastPath:

@@ -233,6 +233,20 @@ def test_raw_http_client_of_2026_07_28_without_initialize(stack: Stack) -> None:
         result = called.json()["result"]
         assert result["structuredContent"] == {"text": "raw"} and result["isError"] is False
         assert result["resultType"] == "complete"
+        assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "edge-connector-platform"
+        # A request whose headers disagree with its body is the SDK's to refuse (the body read and replayed).
+        mismatched = http.post(
+            stack.mcp_url,
+            headers={"Mcp-Method": "tools/call", "Mcp-Name": "fail"},
+            json={
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"text": "raw"}, "_meta": ENVELOPE},
+            },
+        )
+        assert mismatched.status_code == 400 and mismatched.json()["id"] == 3
+        assert "mcp-name header does not match" in mismatched.json()["error"]["message"]
 
 
 def test_raw_http_client_of_2025_11_25_with_initialize_and_a_session(stack: Stack) -> None:
