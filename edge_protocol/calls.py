@@ -3,6 +3,9 @@
 - `call_deadline_ms`: call `timeoutMs` ≤ tool `timeoutMs` ≤ the runtime's maximum.
 - `invalid_arguments`: the one shape of an `invalid_arguments` failure, whoever finds it: details are
   `[{path, message}]` with RFC 6901 JSON-pointer paths, one entry per failing field.
+- `capped_error`, `result_too_large`: what fits in one frame. A failure's message and details are cut
+  to a bound with a marker; an answer too big for one frame fails that call only (`tool_error`, code
+  `result_too_large`) instead of closing the link and every call on it.
 """
 
 from __future__ import annotations
@@ -10,11 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from .errors import ToolCallError, ToolErrorKind
-from .limits import DEFAULT_TOOL_TIMEOUT_MS
+from .limits import DEFAULT_TOOL_TIMEOUT_MS, MAX_ERROR_DETAILS_BYTES, MAX_ERROR_MESSAGE_CHARS, MAX_FRAME_BYTES
 
 #: At most this many failing fields are listed in `details`.
 MAX_ARGUMENT_PROBLEMS = 10
+#: What a cut message ends with; cut details become `{"truncated": true, "bytes": N, "preview": …}`.
+TRUNCATED = "… (truncated)"
+#: The `tool_error` code of an answer that does not fit in one frame (the host uses it too).
+RESULT_TOO_LARGE = "result_too_large"
+#: How much of cut details is kept as a preview (characters of their JSON).
+_DETAILS_PREVIEW_CHARS = 4096
+_MAX_CODE_CHARS = 100  # a tool's own code (`ToolError("bad_city", …)`) is a short identifier
 
 
 def call_deadline_ms(
@@ -72,3 +84,44 @@ def invalid_arguments(tool: str, problems: list[dict[str, str]]) -> ToolCallErro
     else:
         message = f"Invalid arguments for {tool!r}"
     return ToolCallError(ToolErrorKind.INVALID_ARGUMENTS, message, details=problems)
+
+
+def capped_error(error: ToolCallError) -> ToolCallError:
+    """`error` with its message cut at `MAX_ERROR_MESSAGE_CHARS` and its details at
+    `MAX_ERROR_DETAILS_BYTES` of JSON (or dropped when they are not JSON at all); the same object when
+    both fit, so the common case costs one length check (details only when there are some)."""
+    message, details, code = error.message, error.details, error.code
+    cut = False
+    if len(message) > MAX_ERROR_MESSAGE_CHARS:
+        message, cut = message[:MAX_ERROR_MESSAGE_CHARS] + TRUNCATED, True
+    if code is not None and len(code) > _MAX_CODE_CHARS:
+        code, cut = code[:_MAX_CODE_CHARS] + TRUNCATED, True
+    if details is not None:
+        try:
+            encoded = orjson.dumps(details)
+        except TypeError:  # not JSON (too deep, an integer past 64 bits): nothing worth sending
+            details, cut = {"truncated": True, "preview": "details are not JSON" + TRUNCATED}, True
+        else:
+            if len(encoded) > MAX_ERROR_DETAILS_BYTES:
+                preview = encoded[:_DETAILS_PREVIEW_CHARS].decode("utf-8", "ignore") + TRUNCATED
+                details, cut = {"truncated": True, "bytes": len(encoded), "preview": preview}, True
+    if not cut:
+        return error
+    return ToolCallError(error.kind, message, code, details, dict(error.extra))
+
+
+def result_too_large(size: int | None, limit: int = MAX_FRAME_BYTES) -> ToolCallError:
+    """The failure of one call whose answer would not fit in one frame (`size`: its bytes, if known)."""
+    what = f"{size:,} bytes" if size is not None else "too large"
+    return ToolCallError(
+        ToolErrorKind.TOOL_ERROR,
+        f"The tool's result is {what} as a message to the platform; one message carries at most "
+        f"{limit:,} bytes (return a reference to large data instead)",
+        RESULT_TOO_LARGE,
+        {"bytes": size, "limit": limit},
+    )
+
+
+def unsendable_result(problem: str) -> ToolCallError:
+    """The failure of one call whose result cannot be encoded as JSON (nested too deep, say)."""
+    return ToolCallError(ToolErrorKind.TOOL_ERROR, f"The tool's result cannot be sent as JSON: {problem}")

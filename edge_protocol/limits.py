@@ -23,5 +23,8 @@ DEFAULT_TOOL_TIMEOUT_MS = 30_000
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 #: Largest body of `POST /api/tools/{tool}/call`: the arguments must fit in one frame with its envelope.
 MAX_CALL_BODY_BYTES = MAX_FRAME_BYTES - 64 * 1024
+#: A failed call's message and `details` as sent on, at most (longer ones are cut, with a marker).
+MAX_ERROR_MESSAGE_CHARS = 4096
+MAX_ERROR_DETAILS_BYTES = 64 * 1024
 #: Manifest schema this code writes and understands.
 MANIFEST_SCHEMA_VERSION = 1

@@ -28,7 +28,15 @@ import net from "node:net";
 import util from "node:util";
 
 const require = createRequire(import.meta.url);
-const MAX_RESULT_CHARS = 16 * 1024 * 1024; // the WebSocket frame limit (edge_protocol.limits.MAX_FRAME_BYTES)
+// One answer must fit in one WebSocket frame (edge_protocol.limits.MAX_FRAME_BYTES), counted in UTF-8
+// bytes; the runtime sizes the whole frame again, wrapper included. Error text and details are capped
+// as edge_protocol.limits says (MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_DETAILS_BYTES) so no answer line can
+// outgrow the channel's reader.
+const MAX_RESULT_BYTES = 16 * 1024 * 1024;
+const MAX_ERROR_MESSAGE_CHARS = 4096;
+const MAX_ERROR_DETAILS_BYTES = 64 * 1024;
+const MAX_ERROR_CODE_CHARS = 100;
+const TRUNCATED = "… (truncated)";
 const MAX_LOG_LINE_CHARS = 8192;
 const LOG_MARK = "\x1e"; // record separator: starts a tagged log line "\x1e<tool>\x1f<level>\x1f<callId>\x1f<text>"
 const FIELD = "\x1f";
@@ -234,8 +242,17 @@ function settle(id, value) {
   if (json === undefined) {
     return fail(id, "tool_error", `tool result is not JSON: run() returned ${value === undefined ? "undefined" : typeof value}`);
   }
-  if (json.length > MAX_RESULT_CHARS) {
-    return fail(id, "tool_error", `tool result is larger than ${MAX_RESULT_CHARS} characters of JSON`);
+  if (json.length > MAX_RESULT_BYTES / 4) {
+    const bytes = Buffer.byteLength(json, "utf8"); // only a long result pays for counting its bytes
+    if (bytes > MAX_RESULT_BYTES) {
+      return fail(
+        id,
+        "result_too_large",
+        `The tool's result is ${bytes.toLocaleString("en-US")} bytes of JSON; one message carries at most ` +
+          `${MAX_RESULT_BYTES.toLocaleString("en-US")} bytes (return a reference to large data instead)`,
+        { bytes, limit: MAX_RESULT_BYTES },
+      );
+    }
   }
   send('{"t":"ok","id":' + id + ',"v":' + json + "}");
 }
@@ -283,10 +300,18 @@ function fail(id, code, message, details) {
       detailsJson = "null";
     }
   }
+  if (detailsJson.length > MAX_ERROR_DETAILS_BYTES / 4 && Buffer.byteLength(detailsJson, "utf8") > MAX_ERROR_DETAILS_BYTES) {
+    const bytes = Buffer.byteLength(detailsJson, "utf8");
+    detailsJson = JSON.stringify({ truncated: true, bytes, preview: detailsJson.slice(0, 4096) + TRUNCATED });
+  }
   send(
-    '{"t":"err","id":' + id + ',"code":' + JSON.stringify(String(code)) + ',"message":' +
-      JSON.stringify(String(message)) + ',"details":' + detailsJson + "}",
+    '{"t":"err","id":' + id + ',"code":' + JSON.stringify(capText(String(code), MAX_ERROR_CODE_CHARS)) + ',"message":' +
+      JSON.stringify(capText(String(message), MAX_ERROR_MESSAGE_CHARS)) + ',"details":' + detailsJson + "}",
   );
+}
+
+function capText(text, limit) {
+  return text.length > limit ? text.slice(0, limit) + TRUNCATED : text;
 }
 
 // A tool's stray async throw (a timer callback, an unawaited promise) must not take down the calls

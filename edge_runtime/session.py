@@ -252,8 +252,11 @@ class Session:
             await self._send(self.link.fail(request_id, error))
         else:
             elapsed = time.perf_counter() - started
-            self.metrics.call_finished(name, "ok", elapsed)
-            await self._send(self.link.answer(request_id, CallResult(output, round(elapsed * 1000, 3))))
+            frame, refused = self.link.answer(request_id, CallResult(output, round(elapsed * 1000, 3)))
+            if refused is not None:  # too big for one frame: this call fails, the link and its other calls do not
+                log.warning("tool call %s (%s): %s", params.call_id, name, refused.message)
+            self.metrics.call_finished(name, "ok" if refused is None else refused.kind.value, elapsed)
+            await self._send(frame)
 
     # ---------------------------------------------------------------------------------- local decisions
     async def tools_updated(self, update: ToolsUpdated) -> None:

@@ -21,7 +21,9 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from edge_protocol.calls import argument_problems, call_deadline_ms, invalid_arguments
+from edge_protocol import jsonrpc
+from edge_protocol.calls import argument_problems, call_deadline_ms, capped_error, invalid_arguments
+from edge_protocol.limits import MAX_FRAME_BYTES
 from edge_protocol.link import CallAnswered
 from edge_protocol.messages import CallParams, ToolInfo
 from edge_protocol.tail import CallEvent
@@ -84,6 +86,27 @@ class ValidatorCache:
         return {tool.name: self.get(tool.input_schema) for tool in tools}
 
 
+def _sized_call_frame(shell: LinkShell, params: CallParams) -> tuple[str, str]:
+    """The call's frame, sized as encoded bytes before anything is sent: a call that does not fit in one
+    frame is refused here (413) instead of making the connector close the link and fail every call on it.
+    The body limit alone cannot promise that: re-encoding can grow arguments (`1e9` becomes `1000000000.0`)."""
+    try:
+        request_id, frame = shell.call_frame(params)
+    except TypeError as exc:  # orjson: nested deeper than it encodes, an integer past 64 bits
+        error = invalid_arguments(params.name, [{"path": "", "message": f"cannot be encoded as JSON ({exc})"}])
+        raise ApiError(error.kind.http_status, error.kind.value, error.message, details=error.details) from None
+    if jsonrpc.oversized(frame):
+        size = len(frame.encode("utf-8", "surrogatepass"))
+        raise ApiError(
+            413,
+            "arguments_too_large",
+            f"The tool call is {size:,} bytes as a message to the connector; one message carries at most "
+            f"{MAX_FRAME_BYTES:,} bytes (send a reference to large data instead)",
+            limit=MAX_FRAME_BYTES,
+        )
+    return request_id, frame
+
+
 class ToolCaller:
     def __init__(self, registry: Registry, recent: RecentCalls, tail: TailFanout | None = None) -> None:
         self.registry = registry
@@ -115,7 +138,7 @@ class ToolCaller:
 
     async def _roundtrip(self, record: ConnectorRecord, params: CallParams, deadline_ms: int) -> dict[str, Any]:
         shell: LinkShell = record.shell
-        request_id, frame = shell.call_frame(params)
+        request_id, frame = _sized_call_frame(shell, params)
         future: asyncio.Future[CallAnswered] = asyncio.get_running_loop().create_future()
         record.pending[request_id] = future
         record.calls_total += 1
@@ -133,7 +156,7 @@ class ToolCaller:
         finally:
             record.pending.pop(request_id, None)
         if answer.error is not None:
-            error = answer.error
+            error = capped_error(answer.error)  # the connector is not trusted with the caller's memory either
             if answer.refused:
                 raise ApiError(error.kind.http_status, error.kind.value, error.message)
             extra: dict[str, Any] = {"details": error.details}

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from typing import Any, ClassVar
 
 from .. import jsonrpc
+from ..calls import capped_error, result_too_large, unsendable_result
 from ..errors import ToolCallError, ToolErrorKind
 from ..messages import (
     BundleUpdated,
@@ -91,11 +92,23 @@ class ConnectorLink:
         self.state = LinkState.HELLO
         return request_frame(HELLO_ID, params)
 
-    def answer(self, request_id: Any, result: CallResult) -> str:
-        return result_frame(request_id, result)
+    def answer(self, request_id: Any, result: CallResult) -> tuple[str, ToolCallError | None]:
+        """The frame answering a call, sized as encoded bytes (the JSON-RPC wrapper included) before
+        it is sent: a result that does not fit in one frame, or is not JSON, fails that call only.
+        Returns the frame and, when it carries a failure instead of the result, that failure."""
+        try:
+            frame = result_frame(request_id, result)
+        except TypeError as exc:  # orjson: nested too deep, an integer past 64 bits
+            error = unsendable_result(str(exc))
+            return self.fail(request_id, error), error
+        if jsonrpc.oversized(frame):
+            error = result_too_large(len(frame.encode("utf-8", "surrogatepass")))
+            return self.fail(request_id, error), error
+        return frame, None
 
     def fail(self, request_id: Any, error: ToolCallError) -> str:
-        return error_frame(request_id, RpcError.from_tool_error(error))
+        """The error frame of a call; its message and details are capped (`calls.capped_error`)."""
+        return error_frame(request_id, RpcError.from_tool_error(capped_error(error)))
 
     def tools_updated(self, update: ToolsUpdated) -> str:
         return notification_frame(update)

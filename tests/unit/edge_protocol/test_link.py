@@ -145,7 +145,7 @@ def test_a_call_round_trip():
     request_id, frame = platform.call(CallParams("call_1", "echo", {"n": 1}, 300))
     [run] = connector.receive(frame)
     assert run == RunCall(request_id, CallParams("call_1", "echo", {"n": 1}, 300))
-    [answered] = platform.receive(connector.answer(run.request_id, CallResult({"n": 1}, 0.4)))
+    [answered] = platform.receive(connector.answer(run.request_id, CallResult({"n": 1}, 0.4))[0])
     assert answered == CallAnswered(request_id, result=CallResult({"n": 1}, 0.4))
 
 

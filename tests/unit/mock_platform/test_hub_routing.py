@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
 from edge_protocol import jsonrpc
@@ -207,3 +208,53 @@ def test_the_hub_caches_at_most_1024_validators():
     for n in range(MAX_CACHED_VALIDATORS + 200):
         cache.get({"type": "object", "properties": {f"p{n}": {"type": "string"}}})
     assert MAX_CACHED_VALIDATORS == 1_024 and len(cache) == MAX_CACHED_VALIDATORS
+
+
+async def test_a_call_that_does_not_fit_in_one_frame_is_refused_before_sending():
+    from edge_protocol.limits import MAX_CALL_BODY_BYTES, MAX_FRAME_BYTES
+
+    registry = Registry()
+    caller = ToolCaller(registry, RecentCalls())
+    entry = record(registry, "a")
+    entry.shell = FakeShell()
+    # Arguments that passed the body limit grow when encoded again: 1e9 is written 1000000000.0.
+    count = MAX_CALL_BODY_BYTES // 8  # 2 M numbers: 8 MB in the body, 27 MB as a frame
+    body = b'{"arguments":{"n":[' + b",".join([b"1e9"] * count) + b"]}}"
+    assert len(body) < MAX_CALL_BODY_BYTES
+    arguments = orjson.loads(body)["arguments"]
+    with pytest.raises(ApiError) as caught:
+        await caller.call_tool("org-1", "echo", arguments)
+    assert (caught.value.status, caught.value.code) == (413, "arguments_too_large")
+    assert f"{MAX_FRAME_BYTES:,}" in caught.value.message
+    assert entry.shell.sent == [] and entry.pending == {}
+
+
+async def test_arguments_that_cannot_be_encoded_are_invalid_not_a_server_error():
+    registry = Registry()
+    caller = ToolCaller(registry, RecentCalls())
+    entry = record(registry, "a")
+    entry.shell = FakeShell()
+    deep = orjson.loads("[" * 600 + "]" * 600)  # parses (orjson reads 1024 levels), does not encode (255)
+    with pytest.raises(ApiError) as caught:
+        await caller.call_tool("org-1", "echo", {"n": 1, "deep": deep})
+    assert (caught.value.status, caught.value.code) == (422, "invalid_arguments")
+    assert entry.shell.sent == []
+
+
+async def test_a_connectors_oversized_error_reaches_the_caller_capped():
+    from edge_protocol.calls import TRUNCATED
+    from edge_protocol.errors import ToolCallError, ToolErrorKind
+
+    registry = Registry()
+    caller = ToolCaller(registry, RecentCalls())
+    entry = record(registry, "a")
+    entry.shell = FakeShell()
+    call = asyncio.create_task(caller.call_tool("org-1", "echo", {"n": 1}, timeout_ms=2000))
+    while not entry.shell.sent:
+        await asyncio.sleep(0)
+    request = jsonrpc.parse_message(entry.shell.sent[0])
+    error = ToolCallError(ToolErrorKind.TOOL_ERROR, "m" * 100_000, "boom", {"blob": "d" * 200_000})
+    caller.answered(entry, CallAnswered(str(request.id), error=error))
+    with pytest.raises(ApiError) as caught:
+        await call
+    assert caught.value.message.endswith(TRUNCATED) and caught.value.extra["details"]["truncated"] is True
