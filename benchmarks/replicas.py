@@ -342,6 +342,16 @@ def render(result: BenchResult, calls: int, concurrency: int) -> Table:
             verdict(only_its_calls),
         )
         table.add("kill -9: calls run twice (tool ledger)", f"{kill.ran_twice}", "0", verdict(kill.ran_twice == 0))
+        failed_sent = [c.scheduled_at for c in kill.calls if c.status != 200]
+        if failed_sent and kill.restarts_s:
+            # New calls go to the survivors at once: the failures are the calls sent just before the kill.
+            table.add(
+                "kill -9: failed calls were sent, relative to the kill",
+                f"{(min(failed_sent) - kill.restarts_s[0]) * 1000:+.0f} to "
+                f"{(max(failed_sent) - kill.restarts_s[0]) * 1000:+.0f} ms",
+                "—",
+                "—",
+            )
         if killed_ok:
             table.add(
                 "kill -9: latency p50 / p99 / max",

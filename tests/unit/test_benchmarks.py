@@ -400,6 +400,7 @@ def test_replicas_table_fails_the_roll_on_a_failed_or_repeated_call():
     fine = kill_rows(Counter({"connector_unavailable": 3}), once)
     assert fine["kill -9: failed calls (the killed replica's calls in flight)"][-1] == "yes"
     assert fine["kill -9: calls run twice (tool ledger)"] == ["0", "0", "yes"]
+    assert fine["kill -9: failed calls were sent, relative to the kill"][0] == "-2000 to -1990 ms"
     wrong = kill_rows(Counter({"connector_unavailable": 2, "tool_timeout": 1}), once | {"call_x": 2})
     assert wrong["kill -9: failed calls (the killed replica's calls in flight)"][-1] == "NO"
     assert wrong["kill -9: calls run twice (tool ledger)"][-1] == "NO"
