@@ -60,6 +60,8 @@ class Side:
     cpu_per_call_us: dict[int, float]
     errors: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Serving CPU per call by process, at each level: {level: {"platform": µs, "node workers": µs, …}}.
+    cpu_parts_us: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -79,17 +81,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _tree_cpu(pids: list[int]) -> float:
+def _own_cpu(pid: int) -> float:
+    import psutil
+
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return times.user + times.system
+
+
+def _children_cpu(pid: int) -> float:
     from .procstats import tree_cpu_seconds
 
-    return sum(tree_cpu_seconds(pid) for pid in pids)
+    return tree_cpu_seconds(pid) - _own_cpu(pid)
+
+
+def process_parts(roots: dict[str, int]) -> dict[str, Callable[[], float]]:
+    """CPU-seconds readers of the serving processes: each root itself, and its Node.js workers (its children)."""
+
+    def own(pid: int) -> Callable[[], float]:
+        return lambda: _own_cpu(pid)
+
+    parts = {name: own(pid) for name, pid in roots.items()}
+    parts["node workers"] = lambda: sum(_children_cpu(pid) for pid in roots.values())
+    return parts
 
 
 async def _measure(
     name: str,
     call: Callable[[], Awaitable[None]],
     make_caller,
-    pids: list[int],
+    parts: dict[str, Callable[[], float]],
     calls: int,
     throughput_calls: int,
     levels: list[int],
@@ -98,18 +121,25 @@ async def _measure(
     for _ in range(min(200, calls)):  # warm-up: imports, caches, JIT of the node workers
         await call()
     latency = summarize_latencies(await bounded(sequential(call, calls)))
-    results, cpu = {}, {}
+    results, cpu, split = {}, {}, {}
     for level in levels:
-        before = _tree_cpu(pids)
+        before = {part: read() for part, read in parts.items()}
         result = await bounded(throughput(make_caller, level, throughput_calls))
         results[level] = result
-        cpu[level] = (_tree_cpu(pids) - before) / result.calls * 1e6
-    return Side(name, latency, results, cpu, errors())
+        split[level] = {part: (read() - before[part]) / result.calls * 1e6 for part, read in parts.items()}
+        cpu[level] = sum(split[level].values())
+    return Side(name, latency, results, cpu, errors(), cpu_parts_us=split)
 
 
 # ------------------------------------------------------------------------------ (b) and (c): stdio
 async def measure_stdio(
-    name: str, argv: list[str], calls: int, throughput_calls: int, levels: list[int], stderr_path: Path | None = None
+    name: str,
+    argv: list[str],
+    calls: int,
+    throughput_calls: int,
+    levels: list[int],
+    stderr_path: Path | None = None,
+    process: str = "server",
 ) -> Side:
     client = StdioRpcClient(argv, stderr_path=stderr_path)
     await client.start()
@@ -126,7 +156,8 @@ async def measure_stdio(
         async def shared_pipe(_: int):
             return call  # every caller shares the one stdio session, as an MCP client does
 
-        return await _measure(name, call, shared_pipe, [client.pid], calls, throughput_calls, levels, lambda: failures)
+        parts = process_parts({process: client.pid})
+        return await _measure(name, call, shared_pipe, parts, calls, throughput_calls, levels, lambda: failures)
     finally:
         await client.close()
 
@@ -192,7 +223,7 @@ async def measure_platform(calls: int, throughput_calls: int, levels: list[int],
                 "(a) /mcp → hub → runtime → node",
                 one,
                 caller,
-                [platform.pid, runtime.pid],
+                process_parts({"platform": platform.pid, "runtime": runtime.pid}),
                 calls,
                 throughput_calls,
                 levels,
@@ -279,19 +310,25 @@ def render(sides: list[Side], reference: Side, breakdown: dict, calls: int, leve
         )
     for side in sides:
         table.note(f"{side.name}: {side.errors} failed calls")
-    a, b, c = sides
+    a, _b, _c = sides
+    top = levels[-1]
+    for side in sides:
+        parts = side.cpu_parts_us.get(top, {})
+        if parts:
+            split = ", ".join(f"{part} {us:,.0f} µs" for part, us in parts.items() if us >= 0.5)
+            table.note(f"where the CPU goes, {side.name}, per call at {top} callers: {split}")
     table.note(
-        "where the time goes, sequential p50: "
-        f"(b) SDK server layer + a Python echo {fmt_ms(b.latency.p50_ms)}; "
-        f"(c) − (b) = {fmt_ms(c.latency.p50_ms - b.latency.p50_ms)} for the executor's checks and the Node.js worker "
-        f"round trip (the runtime's own share on (a)'s stack: {fmt_ms(breakdown['runtime_p50_ms'])}); "
-        f"(a): the same stack's plain call API p50 {fmt_ms(breakdown['call_api_p50_ms'])} (hub share "
-        f"{fmt_ms(breakdown['hub_p50_ms'])}: WebSocket out, runtime, back), so the SDK's Streamable HTTP layer adds "
-        f"{fmt_ms(a.latency.p50_ms - breakdown['call_api_p50_ms'])} per call"
+        "where the time goes, sequential p50 on (a)'s stack: the plain call API (HTTP in, hub, runtime, node) "
+        f"{fmt_ms(breakdown['call_api_p50_ms'])}, of which the hub's round trip (WebSocket out, runtime, back) "
+        f"{fmt_ms(breakdown['hub_p50_ms'])} and the runtime's own time (argument check, sandboxed Node.js call) "
+        f"{fmt_ms(breakdown['runtime_p50_ms'])}; the MCP layer of /mcp adds "
+        f"{fmt_ms(a.latency.p50_ms - breakdown['call_api_p50_ms'])}"
     )
     table.note(
-        "serving CPU: (a) platform + runtime + node workers; (b) the SDK server process; "
-        "(c) edge-connector mcp + its node workers"
+        "the SDK server layer: (b) is the SDK's high-level server and its stdio transport around a Python echo; "
+        "(c) runs the SDK's low-level server on an event-loop stdio transport, then the runtime's executor and "
+        "a Node.js worker; (a) answers a plain 2026-07-28 tools/call beside the SDK (same envelope checks, "
+        "same result bytes) and hands every other request to the SDK's Streamable HTTP entry"
     )
     return table
 
@@ -305,6 +342,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Side], dict]:
         args.calls,
         args.throughput_calls,
         levels,
+        process="SDK server",
     )
     with tempfile.TemporaryDirectory(prefix="bench-mcp-local-") as tmp:
         project = write_echo_project(Path(tmp, "project"))
@@ -326,6 +364,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Side], dict]:
             args.throughput_calls,
             levels,
             stderr_path=Path(tmp, "mcp.log"),
+            process="edge-connector mcp",
         )
     platform, breakdown = await measure_platform(args.calls, args.throughput_calls, levels, args.workers)
     return [platform, reference, local], breakdown

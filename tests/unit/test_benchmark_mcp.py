@@ -41,7 +41,11 @@ async def test_raw_stdio_client_drives_the_sdk_reference_server_with_requests_in
 
 def _side(name: str, p50_s: float, rate: float, cpu: float) -> mcp_call_path.Side:
     return mcp_call_path.Side(
-        name, summarize_latencies([p50_s] * 10), {16: ThroughputResult(16, int(rate), 1.0, 0.1)}, {16: cpu}
+        name,
+        summarize_latencies([p50_s] * 10),
+        {16: ThroughputResult(16, int(rate), 1.0, 0.1)},
+        {16: cpu},
+        cpu_parts_us={16: {"server": cpu * 0.75, "node workers": cpu * 0.25}},
     )
 
 
@@ -53,4 +57,5 @@ def test_table_judges_a_and_c_against_the_sdk_reference() -> None:
     assert "2.00× ref (NO)" in rendered  # (a) p50 is twice the reference: over the 1.5× target
     assert "1.25× ref (yes)" in rendered  # (c) p50 and throughput both fine
     assert "1.50× ref (yes)" in rendered  # (a) throughput 300 vs 200
-    assert "SDK's Streamable HTTP layer adds 3.000 ms" in rendered
+    assert "the MCP layer of /mcp adds 3.000 ms" in rendered  # (a) p50 4 ms − the plain call API's 1 ms
+    assert "where the CPU goes, (a), per call at 16 callers: server 1,500 µs, node workers 500 µs" in rendered
