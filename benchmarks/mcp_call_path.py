@@ -328,7 +328,7 @@ def render(sides: list[Side], reference: Side, breakdown: dict, calls: int, leve
         "the SDK server layer: (b) is the SDK's high-level server and its stdio transport around a Python echo; "
         "(c) runs the SDK's low-level server on an event-loop stdio transport, then the runtime's executor and "
         "a Node.js worker; (a) answers a plain 2026-07-28 tools/call beside the SDK (same envelope checks, "
-        "same result bytes) and hands every other request to the SDK's Streamable HTTP entry"
+        "the same JSON) and hands every other request to the SDK's Streamable HTTP entry"
     )
     return table
 

@@ -4,7 +4,7 @@ A 2026-07-28 `tools/call` is one POST and one JSON answer. Through the SDK's Str
 it costs ~350 µs of the platform's CPU beyond the call itself (a `Connection`, a dispatch context
 and a runner per request, the request re-validated as models, the result validated and dumped
 again, the `serverInfo` stamp deep-copied): as much as the whole plain call API. This module answers
-the plainest form of that request itself, with the same checks and the same bytes:
+the plainest form of that request itself, with the same checks and the same JSON:
 
 - it takes a request only when every field is one it understands (`plain_tools_call`), and runs the
   SDK's own envelope ladder and duplicate-header check on it; anything else, or anything the SDK
@@ -29,7 +29,7 @@ from mcp.shared.inbound import (
     classify_inbound_request,
     find_duplicated_routing_header,
 )
-from mcp_types import SERVER_INFO_META_KEY
+from mcp_types import SERVER_INFO_META_KEY, JSONRPCError, JSONRPCResponse
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from edge_protocol.mcp import ToolBackend, ToolFailure, UnknownTool, failure_result, success_result, unknown_tool_error
@@ -124,18 +124,18 @@ class FastToolsCall:
             await self._error(request_id, exc, send)
             return True, body
         result["_meta"] = {SERVER_INFO_META_KEY: self.server.server_info_stamp}
-        await _send_json(200, {"jsonrpc": "2.0", "id": request_id, "result": result}, send)
+        await _send_json(200, JSONRPCResponse(jsonrpc="2.0", id=request_id, result=result), send)
         return True, body
 
     async def _error(self, request_id: int | str, exc: Exception, send: Any) -> None:
         error = modern_error_data(exc)
         status = ERROR_CODE_HTTP_STATUS.get(error.code, 200)
-        payload = {"jsonrpc": "2.0", "id": request_id, "error": error.model_dump(mode="json", exclude_none=True)}
-        await _send_json(status, payload, send)
+        await _send_json(status, JSONRPCError(jsonrpc="2.0", id=request_id, error=error), send)
 
 
-async def _send_json(status: int, payload: dict[str, Any], send: Any) -> None:
-    body = orjson.dumps(payload)
+async def _send_json(status: int, message: JSONRPCResponse | JSONRPCError, send: Any) -> None:
+    """The SDK's JSON-RPC model as the SDK's entry writes it (`exclude_none` keeps nulls inside results)."""
+    body = message.model_dump_json(by_alias=True, exclude_none=True).encode()
     headers = [(b"content-length", str(len(body)).encode()), *_JSON_HEADERS]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -136,6 +136,26 @@ async def test_a_broken_save_keeps_the_last_good_tools(project: Path, tmp_path: 
     assert "echoing still" in log  # the tool's console output went to stderr, not into the MCP stream
 
 
+SECRET_TOOL = """export default {
+  name: "show_key", description: "The dev key it sees", inputSchema: { type: "object" },
+  async run(_input, ctx) { return { key: ctx.secrets.DEV_KEY ?? null }; },
+};
+"""
+
+
+async def test_dev_vars_feed_ctx_secrets_and_an_edit_reaches_the_tools(project: Path) -> None:
+    (project / "src" / "tools" / "show_key.js").write_text(SECRET_TOOL)
+    (project / ".dev.vars").write_text("DEV_KEY=first\n")
+    async with Client(_server(project), mode="legacy", read_timeout_seconds=60) as client:
+        assert (await client.call_tool("show_key", {})).structured_content == {"key": "first"}
+        (project / ".dev.vars").write_text("DEV_KEY=second\n")
+
+        async def sees_the_edit() -> bool:
+            return (await client.call_tool("show_key", {})).structured_content == {"key": "second"}
+
+        await async_wait_until(sees_the_edit, timeout=60, message="the edited .dev.vars to reach the tool")
+
+
 # ------------------------------------------------------------------------- the MCP Inspector's CLI
 @pytest.fixture(scope="module")
 def mcp_inspector(tmp_path_factory):

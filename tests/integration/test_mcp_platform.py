@@ -148,6 +148,8 @@ def test_no_token_is_401_pointing_at_the_protected_resource_metadata(stack: Stac
     assert challenge == f'Bearer resource_metadata="{stack.platform.url}/.well-known/oauth-protected-resource"'
     document = httpx.get(f"{stack.platform.url}/.well-known/oauth-protected-resource").json()
     assert document["resource"] == stack.mcp_url and document["bearer_methods_supported"] == ["header"]
+    # RFC 9728 §3.1: also at the well-known URL suffixed with the resource's path.
+    assert httpx.get(f"{stack.platform.url}/.well-known/oauth-protected-resource/mcp").json() == document
 
 
 async def test_an_expired_token_is_refused_with_401(stack: Stack) -> None:

@@ -33,6 +33,8 @@ class Tools:
             return arguments
         if name == "scalar":
             return 42
+        if name == "nulls":
+            return {"key": None, "list": [None, 1], "text": "é ✓"}
         if name == "fail":
             raise ToolFailure("tool_error", "city is empty", "bad_city", {"city": ""})
         if name == "invalid":
@@ -135,6 +137,7 @@ async def _both_ways(server, manager, body: bytes, headers: list[tuple[bytes, by
         ("string id", call_body(request_id="req-7")),
         ("no arguments", {**call_body(), "params": {"name": "echo", "_meta": ENVELOPE}}),
         ("a scalar output", call_body("scalar")),
+        ("nulls and non-ASCII in the output", call_body("nulls")),
         ("a tool error", call_body("fail")),
         ("invalid arguments", call_body("invalid")),
         ("an unknown tool", call_body("nope")),
