@@ -16,14 +16,11 @@ import asyncio
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,209 +33,21 @@ from edge_protocol.manifest import Manifest
 from edge_runtime.private_files import write_private_json
 
 from . import dev_state
+from .call_examples import example_arguments
 from .client import PlatformClient
+from .dev_children import Child, child_env, first_free_port
 from .dev_state import DEFAULT_HEALTH_PORT, DEFAULT_PLATFORM_PORT
 from .dev_vars import DevVars
 from .errors import CliError
+from .project_watch import Changes, RebuildScheduler, latest_mtime, tools_changed, watch_and_rebuild
 
 DEV_EMAIL = "dev@localhost"
 DEV_DEPLOYMENT = "dev"
 _LISTENING = re.compile(r"mock-platform listening on (http://\S+)")
-#: Paths under the project whose changes never trigger a build.
-_IGNORED_PARTS = {".edge", "node_modules", ".git", "dist", ".mock-platform"}
 #: How long the runtime may take to report a new version before the reload is called failed.
 LIVE_TIMEOUT_SECONDS = 20.0
-#: How far past a taken port to look for a free one.
-PORT_SEARCH_SPAN = 100
 
 
-# ------------------------------------------------------------------------------------ policy
-@dataclass
-class RebuildScheduler:
-    """Coalesces file changes into builds: never two at once, changes during a build give one more.
-
-    Pure state, no I/O: `changed()` says whether to start a build now; `finished()` whether to
-    start another one straight away because something changed meanwhile.
-    """
-
-    building: bool = False
-    pending: bool = False
-
-    def changed(self) -> bool:
-        if self.building:
-            self.pending = True
-            return False
-        self.building = True
-        return True
-
-    def finished(self) -> bool:
-        if self.pending:
-            self.pending = False
-            return True
-        self.building = False
-        return False
-
-
-def is_watched(path: str, project_dir: Path) -> bool:
-    """Sources, `edge.json`, `package.json` and lock files count; build output and deps don't."""
-    try:
-        relative = Path(path).resolve().relative_to(project_dir.resolve())
-    except ValueError:
-        return False
-    if any(part in _IGNORED_PARTS for part in relative.parts):
-        return False
-    name = relative.name
-    # Editors' atomic saves create temporary siblings (.foo.ts.swp, foo.ts~, 4913, .#foo.ts).
-    return not (name.startswith((".#", ".~")) or name.endswith(("~", ".swp", ".swx", ".tmp")) or name == "4913")
-
-
-def tools_changed(old: Manifest | None, new: Manifest) -> str:
-    """A short human summary of what a reload changed: `+added -removed ~changed`."""
-    if old is None:
-        return ", ".join(t.name for t in new.tools)
-    old_files = {f.path: f.sha256 for f in old.files}
-    new_files = {f.path: f.sha256 for f in new.files}
-    before = {t.name: t for t in old.tools}
-    after = {t.name: t for t in new.tools}
-    parts = [f"+{name}" for name in sorted(after.keys() - before.keys())]
-    parts += [f"-{name}" for name in sorted(before.keys() - after.keys())]
-    for name in sorted(after.keys() & before.keys()):
-        a, b = before[name], after[name]
-        if old_files.get(a.entry) != new_files.get(b.entry) or (a.description, a.inputSchema, a.timeoutMs) != (
-            b.description,
-            b.inputSchema,
-            b.timeoutMs,
-        ):
-            parts.append(f"~{name}")
-    return " ".join(parts) or "no tool changed"
-
-
-def example_arguments(schema: dict[str, Any]) -> dict[str, Any]:
-    """A plausible argument object for a ready-to-paste `call` line: required properties only."""
-    properties = schema.get("properties") or {}
-    example: dict[str, Any] = {}
-    for name in schema.get("required") or []:
-        example[name] = _example_value(properties.get(name) or {})
-    return example
-
-
-def _example_value(schema: dict[str, Any]) -> Any:
-    if "default" in schema:
-        return schema["default"]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "examples" in schema and schema["examples"]:
-        return schema["examples"][0]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    if kind in ("number", "integer"):
-        low, high = schema.get("minimum"), schema.get("maximum")
-        if isinstance(low, (int, float)) and isinstance(high, (int, float)):
-            middle = (low + high) / 2  # latitude -90..90 gives 0, not the pole
-            return int(middle) if kind == "integer" or middle == int(middle) else middle
-        return low if isinstance(low, (int, float)) else 1
-    if kind == "boolean":
-        return True
-    if kind == "array":
-        return []
-    if kind == "object":
-        return example_arguments(schema)
-    return "example"
-
-
-# ------------------------------------------------------------------------------- processes
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: the child gets SIGTERM when the dev process dies, however it dies."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-@dataclass
-class Child:
-    """One child process whose output is relayed to the terminal with a prefix."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    echo: Callable[[str], None]
-    process: subprocess.Popen | None = None
-    lines: list[str] = field(default_factory=list)
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=self.env,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        )
-        threading.Thread(target=self._relay, name=f"relay-{self.name}", daemon=True).start()
-
-    def _relay(self) -> None:
-        assert self.process and self.process.stdout
-        for line in self.process.stdout:
-            line = line.rstrip("\n")
-            if len(self.lines) < 200:
-                self.lines.append(line)
-            self.echo(f"[{self.name}] {line}")
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float) -> None:
-        if not self.alive():
-            return
-        assert self.process
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def first_free_port(
-    preferred: int,
-    *,
-    taken: Iterable[int] = (),
-    host: str = "127.0.0.1",
-    is_free: Callable[[int, str], bool] = port_is_free,
-) -> int:
-    """`preferred` when it is free, else the next free port above it (skipping `taken`)."""
-    skip = set(taken)
-    for port in range(preferred, min(preferred + PORT_SEARCH_SPAN, 65536)):
-        if port not in skip and is_free(port, host):
-            return port
-    raise CliError(
-        f"No free port between {preferred} and {preferred + PORT_SEARCH_SPAN - 1}",
-        "Pass another one with --port / --health-port",
-    )
-
-
-def _child_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EC_DISABLE_TRAY": "1", "EC_DISABLE_AUTOSTART": "1", **extra}
-    # The dev loop's own CLI token must not leak into the children's view of the world.
-    env.pop("EDGE_CONNECTOR_TOKEN", None)
-    return env
-
-
-# -------------------------------------------------------------------------------- session
 @dataclass
 class Reload:
     version: int | None
@@ -402,7 +211,7 @@ class DevSession:
                 "--data",
                 str(data_dir),
             ],
-            _child_env(),
+            child_env(),
             echo=lambda line: None if "listening on" in line else self.echo(line),
         )
         self.platform.start()
@@ -460,7 +269,7 @@ class DevSession:
         self.runtime = Child(
             "runtime",
             [sys.executable, "-m", "edge_cli", "start", "--dir", str(self.runtime_dir)],
-            _child_env(DEPLOYMENT_ID=self.deployment_id, DEPLOYMENT_SECRET=self._deployment_secret),
+            child_env(DEPLOYMENT_ID=self.deployment_id, DEPLOYMENT_SECRET=self._deployment_secret),
             echo=self.echo,
         )
         self.runtime.start()
@@ -541,41 +350,25 @@ class DevSession:
     async def _watch(self) -> None:
         """Rebuild on every save, one build at a time. A build that fails in any way prints one line and
         leaves the scheduler ready, so the next save builds again (a dev loop never stalls silently)."""
-        from watchfiles import awatch
-
         latest_save = time.time()
-        building: asyncio.Task[None] | None = None
 
-        async def build_loop() -> None:
-            while True:
-                try:
-                    await self._rebuild(latest_save)
-                except Exception as exc:  # unforeseen: say it, keep the loop alive
-                    self.echo(f"✗ rebuild failed: {type(exc).__name__}: {exc}; save again to retry")
-                if not self.scheduler.finished():
-                    return
+        async def needs_build(changes: Changes) -> Changes:
+            nonlocal latest_save
+            dev_vars = self.dev_vars
+            if dev_vars is not None and any(dev_vars.is_dev_vars(path) for _, path in changes):
+                await asyncio.to_thread(dev_vars.apply)  # secrets: no rebuild, the runtime refetches
+                changes = {(change, path) for change, path in changes if not dev_vars.is_dev_vars(path)}
+            if changes:
+                latest_save = latest_mtime(path for _, path in changes) or time.time()
+            return changes
 
-        async with asyncio.TaskGroup() as builds:
-            async for changes in awatch(
-                self.project_dir,
-                watch_filter=lambda _change, path: is_watched(path, self.project_dir),
-                debounce=40,
-                step=10,
-                stop_event=self._stop,
-                rust_timeout=200,
-                yield_on_timeout=False,
-            ):
-                dev_vars = self.dev_vars
-                if dev_vars is not None and any(dev_vars.is_dev_vars(path) for _, path in changes):
-                    await asyncio.to_thread(dev_vars.apply)  # secrets: no rebuild, the runtime refetches
-                    changes = {(change, path) for change, path in changes if not dev_vars.is_dev_vars(path)}
-                    if not changes:
-                        continue
-                latest_save = _latest_mtime(path for _, path in changes) or time.time()
-                if self.scheduler.changed():
-                    building = builds.create_task(build_loop())
-            if building is not None:
-                building.cancel()  # stopping: the TaskGroup awaits the cancelled build
+        async def rebuild() -> None:
+            try:
+                await self._rebuild(latest_save)
+            except Exception as exc:  # unforeseen: say it, keep the loop alive
+                self.echo(f"✗ rebuild failed: {type(exc).__name__}: {exc}; save again to retry")
+
+        await watch_and_rebuild(self.project_dir, self._stop, self.scheduler, rebuild, needs_build=needs_build)
 
     # --- output
     def _print_ready(self, url: str) -> None:
@@ -599,13 +392,3 @@ class DevSession:
 
 def _utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _latest_mtime(paths: Iterable[str]) -> float | None:
-    times = []
-    for path in paths:
-        try:
-            times.append(os.stat(path).st_mtime)
-        except OSError:
-            pass
-    return max(times) if times else None

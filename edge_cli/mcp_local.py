@@ -28,10 +28,10 @@ from edge_protocol.mcp import ToolFailure, ToolListChanges, UnknownTool, build_s
 from edge_runtime.bundle_store import BundleStore
 from edge_runtime.executor import BundleLoadError, Executor
 
-from .devloop import RebuildScheduler, is_watched, tools_changed
 from .dotenv_file import DEV_VARS, DotenvError, read_secrets_file
 from .errors import CliError
 from .mcp_stdio import serve_stdio
+from .project_watch import Changes, RebuildScheduler, tools_changed, watch_and_rebuild
 
 log = logging.getLogger("edge_cli.mcp")
 
@@ -187,30 +187,14 @@ class LocalMcpServer:
             )
 
     async def _watch(self) -> None:
-        from watchfiles import awatch
+        async def needs_build(changes: Changes) -> Changes:
+            if any(Path(path).name == DEV_VARS for _, path in changes):
+                await self._apply_dev_vars()  # secrets only: the workers are replaced, no rebuild
+                if all(Path(path).name == DEV_VARS for _, path in changes):
+                    return set()
+            return changes
 
-        async def build_loop() -> None:
-            while True:
-                await self._rebuild()
-                if not self.scheduler.finished():
-                    return
-
-        async with asyncio.TaskGroup() as builds:
-            async for changes in awatch(
-                self.project_dir,
-                watch_filter=lambda _change, path: is_watched(path, self.project_dir),
-                debounce=40,
-                step=10,
-                stop_event=self._stop,
-                rust_timeout=200,
-                yield_on_timeout=False,
-            ):
-                if any(Path(path).name == DEV_VARS for _, path in changes):
-                    await self._apply_dev_vars()  # secrets only: the workers are replaced, no rebuild
-                    if all(Path(path).name == DEV_VARS for _, path in changes):
-                        continue
-                if self.scheduler.changed():
-                    builds.create_task(build_loop())
+        await watch_and_rebuild(self.project_dir, self._stop, self.scheduler, self._rebuild, needs_build=needs_build)
 
 
 def edge_connector_version() -> str:

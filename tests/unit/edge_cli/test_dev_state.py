@@ -12,8 +12,8 @@ import pytest
 
 from edge_cli import dev_state
 from edge_cli.client import connect
+from edge_cli.dev_children import first_free_port
 from edge_cli.dev_state import DevState
-from edge_cli.devloop import first_free_port
 from edge_cli.errors import CliError
 from edge_runtime.private_files import write_private_json
 

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from edge_cli.devloop import RebuildScheduler, example_arguments, is_watched, tools_changed
+from edge_cli.call_examples import example_arguments
+from edge_cli.project_watch import RebuildScheduler, is_watched, tools_changed
 from edge_protocol.manifest import FileEntry, Manifest, ToolDescriptor, content_checksum
 
 
