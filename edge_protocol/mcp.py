@@ -189,9 +189,12 @@ class ToolListChanges:
                 log.debug("list_changed not delivered: %s", exc)
 
     def close(self) -> None:
-        """End every listen stream gracefully (server shutdown)."""
+        """End every listen stream gracefully (server shutdown); a server started again begins afresh."""
         for handler in self._listeners.values():
             handler.close()
+        self._listeners.clear()
+        self._buses.clear()
+        self._legacy.clear()
 
 
 # ------------------------------------------------------------------------------------ server

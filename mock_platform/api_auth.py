@@ -245,10 +245,9 @@ instead</em> and run <code>edge-connector auth --token -</code> where the CLI ru
     "/login",
     response_class=HTMLResponse,
     tags=["auth"],
-    status_code=303,
     responses={
         200: {"description": "the token to paste", "content": _HTML},
-        303: {"description": "back to the loopback callback with the token"},
+        303: {"description": "back to the loopback callback with the token (no body)", "content": {}},
         400: {"description": "bad form", "content": _HTML},
         403: {"description": "not a member of that organization", "content": _HTML},
     },

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
+
+from edge_protocol.sandbox import SECRET_NAME_RE
 
 from . import log_redaction
 from .api_deployments import owned_deployment
@@ -23,6 +25,9 @@ from .secrets_store import SecretInfo, SecretRefused, SecretStore, check_name
 router = APIRouter(tags=["secrets"])
 User = Annotated[Principal, Depends(current_user)]
 AnyToken = Annotated[Principal, Depends(current_principal)]
+#: The name as the OpenAPI document states it; the routes check it themselves, with their own codes
+#: (422 `invalid_secret_name` on put, 404 `secret_not_found` on delete).
+SecretName = Annotated[str, Path(json_schema_extra={"pattern": SECRET_NAME_RE.pattern})]
 DeploymentQuery = Annotated[
     str | None, Query(alias="deploymentId", description="a deployment's scope; omit for the org's")
 ]
@@ -83,7 +88,7 @@ def _announce(request: Request, org_id: str, name: str, deployment_id: str | Non
 
 
 @router.put("/api/secrets/{name}", response_model=SecretInfoModel, responses=error_responses(*AUTH_ERRORS, 404, 422))
-def put_secret(name: str, body: SecretPutRequest, request: Request, principal: User) -> SecretInfoModel:
+def put_secret(name: SecretName, body: SecretPutRequest, request: Request, principal: User) -> SecretInfoModel:
     """Store a secret for the org or one deployment. Connected deployments whose effective secrets change
     are told at once (`secrets.updated`, without the value) and fetch them again."""
     scope = _scope(request, principal, body.deploymentId)
@@ -107,7 +112,9 @@ def list_secrets(request: Request, principal: User, deployment_id: DeploymentQue
 @router.delete(
     "/api/secrets/{name}", status_code=204, response_class=Response, responses=error_responses(*AUTH_ERRORS, 404)
 )
-def delete_secret(name: str, request: Request, principal: User, deployment_id: DeploymentQuery = None) -> Response:
+def delete_secret(
+    name: SecretName, request: Request, principal: User, deployment_id: DeploymentQuery = None
+) -> Response:
     scope = _scope(request, principal, deployment_id)
     try:
         check_name(name)

@@ -46,14 +46,21 @@ def json_object_body(raw: bytes, shape: str = "a JSON object") -> dict[str, Any]
     return body
 
 
+#: The largest integer the platform takes from JSON: JavaScript's safe integer (tools are JavaScript,
+#: and a JSON Schema `maximum` stays exact at this size). orjson reads a bigger literal as a float,
+#: which `int()` would turn into an integer no answer can carry.
+MAX_JSON_INTEGER = 2**53 - 1
+
+
 def json_integer(value: Any) -> int | None:
-    """`value` as JSON Schema's integer (5 or 5.0), or None (`true`, `"5"`, 5.5 are not integers)."""
+    """`value` as JSON Schema's integer (5 or 5.0) within ±MAX_JSON_INTEGER, or None (`true`, `"5"`,
+    5.5 and 1e19 are not integers here)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_JSON_INTEGER:
+        value = int(value)
+    if isinstance(value, int) and abs(value) <= MAX_JSON_INTEGER:
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
     return None
 
 

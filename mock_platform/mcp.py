@@ -108,21 +108,29 @@ class McpEndpoint:
             _org_of,
             instructions="Tools of your organization's connected edge deployments.",
         )
+        self._events = hub.events
         self._listed: dict[str, bytes] = {}  # the tool list each org's clients last heard of
-        self._unsubscribe = hub.events.subscribe(self._on_event)
-        # JSON answers (no SSE) for requests: every tool call is one request and one response;
-        # notifications go on the session's GET stream or a 2026-07-28 listen stream.
-        self.manager = StreamableHTTPSessionManager(app=self.server, json_response=True, security_settings=None)
+        self.manager = self._new_manager()
         # The plainest 2026-07-28 tools/call skips the SDK's per-request objects (see mcp_fast_call).
         self.fast_call = FastToolsCall(self.server, self.tools, self.manager.max_request_body_size)
 
+    def _new_manager(self) -> StreamableHTTPSessionManager:
+        # JSON answers (no SSE) for requests: every tool call is one request and one response;
+        # notifications go on the session's GET stream or a 2026-07-28 listen stream.
+        return StreamableHTTPSessionManager(app=self.server, json_response=True, security_settings=None)
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        """Serve for one run of the app's lifespan. The SDK's manager runs only once, so a lifespan that
+        runs again (an app served, stopped and served again, as test clients do) gets a new one."""
+        self.manager = self._new_manager()
+        unsubscribe = self._events.subscribe(self._on_event)
+        self._listed.clear()
         async with self.manager.run():
             try:
                 yield
             finally:
-                self._unsubscribe()
+                unsubscribe()
                 self.changes.close()
 
     async def _on_event(self, event: Any) -> None:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
 
-from .errors import json_integer
+from .errors import MAX_JSON_INTEGER, json_integer
 
 
 def _integer(value: Any) -> Any:
@@ -47,7 +47,11 @@ AUTH_ERRORS = (401, 403)
 
 
 # ------------------------------------------------------------------------------------ auth
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+#: No `@`, whitespace or control character around the one `@`. The explicit ranges make the class the
+#: same in every regex engine that reads it (pydantic's, and JSON Schema's ECMA-262 for API clients),
+#: whose `\s` differ on U+0085, U+001C-U+001F and U+FEFF.
+_EMAIL_PART = r"[^@\s\x00-\x1f\x7f-\x9f\ufeff]+"
+EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}$"
 
 
 class DevLoginRequest(_Model):
@@ -252,7 +256,7 @@ class ToolCallRequest(_Model):
     deploymentId: str | None = Field(
         default=None, min_length=1, description="omit: the least busy connector that has the tool"
     )
-    timeoutMs: Annotated[int, Field(gt=0), AS_JSON_INTEGER] | None = None
+    timeoutMs: Annotated[int, Field(gt=0, le=MAX_JSON_INTEGER), AS_JSON_INTEGER] | None = None
 
 
 class ToolCallResult(_Model):
@@ -329,7 +333,7 @@ class SimDisconnectResult(_Model):
 
 
 class SimRejectRequest(_Model):
-    count: Annotated[int, Field(ge=0), AS_JSON_INTEGER]
+    count: Annotated[int, Field(ge=0, le=MAX_JSON_INTEGER), AS_JSON_INTEGER]
 
 
 class SimRejectResult(_Model):

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from edge_protocol import jsonrpc
 
 from .auth import Principal, current_user
-from .errors import ApiError, json_integer, json_object_body
+from .errors import MAX_JSON_INTEGER, ApiError, json_integer, json_object_body
 from .hub import hub_of
 from .models import (
     AUTH_ERRORS,
@@ -50,7 +50,7 @@ def _number(body: dict[str, Any], key: str, *, integer: bool) -> Any:
     if integer:
         value = json_integer(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        kind = "a non-negative integer" if integer else "a non-negative number"
+        kind = f"a non-negative integer (at most {MAX_JSON_INTEGER})" if integer else "a non-negative number"
         raise ApiError(422, "invalid_request", f"'{key}' must be {kind}")
     return value
 
