@@ -414,7 +414,8 @@ def test_sim_disconnect_during_50_concurrent_calls_runs_none_twice_and_none_hang
 
 def test_sigterm_drains_calls_in_flight_closes_1000_and_exits_0(platform, tmp_path):
     token = user_token(platform)
-    slow = JsTool("slow", "await new Promise(r => setTimeout(r, 1000)); return 'finished';")
+    # 2 s: long enough to see the drain on /api/connectors even on a loaded machine.
+    slow = JsTool("slow", "await new Promise(r => setTimeout(r, 2000)); return 'finished';")
     directory = install(tmp_path, platform, tools=[slow], token=token)
     rt = runtime(directory, platform).start()
     outcome: dict = {}
@@ -433,7 +434,18 @@ def test_sigterm_drains_calls_in_flight_closes_1000_and_exits_0(platform, tmp_pa
         caller.start()
         wait_until(lambda: rt.status()["inFlight"] == 1, 10, message="call in flight")
         started = time.monotonic()
-        assert rt.terminate() == 0
+        assert rt.process is not None
+        rt.process.send_signal(signal.SIGTERM)
+        # SPEC.md §14: first `connector.draining`: the platform lists the connector as draining while
+        # its call finishes.
+        with api(platform, token) as client:
+            wait_until(
+                lambda: [c["draining"] for c in client.get("/api/connectors").json()["connectors"]] == [True],
+                5,
+                interval=0.05,
+                message="the platform to see the runtime draining",
+            )
+        assert rt.wait_exit(15) == 0
         caller.join(10)
         assert time.monotonic() - started < 10
         response = outcome["response"]
