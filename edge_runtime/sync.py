@@ -253,6 +253,10 @@ class BundleSync:
         )
         size, downloaded, (bundle_dir, manifest) = await self._download_and_stage(target)
         self.downloads += 1
+        mismatch = target.tools_mismatch(tool.name for tool in manifest.tools)
+        if mismatch is not None:
+            await asyncio.to_thread(self.store.discard, bundle_dir)
+            raise SyncError(f"bundle {target.label()} refused: {mismatch}; the previous bundle keeps serving")
         self.last_download_bytes = size
         verified = time.monotonic()
         manifest = manifest.with_version(target.version)

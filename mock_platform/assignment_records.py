@@ -33,7 +33,8 @@ class ResolvedBundle:
 
     def ref(self) -> BundleRef:
         """As the wire names it: `assignedBundle` of `connector.hello`, `bundle.updated`, the assignment poll."""
-        return BundleRef(self.name, self.version, self.checksum, self.size, self.archive_url)
+        names = tuple(str(tool.get("name")) for tool in self.tools)
+        return BundleRef(self.name, self.version, self.checksum, self.size, self.archive_url, names)
 
     def to_wire(self) -> dict[str, Any]:
         return self.ref().to_wire()

@@ -236,6 +236,7 @@ class AssignedBundle(_Model):
     checksum: str
     size: int
     archiveUrl: str
+    tools: list[str] | None = None  # the tool names recorded for this version; the runtime checks the manifest
 
 
 class AssignmentPoll(_Model):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -14,14 +15,16 @@ from .fields import Fields
 
 @dataclass(frozen=True, slots=True)
 class BundleRef:
-    """A bundle named on the wire: `{name, version, checksum}`, plus `size` and `archiveUrl` when the
-    platform assigns it (`assignedBundle`, `bundle.updated`)."""
+    """A bundle named on the wire: `{name, version, checksum}`, plus `size`, `archiveUrl` and `tools`
+    (the tool names the platform recorded for that version) when the platform assigns it
+    (`assignedBundle`, `bundle.updated`)."""
 
     name: str
     version: int | None
     checksum: str
     size: int | None = None
     archive_url: str | None = None
+    tools: tuple[str, ...] | None = None
 
     @classmethod
     def from_wire(cls, data: Any, where: str = "bundle") -> BundleRef:
@@ -32,6 +35,7 @@ class BundleRef:
             checksum=fields.string("checksum"),
             size=fields.optional_integer("size", minimum=0),
             archive_url=fields.optional_string("archiveUrl"),
+            tools=_tool_names(fields),
         )
 
     @classmethod
@@ -44,7 +48,25 @@ class BundleRef:
             wire["size"] = self.size
         if self.archive_url is not None:
             wire["archiveUrl"] = self.archive_url
+        if self.tools is not None:
+            wire["tools"] = list(self.tools)
         return wire
+
+    def tools_mismatch(self, manifest_tools: Iterable[str]) -> str | None:
+        """Why a downloaded manifest is not the version the platform recorded, or None when its tool
+        names are the recorded ones (or nothing was recorded: an older platform). A store whose archive
+        was swapped under a version must not get its tools run (issue 12, hole 3)."""
+        if self.tools is None:
+            return None
+        listed, recorded = set(manifest_tools), set(self.tools)
+        if listed == recorded:
+            return None
+        parts = []
+        if listed - recorded:
+            parts.append("unexpected " + ", ".join(sorted(listed - recorded)[:10]))
+        if recorded - listed:
+            parts.append("missing " + ", ".join(sorted(recorded - listed)[:10]))
+        return f"its manifest's tools are not the ones the platform recorded for this version ({'; '.join(parts)})"
 
     @property
     def url(self) -> str:
@@ -57,6 +79,15 @@ class BundleRef:
 
     def label(self) -> str:
         return f"{self.name} v{self.version}" if self.version is not None else self.name
+
+
+def _tool_names(fields: Fields) -> tuple[str, ...] | None:
+    if fields.get("tools") is None:
+        return None
+    names = fields.items("tools")
+    if not all(isinstance(name, str) for name in names):
+        fields.fail("tools", "must be a list of tool names")
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 (a) A real mock platform process: a link says a valid `connector.hello`, then sends the frames of
 `wire_frames.frames()`; (b) a real `edge-connector start` process, connected to a scripted platform
-(a small WebSocket server in this test), receives them. For every frame the peer must answer as
+(`tests/support/scripted_platform.py`), receives them. For every frame the peer must answer as
 JSON-RPC 2.0 says (`wire_frames.expected_reply`): a request under its id, anything unparseable or
 malformed with a JSON-RPC error, a notification or stray response not at all. After each frame a
 `connector.ping` request is the barrier: its answer proves the link still reads frames in order.
@@ -17,31 +17,25 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http import HTTPStatus
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import orjson
 import psutil
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
-from websockets.sync.server import ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from edge_protocol import jsonrpc
 from edge_protocol.limits import MAX_FRAME_BYTES
 from edge_protocol.messages import (
-    BundleRef,
     CallParams,
     CallResult,
     HelloParams,
@@ -51,8 +45,8 @@ from edge_protocol.messages import (
     result_frame,
 )
 from tests.adversarial.wire_frames import ANSWER, ERROR, Frame, expected_reply, frames
-from tests.support.bundles import echo_tool, write_bundle
-from tests.support.runtime import RuntimeProcess, write_token_file
+from tests.support.bundles import echo_tool
+from tests.support.scripted_platform import scripted_runtime
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="peak RSS is read from /proc")
@@ -244,103 +238,21 @@ def test_the_platform_answers_every_hostile_frame_and_keeps_serving(platform):
 
 
 # ====================================================================================== (b) runtime
-class ScriptedPlatform:
-    """Just enough platform for a runtime: the assignment poll and `/tool-rpc`, whose links the test drives."""
-
-    def __init__(self, bundle: BundleRef) -> None:
-        self.bundle = bundle
-        self.links: queue.Queue[ServerConnection] = queue.Queue()
-        self._done = threading.Event()
-        self.server = serve(
-            self._link, "127.0.0.1", 0, process_request=self._http, max_size=4 * MAX_FRAME_BYTES, ping_interval=None
-        )
-        self.port = self.server.socket.getsockname()[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/tool-rpc"
-
-    def _http(self, connection: ServerConnection, request: Any) -> Any:
-        if request.path.startswith("/api/connectors/assignment"):
-            body = orjson.dumps({"assignedBundle": self.bundle.to_wire()}).decode()
-            return connection.respond(HTTPStatus.OK, body)
-        if request.path.startswith("/tool-rpc"):
-            return None
-        return connection.respond(HTTPStatus.NOT_FOUND, '{"error":{"code":"not_found","message":"not here"}}')
-
-    def _link(self, ws: ServerConnection) -> None:
-        hello = jsonrpc.parse_message(ws.recv(timeout=30))
-        assert isinstance(hello, jsonrpc.Request) and hello.method == jsonrpc.HELLO
-        ws.send(jsonrpc.result(hello.id, HelloResult("conn_fuzz", None, "org-fuzz", 30.0, self.bundle).to_wire()))
-        self.links.put(ws)
-        self._done.wait()  # the test drives the link from its own thread until the end
-
-    def close(self) -> None:
-        self._done.set()
-        self.server.shutdown()
-        self.thread.join(10)
-
-
-@contextmanager
-def _runtime(tmp_path: Path) -> Iterator[tuple[RuntimeProcess, ScriptedPlatform]]:
-    install = tmp_path / "install"
-    manifest = write_bundle(install, [echo_tool()], name="fuzz-tools", version=1)
-    scripted = ScriptedPlatform(BundleRef("fuzz-tools", 1, manifest.checksum, 1, None))
-    token = jwt.encode(
-        {"sub": "fuzz", "email": "fuzz@example.com", "orgId": "org-fuzz", "exp": int(time.time()) + 3600},
-        "a-key-the-runtime-never-checks-32bytes",
-        algorithm="HS256",
-    )
-    write_token_file(install, token, f"http://127.0.0.1:{scripted.port}")
-    rt = RuntimeProcess(install, env={"TOOL_RPC_URL": scripted.ws_url, "EC_WORKERS": "1"})
-    try:
-        rt.start()
-        yield rt, scripted
-    finally:
-        rt.stop()
-        scripted.close()
-
-
-class RuntimeLink:
-    """The scripted platform's side of the runtime's current link, with tool calls to prove it serves."""
-
-    def __init__(self, scripted: ScriptedPlatform) -> None:
-        self.ws = scripted.links.get(timeout=30)
-        self.calls = itertools.count(1)
-
-    def on_other(self, message: dict[str, Any]) -> bool:
-        # The runtime's own frames: tool announcements, its ping, log batches.
-        if message.get("method") == jsonrpc.CONNECTOR_PING and "id" in message:
-            self.ws.send(jsonrpc.result(message["id"], {}))
-        return message.get("method") in (jsonrpc.TOOLS_UPDATED, jsonrpc.TOOLS_LOG, jsonrpc.CONNECTOR_PING)
-
-    def call_echo(self, n: int) -> None:
-        request_id = f"echo-{next(self.calls)}"
-        params = CallParams(f"call-good-{uuid.uuid4().hex}", "echo", {"n": n}, 10_000)
-        self.ws.send(request_frame(request_id, params))
-        deadline = time.monotonic() + ANSWER_TIMEOUT
-        while True:
-            reply = orjson.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            if reply.get("id") == request_id:
-                assert reply.get("result", {}).get("output") == {"n": n}, str(reply)[:300]
-                return
-            assert "method" in reply and self.on_other(reply), str(reply)[:300]
-
-
 def test_the_runtime_answers_every_hostile_frame_and_keeps_serving(tmp_path):
-    with _runtime(tmp_path) as (rt, scripted):
-        link = RuntimeLink(scripted)
-        wait_until(
-            lambda: rt.status()["bundle"] and rt.status()["bundle"]["name"] == "fuzz-tools", 30, message="bundle"
-        )
-        link.call_echo(0)
+    with scripted_runtime(tmp_path, [echo_tool()], name="fuzz-tools") as (rt, scripted, _):
+        link = scripted.next_link()
+        wait_until(lambda: (rt.status()["bundle"] or {}).get("name") == "fuzz-tools", 30, message="bundle")
+
+        def call_echo(n: int) -> None:
+            reply = link.call("echo", {"n": n})
+            assert reply.get("result", {}).get("output") == {"n": n}, str(reply)[:300]
+
+        call_echo(0)
         pid = rt.process.pid
         baseline = _peak_rss(pid)
         started = time.monotonic()
-        fuzzed = _fuzz("runtime", RUNTIME_EXAMPLES, lambda: Prober(link.ws, link.on_other), link.call_echo)
-        link.call_echo(fuzzed)
+        fuzzed = _fuzz("runtime", RUNTIME_EXAMPLES, lambda: Prober(link.ws, link.on_other), call_echo)
+        call_echo(fuzzed)
         # A frame that closes the link: the runtime reconnects, and the new link serves calls.
         closing = [
             (Frame("text-invalid-utf8", b'{"jsonrpc":"2.0","id":1,"method":"\xff\xfe"}'), {1007}),
@@ -354,8 +266,8 @@ def test_the_runtime_answers_every_hostile_frame_and_keeps_serving(tmp_path):
             except ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else None
             assert code in codes, (frame, code)
-            link = RuntimeLink(scripted)
-            link.call_echo(1)
+            link = scripted.next_link()
+            call_echo(1)
         growth = _peak_rss(pid) - baseline
         rss = psutil.Process(pid).memory_info().rss
         print(

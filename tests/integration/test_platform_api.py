@@ -88,6 +88,7 @@ def test_upload_list_set_default_assign_and_resolve(org, tmp_path):
         "checksum": m2.checksum,
         "size": v2.stat().st_size,
         "archiveUrl": "/api/bundles/test-tools/versions/2/archive",
+        "tools": [tool.name for tool in m2.tools],  # what the runtime checks the downloaded manifest against
     }
 
     # A deployment's own assignment overrides the default; unassigning falls back.

@@ -19,6 +19,10 @@ REF = m.BundleRef("tools", 3, CHECKSUM, 120, "/api/bundles/tools/versions/3/arch
 EXAMPLES: list[tuple[Any, dict[str, Any]]] = [
     (m.BundleRef("tools", None, CHECKSUM), {"name": "tools", "version": None, "checksum": CHECKSUM}),
     (
+        m.BundleRef("tools", 2, CHECKSUM, tools=("echo", "add")),
+        {"name": "tools", "version": 2, "checksum": CHECKSUM, "tools": ["echo", "add"]},
+    ),
+    (
         REF,
         {
             "name": "tools",
@@ -171,6 +175,8 @@ BAD: list[tuple[Any, Any, str]] = [
     (m.BundleRef, {"name": "t", "version": 1}, "bundle.checksum must be a non-empty string"),
     (m.BundleRef, {"name": "t", "version": 1, "checksum": CHECKSUM, "size": -1}, "bundle.size must be an integer ≥ 0"),
     (m.BundleRef, {"name": "t", "version": 1, "checksum": CHECKSUM, "archiveUrl": 5}, "bundle.archiveUrl"),
+    (m.BundleRef, {"name": "t", "version": 1, "checksum": CHECKSUM, "tools": "echo"}, "bundle.tools must be a list"),
+    (m.BundleRef, {"name": "t", "version": 1, "checksum": CHECKSUM, "tools": [1]}, "bundle.tools must be a list of"),
     (m.ToolInfo, {"description": "x"}, "tool.name must be a non-empty string"),
     (m.ToolInfo, {"name": "e", "description": 3}, "tool.description must be a string"),
     (m.ToolInfo, {"name": "e", "inputSchema": []}, "tool.inputSchema must be a JSON Schema object"),
@@ -284,3 +290,11 @@ def test_rpc_error_and_tool_error_convert_both_ways():
 
 def test_a_reauth_token_never_shows_in_a_repr():
     assert "secret-token" not in repr(m.ReauthParams("secret-token"))
+
+
+def test_a_manifest_is_checked_against_the_tools_the_platform_recorded():
+    recorded = m.BundleRef("tools", 2, CHECKSUM, tools=("echo", "add"))
+    assert recorded.tools_mismatch(["add", "echo"]) is None
+    why = recorded.tools_mismatch(["echo", "steal_secrets"])
+    assert why is not None and "unexpected steal_secrets" in why and "missing add" in why
+    assert m.BundleRef("tools", 2, CHECKSUM).tools_mismatch(["anything"]) is None  # nothing recorded: an older platform
