@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
-
 from edge_protocol.backoff import parse_retry_after
 from edge_protocol.failures import failure_kind_of_status
-from edge_protocol.messages import InvalidMessage, RestError
 
 from .auth import no_organization_message, token_expired_message
 from .connection import Failure
+from .platform_errors import error_body
 
 
 def handshake_failure(status: int, body: bytes | None, retry_after: str | None, deployment_id: str | None) -> Failure:
@@ -49,15 +47,6 @@ def handshake_failure(status: int, body: bytes | None, retry_after: str | None, 
 def is_expired_token(status: int, body: bytes | None) -> bool:
     """A 401 `token_expired`: the cached token is stale and must not be offered again."""
     return status == 401 and error_body(body)[0] == "token_expired"
-
-
-def error_body(body: bytes | None) -> tuple[str | None, str | None]:
-    """`(code, message)` of a REST error body; `(None, None)` when it is not one."""
-    try:
-        error = RestError.from_wire(orjson.loads(body or b"{}"))
-    except (orjson.JSONDecodeError, InvalidMessage):
-        return None, None
-    return error.code, error.message
 
 
 def describe_connect_error(exc: BaseException, url: str) -> str:

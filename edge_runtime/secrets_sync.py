@@ -23,6 +23,7 @@ import httpx
 from edge_protocol.routes import deployment_secrets_path
 
 from .logs import register_secret
+from .platform_errors import error_body
 
 #: How long to wait before retrying a failed fetch (a push or the next connect also retries at once).
 RETRY_SECONDS = 5.0
@@ -124,12 +125,12 @@ class SecretsSync:
             raise SecretsFetchError(f"could not reach the platform ({type(exc).__name__})") from None
         except Exception as exc:  # the token source's own problems (expired, refused) are logged by the link
             raise SecretsFetchError(f"no token to fetch them with ({exc})") from None
-        if response.status_code == 403 and _code(response) == "deployment_token_required":
+        if response.status_code == 403 and error_body(response.content)[0] == "deployment_token_required":
             self._user_token_once("it connects with a user token")
             return None
         if response.status_code != 200:
             raise SecretsFetchError(
-                f"the platform answered HTTP {response.status_code} {_code(response) or ''}".rstrip()
+                f"the platform answered HTTP {response.status_code} {error_body(response.content)[0] or ''}".rstrip()
             )
         try:
             secrets = parse_secrets(response.json())
@@ -155,14 +156,6 @@ class SecretsSync:
             "fetches": self.fetches,
             "lastError": self.last_error,
         }
-
-
-def _code(response: httpx.Response) -> str | None:
-    try:
-        error = response.json().get("error") or {}
-        return error.get("code") if isinstance(error, dict) else None
-    except (ValueError, AttributeError):
-        return None
 
 
 def _iso(stamp: float | None) -> str | None:

@@ -13,11 +13,8 @@ logs `Bundle sync error: <cause>`, and retries with backoff capped at the interv
 from __future__ import annotations
 
 import asyncio
-import collections
 import enum
-import json
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -36,7 +33,9 @@ from edge_protocol.origins import same_origin
 from edge_protocol.routes import ASSIGNMENT_PATH
 
 from .bundle_store import BundleStore
+from .chunk_pipe import ChunkPipe, ReaderGone
 from .executor import BundleLoadError, Executor
+from .platform_errors import describe_http_error, describe_refusal, read_capped
 
 ASSIGNMENT_ROUTE = ASSIGNMENT_PATH
 NO_BUNDLE_ASSIGNED = (
@@ -232,11 +231,11 @@ class BundleSync:
             response = await self.http.get(ASSIGNMENT_ROUTE, params=params, headers=await self._headers())
         except httpx.HTTPError as exc:
             raise SyncError(
-                f"could not ask the platform for the assigned bundle ({_describe_http_error(exc)})"
+                f"could not ask the platform for the assigned bundle ({describe_http_error(exc)})"
             ) from None
         if response.status_code != 200:
             raise SyncError(
-                f"the platform refused the assignment poll: {_describe_refusal(response.status_code, response.content)}"
+                f"the platform refused the assignment poll: {describe_refusal(response.status_code, response.content)}"
             )
         try:
             return bundle_ref_from_wire(response.json().get("assignedBundle"))
@@ -291,10 +290,10 @@ class BundleSync:
         """Stream the archive straight into the verifying unpacker (a thread), so both run at once.
 
         Returns the bytes received, when the download ended, and the staged bundle. Memory stays
-        bounded: at most `_ChunkPipe.MAX_BUFFERED` bytes wait between the two.
+        bounded: at most `ChunkPipe.MAX_BUFFERED` bytes wait between the two.
         """
         loop = asyncio.get_running_loop()
-        pipe = _ChunkPipe(loop)
+        pipe = ChunkPipe(loop)
 
         def stage() -> tuple[Path, Manifest]:
             try:
@@ -306,7 +305,7 @@ class BundleSync:
         try:
             await self._download(target, pipe)
             pipe.finish()
-        except _ReaderGone:
+        except ReaderGone:
             pipe.finish()  # the unpacker stopped first: its result or its error says why
         except BaseException:
             pipe.finish(SyncError("the download stopped"))  # the unpacker removes what it wrote
@@ -323,7 +322,7 @@ class BundleSync:
             raise SyncError(f"could not unpack bundle {target.label()} into {self.store.install_dir}: {exc}") from None
         return pipe.written, downloaded, staged
 
-    async def _download(self, target: BundleRef, pipe: _ChunkPipe) -> None:
+    async def _download(self, target: BundleRef, pipe: ChunkPipe) -> None:
         if target.size is not None and target.size > MAX_ARCHIVE_BYTES:
             raise SyncError(f"bundle {target.label()} refused: {too_large_message(target.size)}")
         if not archive_url_allowed(target.url, str(self.http.base_url)):
@@ -335,9 +334,9 @@ class BundleSync:
         try:
             async with self.http.stream("GET", target.url, headers=await self._headers()) as response:
                 if response.status_code != 200:
-                    body = await _read_capped(response, 65536)
+                    body = await read_capped(response, 65536)
                     raise SyncError(
-                        f"download of bundle {target.label()} failed: {_describe_refusal(response.status_code, body)}"
+                        f"download of bundle {target.label()} failed: {describe_refusal(response.status_code, body)}"
                     )
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > MAX_ARCHIVE_BYTES:
@@ -348,7 +347,7 @@ class BundleSync:
                         raise SyncError(f"bundle {target.label()} refused: {too_large_message(received)}")
                     await pipe.write(chunk)
         except httpx.HTTPError as exc:
-            raise SyncError(f"download of bundle {target.label()} failed ({_describe_http_error(exc)})") from None
+            raise SyncError(f"download of bundle {target.label()} failed ({describe_http_error(exc)})") from None
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> dict[str, Any]:
@@ -373,106 +372,3 @@ def _iso(stamp: float | None) -> str | None:
     if stamp is None:
         return None
     return datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    body = b""
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) >= limit:
-            break
-    return body[:limit]
-
-
-def _describe_refusal(status: int, body: bytes) -> str:
-    """`HTTP 404 not_found: No such bundle` from the platform's `{"error": {code, message}}` body."""
-    try:
-        error = json.loads(body).get("error") or {}
-        code, message = error.get("code"), error.get("message")
-    except (ValueError, AttributeError):
-        code = message = None
-    if code or message:
-        return f"HTTP {status} {code or ''}: {message or ''}".replace(" :", ":")
-    return f"HTTP {status}"
-
-
-def _describe_http_error(exc: httpx.HTTPError) -> str:
-    text = str(exc) or exc.__class__.__name__
-    try:
-        url = exc.request.url.copy_with(query=None)
-        return f"{exc.__class__.__name__} for {url}: {text}"
-    except RuntimeError:  # no request attached
-        return f"{exc.__class__.__name__}: {text}"
-
-
-class _ReaderGone(Exception):
-    """The unpacker stopped reading (it failed, or the archive ended before the stream did)."""
-
-
-class _ChunkPipe:
-    """A bounded byte pipe from the event loop (`write`) to a thread (`read`, a file-like source).
-
-    The producer awaits when `MAX_BUFFERED` bytes wait unread, so a fast network cannot pile a
-    50 MB archive up in memory; `finish(error)` makes the reader see the end or that error.
-    """
-
-    MAX_BUFFERED = 4 << 20
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._cond = threading.Condition()
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self._buffered = 0
-        self._eof = False
-        self._error: BaseException | None = None
-        self._reader_gone = False
-        self.written = 0
-        self._space = asyncio.Event()
-        self._space.set()
-
-    # producer side (event loop)
-    async def write(self, chunk: bytes) -> None:
-        while True:
-            with self._cond:
-                if self._reader_gone:
-                    raise _ReaderGone()
-                if self._buffered < self.MAX_BUFFERED:
-                    self.written += len(chunk)
-                    self._chunks.append(chunk)
-                    self._buffered += len(chunk)
-                    self._cond.notify()
-                    return
-                self._space.clear()
-            await self._space.wait()
-
-    def finish(self, error: BaseException | None = None) -> None:
-        with self._cond:
-            self._eof = True
-            self._error = error
-            self._cond.notify()
-
-    # consumer side (thread)
-    def read(self, size: int = -1) -> bytes:
-        with self._cond:
-            while not self._chunks and not self._eof:
-                self._cond.wait()
-            if self._error is not None:
-                raise self._error
-            if not self._chunks:
-                return b""
-            chunk = self._chunks.popleft()
-            if 0 <= size < len(chunk):
-                self._chunks.appendleft(chunk[size:])
-                chunk = chunk[:size]
-            self._buffered -= len(chunk)
-            if self._buffered < self.MAX_BUFFERED:
-                self._loop.call_soon_threadsafe(self._space.set)
-            return chunk
-
-    def reader_done(self) -> None:
-        with self._cond:
-            self._reader_gone = True
-        try:
-            self._loop.call_soon_threadsafe(self._space.set)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from edge_runtime.connect_failures import describe_connect_error, error_body, handshake_failure, is_expired_token
+from edge_runtime.connect_failures import describe_connect_error, handshake_failure, is_expired_token
 from edge_runtime.connection import FailureKind
+from edge_runtime.platform_errors import describe_refusal, error_body
 
 
 def body(code: str, message: str) -> bytes:
@@ -35,6 +36,8 @@ def test_a_body_that_is_not_an_error_reads_as_nothing() -> None:
     assert error_body(b"<html>") == (None, None)
     assert error_body(None) == (None, None)
     assert error_body(body("c", "m")) == ("c", "m")
+    assert describe_refusal(404, body("not_found", "No such bundle")) == "HTTP 404 not_found: No such bundle"
+    assert describe_refusal(502, b"Bad Gateway") == "HTTP 502"
 
 
 def test_a_refused_connection_says_what_to_check() -> None:
