@@ -24,6 +24,8 @@ BENCHMARKS = [
     "reconnect_storm",
     "mcp_call_path",
     "replicas",
+    "cli",
+    "platform_footprint",
 ]
 
 

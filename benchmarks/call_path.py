@@ -4,8 +4,12 @@
 
 Ours: a real mock platform and a real `edge-connector start` (Node.js workers) on 127.0.0.1; the
 callers POST `/api/tools/echo/call` over keep-alive connections with a minimal HTTP client
-(benchmarks/loadgen.py), so the load generator costs little CPU. Reference: `mcp` SDK's MCPServer
-serving the same echo tool over stdio to the SDK's own `Client`, driven from this same process.
+(benchmarks/loadgen.py), so the load generator costs little CPU. Reference: the `mcp` SDK's MCPServer
+serving the same echo tool over stdio, driven the same way: a raw newline JSON-RPC client
+(benchmarks/stdio_rpc.py, pre-encoded requests, many in flight on the one pipe), so neither side's
+figures carry a client library. Both sides print the serving side's CPU per call (ours: platform +
+runtime + node workers; theirs: the server process). The SDK driven through its own `Client` is kept as
+an extra, labelled row: that library's CPU lands in its figures.
 Prints sequential p50/p99 and throughput at each concurrency, ratios, and where the time goes.
 """
 
@@ -28,6 +32,8 @@ P50_BUDGET_MS = 1.0
 P99_BUDGET_MS = 5.0
 THROUGHPUT_BUDGET = 3000.0
 REFERENCE_FACTOR = 2.0
+#: Issue 18, raw clients on both sides: serving CPU per call at most half the SDK server's.
+CPU_FACTOR = 0.5
 MESSAGE = {"message": "hello"}
 #: No phase of a run may take longer than this; a hung product fails the run instead of hanging it.
 PHASE_TIMEOUT_SECONDS = 300.0
@@ -50,6 +56,8 @@ class SideResult:
     throughput: dict[int, ThroughputResult]
     errors: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+    #: serving-side CPU µs per call: "seq" for the sequential phase, else the number of callers
+    serving_cpu_us: dict[int | str, float] = field(default_factory=dict)
 
 
 def parse_concurrency(text: str) -> list[int]:
@@ -74,6 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated numbers of concurrent callers (default 1,16,64)",
     )
     parser.add_argument("--skip-reference", action="store_true", help="measure only edge-connector")
+    parser.add_argument(
+        "--skip-sdk-client", action="store_true", help="skip the extra row: the SDK driven through its own Client"
+    )
     parser.add_argument("--skip-ours", action="store_true", help="measure only the mcp SDK reference")
     parser.add_argument("--workers", type=int, default=None, help="EC_WORKERS for the runtime (default: its own)")
     parser.add_argument(
@@ -96,6 +107,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # ------------------------------------------------------------------------------------ reference
 async def measure_mcp_reference(calls: int, throughput_calls: int, levels: list[int]) -> SideResult:
+    """The SDK's stdio server driven by a raw newline JSON-RPC client: only the server's work is measured."""
+    from .procstats import tree_cpu_seconds
+    from .stdio_rpc import StdioRpcClient
+
+    server = Path(__file__).with_name("mcp_echo_server.py")
+    client = StdioRpcClient([sys.executable, str(server)])
+    await client.start()
+    errors = 0
+    tail = client.encoder("tools/call", {"name": "echo", "arguments": MESSAGE})
+    try:
+
+        async def call() -> None:
+            nonlocal errors
+            result = await client.send(tail)
+            if result.get("isError") or result.get("structuredContent") != MESSAGE:
+                errors += 1
+
+        async def shared_pipe(_: int):
+            return call  # every caller shares the one stdio session, as an MCP client does
+
+        for _ in range(min(200, calls)):  # warm-up: imports, pydantic model caches
+            await call()
+        cpu: dict[int | str, float] = {}
+        before = tree_cpu_seconds(client.pid)
+        latency = summarize_latencies(await bounded(sequential(call, calls)))
+        cpu["seq"] = (tree_cpu_seconds(client.pid) - before) / calls * 1e6
+        results = {}
+        for level in levels:
+            before = tree_cpu_seconds(client.pid)
+            results[level] = await bounded(throughput(shared_pipe, level, throughput_calls))
+            cpu[level] = (tree_cpu_seconds(client.pid) - before) / results[level].calls * 1e6
+    finally:
+        await client.close()
+    return SideResult("mcp SDK server (stdio, raw client)", latency, results, errors, serving_cpu_us=cpu)
+
+
+async def measure_sdk_client_library(calls: int, throughput_calls: int, level: int) -> SideResult:
+    """The extra row: the SDK's server driven through the SDK's own `Client` (its CPU lands in the figures)."""
     from mcp import Client, StdioServerParameters
 
     server = Path(__file__).with_name("mcp_echo_server.py")
@@ -109,15 +158,15 @@ async def measure_mcp_reference(calls: int, throughput_calls: int, levels: list[
             if result.is_error or result.structured_content != MESSAGE:
                 errors += 1
 
-        for _ in range(min(200, calls)):  # warm-up: imports, pydantic model caches
+        for _ in range(min(200, calls)):
             await call()
         latency = summarize_latencies(await bounded(sequential(call, calls)))
 
         async def shared_session(_: int):
             return call  # the SDK multiplexes concurrent requests over its one stdio session
 
-        results = {level: await bounded(throughput(shared_session, level, throughput_calls)) for level in levels}
-    return SideResult("mcp SDK (stdio)", latency, results, errors)
+        results = {level: await bounded(throughput(shared_session, level, throughput_calls))}
+    return SideResult("mcp SDK through its own Client", latency, results, errors)
 
 
 # ------------------------------------------------------------------------------------------ ours
@@ -164,7 +213,11 @@ async def measure_edge_connector(
             for _ in range(min(200, calls)):
                 await one()
             record_durations = True  # only the sequential phase: the runtime's own share of each call
+            serving_before = tree_cpu_seconds(platform.pid) + tree_cpu_seconds(runtime.pid)
             latency = summarize_latencies(await bounded(sequential(one, calls)))
+            serving_cpu: dict[int | str, float] = {
+                "seq": (tree_cpu_seconds(platform.pid) + tree_cpu_seconds(runtime.pid) - serving_before) / calls * 1e6
+            }
             record_durations = False
 
             # Where the time goes: the same connection on the platform's cheapest routes.
@@ -206,6 +259,9 @@ async def measure_edge_connector(
                 extra[f"runtime_cpu_per_call_us@{level}"] = (
                     (tree_cpu_seconds(runtime.pid) - cpu_before["runtime"]) / result.calls * 1e6
                 )
+                serving_cpu[level] = (
+                    extra[f"platform_cpu_per_call_us@{level}"] + extra[f"runtime_cpu_per_call_us@{level}"]
+                )
             if profile_dir is not None:
                 await profile_under_load(
                     caller,
@@ -216,7 +272,7 @@ async def measure_edge_connector(
                 )
             for conn in connections:
                 await conn.close()
-            return SideResult("edge-connector", latency, results, errors, extra)
+            return SideResult("edge-connector", latency, results, errors, extra, serving_cpu)
         finally:
             if runtime is not None:
                 runtime.stop()
@@ -248,10 +304,17 @@ async def profile_under_load(caller, level: int, calls: int, folder: Path, pids:
 
 
 # ----------------------------------------------------------------------------------------- table
-def render(ours: SideResult | None, reference: SideResult | None, calls: int, levels: list[int]) -> Table:
+def render(
+    ours: SideResult | None,
+    reference: SideResult | None,
+    calls: int,
+    levels: list[int],
+    client_library: SideResult | None = None,
+) -> Table:
     table = Table(
-        f"call path: echo tool, {calls:,} sequential calls, throughput at {', '.join(map(str, levels))} callers",
-        ["figure", "edge-connector", "mcp SDK (stdio)", "ours vs ref", "budget", "met"],
+        f"call path: echo tool, {calls:,} sequential calls, throughput at {', '.join(map(str, levels))} callers "
+        f"(raw clients on both sides)",
+        ["figure", "edge-connector", "mcp SDK server (stdio)", "ours vs ref", "target", "met"],
     )
 
     def cell(side: SideResult | None, text) -> str:
@@ -263,18 +326,18 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
         better = ratio(ref_value, ours_value) if ref_value is not None and ours_value is not None else None
         met = None
         if ours_value is not None:
-            met = ours_value <= budget and (not against_reference or better is None or better >= REFERENCE_FACTOR)
+            met = ours_value <= budget and (not against_reference or better is None or better >= 1.0)
         table.add(
             label,
             cell(ours, lambda s: fmt_ms(getattr(s.latency, attr))),
             cell(reference, lambda s: fmt_ms(getattr(s.latency, attr))),
             fmt_ratio(better) + " faster" if better is not None else "—",
-            f"≤ {budget:g} ms" + (f" and ≥ {REFERENCE_FACTOR:g}× ref" if against_reference else ""),
+            f"≤ {budget:g} ms" + (" and ≤ ref" if against_reference else ""),
             verdict(met),
         )
 
-    # The issue's "both at least 2x better than the SDK" names the two headline figures: the sequential
-    # latency (p50) and the 64-caller throughput; p99 has an absolute budget only.
+    # Issue 18, raw clients on both sides: p50 no worse than the SDK server's, 64-caller throughput at
+    # least 2x, serving CPU per call at most half; DESIGN.md's absolute budgets beside them.
     latency_row("sequential p50", "p50_ms", P50_BUDGET_MS, against_reference=True)
     latency_row("sequential p99", "p99_ms", P99_BUDGET_MS, against_reference=False)
     for level in levels:
@@ -293,6 +356,40 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
             f"≥ {THROUGHPUT_BUDGET:,.0f}/s and ≥ {REFERENCE_FACTOR:g}× ref" if is_budgeted else "—",
             verdict(met),
         )
+    keys: list[int | str] = ["seq", *levels]
+    for key in keys:
+        ours_cpu = ours.serving_cpu_us.get(key) if ours else None
+        ref_cpu = reference.serving_cpu_us.get(key) if reference else None
+        share = ours_cpu / ref_cpu if ours_cpu is not None and ref_cpu else None
+        table.add(
+            "serving CPU per call, " + ("sequential" if key == "seq" else f"{key} callers"),
+            "—" if ours_cpu is None else f"{ours_cpu:,.0f} µs",
+            "—" if ref_cpu is None else f"{ref_cpu:,.0f} µs",
+            f"{share:.2f}× ref" if share is not None else "—",
+            f"≤ {CPU_FACTOR:g}× ref",
+            verdict(None if share is None else share <= CPU_FACTOR),
+        )
+    if client_library is not None:
+        top = max(client_library.throughput)
+        rate = client_library.throughput[top]
+        table.add(
+            "extra: SDK via its own `Client` (its CPU included): p50 / throughput",
+            cell(ours, lambda s: f"{fmt_ms(s.latency.p50_ms)} / {s.throughput[top].per_second:,.0f} calls/s"),
+            f"{fmt_ms(client_library.latency.p50_ms)} / {rate.per_second:,.0f} calls/s ({top} callers)",
+            cell(
+                ours,
+                lambda s: (
+                    f"{fmt_ratio(ratio(client_library.latency.p50_ms, s.latency.p50_ms))} faster / "
+                    f"{fmt_ratio(s.throughput[top].per_second / rate.per_second)}"
+                ),
+            ),
+            "— (not a target: client library)",
+            "—",
+        )
+        table.note(
+            f"{client_library.name}: {client_library.errors} failed calls; that client's own CPU per call at "
+            f"{top} callers {rate.client_cpu_seconds / rate.calls * 1e6:.0f} µs"
+        )
     for side in (ours, reference):
         if side is None:
             continue
@@ -301,6 +398,10 @@ def render(ours: SideResult | None, reference: SideResult | None, calls: int, le
             for lvl in levels
         )
         table.note(f"{side.name}: {side.errors} failed calls; load-generator CPU per call ({cpu})")
+    table.note(
+        "serving CPU: ours = platform + runtime + node workers (each process tree's user + system time); "
+        "the SDK's = its server process"
+    )
     if ours is not None:
         x = ours.extra
         parts = [
@@ -335,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         if problem := missing_profiler():
             print(problem, file=sys.stderr)
             return 1
-    reference = ours = None
+    reference = ours = client_library = None
     if not args.skip_reference:
         try:
             import mcp  # noqa: F401
@@ -346,11 +447,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         reference = asyncio.run(measure_mcp_reference(args.calls, args.throughput_calls, args.concurrency))
+        if not args.skip_sdk_client:
+            client_library = asyncio.run(
+                measure_sdk_client_library(
+                    min(args.calls, 500), min(args.throughput_calls, 1000), max(args.concurrency)
+                )
+            )
     if not args.skip_ours:
         ours = asyncio.run(
             measure_edge_connector(args.calls, args.throughput_calls, args.concurrency, args.workers, args.profile)
         )
-    emit(render(ours, reference, args.calls, args.concurrency))
+    emit(render(ours, reference, args.calls, args.concurrency, client_library))
     return 0
 
 

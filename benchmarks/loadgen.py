@@ -27,6 +27,8 @@ class KeepAliveConnection:
 
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+    #: the client's own address, e.g. ("127.0.0.7", 0): loopback has a whole /8 to spread per-address limits over
+    local_addr: tuple[str, int] | None = None
     _reader: asyncio.StreamReader | None = None
     _writer: asyncio.StreamWriter | None = None
 
@@ -34,7 +36,7 @@ class KeepAliveConnection:
         parts = urlsplit(self.url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80
-        self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        self._reader, self._writer = await asyncio.open_connection(self._host, self._port, local_addr=self.local_addr)
         return self
 
     def request_bytes(self, method: str, path: str, body: bytes = b"") -> bytes:

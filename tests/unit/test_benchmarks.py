@@ -13,7 +13,18 @@ from collections import Counter
 
 import pytest
 
-from benchmarks import build, call_path, cli, dev_loop, fleet, footprint, reconnect_storm, replicas, sync
+from benchmarks import (
+    build,
+    call_path,
+    cli,
+    dev_loop,
+    fleet,
+    footprint,
+    platform_footprint,
+    reconnect_storm,
+    replicas,
+    sync,
+)
 from benchmarks.bundles import largest_ballast, make_echo_bundle
 from benchmarks.loadgen import KeepAliveConnection, sequential, throughput
 from benchmarks.stats import Table, fmt_ratio, percentile, ratio, summarize_latencies, verdict
@@ -70,9 +81,29 @@ def test_table_renders_aligned_markdown_with_notes():
 
 
 # ---------------------------------------------------------------------------------- arguments
-@pytest.mark.parametrize("module", [build, call_path, cli, sync, footprint, fleet, dev_loop, reconnect_storm, replicas])
+@pytest.mark.parametrize(
+    "module", [build, call_path, cli, sync, footprint, fleet, dev_loop, reconnect_storm, replicas, platform_footprint]
+)
 def test_every_benchmark_has_a_quick_mode(module):
     assert module.parse_args(["--quick"]).quick is True
+
+
+def test_platform_footprint_spreads_token_requests_within_the_per_address_burst():
+    assert platform_footprint.parse_args([]).deployments == 1000
+    assert platform_footprint.parse_args(["--quick"]).deployments < 1000
+    addresses = [platform_footprint.source_address(i) for i in range(1000)]
+    assert addresses[0] == "127.0.0.2" and len(set(addresses)) == 25
+    assert max(addresses.count(a) for a in set(addresses)) <= 50  # the platform's per-address burst
+    with pytest.raises(SystemExit):
+        platform_footprint.parse_args(["--deployments", "0"])
+
+
+def test_cli_benchmark_options():
+    args = cli.parse_args(["--quick", "--no-stack"])
+    assert args.runs == 3 and args.no_stack and not args.no_build
+    assert cli.fmt_timing(cli.Timing(0.12, 0.1), cli.Timing(0.06, 0.05)) == "120 ms (CPU 100 ms) = 2.00× floor"
+    env = cli.clean_env("/tmp/h")
+    assert "PYTHONDONTWRITEBYTECODE" not in env and env["HOME"] == "/tmp/h"
 
 
 def test_quick_modes_are_smaller_than_defaults():
@@ -279,28 +310,38 @@ def test_call_path_verdicts_compare_against_budget_and_reference():
     from benchmarks.loadgen import ThroughputResult
     from benchmarks.stats import LatencySummary
 
-    def side(name, p50, p99, rate64):
+    def side(name, p50, p99, rate64, cpu64):
         return call_path.SideResult(
-            name, LatencySummary(2000, p50, p99, p50, p99), {64: ThroughputResult(64, int(rate64), 1.0, 0.1)}
+            name,
+            LatencySummary(2000, p50, p99, p50, p99),
+            {64: ThroughputResult(64, int(rate64), 1.0, 0.1)},
+            serving_cpu_us={"seq": cpu64 * 2, 64: cpu64},
         )
 
-    ours = side("edge-connector", 0.4, 1.2, 8000)
+    ours = side("edge-connector", 0.4, 1.2, 8000, 190.0)
     ours.extra = {
         "healthz_p50_ms": 0.3,
         "api_me_p50_ms": 0.3,
         "platform_cpu_per_call_us@64": 100.0,
         "runtime_cpu_per_call_us@64": 90.0,
     }
-    rows = {row[0]: row for row in call_path.render(ours, side("mcp", 0.9, 1.1, 1200), 2000, [64]).rows}
-    assert rows["sequential p50"][-1] == "yes"  # 0.4 ms ≤ 1 ms and 2.25x the reference
+    rows = {row[0]: row for row in call_path.render(ours, side("mcp", 0.45, 1.1, 1200, 400.0), 2000, [64]).rows}
+    assert rows["sequential p50"][-1] == "yes"  # 0.4 ms ≤ 1 ms and no worse than the reference
     assert rows["sequential p99"][-1] == "yes"  # absolute budget only, although slower than the reference
     assert rows["throughput, 64 callers"][-1] == "yes"
+    assert rows["serving CPU per call, 64 callers"][-1] == "yes"  # 190 µs ≤ half of 400 µs
+    assert rows["serving CPU per call, sequential"][3] == "0.47× ref"
 
-    slower = side("edge-connector", 0.5, 1.2, 2000)
+    slower = side("edge-connector", 0.5, 1.2, 2000, 250.0)
     slower.extra = ours.extra
-    rows = {row[0]: row for row in call_path.render(slower, side("mcp", 0.9, 1.1, 1200), 2000, [64]).rows}
-    assert rows["sequential p50"][-1] == "NO"  # under 1 ms but only 1.8x the reference
+    reference = side("mcp", 0.45, 1.1, 1200, 400.0)
+    library = side("mcp via Client", 0.9, 1.5, 900, 0.0)
+    rows = {row[0]: row for row in call_path.render(slower, reference, 2000, [64], library).rows}
+    assert rows["sequential p50"][-1] == "NO"  # under 1 ms but slower than the reference
     assert rows["throughput, 64 callers"][-1] == "NO"  # under 3,000/s
+    assert rows["serving CPU per call, 64 callers"][-1] == "NO"  # 250 µs > 200 µs
+    extra = next(row for name, row in rows.items() if name.startswith("extra: SDK via its own"))
+    assert extra[-1] == "—" and "900 calls/s" in extra[2]  # shown, never judged
 
 
 def test_dev_loop_marks_the_edited_tools_output():
