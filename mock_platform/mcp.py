@@ -2,7 +2,7 @@
 
 The official SDK serves the protocol (its session manager answers 2025-11-25 clients with
 `initialize` and sessions, and 2026-07-28 clients without); `edge_protocol.mcp` shapes tools and
-results. In front of the SDK this module does what the platform owns:
+results. In front of the SDK the platform does what it owns (`mcp_sessions.McpSessions`):
 
 - `Origin`: absent, or the platform's own origin; anything else is 403 (DNS-rebinding guard).
 - Auth: a user token as `Authorization: Bearer …`; without one (or with an expired or invalid one)
@@ -10,37 +10,35 @@ results. In front of the SDK this module does what the platform owns:
   and that RFC 9728 document is served. Each SDK session is bound to the identity that opened it.
 - `tools/list`: every tool of the org's connected deployments, once per name, sorted by name;
   `tools/call` goes through the hub's routing, exactly as `POST /api/tools/{tool}/call`.
+
+This module stays free of the SDK: `McpEndpoint` imports it and starts its session manager on the
+first `/mcp` request (the SDK is ~25 MiB of a fresh platform's ~88 MiB RSS).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
-from mcp.server.context import ServerRequestContext
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from edge_protocol.mcp import ToolFailure, UnknownTool, build_server
-
-from .auth import current_user
-from .errors import ApiError
-from .events import ToolSetChanged
 from .hub import Hub
-from .mcp_fast_call import FastToolsCall, replaying
+
+if TYPE_CHECKING:
+    from .mcp_sessions import McpSessions
+
 
 log = logging.getLogger("mock_platform.mcp")
 
 MCP_PATH = "/mcp"
 RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
-_ORG_KEY = "edge_org_id"
+ORG_SCOPE_KEY = "edge_org_id"
 
 
 def org_tools(tool_sets: list[tuple[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
@@ -63,118 +61,66 @@ def origin_allowed(origin: str | None, own_origin: str) -> bool:
     return origin is None or origin.rstrip("/").lower() == own_origin.rstrip("/").lower()
 
 
-class PlatformTools:
-    """`ToolBackend` over the hub: the org's connected tools, calls routed like the HTTP call API."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-
-    async def tools(self, org_id: str) -> list[dict[str, Any]]:
-        return org_tools(
-            [
-                (record.deployment_id or record.connector_id, [tool.to_wire() for tool in record.tools.values()])
-                for record in self.hub.registry.of_org(org_id)
-            ]
-        )
-
-    async def call(self, org_id: str, name: str, arguments: dict[str, Any]) -> Any:
-        try:
-            result = await self.hub.call_tool(org_id, name, arguments)
-        except ApiError as failed:
-            if failed.code == "tool_not_found":
-                raise UnknownTool(name) from None
-            raise ToolFailure(
-                failed.code, failed.message, failed.extra.get("toolCode"), failed.extra.get("details")
-            ) from None
-        return result.get("output")
-
-
-def _org_of(ctx: ServerRequestContext[Any, Any]) -> str:
-    request = ctx.request
-    if request is None:
-        raise RuntimeError("an /mcp request without its HTTP request")
-    return request.scope["state"][_ORG_KEY]
-
-
 class McpEndpoint:
-    """The ASGI app at `/mcp`: origin and token checks, then the SDK's session manager."""
+    """The ASGI app at `/mcp`: loads the SDK and starts its session manager on the first request.
+
+    `running()` is entered by the app's lifespan; the session manager then runs in a task of that
+    lifespan's task group until shutdown, as it did when it was started with the app.
+    """
 
     def __init__(self, hub: Hub, version: str) -> None:
-        self.tools = PlatformTools(hub)
-        self.server, self.changes = build_server(
-            "edge-connector-platform",
-            version,
-            self.tools,
-            _org_of,
-            instructions="Tools of your organization's connected edge deployments.",
-        )
-        self._events = hub.events
-        self._listed: dict[str, bytes] = {}  # the tool list each org's clients last heard of
-        self.manager = self._new_manager()
-        # The plainest 2026-07-28 tools/call skips the SDK's per-request objects (see mcp_fast_call).
-        self.fast_call = FastToolsCall(self.server, self.tools, self.manager.max_request_body_size)
-
-    def _new_manager(self) -> StreamableHTTPSessionManager:
-        # JSON answers (no SSE) for requests: every tool call is one request and one response;
-        # notifications go on the session's GET stream or a 2026-07-28 listen stream.
-        return StreamableHTTPSessionManager(app=self.server, json_response=True, security_settings=None)
+        self._hub, self._version = hub, version
+        self._sessions: McpSessions | None = None
+        self._failure: BaseException | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._starting: asyncio.Lock | None = None
+        self._stop: asyncio.Event | None = None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Serve for one run of the app's lifespan. The SDK's manager runs only once, so a lifespan that
-        runs again (an app served, stopped and served again, as test clients do) gets a new one."""
-        self.manager = self._new_manager()
-        unsubscribe = self._events.subscribe(self._on_event)
-        self._listed.clear()
-        async with self.manager.run():
+        self._starting, self._stop = asyncio.Lock(), asyncio.Event()
+        async with asyncio.TaskGroup() as group:
+            self._group = group
             try:
                 yield
             finally:
-                unsubscribe()
-                self.changes.close()
+                self._group = None
+                self._stop.set()
+        # A lifespan that runs again (an app served, stopped and served again, as test clients do)
+        # starts a new session manager on its first request: the SDK's runs only once.
+        self._sessions, self._failure = None, None
 
-    async def _on_event(self, event: Any) -> None:
-        """`list_changed` to the org's subscribed clients when what `tools/list` answers changed."""
-        if not isinstance(event, ToolSetChanged):
-            return
-        listed = orjson.dumps(await self.tools.tools(event.org_id), option=orjson.OPT_SORT_KEYS)
-        if self._listed.get(event.org_id) == listed:
-            return  # e.g. a second replica with the same tools joined
-        self._listed[event.org_id] = listed
-        await self.changes.changed(event.org_id)
+    async def _started(self) -> McpSessions:
+        if self._sessions is not None:
+            return self._sessions
+        if self._group is None or self._starting is None:
+            raise RuntimeError("an /mcp request outside the platform's lifespan")
+        async with self._starting:
+            if self._sessions is None:
+                from .mcp_sessions import McpSessions
+
+                sessions = McpSessions(self._hub, self._version)
+                up = asyncio.Event()
+                self._group.create_task(self._serve(sessions, up))
+                await up.wait()
+                if self._failure is not None:
+                    raise RuntimeError("the MCP session manager did not start") from self._failure
+                self._sessions = sessions
+        return self._sessions
+
+    async def _serve(self, sessions: McpSessions, up: asyncio.Event) -> None:
+        assert self._stop is not None
+        try:
+            async with sessions.running():
+                up.set()
+                await self._stop.wait()
+        except Exception as exc:  # reported to the request that started it, and logged; the platform stays up
+            log.exception("the MCP session manager stopped")
+            self._failure = exc
+            up.set()
 
     async def __call__(self, scope, receive, send) -> None:
-        request = Request(scope, receive)
-        base = str(request.base_url).rstrip("/")
-        if not origin_allowed(request.headers.get("origin"), base):
-            await _refuse(
-                403,
-                "origin_not_allowed",
-                f"Origin {request.headers.get('origin')!r} may not use this MCP endpoint",
-                scope,
-                receive,
-                send,
-            )
-            return
-        try:
-            principal = await current_user(request)
-        except ApiError as refusal:
-            headers = dict(refusal.headers)
-            if refusal.status == 401:
-                # RFC 9728 §5.1: tell the client where the resource's metadata is.
-                headers["WWW-Authenticate"] = f'Bearer resource_metadata="{base}{RESOURCE_METADATA_PATH}"' + (
-                    "" if refusal.code == "unauthenticated" else ', error="invalid_token"'
-                )
-            await _refuse(refusal.status, refusal.code, refusal.message, scope, receive, send, headers)
-            return
-        scope.setdefault("state", {})[_ORG_KEY] = principal.org_id
-        # The SDK binds each session to the identity that opened it (never the token itself).
-        scope["user"] = AuthenticatedUser(
-            AccessToken(token="-", client_id=f"{principal.org_id}/{principal.sub}", scopes=[], subject=principal.sub)
-        )
-        answered, body = await self.fast_call(request, principal.org_id, send)
-        if not answered:
-            await self.manager.handle_request(scope, receive if body is None else replaying(body, receive), send)
+        await (await self._started())(scope, receive, send)
 
 
 class McpFastPath:
@@ -197,7 +143,7 @@ class McpFastPath:
         await self.inner(scope, receive, send)
 
 
-async def _refuse(
+async def refuse(
     status: int, code: str, message: str, scope, receive, send, headers: dict[str, str] | None = None
 ) -> None:
     body = orjson.dumps({"error": {"code": code, "message": message}})
