@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from edge_protocol.limits import TOOL_NAME_PATTERN, TOOL_NAME_RE
 
@@ -101,11 +100,25 @@ def check_definition(source: str, raw: dict[str, Any]) -> tuple[ToolDefinition |
     return ToolDefinition(name, description, d["inputSchema"], d.get("outputSchema"), timeout), []
 
 
+def warm_schema_checker() -> threading.Thread:
+    """Import jsonschema on a thread (the import mostly waits on nothing but the GIL while the build's
+    subprocesses run); `_schema_problems` then finds it loaded. Imports are serialised by Python, so a
+    check that comes first simply waits for it."""
+    thread = threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True)
+    thread.start()
+    return thread
+
+
 def _schema_problems(source: str, key: str, schema: Any, *, required: bool) -> list[str]:
     if schema is None:
         return [f'{source}: tool definition needs an "{key}" (a JSON Schema object)'] if required else []
     if not isinstance(schema, dict):
         return [f'{source}: "{key}" must be a JSON Schema object (got {_shown(schema)})']
+    # Imported here: jsonschema is the largest import of a build, and `build_project` warms it on a
+    # thread while esbuild and node run (`warm_schema_checker`).
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:

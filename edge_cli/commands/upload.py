@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from edge_protocol.sandbox import SandboxRequest
-
 from ..console import err, out, print_json
 from ..errors import CliError
 from .deployment import JSON_OPTION, PLATFORM_OPTION
 
 if TYPE_CHECKING:  # imported where used, so that `--help` stays light
+    from edge_protocol.sandbox import SandboxRequest
+
     from ..client import PlatformClient
 
 
@@ -30,7 +30,7 @@ class LocalBundle:
     checksum: str
     archive: Path
     size: int
-    sandbox: SandboxRequest = SandboxRequest()
+    sandbox: SandboxRequest
 
 
 def local_bundle(project_dir: Path, archive: Path | None) -> LocalBundle:
@@ -185,6 +185,8 @@ def upload(
     state = "Uploaded" if result["uploaded"] else "Unchanged, not sent again:"
     out.print(f"{state} {result['name']} version {result['version']} ({result['size']:,} bytes)")
     out.print(f"Checksum  {result['checksum']}")
+    from edge_protocol.sandbox import SandboxRequest
+
     out.print(f"Asks for  {SandboxRequest.from_wire(result.get('sandbox')).summary()}", markup=False)
     if result.get("default"):
         out.print(f"Org default is now {result['name']}@{result['version']}.")

@@ -101,3 +101,11 @@ def test_tool_file_names_with_control_characters_are_refused(tmp_path, name):
     config = load_project(project(tmp_path, {"name": "a"}, {}, tools=[name]))
     with pytest.raises(BuildError, match="holds a control character"):
         tool_sources(config)
+
+
+def test_the_version_stamped_into_manifests_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    from bundler.build import _edge_connector_version
+
+    assert _edge_connector_version() == version("edge-connector")
