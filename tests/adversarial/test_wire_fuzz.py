@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -140,11 +141,13 @@ def _fuzz(kind: str, examples: int, prober: Callable[[], Prober], between: Calla
 class GoodConnector:
     """A well-behaved connector on its own link, serving `echo` for one deployment."""
 
-    def __init__(self, ws_url: str, token: str, deployment: str) -> None:
-        self.ws = connect(
-            ws_url,
-            additional_headers={"Authorization": f"Bearer {token}", "X-Deployment-Id": deployment},
-            max_size=2 * MAX_FRAME_BYTES,
+    def __init__(self, stack: ExitStack, ws_url: str, token: str, deployment: str) -> None:
+        self.ws = stack.enter_context(
+            connect(
+                ws_url,
+                additional_headers={"Authorization": f"Bearer {token}", "X-Deployment-Id": deployment},
+                max_size=2 * MAX_FRAME_BYTES,
+            )
         )
         tool = ToolInfo("echo", "echoes", {"type": "object"})
         self.ws.send(request_frame("hello", HelloParams("fuzz-good", deployment, None, (tool,), 8)))
@@ -166,13 +169,10 @@ class GoodConnector:
         except ConnectionClosed:
             pass
 
-    def close(self) -> None:
-        self.ws.close()
-        self.thread.join(10)
 
-
-def _fuzz_link(ws_url: str, token: str) -> ClientConnection:
-    ws = connect(ws_url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=4 * MAX_FRAME_BYTES)
+def _fuzz_link(stack: ExitStack, ws_url: str, token: str) -> ClientConnection:
+    headers = {"Authorization": f"Bearer {token}"}
+    ws = stack.enter_context(connect(ws_url, additional_headers=headers, max_size=4 * MAX_FRAME_BYTES))
     ws.send(request_frame("hello", HelloParams("fuzz", None, None, (), 4)))
     reply = orjson.loads(ws.recv(timeout=10))
     assert "result" in reply, reply
@@ -192,16 +192,17 @@ def test_the_platform_answers_every_hostile_frame_and_keeps_serving(platform):
     token = platform.user_token("fuzz@example.com", "org-wire-fuzz")
     api = httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
     deployment = api.post("/api/deployments", json={"name": "fuzz-good"}).json()["deploymentId"]
-    good = GoodConnector(platform.ws_url, token, deployment)
+    stack = ExitStack()
+    good = GoodConnector(stack, platform.ws_url, token, deployment)
     pid = platform.process.pid
-    links: list[ClientConnection] = [_fuzz_link(platform.ws_url, token)]
+    fuzzed_link = _fuzz_link(stack, platform.ws_url, token)
 
     def call_through_the_good_link(n: int) -> None:
         reply = api.post("/api/tools/echo/call", json={"arguments": {"n": n}, "deploymentId": deployment})
         assert reply.status_code == 200 and reply.json()["output"] == {"n": n}, reply.text[:300]
 
     def prober() -> Prober:
-        return Prober(links[-1], lambda request: request.get("method") == jsonrpc.LOGS_SUBSCRIBE)
+        return Prober(fuzzed_link, lambda request: request.get("method") == jsonrpc.LOGS_SUBSCRIBE)
 
     try:
         call_through_the_good_link(0)
@@ -215,7 +216,7 @@ def test_the_platform_answers_every_hostile_frame_and_keeps_serving(platform):
             (Frame("over-16-MiB-in-bytes", "é" * (MAX_FRAME_BYTES // 2 + 1024)), {jsonrpc.CLOSE_PROTOCOL_ERROR}),
         ]
         for frame, codes in closing:
-            link = _fuzz_link(platform.ws_url, token)
+            link = _fuzz_link(stack, platform.ws_url, token)
             assert _close_code(link, frame) in codes, frame
             call_through_the_good_link(fuzzed)
         growth = _peak_rss(pid) - baseline
@@ -227,13 +228,12 @@ def test_the_platform_answers_every_hostile_frame_and_keeps_serving(platform):
         )
         assert platform.process.poll() is None, "the platform died"
         assert growth < PEAK_GROWTH_LIMIT, f"peak RSS grew {growth:,} bytes"
-        links[-1].send(jsonrpc.request("last", jsonrpc.CONNECTOR_PING, {}))  # the fuzzed link itself still serves
-        assert orjson.loads(links[-1].recv(timeout=10))["id"] == "last"
+        fuzzed_link.send(jsonrpc.request("last", jsonrpc.CONNECTOR_PING, {}))  # the fuzzed link itself still serves
+        assert orjson.loads(fuzzed_link.recv(timeout=10))["id"] == "last"
         assert "Traceback" not in "".join(platform.output)
     finally:
-        for link in links:
-            link.close()
-        good.close()
+        stack.close()
+        good.thread.join(10)
         api.close()
 
 
