@@ -1,8 +1,7 @@
 """How the CLI talks to the platform: which URL, which token, and an HTTP client that retries sanely.
 
-- `resolve_platform_url`: `--platform` > `EDGE_PLATFORM_URL` > `edge.json` `platformUrl` > the URL saved
-  with the token > `http://127.0.0.1:8000` (SPEC.md §4).
-- `load_token`: `EDGE_CONNECTOR_TOKEN` > the file at `AUTH_TOKEN_PATH` > `<user config dir>/auth-token.json`.
+- which URL: `platform_url.resolve_platform_url`; which token: `token_file.load_token`; a refusal's
+  words: `refusals.refusal_to_cli_error` (all three importable from here too).
 - `PlatformClient`: JSON in and out; retries network errors, 429 and 5xx (3 times, backoff, `Retry-After`),
   never a 4xx; every refusal becomes a `CliError` in the words of the troubleshooting page.
 Tokens never appear in an error message.
@@ -15,209 +14,61 @@ import os
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import platformdirs
 
-from edge_protocol import tokens
 from edge_protocol.backoff import Backoff, parse_retry_after
 from edge_protocol.failures import is_retryable_status
 from edge_protocol.origins import insecure_allowed, insecure_refusal, origin_of
-from edge_runtime.private_files import write_private_json
-from edge_runtime.tls import CertificateNotTrusted, TlsSetupError, certificate_problem, tls_context
+from edge_runtime.tls import TlsSetupError, certificate_problem, tls_context
 
 from .errors import CliError
+from .platform_url import DEFAULT_PLATFORM_URL, ENV_PLATFORM_URL, resolve_platform_url
+from .refusals import NO_ORG_HINT, REAUTH_HINT, network_error, refusal_to_cli_error
+from .token_file import (
+    ENV_TOKEN,
+    ENV_TOKEN_PATH,
+    StoredToken,
+    delete_token_file,
+    find_token,
+    load_token,
+    save_token,
+    token_file_path,
+)
 
-DEFAULT_PLATFORM_URL = "http://127.0.0.1:8000"
-TOKEN_FILE_NAME = "auth-token.json"
-APP_NAME = "edge-connector"
-ENV_TOKEN = "EDGE_CONNECTOR_TOKEN"
-ENV_TOKEN_PATH = "AUTH_TOKEN_PATH"
-ENV_PLATFORM_URL = "EDGE_PLATFORM_URL"
+__all__ = [
+    "PlatformClient",
+    "connect",
+    "dev_session_client",
+    "retry_backoff",
+    "token_destination_refusal",
+    "DEFAULT_PLATFORM_URL",
+    "ENV_PLATFORM_URL",
+    "ENV_TOKEN",
+    "ENV_TOKEN_PATH",
+    "MAX_RETRIES",
+    "MAX_RETRY_AFTER_SECONDS",
+    "NO_ORG_HINT",
+    "REAUTH_HINT",
+    "StoredToken",
+    "delete_token_file",
+    "find_token",
+    "load_token",
+    "refusal_to_cli_error",
+    "resolve_platform_url",
+    "save_token",
+    "token_file_path",
+]
+
 #: First retry delay in seconds (doubles each time); tests shorten it.
 ENV_RETRY_BASE = "EC_HTTP_RETRY_BASE"
 MAX_RETRIES = 3
 MAX_RETRY_AFTER_SECONDS = 60.0
 UPLOAD_CHUNK = 256 * 1024
 
-REAUTH_HINT = "Re-authenticate with edge-connector auth --browser or edge-connector auth --token <new-token>"
-NO_ORG_HINT = (
-    "The JWT must contain an orgId claim or an orgs map. Log in to an organization "
-    "(edge-connector auth --browser) and generate a new token"
-)
 
-
-# ------------------------------------------------------------------------------------ platform URL
-def resolve_platform_url(flag: str | None, project_dir: Path | str | None = None) -> str:
-    for candidate in (flag, os.environ.get(ENV_PLATFORM_URL), _edge_json_url(project_dir), _saved_url()):
-        if candidate and candidate.strip():
-            return _normalise_url(candidate.strip())
-    return DEFAULT_PLATFORM_URL
-
-
-def _normalise_url(url: str) -> str:
-    if not url.startswith(("http://", "https://")):
-        raise CliError(
-            f"Platform URL {url!r} must start with http:// or https://", "Pass e.g. --platform http://127.0.0.1:8000"
-        )
-    try:
-        origin_of(url)
-    except ValueError:
-        raise CliError(f"Platform URL {url!r} has no host", "Pass e.g. --platform http://127.0.0.1:8000") from None
-    return url.rstrip("/")
-
-
-def _edge_json_url(project_dir: Path | str | None) -> str | None:
-    if project_dir is None:
-        return None
-    try:
-        data = json.loads((Path(project_dir) / "edge.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = data.get("platformUrl") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def _saved_url() -> str | None:
-    try:
-        data = json.loads(token_file_path().read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = data.get("platformUrl") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
-# ------------------------------------------------------------------------------------ tokens
-def token_file_path() -> Path:
-    """Where `auth` saves the token: `AUTH_TOKEN_PATH`, else the user config dir."""
-    explicit = os.environ.get(ENV_TOKEN_PATH)
-    if explicit:
-        return Path(explicit).expanduser()
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / TOKEN_FILE_NAME
-
-
-@dataclass(frozen=True)
-class StoredToken:
-    token: str
-    #: where it came from, for messages: "EDGE_CONNECTOR_TOKEN" or the file path
-    source: str
-    platform_url: str | None = None
-    saved_at: str | None = None
-
-
-def find_token() -> StoredToken | None:
-    env_token = os.environ.get(ENV_TOKEN, "").strip()
-    if env_token:
-        return StoredToken(env_token, ENV_TOKEN)
-    path = token_file_path()
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise CliError(
-            f"The token file {path} cannot be read ({exc})", "Delete it and run edge-connector auth --browser again"
-        ) from None
-    token = data.get("token") if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token.strip():
-        return None
-    return StoredToken(token.strip(), str(path), data.get("platformUrl"), data.get("savedAt"))
-
-
-def where_tokens_are_looked_for() -> str:
-    path = token_file_path()
-    via = f"{ENV_TOKEN_PATH}={path}" if os.environ.get(ENV_TOKEN_PATH) else str(path)
-    return f"looked in ${ENV_TOKEN} (not set) and {via} (no token there)"
-
-
-def load_token() -> StoredToken:
-    """The CLI's token, or the `No authentication token found` failure saying where it looked."""
-    found = find_token()
-    if found is None:
-        raise CliError(
-            f"{tokens.NO_TOKEN}: {where_tokens_are_looked_for()}",
-            "Run edge-connector auth --browser, or edge-connector auth --token <token>; in CI set EDGE_CONNECTOR_TOKEN",
-        )
-    return found
-
-
-def save_token(token: str, url: str | None) -> Path:
-    """Write the token file atomically with mode 0600 (never readable by others, even for an instant)."""
-    data = {"token": token, "platformUrl": url, "savedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    return write_private_json(token_file_path(), data)
-
-
-def delete_token_file() -> Path | None:
-    path = token_file_path()
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return None
-    return path
-
-
-# ------------------------------------------------------------------------------------ errors
-def refusal_to_cli_error(status: int, body: Any, url: str) -> CliError:
-    """A platform refusal in the words of the troubleshooting page, with what to do."""
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    if code == tokens.CODE_TOKEN_EXPIRED:
-        return CliError(tokens.TOKEN_EXPIRED, REAUTH_HINT)
-    if code == tokens.CODE_UNAUTHENTICATED:
-        return CliError(
-            f"{tokens.NO_TOKEN}: the platform at {url} got no token",
-            "Run edge-connector auth --browser, or edge-connector auth --token <token>",
-        )
-    if code == tokens.CODE_TOKEN_INVALID:
-        return CliError(
-            message or tokens.TOKEN_INVALID_PREFIX.rstrip(": "),
-            f"Was it issued by the platform at {url}? {REAUTH_HINT}",
-        )
-    if code == tokens.CODE_NO_ORGANIZATION:
-        return CliError(tokens.NO_ORGANIZATION, NO_ORG_HINT)
-    if code == "user_token_required":
-        return CliError(
-            message or "This needs a user token",
-            "Log in as a person (edge-connector auth --browser); deployment tokens only sync bundles",
-        )
-    if status == 413:
-        return CliError(
-            message or "Bundle too large for the platform (50 MB)",
-            "Reduce inlined dependencies or split the tools across bundles",
-        )
-    if message:
-        return CliError(f"{message.rstrip('.')} ({code or status})")
-    return CliError(f"The platform at {url} answered HTTP {status}", "Check the platform's log")
-
-
-def _network_error(exc: httpx.HTTPError, url: str) -> CliError:
-    untrusted = certificate_problem(exc)
-    if untrusted is not None:
-        refused = CertificateNotTrusted(url, untrusted.verify_message or str(untrusted))
-        return CliError(refused.problem, refused.HINT)
-    if isinstance(exc, httpx.ConnectError):
-        return CliError(
-            f"Connection refused (ECONNREFUSED): cannot reach the platform at {url}",
-            "Is the platform running? Start it with edge-connector platform serve, "
-            "or point --platform / EDGE_PLATFORM_URL at it",
-        )
-    if isinstance(exc, httpx.TimeoutException):
-        return CliError(
-            f"The platform at {url} did not answer in time ({type(exc).__name__})",
-            "Check that it is running and reachable, then try again",
-        )
-    return CliError(
-        f"Lost the connection to the platform at {url} ({type(exc).__name__})",
-        "Check the network and the platform, then try again",
-    )
-
-
-# ------------------------------------------------------------------------------------ client
 def retry_backoff(base: float | None = None) -> Backoff:
     """The schedule of one request's retries: `base`, twice that, … and a refusal's `Retry-After` up to
     a minute. No jitter: one person is waiting here, not a fleet that could retry in step."""
@@ -358,7 +209,7 @@ class PlatformClient:
             except httpx.HTTPError as exc:
                 # An untrusted certificate stays untrusted: say so at once instead of retrying.
                 if last or not (retry or isinstance(exc, httpx.ConnectError)) or certificate_problem(exc):
-                    raise _network_error(exc, self.url) from None
+                    raise network_error(exc, self.url) from None
                 self._sleep(backoff.next_delay())
                 continue
             if retry and is_retryable_status(response.status_code) and not last:

@@ -15,7 +15,6 @@ from edge_cli.client import (
     PlatformClient,
     find_token,
     load_token,
-    parse_retry_after,
     refusal_to_cli_error,
     resolve_platform_url,
     retry_backoff,
@@ -23,6 +22,7 @@ from edge_cli.client import (
     token_file_path,
 )
 from edge_cli.errors import CliError
+from edge_protocol.backoff import parse_retry_after
 from tests.support.waiting import free_port
 
 
