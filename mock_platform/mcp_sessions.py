@@ -7,6 +7,7 @@ origin and fast-path wrappers, the metadata document).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +27,9 @@ from .events import ToolSetChanged
 from .hub import Hub
 from .mcp import ORG_SCOPE_KEY, RESOURCE_METADATA_PATH, org_tools, origin_allowed, refuse
 from .mcp_fast_call import FastToolsCall, replaying
+
+#: Tool-set changes of one organization within this window make one `tools/list` recompute.
+LIST_CHANGED_SETTLE_SECONDS = 0.2
 
 
 class PlatformTools:
@@ -75,6 +79,7 @@ class McpSessions:
         )
         self._events = hub.events
         self._listed: dict[str, bytes] = {}  # the tool list each org's clients last heard of
+        self._settling: set[str] = set()  # orgs whose tool list is about to be recomputed
         self.manager = self._new_manager()
         # The plainest 2026-07-28 tools/call skips the SDK's per-request objects (see mcp_fast_call).
         self.fast_call = FastToolsCall(self.server, self.tools, self.manager.max_request_body_size)
@@ -99,9 +104,21 @@ class McpSessions:
                 self.changes.close()
 
     async def _on_event(self, event: Any) -> None:
-        """`list_changed` to the org's subscribed clients when what `tools/list` answers changed."""
+        """`list_changed` to the org's subscribed clients when what `tools/list` answers changed.
+
+        The list costs O(connectors of the org), and a reconnect storm of N connectors publishes 2N
+        changes (each close, each hello): recomputed for each, a storm of 2,000 took ~17 s of platform
+        CPU. So the changes of one org that arrive within `LIST_CHANGED_SETTLE_SECONDS` share one
+        recompute, made after the window from the registry as it then is."""
         if not isinstance(event, ToolSetChanged):
             return
+        if event.org_id in self._settling:
+            return  # the recompute already on its way reads the registry after this change
+        self._settling.add(event.org_id)
+        try:
+            await asyncio.sleep(LIST_CHANGED_SETTLE_SECONDS)  # a rate limit on recomputes, not a wait for state
+        finally:
+            self._settling.discard(event.org_id)
         listed = orjson.dumps(await self.tools.tools(event.org_id), option=orjson.OPT_SORT_KEYS)
         if self._listed.get(event.org_id) == listed:
             return  # e.g. a second replica with the same tools joined
