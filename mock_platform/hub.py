@@ -74,6 +74,8 @@ from .tail_fanout import TailFanout
 log = logging.getLogger("mock_platform.hub")
 
 router = APIRouter()
+#: Where connectors open their WebSocket (SPEC.md §7).
+TOOL_RPC_PATH = "/tool-rpc"
 
 
 @dataclass
@@ -530,9 +532,30 @@ def hub_of(request_or_ws: Request | WebSocket) -> Hub:
     return hub
 
 
-@router.websocket("/tool-rpc")
+@router.websocket(TOOL_RPC_PATH)
 async def tool_rpc(websocket: WebSocket) -> None:
     await hub_of(websocket).serve(websocket)
+
+
+class ToolRpcFastPath:
+    """ASGI wrapper: `WS /tool-rpc` straight to the hub; everything else to `inner`.
+
+    A connector's WebSocket lives for hours, and every layer it passes holds a suspended frame and its
+    context objects for that long: FastAPI's middleware stack and router cost ~KiB per connection, which
+    a platform holding thousands of connectors pays in memory (docs/performance.md). `serve.py` puts
+    it in front of the app; an app used without `serve.py` still serves `/tool-rpc` through the route.
+    """
+
+    def __init__(self, inner: Any, app: Any) -> None:
+        self.inner = inner
+        self.app = app  # the FastAPI app: its state holds the platform
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == TOOL_RPC_PATH:
+            scope.setdefault("app", self.app)  # what `hub_of` reads
+            await tool_rpc(WebSocket(scope, receive, send))
+            return
+        await self.inner(scope, receive, send)
 
 
 @router.get("/api/connectors", response_model=ConnectorList, tags=["connectors"])

@@ -106,6 +106,7 @@ def _server(
 ) -> uvicorn.Server:
     from .app import create_app
     from .host_guard import HostGuard
+    from .hub import ToolRpcFastPath
     from .mcp import McpFastPath
     from .tool_calls import CallFastPath
 
@@ -113,8 +114,9 @@ def _server(
     uv_config = uvicorn.Config(
         # In front of the whole app, tool calls also skip FastAPI's outer layers (body-limit and
         # telemetry wrappers, ServerErrorMiddleware): ~20 % less platform CPU per call (docs/performance.md).
-        # `/mcp` requests likewise go straight to the MCP endpoint.
-        HostGuard(McpFastPath(CallFastPath(app), app), config),
+        # `/mcp` requests likewise go straight to the MCP endpoint, and connectors' WebSockets to the hub
+        # (held for hours, each layer it skips is memory per connector).
+        HostGuard(ToolRpcFastPath(McpFastPath(CallFastPath(app), app), app), config),
         log_level=log_level,
         lifespan="on",
         access_log=False,
