@@ -66,6 +66,8 @@ class Footprint:
     peak: int
     token_ms: list[float]
     connect_s: float
+    #: the platform's own CPU per `/oauth/token` (user + system time over the phase / requests)
+    token_cpu_us: float = 0.0
 
 
 async def create_deployments(url: str, token: str, count: int) -> list[tuple[str, str]]:
@@ -113,7 +115,7 @@ async def exchange_tokens(url: str, credentials: list[tuple[str, str]]) -> tuple
 
 async def run(args: argparse.Namespace, work: Path) -> Footprint:
     from .fleet import Connector, FleetLog, raise_fd_limit, wait_for
-    from .procstats import status_bytes
+    from .procstats import status_bytes, tree_cpu_seconds
     from .stack import start_platform
 
     raise_fd_limit(2 * args.deployments + 256)
@@ -126,7 +128,9 @@ async def run(args: argparse.Namespace, work: Path) -> Footprint:
         credentials = await create_deployments(platform.url, platform.token, args.deployments)
         await asyncio.sleep(SETTLE_SECONDS)
         rss_deployments = status_bytes(platform.pid, "VmRSS")
+        cpu_before = tree_cpu_seconds(platform.pid)
         tokens, token_ms = await exchange_tokens(platform.url, credentials)
+        token_cpu_us = (tree_cpu_seconds(platform.pid) - cpu_before) / len(credentials) * 1e6
 
         started = time.monotonic()
         connectors = [
@@ -155,6 +159,7 @@ async def run(args: argparse.Namespace, work: Path) -> Footprint:
             peak,
             token_ms,
             connect_s,
+            token_cpu_us,
         )
     finally:
         platform.stop()
@@ -183,6 +188,12 @@ def render(result: Footprint) -> Table:
         f"{fmt_ms(p50)} / {fmt_ms(percentile(result.token_ms, 99))}",
         f"p50 ≤ {TOKEN_P50_BUDGET_MS:g} ms",
         verdict(p50 <= TOKEN_P50_BUDGET_MS),
+    )
+    table.add(
+        "platform CPU per `/oauth/token` (load bends it less than wall time)",
+        f"{result.token_cpu_us:,.0f} µs",
+        "—",
+        "—",
     )
     table.add("fleet connect (tokens in hand → all registered)", f"{result.connect_s:.2f} s", "—", "—")
     table.note(
