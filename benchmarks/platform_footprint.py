@@ -5,7 +5,7 @@
 Starts a real mock platform, creates N deployments (default 1,000; `--quick` 200) through its API,
 exchanges every deployment's id and secret at `POST /oauth/token` (the runtime's client-credentials
 flow) and connects N lightweight protocol clients with those tokens (a WebSocket, the real
-`connector.hello`, pings at the announced heartbeat: `benchmarks.fleet.Connector`, not full runtimes).
+`connector.hello`, pings at the announced heartbeat: `benchmarks.fleet_client.Connector`, not full runtimes).
 Prints the platform's RSS fresh, after the deployments and holding the fleet (budget ≤ 100 MiB), its
 kernel-kept peak, and `/oauth/token` p50/p99 (budget p50 ≤ 2 ms). The per-client token limit (0.5/s,
 burst 10) and the per-address one (5/s, burst 50) are respected by asking once per deployment and
@@ -114,7 +114,8 @@ async def exchange_tokens(url: str, credentials: list[tuple[str, str]]) -> tuple
 
 
 async def run(args: argparse.Namespace, work: Path) -> Footprint:
-    from .fleet import Connector, FleetLog, raise_fd_limit, wait_for
+    from .fleet import raise_fd_limit, wait_for
+    from .fleet_client import Connector, FleetLog
     from .procstats import status_bytes, tree_cpu_seconds
     from .stack import start_platform
 
