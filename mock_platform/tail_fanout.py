@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import TypeVar
 
 import orjson
 
@@ -25,6 +26,9 @@ VIEWER_QUEUE_FRAMES = 1000
 PARKED_LINES = 1000
 #: Calls whose outcome a status-filtered viewer remembers, for lines that arrive after their call.
 DECIDED_CALLS = 1000
+
+#: What `TailFanout` publishes: a call's outcome or one of its log lines.
+Event = TypeVar("Event", CallEvent, LogEvent)
 
 
 class TooManyViewers(Exception):
@@ -161,20 +165,21 @@ class TailFanout:
         return any(viewer.filter.covers_deployment(deployment_id) for viewer in self._by_org.get(org_id, ()))
 
     def publish_call(self, org_id: str, event: CallEvent) -> None:
-        viewers = self._by_org.get(org_id)
-        if not viewers:
-            return
-        encode = _once(event)
-        for viewer in viewers:
-            viewer.offer_call(event, encode)
+        self._publish(org_id, event, TailViewer.offer_call)
 
     def publish_log(self, org_id: str, event: LogEvent) -> None:
+        self._publish(org_id, event, TailViewer.offer_log)
+
+    def _publish(
+        self, org_id: str, event: Event, offer: Callable[[TailViewer, Event, Callable[[], str]], None]
+    ) -> None:
+        """Offer `event` to every viewer of `org_id`; it is encoded once, by the first viewer that takes it."""
         viewers = self._by_org.get(org_id)
         if not viewers:
             return
         encode = _once(event)
         for viewer in viewers:
-            viewer.offer_log(event, encode)
+            offer(viewer, event, encode)
 
 
 def _once(event: CallEvent | LogEvent) -> Callable[[], str]:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ..console import err, out, print_json
 from ..errors import CliError, UsageError
 from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
+
+if TYPE_CHECKING:
+    from ..client import PlatformClient
 
 secret_app = typer.Typer(
     help="Set, list and delete the secrets your tools read as ctx.secrets.NAME.", no_args_is_help=True
@@ -54,6 +58,22 @@ def _scope_label(deployment: str | None) -> str:
     return f"deployment {deployment}" if deployment else "the organization"
 
 
+def _scope(deployment: str | None) -> dict[str, str]:
+    """The `deploymentId` a request names for a deployment's own secrets (none: the organization's)."""
+    return {"deploymentId": deployment} if deployment else {}
+
+
+def _client(platform: str | None, project: Path | None) -> PlatformClient:
+    """The platform of `--platform`, else the project's running dev session, else the saved login."""
+    from ..client import connect
+
+    return connect(platform, project or Path.cwd(), dev=True)
+
+
+def _set(client: PlatformClient, name: str, value: str, deployment: str | None) -> Any:
+    return client.put(f"/api/secrets/{name}", {"value": value, **_scope(deployment)})
+
+
 @secret_app.command("put")
 def put(
     name: str = typer.Argument(..., help="The secret's name, e.g. WEATHER_API_KEY."),
@@ -63,13 +83,9 @@ def put(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set a secret. The value is read from stdin (or a prompt without echo), never from the command line."""
-    from ..client import connect
-
     value = read_value(name)
-    with connect(platform, project or Path.cwd(), dev=True) as client:
-        data = client.put(
-            f"/api/secrets/{name}", {"value": value, **({"deploymentId": deployment} if deployment else {})}
-        )
+    with _client(platform, project) as client:
+        data = _set(client, name, value, deployment)
     if as_json:
         print_json(data)
     else:
@@ -86,10 +102,8 @@ def list_(
     """Names, scopes and update times (never values)."""
     from rich.table import Table
 
-    from ..client import connect
-
-    with connect(platform, project or Path.cwd(), dev=True) as client:
-        data = client.get("/api/secrets", **({"deploymentId": deployment} if deployment else {}))
+    with _client(platform, project) as client:
+        data = client.get("/api/secrets", **_scope(deployment))
     if as_json:
         print_json(data)
         return
@@ -115,10 +129,8 @@ def delete(
     project: Path = PROJECT_OPTION,
 ) -> None:
     """Delete a secret; tools that require it fail with missing_secret until it is set again."""
-    from ..client import connect
-
     path = f"/api/secrets/{name}" + (f"?deploymentId={deployment}" if deployment else "")
-    with connect(platform, project or Path.cwd(), dev=True) as client:
+    with _client(platform, project) as client:
         client.delete(path)
     out.print(f"Secret {name} deleted from {_scope_label(deployment)}.")
 
@@ -132,7 +144,6 @@ def bulk(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set every secret of a dotenv file (e.g. a .dev.vars) in one go."""
-    from ..client import connect
     from ..dotenv_file import DotenvError, read_secrets_file
 
     if not file.is_file():
@@ -144,13 +155,9 @@ def bulk(
     if not values:
         raise CliError(f"{file} holds no NAME=value line", "Add one secret per line, e.g. WEATHER_API_KEY=...")
     done = []
-    with connect(platform, project or Path.cwd(), dev=True) as client:
+    with _client(platform, project) as client:
         for name, value in values.items():
-            done.append(
-                client.put(
-                    f"/api/secrets/{name}", {"value": value, **({"deploymentId": deployment} if deployment else {})}
-                )
-            )
+            done.append(_set(client, name, value, deployment))
     if as_json:
         print_json({"secrets": done})
     else:
