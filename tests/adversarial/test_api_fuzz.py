@@ -4,7 +4,8 @@ Every operation of `/openapi.json` gets schemathesis' examples, coverage (bounda
 values) and fuzzing phases, with every response check on: no 5xx, the status code, content type,
 headers and body the document promises, valid data accepted, invalid data refused. It runs as a
 user, as a deployment (which most routes refuse with 403 `user_token_required`, as documented), and
-as a user of a platform with dev mode off (the dev routes answer 404 there).
+as a user of a platform with dev mode off (its dev routes, sign-in and health only: the dev routes
+answer 404 there).
 
 Generation is derandomized and bounded (`max_examples`), with no deadline, so CI load cannot make it
 flaky and a run is reproducible. The number of requests sent and of 5xx seen is printed at the end
@@ -102,7 +103,10 @@ def _schema(app: Any) -> Any:
 
 _DATA_DIRS: list[Path] = []
 DEV_APP, NO_DEV_APP = _platform(dev=True), _platform(dev=False)
-dev_schema, no_dev_schema = _schema(DEV_APP), _schema(NO_DEV_APP)
+dev_schema = _schema(DEV_APP)
+#: Without dev mode only the dev routes and sign-in answer differently (404, and no DNS-rebinding
+#: guard): those are fuzzed again there, the rest once is enough for the suite's time budget.
+no_dev_schema = _schema(NO_DEV_APP).exclude(path_regex=r"^/(?!api/auth/|api/dev/|api/sim/|login$|api/me$|healthz$)")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -189,12 +193,15 @@ def test_the_api_without_dev_mode_keeps_its_openapi_promises(case, no_dev_identi
 
 
 def test_the_fuzzer_sent_requests_and_saw_no_server_error() -> None:
-    """Runs after the fuzz test (same module, declared later): the figures of docs/security.md."""
+    """Runs after the fuzz tests (same module, declared later): the figures of docs/security.md."""
+    if not TALLY.requests:
+        pytest.skip("the fuzz tests of this module did not run (selected alone)")
     total = sum(TALLY.requests.values())
     print(
-        f"\nAPI fuzzing: {total} requests ({dict(TALLY.requests)}), {len(TALLY.server_errors)} 5xx, "
+        f"\nAPI fuzzing: {total} requests ({dict(TALLY.requests)}), {len(TALLY.server_errors)} unexpected 5xx, "
+        f"{sum(TALLY.connector_statuses.values())} documented connector answers {dict(TALLY.connector_statuses)}, "
         f"{TALLY.seconds:.1f} s in requests"
     )
-    assert set(TALLY.requests) == {"user", "deployment", "user-dev-off"}
-    assert total > 1000
+    if set(TALLY.requests) == {"user", "deployment", "user-dev-off"}:  # the whole module ran
+        assert total > 1000
     assert TALLY.server_errors == []
