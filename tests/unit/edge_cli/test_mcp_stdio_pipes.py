@@ -85,3 +85,70 @@ async def test_each_message_is_written_as_one_line_and_a_gone_client_is_a_broken
         await write_stream.aclose()
         with pytest.raises(anyio.ClosedResourceError):
             await write_stream.send(SessionMessage(response))
+
+
+# A whole stdio server in a child process: a tool that writes to fd 1 and to sys.stdout while it runs.
+_SERVER = """
+import asyncio, os, sys
+from edge_protocol.mcp import build_server
+from edge_cli.mcp_stdio import serve_stdio
+
+class Tools:
+    async def tools(self, caller):
+        return [{"name": "noisy", "inputSchema": {"type": "object"}}]
+    async def call(self, caller, name, arguments):
+        os.write(1, b"stray bytes on fd 1\\n")
+        print("a stray print", flush=True)
+        return {"ok": True}
+
+async def main():
+    server, _ = build_server("t", "1", Tools(), lambda _ctx: None)
+    await serve_stdio(server, asyncio.Event(), [])
+
+asyncio.run(main())
+"""
+
+_REQUESTS = b"".join(
+    orjson.dumps(message) + b"\n"
+    for message in (
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "noisy", "arguments": {}}},
+    )
+)
+
+
+def test_only_frames_reach_stdout_while_a_tool_writes_to_fd_1_and_prints() -> None:
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert server.stdin is not None and server.stdout is not None
+        server.stdin.write(_REQUESTS)
+        server.stdin.flush()
+        frames: list[dict] = []
+        while not any(frame.get("id") == 2 for frame in frames):  # stdin stays open until the answer is in
+            line = server.stdout.readline()
+            assert line, "the server closed stdout before answering"
+            frames.append(orjson.loads(line))  # every line is JSON: nothing stray between frames
+        rest, errors = server.communicate(timeout=60)  # closes stdin: the server ends
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == 0, errors.decode()
+    assert rest == b""
+    assert next(frame for frame in frames if frame.get("id") == 2)["result"]["structuredContent"] == {"ok": True}
+    assert b"stray bytes on fd 1" in errors and b"a stray print" in errors
