@@ -6,7 +6,7 @@ when `stop` is set (SIGINT/SIGTERM), or when a companion task ends.
 The transport reads and writes the pipes on the event loop (`pipe_streams`). The SDK's own stdio
 transport hands every line read and every frame written to a worker thread (three thread hops per
 call), which was the largest share of a local call's CPU; a stdin or stdout that is not a pipe or a
-socket (a file, a terminal) falls back to it. Either way, while serving, fd 0 reads the null device
+socket (a file, a terminal), and Windows, fall back to it. Either way, while serving, fd 0 reads the null device
 and fd 1 points at stderr, so a handler or a child process (a Node.js worker) can neither consume
 the client's requests nor write a stray byte between MCP frames.
 """
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import stat
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -58,7 +58,7 @@ def _is_pipe_or_socket(fd: int) -> bool:
 @contextlib.asynccontextmanager
 async def stdio_streams() -> AsyncIterator[tuple[Any, Any]]:
     """(read stream, write stream) of MCP messages on fds 0 and 1, for the SDK's `Server.run`."""
-    if not (_is_pipe_or_socket(0) and _is_pipe_or_socket(1)):
+    if sys.platform == "win32" or not (_is_pipe_or_socket(0) and _is_pipe_or_socket(1)):
         from mcp.server.stdio import stdio_server
 
         async with stdio_server() as streams:
@@ -72,6 +72,8 @@ async def stdio_streams() -> AsyncIterator[tuple[Any, Any]]:
 @contextlib.contextmanager
 def _claimed(fd: int, mode: int) -> Any:
     """A private duplicate of `fd` (the wire) while `fd` itself points elsewhere; restored on exit."""
+    import fcntl  # POSIX only: Windows serves through the SDK's transport
+
     wire = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     blocking = os.get_blocking(wire)
     elsewhere = os.open(os.devnull, os.O_RDONLY) if mode == os.O_RDONLY else os.dup(2)
