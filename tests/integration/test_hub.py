@@ -466,6 +466,7 @@ async def test_bundle_updated_is_pushed_on_assignment_changes_and_hello_carries_
             assert pushed["params"]["name"] == "push-tools" and pushed["params"]["version"] == 1
             assert pushed["params"]["checksum"] == manifest.checksum
             assert pushed["params"]["archiveUrl"] == "/api/bundles/push-tools/versions/1/archive"
+            assert pushed["params"]["tools"] == ["echo"]  # what the platform recorded; the runtime checks it
             # Muted pushes hold the next change back; re-enabling catches up.
             assert (await api.post("/api/sim/pushes", json={"enabled": False})).status_code == 200
             archive2, manifest2 = make_archive(tmp_path / "v2", [echo_tool(tag="v2")], name="push-tools")
@@ -486,6 +487,7 @@ async def test_bundle_updated_is_pushed_on_assignment_changes_and_hello_carries_
                 "checksum": manifest2.checksum,
                 "size": archive2.stat().st_size,
                 "archiveUrl": "/api/bundles/push-tools/versions/2/archive",
+                "tools": ["echo"],
             }
 
 
