@@ -175,5 +175,12 @@ class Connector:
         finally:
             self.close_seen = time.monotonic()
             ping_task.cancel()
-            # Read its end: a ping cut short by the close is the link going away, which the caller counts.
-            await asyncio.gather(ping_task, return_exceptions=True)
+            # Read its end without waiting for it: a ping cut short by the close is the link going away,
+            # which the caller counts. Awaiting it could hang: a cancel that lands as a pong arrives is
+            # swallowed by wait_for, and the pinger then pings on a link that stays open until we return.
+            ping_task.add_done_callback(_read_end)
+
+
+def _read_end(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: a closed link's ping failing is expected, not an error to report
