@@ -15,7 +15,7 @@ import shutil
 import tarfile
 import zlib
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Protocol
 
 from .limits import MAX_ARCHIVE_BYTES, MAX_MANIFEST_BYTES, MAX_TAR_HEADER_BYTES, MAX_UNPACKED_BYTES
 from .manifest import FileEntry, Manifest, ManifestError, content_checksum, is_safe_relative_path
@@ -86,24 +86,133 @@ class ByteSource(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts packed bytes as they are read and stops at the limit, before reading more."""
+class _CountingSource:
+    """Counts packed bytes as they are read and stops at the limit; hands the source's bytes on uncopied."""
 
     def __init__(self, source: ByteSource, limit: int) -> None:
         self._source = source
         self._limit = limit
         self.count = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._source.read(len(buffer))
+    def read(self, size: int) -> bytes:
+        data = self._source.read(size)
         self.count += len(data)
         if self.count > self._limit:
-            raise ArchiveTooLarge(too_large_message(self.count, self._limit) if self.count else "archive too large")
-        buffer[: len(data)] = data
-        return len(data)
+            raise ArchiveTooLarge(too_large_message(self.count, self._limit))
+        return data
+
+
+class _GunzipStream:
+    """The inflated content of a gzip stream, read once, front to back, in bounded pieces.
+
+    One `zlib` inflater does it all: it parses each gzip member's header and checks its CRC-32 and
+    length itself (no second pass over the bytes in Python, as `gzip.GzipFile` makes), and it inflates
+    at most `_PIECE` bytes per step, so a crafted stream cannot make one step big. Members may follow
+    one another (as `cat a.gz b.gz` makes), with zero padding between them, as gzip allows. `read_view`
+    hands out views of the inflated piece instead of copies, so file data is hashed and written
+    straight from zlib's output; `tell()` counts inflated bytes (the tar offset).
+    """
+
+    _PIECE = 1 << 20
+    #: Compressed bytes taken per read: small enough that zlib's copy of what a step left unconsumed stays cheap.
+    _INPUT = 256 << 10
+
+    def __init__(self, source: _CountingSource) -> None:
+        self._source = source
+        self._inflater = zlib.decompressobj(_GZIP_WBITS)
+        self._input: bytes | memoryview = b""
+        self._piece = memoryview(b"")
+        self._pos = 0
+        self._done = False
+        self._offset = 0
+        self._magic_checked = False
+
+    def tell(self) -> int:
+        return self._offset
+
+    def read_view(self, size: int) -> memoryview:
+        """Up to `size` inflated bytes (fewer at a piece's end), as a view valid until the next read; empty at the end."""
+        if self._pos >= len(self._piece) and not self._refill():
+            return memoryview(b"")
+        view = self._piece[self._pos : self._pos + size]
+        self._pos += len(view)
+        self._offset += len(view)
+        return view
+
+    def read(self, size: int) -> bytes:
+        """Exactly `size` bytes, or fewer only at the end of the stream (what tarfile's header reader expects)."""
+        first = self.read_view(size)
+        if len(first) == size or not first:
+            return bytes(first)
+        parts = [bytes(first)]
+        missing = size - len(first)
+        while missing:
+            more = self.read_view(missing)
+            if not more:
+                break
+            parts.append(bytes(more))
+            missing -= len(more)
+        return b"".join(parts)
+
+    def _refill(self) -> bool:
+        while not self._done:
+            if self._inflater.eof:
+                self._next_member()
+                continue
+            if not self._input:
+                self._input = self._source.read(self._INPUT)
+                if not self._input:
+                    raise EOFError("the compressed stream ended early")
+            if not self._magic_checked:
+                self._check_magic()
+            out = self._inflater.decompress(self._input, self._PIECE)
+            self._input = self._inflater.unconsumed_tail
+            if out:
+                self._piece, self._pos = memoryview(out), 0
+                return True
+        return False
+
+    def _check_magic(self) -> None:
+        """Tell "this is not gzip at all" from a damaged gzip stream, before zlib sees a byte."""
+        while len(self._input) < len(_GZIP_MAGIC):
+            more = self._source.read(self._INPUT)
+            if not more:
+                break
+            self._input = bytes(self._input) + more
+        if bytes(self._input[: len(_GZIP_MAGIC)]) != _GZIP_MAGIC:
+            raise ArchiveError("not a gzip'd tar archive (it does not start with the gzip magic bytes)")
+        self._magic_checked = True
+
+    def _next_member(self) -> None:
+        """After one gzip member: another may follow; trailing zero bytes are padding (as gzip reads them)."""
+        rest = self._inflater.unused_data
+        while True:
+            rest = rest.lstrip(b"\0")
+            if rest:
+                self._inflater = zlib.decompressobj(_GZIP_WBITS)
+                self._input = rest
+                return
+            rest = self._source.read(self._INPUT)
+            if not rest:
+                self._done = True
+                return
+
+
+class _HeaderSource:
+    """What `TarInfo.fromtarfile` reads headers through: the stream and tarfile's own defaults.
+
+    Only headers go through tarfile (PAX and GNU extensions included, capped by `_CappedTarInfo`);
+    file data is read from the stream directly, without tarfile's buffering and copies.
+    """
+
+    encoding = tarfile.ENCODING
+    errors = "surrogateescape"
+
+    def __init__(self, stream: _GunzipStream) -> None:
+        self.fileobj = stream
+        self.pax_headers: dict[str, str] = {}  # global PAX headers, which `_CappedTarInfo` refuses
+        self.offset = 0  # where tarfile expects the next header; checked against the stream's position
+        self._ec_header_chain = 0
 
 
 class _CappedTarInfo(tarfile.TarInfo):
@@ -137,6 +246,15 @@ _EXTENDED_TYPES = (
     tarfile.GNUTYPE_LONGLINK,
 )
 _MAX_HEADER_CHAIN = 2
+#: zlib's window bits for "a gzip member, header and trailer checked".
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_GZIP_MAGIC = b"\x1f\x8b"
+# tarfile's "this block is all zeros" (the end-of-archive marker) and "no bytes left"; both are
+# stdlib names since Python 3.2 that typeshed leaves out.
+_END_OF_ARCHIVE_BLOCK: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
+_NO_HEADER_LEFT: type[Exception] = tarfile.EmptyHeaderError  # type: ignore[attr-defined]
+#: How much file data is hashed and written per step.
+_COPY_BYTES = 1 << 20
 
 
 def read_archive(
@@ -181,24 +299,15 @@ def _check_member(member: tarfile.TarInfo) -> None:
 
 
 def _read_into(source: ByteSource, dest: Path, expected: str | None, max_packed: int, max_unpacked: int) -> Manifest:
-    counter = _CountingReader(source, max_packed)
-    # gzip here rather than tarfile's "r|gz": GzipFile inflates at most what is asked for, where
-    # tarfile's stream inflates whole 10 KB reads (up to ~10 MB each from a crafted stream).
-    unzipped = gzip.GzipFile(fileobj=io.BufferedReader(counter, 1 << 16), mode="rb")  # noqa: SIM115 - closed with tar
+    # One pass: inflate, parse headers, hash and write each file as its bytes arrive.
+    stream = _GunzipStream(_CountingSource(source, max_packed))
+    headers = _HeaderSource(stream)
     try:
-        # Opened apart from the loop below so an unreadable header gets its own message; closed in `finally`.
-        tar = tarfile.open(fileobj=unzipped, mode="r|", tarinfo=_CappedTarInfo)  # noqa: SIM115
-    except ArchiveError:
-        raise
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ArchiveError(f"not a gzip'd tar archive ({exc})") from None
-    try:
-        members = iter(tar)
-        manifest = _read_manifest(tar, next(members, None), dest, max_unpacked)
+        manifest = _read_manifest(stream, _next_member(headers), dest, max_unpacked)
         listed = {f.path: f for f in manifest.files}
         seen: dict[str, FileEntry] = {}
         unpacked = 0
-        for member in members:
+        while (member := _next_member(headers)) is not None:
             name = member.name
             _check_member(member)
             if name in seen or name == MANIFEST_NAME:
@@ -216,10 +325,8 @@ def _read_into(source: ByteSource, dest: Path, expected: str | None, max_packed:
                     f"size mismatch for {name!r}: manifest says {entry.size:,} bytes, the archive entry holds "
                     f"{member.size:,}"
                 )
-            handle = tar.extractfile(member)
-            assert handle is not None
-            actual = _copy_hashed(handle, dest / name, name)
-            if actual.sha256 != entry.sha256 or actual.size != entry.size:
+            actual = _copy_hashed(stream, member, dest / name)
+            if actual.sha256 != entry.sha256:
                 raise ArchiveError(
                     f"checksum mismatch for {name!r}: manifest says sha256 {entry.sha256[:12]}… "
                     f"({entry.size} bytes), content is {actual.sha256[:12]}… ({actual.size} bytes)"
@@ -227,10 +334,8 @@ def _read_into(source: ByteSource, dest: Path, expected: str | None, max_packed:
             seen[name] = actual
     except ArchiveError:
         raise
-    except (tarfile.TarError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ArchiveError(f"archive is truncated or corrupt ({exc})") from None
-    finally:
-        tar.close()
 
     for name in sorted(listed.keys() - seen.keys()):
         raise ArchiveError(f"manifest.json lists {name!r} but the archive does not contain it")
@@ -242,7 +347,29 @@ def _read_into(source: ByteSource, dest: Path, expected: str | None, max_packed:
     return manifest
 
 
-def _read_manifest(tar: tarfile.TarFile, first: tarfile.TarInfo | None, dest: Path, max_unpacked: int) -> Manifest:
+def _next_member(headers: _HeaderSource) -> tarfile.TarInfo | None:
+    """The next entry's header (None at the end-of-archive block or a clean end of data)."""
+    at_start = headers.fileobj.tell() == 0
+    try:
+        return _CappedTarInfo.fromtarfile(headers)  # type: ignore[arg-type]  # duck-typed: see _HeaderSource
+    except _END_OF_ARCHIVE_BLOCK:
+        return None
+    except _NO_HEADER_LEFT:
+        if at_start:
+            raise ArchiveError("archive is empty") from None
+        return None
+    except EOFError as exc:
+        if at_start:
+            raise ArchiveError(f"not a gzip'd tar archive ({exc})") from None
+        raise ArchiveError(f"archive is truncated or corrupt ({exc})") from None
+    except zlib.error as exc:
+        raise ArchiveError(f"archive is truncated or corrupt ({exc})") from None
+    except tarfile.HeaderError as exc:
+        where = "not a gzip'd tar archive" if at_start else "archive is truncated or corrupt"
+        raise ArchiveError(f"{where} (tar header: {exc})") from None
+
+
+def _read_manifest(stream: _GunzipStream, first: tarfile.TarInfo | None, dest: Path, max_unpacked: int) -> Manifest:
     """The first entry, which must be `manifest.json`: parsed, capped, and written to `dest`."""
     if first is None:
         raise ArchiveError("archive has no manifest.json")
@@ -251,9 +378,10 @@ def _read_manifest(tar: tarfile.TarFile, first: tarfile.TarInfo | None, dest: Pa
         raise ArchiveError(f"archive entry {first.name!r} comes before manifest.json, which must be the first entry")
     if first.size > MAX_MANIFEST_BYTES:
         raise ArchiveError(f"manifest.json is {first.size:,} bytes, over the limit of {MAX_MANIFEST_BYTES:,}")
-    handle = tar.extractfile(first)
-    assert handle is not None
-    manifest_bytes = handle.read(first.size)
+    manifest_bytes = stream.read(first.size)
+    if len(manifest_bytes) != first.size:
+        raise ArchiveError("archive is truncated inside manifest.json")
+    _skip_padding(stream, first.size)
     try:
         manifest = Manifest.from_json(manifest_bytes)
     except ManifestError as exc:
@@ -267,13 +395,25 @@ def _read_manifest(tar: tarfile.TarFile, first: tarfile.TarInfo | None, dest: Pa
     return manifest
 
 
-def _copy_hashed(handle: IO[bytes], target: Path, name: str) -> FileEntry:
+def _copy_hashed(stream: _GunzipStream, member: tarfile.TarInfo, target: Path) -> FileEntry:
+    """Write one entry's data to `target`, hashing it on the way; then step over the tar padding."""
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    size = 0
-    with open(target, "xb") as out:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-    return FileEntry(name, digest.hexdigest(), size)
+    remaining = member.size
+    with open(target, "xb") as out:  # big views bypass the buffer; partial writes are retried
+        while remaining:
+            view = stream.read_view(min(remaining, _COPY_BYTES))
+            if not view:
+                raise ArchiveError(f"archive is truncated inside {member.name!r}")
+            digest.update(view)
+            out.write(view)
+            remaining -= len(view)
+    _skip_padding(stream, member.size)
+    return FileEntry(member.name, digest.hexdigest(), member.size)
+
+
+def _skip_padding(stream: _GunzipStream, size: int) -> None:
+    """Tar rounds every entry's data up to whole 512-byte blocks."""
+    padding = -size % tarfile.BLOCKSIZE
+    if padding and len(stream.read(padding)) != padding:
+        raise ArchiveError("archive is truncated (tar padding)")

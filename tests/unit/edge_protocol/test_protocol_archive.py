@@ -141,6 +141,62 @@ def test_pack_then_read_round_trips_any_safe_file_set(tmp_path_factory, files):
         assert (work / "out" / path).read_bytes() == data
 
 
+class _Trickle:
+    """A source that hands out `step` bytes per read, as a network download does."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.at = data, step, 0
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.step if size < 0 else min(size, self.step)
+        chunk = self.data[self.at : self.at + size]
+        self.at += len(chunk)
+        return chunk
+
+
+def test_reads_long_names_in_pax_and_gnu_headers_and_any_read_size(tmp_path):
+    # Names over 100 characters need an extension header (PAX from our writer, GNU from GNU tar).
+    files = {"dist/" + "d" * 120 + "/tool.js": os.urandom(70_000), "dist/a.js": b"module.exports = 1;\n"}
+    manifest = manifest_for(files)
+    for index, fmt in enumerate((tarfile.PAX_FORMAT, tarfile.GNU_FORMAT)):
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w", format=fmt) as tar:
+            for info, data in [regular("manifest.json", manifest.to_json().encode())] + [
+                regular(p, d) for p, d in files.items()
+            ]:
+                tar.addfile(info, io.BytesIO(data))
+        archive = gzip.compress(raw.getvalue(), mtime=0)
+        for step in (1, 511, 4096, 1 << 20):
+            out = tmp_path / f"out-{index}-{step}"
+            read = read_archive(_Trickle(archive, step), out, expected_checksum=manifest.checksum)
+            assert read.checksum == manifest.checksum
+            for path, data in files.items():
+                assert (out / path).read_bytes() == data
+
+
+def test_reads_concatenated_gzip_members_and_trailing_zero_padding(tmp_path):
+    # gzip readers accept both (`cat a.gz b.gz`, tape-style padding); the CRC of every member is checked.
+    files = {**GOOD, "dist/big.js": os.urandom(30_000)}
+    raw = gzip.decompress(with_manifest(files))
+    middle = len(raw) // 2
+    archive = gzip.compress(raw[:middle], mtime=0) + gzip.compress(raw[middle:], mtime=0) + bytes(1000)
+    read = read_archive(io.BytesIO(archive), tmp_path / "out")
+    assert (tmp_path / "out" / "dist" / "big.js").read_bytes() == files["dist/big.js"]
+    assert read.checksum == manifest_for(files).checksum
+
+
+def test_refuses_a_gzip_member_whose_crc_is_wrong(tmp_path):
+    raw = gzip.decompress(with_manifest(GOOD))
+    # The reader stops at the first end-of-archive block: keep just one, so it must reach the trailer.
+    end = len(raw)
+    while raw[end - 512 : end] == bytes(512):
+        end -= 512
+    exact = bytearray(gzip.compress(raw[:end] + bytes(512), mtime=0))
+    exact[-8] ^= 0xFF  # the trailer's CRC-32: the inflated bytes are intact, their check is not
+    error = refused(bytes(exact), tmp_path)
+    assert "truncated or corrupt" in str(error)
+
+
 # ------------------------------------------------------------------------------------ reader refusals
 @pytest.mark.parametrize("name", ["/etc/passwd", "dist/../../evil.js", "../evil.js", "dist/./a.js", "dist//a.js"])
 def test_refuses_absolute_and_dot_dot_paths(tmp_path, name):
