@@ -74,6 +74,8 @@ class PeakRssSampler:
     peak: int = 0
     root_baseline: int = 0
     root_peak: int = 0
+    #: The peak of the tree without its root (a runtime's Node.js workers).
+    children_peak: int = 0
     max_processes: int = 0
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -90,13 +92,17 @@ class PeakRssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             procs = tree(self.pid)
-            total = 0
-            for proc in procs:
+            total = children = 0
+            for index, proc in enumerate(procs):
                 try:
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
                 except psutil.NoSuchProcess:
-                    pass
+                    continue
+                total += rss
+                if index:
+                    children += rss
             self.peak = max(self.peak, total)
+            self.children_peak = max(self.children_peak, children)
             self.root_peak = max(self.root_peak, status_bytes(self.pid, "VmRSS"))
             self.max_processes = max(self.max_processes, len(procs))
             self.samples += 1

@@ -14,6 +14,7 @@ import os
 import shutil
 import tarfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -264,13 +265,15 @@ def read_archive(
     expected_checksum: str | None = None,
     max_packed: int = MAX_ARCHIVE_BYTES,
     max_unpacked: int = MAX_UNPACKED_BYTES,
+    on_manifest: Callable[[Manifest], None] | None = None,
 ) -> Manifest:
     """Unpack a bundle archive into the new directory `dest` and verify it whole.
 
     `manifest.json` must be the first entry; every later entry is checked against it (listed, the
     listed size) before a byte of it is written, and hashed while written. On any failure `dest` is
     removed and `ArchiveError` raised, so a caller never sees a partial bundle. On success `dest`
-    holds `manifest.json` and exactly the files it lists.
+    holds `manifest.json` and exactly the files it lists. `on_manifest` hears the manifest as soon as it
+    is read and checked, before any file (a runtime starts its workers then); the files may still fail.
     """
     dest = Path(dest)
     if dest.exists():
@@ -279,8 +282,8 @@ def read_archive(
     try:
         if isinstance(source, (str, Path)):
             with open(source, "rb") as handle:
-                return _read_into(handle, dest, expected_checksum, max_packed, max_unpacked)
-        return _read_into(source, dest, expected_checksum, max_packed, max_unpacked)
+                return _read_into(handle, dest, expected_checksum, max_packed, max_unpacked, on_manifest)
+        return _read_into(source, dest, expected_checksum, max_packed, max_unpacked, on_manifest)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
@@ -298,12 +301,21 @@ def _check_member(member: tarfile.TarInfo) -> None:
         raise ArchiveError(f"archive entry {name!r} is not a regular file (type {member.type!r})")
 
 
-def _read_into(source: ByteSource, dest: Path, expected: str | None, max_packed: int, max_unpacked: int) -> Manifest:
+def _read_into(
+    source: ByteSource,
+    dest: Path,
+    expected: str | None,
+    max_packed: int,
+    max_unpacked: int,
+    on_manifest: Callable[[Manifest], None] | None,
+) -> Manifest:
     # One pass: inflate, parse headers, hash and write each file as its bytes arrive.
     stream = _GunzipStream(_CountingSource(source, max_packed))
     headers = _HeaderSource(stream)
     try:
         manifest = _read_manifest(stream, _next_member(headers), dest, max_unpacked)
+        if on_manifest is not None:
+            on_manifest(manifest)
         listed = {f.path: f for f in manifest.files}
         seen: dict[str, FileEntry] = {}
         unpacked = 0

@@ -8,9 +8,10 @@ Layout (see docs/sync.md for the reasoning):
     .bundles/.staging-*           downloads and unpacks in progress (removed by `recover()`)
 
 A bundle directory only ever appears under its final name by `rename` of a staging directory
-whose every file was verified and fsynced, so `.bundles/<hex>/` is whole or absent. Activation
-writes `manifest.json` (tmp + fsync + `os.replace`), then points `dist` at the new bundle (symlink
-tmp + `os.replace`). A `kill -9` between those two steps leaves `dist` pointing at the other bundle;
+whose every file was verified, so `.bundles/<hex>/` is whole or absent. Activation fsyncs the
+bundle's files, then writes `manifest.json` (tmp + fsync + `os.replace`), then points `dist` at the
+new bundle (symlink tmp + `os.replace`); nothing names a bundle before its files are durable, and a
+bundle no `manifest.json` names is pruned (and re-verified before any reuse). A `kill -9` between those two steps leaves `dist` pointing at the other bundle;
 `recover()` (run at start) trusts `manifest.json` and repairs `dist`, so a restart always finds the
 old or the new bundle complete. Deleting `manifest.json` and `dist/` makes `recover()` drop every
 cached bundle, which forces a full download.
@@ -22,6 +23,7 @@ import logging
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from edge_protocol.archive import MANIFEST_NAME, ByteSource, read_archive
@@ -132,24 +134,30 @@ class BundleStore:
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
         return self._new_staging_dir().with_suffix(".download")
 
-    def stage_archive(self, source: ByteSource | Path, expected_checksum: str | None = None) -> tuple[Path, Manifest]:
+    def stage_archive(
+        self,
+        source: ByteSource | Path,
+        expected_checksum: str | None = None,
+        on_manifest: Callable[[Manifest], None] | None = None,
+    ) -> tuple[Path, Manifest]:
         """Unpack and verify an archive into `.bundles/<hex>/` (not active yet); blocking, run it in a thread.
 
+        `on_manifest` hears the manifest as soon as it is read, before the files (see read_archive).
         Raises `edge_protocol.archive.ArchiveError` (bad, unsafe, too large, checksum mismatch).
         """
         self.bundles_dir.mkdir(parents=True, exist_ok=True)
         staging = self._new_staging_dir()
-        manifest = read_archive(source, staging, expected_checksum=expected_checksum)
+        manifest = read_archive(source, staging, expected_checksum=expected_checksum, on_manifest=on_manifest)
         final = self.bundle_dir_for(manifest.checksum)
         if final.is_dir() and not _verify_bundle(final, manifest):
             _remove(staging)  # already stored whole (e.g. the previous bundle coming back)
             return final, manifest
         try:
-            _fsync_tree(staging)
+            # No fsync yet: `activate` makes the files durable before the commit point, after the new
+            # workers already serve (a crash before the commit prunes this directory, see recover()).
             if final.exists():
                 self._remove_atomically(final)
             os.replace(staging, final)
-            _fsync_dir(self.bundles_dir)
         except BaseException:
             _remove(staging)
             raise
@@ -165,6 +173,8 @@ class BundleStore:
         if bundle_dir != self.bundle_dir_for(manifest.checksum) or not bundle_dir.is_dir():
             raise BundleStoreError(f"{bundle_dir} is not the staged directory of bundle {manifest.checksum}")
         previous = self.active()
+        _fsync_tree(bundle_dir)  # the files, then their directory entries, before anything names them
+        _fsync_dir(self.bundles_dir)
         _write_manifest(bundle_dir / MANIFEST_NAME, manifest)
         _write_manifest(self.manifest_path, manifest)  # the commit point
         self._point_dist_at(bundle_dir)

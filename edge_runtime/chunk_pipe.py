@@ -29,6 +29,7 @@ class ChunkPipe:
         self._eof = False
         self._error: BaseException | None = None
         self._reader_gone = False
+        self._producer_waits = False
         self.written = 0
         self._space = asyncio.Event()
         self._space.set()
@@ -46,6 +47,7 @@ class ChunkPipe:
                     self._cond.notify()
                     return
                 self._space.clear()
+                self._producer_waits = True
             await self._space.wait()
 
     def finish(self, error: BaseException | None = None) -> None:
@@ -68,7 +70,9 @@ class ChunkPipe:
                 self._chunks.appendleft(chunk[size:])
                 chunk = chunk[:size]
             self._buffered -= len(chunk)
-            if self._buffered < self.MAX_BUFFERED:
+            if self._producer_waits and self._buffered < self.MAX_BUFFERED:
+                # Only then: waking the event loop from a thread costs a syscall per chunk.
+                self._producer_waits = False
                 self._loop.call_soon_threadsafe(self._space.set)
             return chunk
 

@@ -38,7 +38,7 @@ from edge_protocol.manifest import Manifest, ToolDescriptor
 from .call_admission import admit_call, timeout_error
 from .logs import register_secret
 from .sandbox import SandboxRefused, check_grants, permission_flags, scratch_dir_for, worker_environment
-from .worker_pool import FAST_CRASH_SECONDS, BundleLoadError, WorkerPool, compile_schema
+from .worker_pool import FAST_CRASH_SECONDS, BundleLoadError, WarmPool, WorkerPool, compile_schema
 from .workers import HOST_SCRIPT, InFlight, ToolLogSink, Worker, WorkerLoadError
 
 #: How long a worker may keep running a call past its deadline before it is killed and replaced.
@@ -124,13 +124,42 @@ class Executor:
     def secrets(self) -> dict[str, str]:
         return dict(self._secrets or {})
 
-    async def load(self, bundle_dir: Path, manifest: Manifest) -> None:
+    async def load(self, bundle_dir: Path, manifest: Manifest, warm: WarmPool | None = None) -> None:
         """Start a pool on `bundle_dir`; swap it in only if every worker loaded every tool.
 
-        Raises BundleLoadError (the previous pool keeps serving). Loads are serialised.
+        `warm` (from `warm_up`) supplies workers already started for this bundle. Raises
+        BundleLoadError (the previous pool keeps serving). Loads are serialised.
         """
         async with self._load_lock:
-            await self._load_locked(Path(bundle_dir), manifest, self.secrets, "Loaded")
+            await self._load_locked(Path(bundle_dir), manifest, self.secrets, "Loaded", warm)
+
+    async def warm_up(self, bundle_dir: Path, manifest: Manifest) -> WarmPool | None:
+        """Start the Node.js workers of a bundle whose files are still arriving in `bundle_dir`, so that
+        `load(..., warm=)` only has to require its tools. None when they cannot start (load starts its own)."""
+        if self._closing:
+            return None
+        try:
+            pool = self._new_pool(Path(bundle_dir), manifest, self.secrets)
+        except BundleLoadError:
+            return None  # load() says why
+        self._old_pools.add(pool)  # not serving yet; listed so that close() stops it too
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self.worker_count):
+                    group.create_task(self._spawn_worker(pool))
+        except Exception as failed:  # noqa: BLE001 - node would not start: load() retries and reports it
+            self.logger.debug("Could not start workers ahead of the bundle: %r", failed)
+            await self._stop_pool(pool, drain_timeout=0)
+            self._old_pools.discard(pool)
+            return None
+        return WarmPool(pool)
+
+    async def discard(self, warm: WarmPool | None) -> None:
+        """Stop workers from `warm_up` that will not be used (the bundle was refused)."""
+        if warm is not None and not warm.used:
+            warm.used = True
+            await self._stop_pool(warm.pool, drain_timeout=0)
+            self._old_pools.discard(warm.pool)
 
     async def set_secrets(self, secrets: Mapping[str, str]) -> bool:
         """New secrets for new calls: workers are replaced like in a swap (calls in flight finish on the
@@ -153,12 +182,8 @@ class Executor:
             self._secrets = secrets
             return True
 
-    async def _load_locked(self, bundle_dir: Path, manifest: Manifest, secrets: dict[str, str], verb: str) -> None:
-        if self._closing:
-            raise BundleLoadError("the executor is shutting down")
-        for tool in manifest.tools:
-            if not (bundle_dir / tool.entry).is_file():
-                raise BundleLoadError(f"tool {tool.name!r} failed to load: {tool.entry} is missing from the bundle")
+    def _new_pool(self, bundle_dir: Path, manifest: Manifest, secrets: dict[str, str]) -> WorkerPool:
+        """A pool with no workers yet: grants checked, schemas compiled, scratch dir made."""
         try:
             check_grants(manifest.sandbox, self.protected_paths)
         except SandboxRefused as exc:
@@ -169,7 +194,28 @@ class Executor:
             scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise BundleLoadError(f"cannot create the scratch directory {scratch}: {exc}") from None
-        pool = WorkerPool(bundle_dir.resolve(), manifest, validators, scratch.resolve(), secrets, current=False)
+        return WorkerPool(bundle_dir.resolve(), manifest, validators, scratch.resolve(), secrets, current=False)
+
+    async def _load_locked(
+        self, bundle_dir: Path, manifest: Manifest, secrets: dict[str, str], verb: str, warm: WarmPool | None = None
+    ) -> None:
+        pool = warm.take(bundle_dir, manifest, secrets) if warm is not None and not self._closing else None
+        if pool is not None:
+            self._old_pools.discard(pool)
+        elif warm is not None:
+            await self.discard(warm)  # started for another bundle, or with other secrets
+        try:
+            if self._closing:
+                raise BundleLoadError("the executor is shutting down")
+            for tool in manifest.tools:
+                if not (bundle_dir / tool.entry).is_file():
+                    raise BundleLoadError(f"tool {tool.name!r} failed to load: {tool.entry} is missing from the bundle")
+            if pool is None:
+                pool = self._new_pool(bundle_dir, manifest, secrets)
+        except BaseException:
+            if pool is not None:
+                await self._stop_pool(pool, drain_timeout=0)
+            raise
         started = time.monotonic()
         try:
             await self._start_workers(pool)
@@ -207,22 +253,32 @@ class Executor:
             self._spawn(self._retire(previous))
 
     async def _start_workers(self, pool: WorkerPool) -> None:
-        """Start the pool's workers together; the first failure stops the others and is raised alone."""
+        """Load the pool's workers together (starting those it lacks: all of them unless warmed up);
+        the first failure stops the others and is raised alone."""
+        started = [worker for worker in pool.workers if worker.alive]
+        pool.workers[:] = started
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(self.worker_count):
+                for worker in started:
+                    group.create_task(self._load_worker(pool, worker))
+                for _ in range(self.worker_count - len(started)):
                     group.create_task(self._start_worker(pool))
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
 
     async def _start_worker(self, pool: WorkerPool) -> Worker:
+        return await self._load_worker(pool, await self._spawn_worker(pool))
+
+    async def _spawn_worker(self, pool: WorkerPool) -> Worker:
+        """A node process for the pool, not loaded yet. It starts in the scratch dir: the bundle's own
+        directory may not exist yet, and `load_tools` enters it."""
         request = pool.manifest.sandbox
         worker = await Worker.start(
             next(self._worker_numbers),
             self.node,
             self.logger,
             self._on_message,
-            cwd=pool.bundle_dir,
+            cwd=pool.scratch_dir,
             on_log=self._on_tool_log,
             forward_logs=self.order_tool_logs_now,
             node_flags=permission_flags(
@@ -232,12 +288,20 @@ class Executor:
         )
         pool.workers.append(worker)
         self._spawn(self._watch(pool, worker))
+        return worker
+
+    async def _load_worker(self, pool: WorkerPool, worker: Worker) -> Worker:
         try:
             await worker.load_tools(
-                pool.tool_paths(), LOAD_TIMEOUT_SECONDS, scratch_dir=pool.scratch_dir, secrets=pool.secrets
+                pool.tool_paths(),
+                LOAD_TIMEOUT_SECONDS,
+                scratch_dir=pool.scratch_dir,
+                secrets=pool.secrets,
+                cwd=pool.bundle_dir,
             )
         except BaseException:
-            pool.workers.remove(worker)
+            if worker in pool.workers:
+                pool.workers.remove(worker)
             await worker.stop()
             raise
         return worker

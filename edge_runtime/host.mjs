@@ -9,8 +9,9 @@
 // - The runtime owns deadlines; this host only turns an `abort` message into `ctx.signal` aborting.
 //
 // Channel messages, runtime -> host:
-//   {"t":"load","tools":[{"name","path"}],"scratchDir":"…","secrets":{…}}
-//                                                load every tool; answer ready or loadError
+//   {"t":"load","tools":[{"name","path"}],"scratchDir":"…","secrets":{…},"cwd":"…"?}
+//                                                enter the bundle's directory, load every tool; answer
+//                                                ready or loadError
 //   {"t":"call","id":N,"tool":"x","input":{…},"callId":"c","flush":true?}
 //     with flush, the host writes "\x1d<N>" on stdout after the call's last log line and before its
 //     answer, so the runtime can forward the call's lines before its result (a live tail shows them
@@ -120,6 +121,14 @@ function handle(message) {
     case "load":
       scratchDir = message.scratchDir ?? null;
       secrets = Object.freeze({ ...(message.secrets ?? {}) });
+      // A worker started while its bundle was still arriving runs elsewhere until then.
+      if (message.cwd) {
+        try {
+          process.chdir(message.cwd);
+        } catch (err) {
+          return send(JSON.stringify({ t: "loadError", tool: null, message: `cannot enter ${message.cwd}: ${describe(err)}` }));
+        }
+      }
       return load(message.tools);
   }
 }

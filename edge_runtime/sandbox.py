@@ -82,7 +82,10 @@ def permission_flags(
     host_env: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Node.js flags: the permission model with exactly the reads, writes and capabilities allowed."""
-    reads = [str(bundle_dir), str(scratch_dir), str(host_script), *request.permissions.fs_read]
+    # The bundle's folder as `<dir>/*`: node then grants it and everything in it even when it does not
+    # exist yet (workers start while the bundle still downloads); a plain path that does not exist at
+    # start grants nothing. Nothing beside it matches (`<dir>2/` does not).
+    reads = [os.path.join(bundle_dir, "*"), str(scratch_dir), str(host_script), *request.permissions.fs_read]
     ca_file = (host_env or {}).get("NODE_EXTRA_CA_CERTS")
     if ca_file:
         reads.append(ca_file)  # node reads it itself when a tool first opens a TLS connection

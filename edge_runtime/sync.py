@@ -36,6 +36,7 @@ from .bundle_store import BundleStore
 from .chunk_pipe import ChunkPipe, ReaderGone
 from .executor import BundleLoadError, Executor
 from .platform_errors import describe_http_error, describe_refusal, read_capped
+from .warm_start import WarmStart
 
 ASSIGNMENT_ROUTE = ASSIGNMENT_PATH
 NO_BUNDLE_ASSIGNED = (
@@ -250,35 +251,45 @@ class BundleSync:
             target.checksum,
             extra={"bundle": target.name, "reasons": ",".join(sorted(set(reasons)))},
         )
-        size, downloaded, (bundle_dir, manifest) = await self._download_and_stage(target)
+        warming = WarmStart(self.executor, self.store, asyncio.get_running_loop())
+        try:
+            size, downloaded, (bundle_dir, manifest) = await self._download_and_stage(target, warming)
+            warm = await warming.result()
+        except BaseException:
+            await asyncio.shield(warming.discard())
+            raise
         self.downloads += 1
         mismatch = target.tools_mismatch(tool.name for tool in manifest.tools)
         if mismatch is not None:
+            await self.executor.discard(warm)
             await asyncio.to_thread(self.store.discard, bundle_dir)
             raise SyncError(f"bundle {target.label()} refused: {mismatch}; the previous bundle keeps serving")
         self.last_download_bytes = size
         verified = time.monotonic()
         manifest = manifest.with_version(target.version)
         try:
-            await self.executor.load(bundle_dir, manifest)
+            await self.executor.load(bundle_dir, manifest, warm)
         except BundleLoadError as exc:
             await asyncio.to_thread(self.store.discard, bundle_dir)
             raise SyncError(f"bundle {target.label()} refused: {exc}") from None
+        serving = time.monotonic()
+        self.last_swap_ms = (serving - started) * 1000
         try:
+            # After the swap (the files' fsync is in here): serving needs them in the page cache, not on disk.
             await asyncio.to_thread(self.store.activate, bundle_dir, manifest)
         except OSError as exc:
             # The new workers serve already; only the on-disk commit failed, so a restart runs the old one.
             raise SyncError(f"bundle {target.label()} is serving but could not be saved: {exc}") from None
-        now = time.monotonic()
-        self.last_swap_ms = (now - started) * 1000
         self.logger.info(
-            "Bundle %s is now serving (%d tools; %.0f ms: download %.0f, verify %.0f, load + swap %.0f)",
+            "Bundle %s is now serving (%d tools; %.0f ms: download %.0f, verify %.0f, load + swap %.0f; "
+            "then saved in %.0f)",
             target.label(),
             len(manifest.tools),
             self.last_swap_ms,
             (downloaded - started) * 1000,
             (verified - downloaded) * 1000,
-            (now - verified) * 1000,
+            (serving - verified) * 1000,
+            (time.monotonic() - serving) * 1000,
             extra={"bundle": target.name, "checksum": target.checksum, "bytes": size},
         )
         try:
@@ -286,8 +297,11 @@ class BundleSync:
         except Exception as exc:  # telling the platform is best effort; the next hello re-registers
             self.logger.warning("Could not announce the new tools to the platform: %s", exc)
 
-    async def _download_and_stage(self, target: BundleRef) -> tuple[int, float, tuple[Path, Manifest]]:
-        """Stream the archive straight into the verifying unpacker (a thread), so both run at once.
+    async def _download_and_stage(
+        self, target: BundleRef, warming: WarmStart
+    ) -> tuple[int, float, tuple[Path, Manifest]]:
+        """Stream the archive straight into the verifying unpacker (a thread), so both run at once; the
+        new workers start as soon as the manifest (the archive's first entry) is read.
 
         Returns the bytes received, when the download ended, and the staged bundle. Memory stays
         bounded: at most `ChunkPipe.MAX_BUFFERED` bytes wait between the two.
@@ -297,7 +311,7 @@ class BundleSync:
 
         def stage() -> tuple[Path, Manifest]:
             try:
-                return self.store.stage_archive(pipe, target.checksum)
+                return self.store.stage_archive(pipe, target.checksum, on_manifest=warming.manifest_read)
             finally:
                 pipe.reader_done()
 
@@ -341,7 +355,7 @@ class BundleSync:
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > MAX_ARCHIVE_BYTES:
                     raise SyncError(f"bundle {target.label()} refused: {too_large_message(int(declared))}")
-                async for chunk in response.aiter_bytes(1 << 16):
+                async for chunk in response.aiter_bytes():  # as received: re-chunking would copy
                     received += len(chunk)
                     if received > MAX_ARCHIVE_BYTES:
                         raise SyncError(f"bundle {target.label()} refused: {too_large_message(received)}")

@@ -59,6 +59,27 @@ class WorkerPool:
         return sum(w.load for w in self.workers)
 
 
+@dataclass(eq=False)
+class WarmPool:
+    """Workers started (`Executor.warm_up`) for a bundle still arriving; `Executor.load` takes them once."""
+
+    pool: WorkerPool
+    used: bool = False
+
+    def take(self, bundle_dir: Path, manifest: Manifest, secrets: dict[str, str]) -> WorkerPool | None:
+        """The pool, with `manifest` (it may carry the version now), if it was started for exactly this."""
+        if self.used:
+            return None
+        pool = self.pool
+        if pool.bundle_dir != bundle_dir.resolve() or pool.manifest.checksum != manifest.checksum:
+            return None
+        if pool.secrets != secrets or pool.manifest.sandbox != manifest.sandbox:
+            return None
+        self.used = True
+        pool.manifest = manifest
+        return pool
+
+
 def compile_schema(tool: ToolDescriptor) -> Draft202012Validator:
     """The validator of a tool's `inputSchema`, compiled once per load; a bad schema fails the load."""
     try:

@@ -195,10 +195,12 @@ class Worker:
         *,
         scratch_dir: Path | None = None,
         secrets: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         """Ask the host to require every tool; raises WorkerLoadError naming the tool that failed.
 
-        `scratch_dir` and `secrets` become `ctx.scratchDir` and `ctx.secrets` of every call."""
+        `scratch_dir` and `secrets` become `ctx.scratchDir` and `ctx.secrets` of every call; `cwd`, the
+        bundle's directory, is entered first (a worker started before its bundle landed runs elsewhere)."""
         self._load_reply = asyncio.get_running_loop().create_future()
         self.send(
             {
@@ -206,6 +208,7 @@ class Worker:
                 "tools": [{"name": name, "path": str(path)} for name, path in tools],
                 "scratchDir": str(scratch_dir) if scratch_dir else None,
                 "secrets": secrets or {},
+                "cwd": str(cwd) if cwd else None,
             }
         )
         done, _ = await asyncio.wait(

@@ -247,15 +247,22 @@ def _verify(archive_file: Path, unpack_dir: Path) -> Manifest:
 
 
 # ------------------------------------------------------------------------------------ reads
+class ArchiveResponse(FileResponse):
+    """An archive in 1 MiB pieces: Starlette reads each piece in a worker thread, so its 64 KiB
+    default costs 800 thread hops for a 50 MB bundle (a sync's download waits on every one)."""
+
+    chunk_size = 1 << 20
+
+
 @router.get(
     "/api/bundles/{name:path}/versions/{version}/archive",
-    response_class=FileResponse,
+    response_class=ArchiveResponse,
     responses={
         200: {"content": {"application/gzip": {}}, "description": "the archive"},
         **error_responses(*AUTH_ERRORS, 404),
     },
 )
-def download_archive(name: str, version: VersionNumber, request: Request, principal: AnyToken) -> FileResponse:
+def download_archive(name: str, version: VersionNumber, request: Request, principal: AnyToken) -> ArchiveResponse:
     """The archive of one version; a deployment token may download the bundle assigned to it (how connectors sync)."""
     store: Store = _platform(request).store
     record = store.get_bundle_version(principal.org_id, name, version)
@@ -269,7 +276,7 @@ def download_archive(name: str, version: VersionNumber, request: Request, princi
     path = store.archive_file(record)
     if not path.exists():
         raise ApiError(500, "archive_missing", f"The archive of {name}@{version} is missing from the data directory")
-    return FileResponse(
+    return ArchiveResponse(
         path,
         media_type="application/gzip",
         filename=f"{name.replace('/', '__')}-{version}.tar.gz",

@@ -395,3 +395,61 @@ async def test_while_tailed_a_calls_lines_are_handed_on_before_its_answer(tmp_pa
     for n in range(20):  # a call that logs nothing is not held back either
         await executor.call("echo", {"n": n}, call_id=f"quiet_{n}")
     assert asyncio.get_running_loop().time() - started < 20 * 0.05
+
+
+async def test_workers_warmed_up_before_their_bundle_lands_load_it_and_see_only_it(tmp_path, make_executor):
+    executor = await make_executor(tmp_path / "v1", [echo_tool(tag="v1")])
+    # What a sync does: workers start on the final path while the files still land elsewhere.
+    peek = JsTool("peek", "return [process.cwd(), require('fs').readdirSync('.')];")
+    staging = tmp_path / "staging"
+    manifest = write_bundle(staging, [echo_tool(tag="v2"), peek])
+    final = tmp_path / "bundles" / "v2"
+    final.parent.mkdir()
+    (tmp_path / "bundles" / "r-sibling").mkdir()
+    warm = await executor.warm_up(final, manifest)
+    assert warm is not None and len(warm.pool.workers) == 2
+    warm_pids = {w.pid for w in warm.pool.workers}
+    assert all(_alive(pid) for pid in warm_pids) and not final.exists()
+    staging.rename(final)
+
+    await executor.load(final, manifest, warm)
+    assert await executor.call("echo", {}, call_id="c") == {"tag": "v2", "input": {}}
+    cwd, listed = await executor.call("peek", {}, call_id="p")
+    assert cwd == str(final.resolve()) and sorted(listed) == ["dist", "manifest.json"]
+    assert {w.pid for w in executor._pool.workers} == warm_pids  # the warm workers serve: none started anew
+    # Their read grant (`<final>/*`) covers the bundle that landed, not a folder whose name extends it.
+    reader = JsTool("reader", "return require('fs').readdirSync(input.dir);")
+    manifest_r = write_bundle(staging, [reader])
+    final_r = tmp_path / "bundles" / "r"
+    warm = await executor.warm_up(final_r, manifest_r)
+    staging.rename(final_r)
+    await executor.load(final_r, manifest_r, warm)
+    assert await executor.call("reader", {"dir": str(final_r / "dist")}, call_id="r1") == ["reader.js"]
+    denied = await expect_error(
+        ToolErrorKind.TOOL_ERROR,
+        executor.call("reader", {"dir": str(tmp_path / "bundles" / "r-sibling")}, call_id="r2"),
+    )
+    assert denied.code == "permission_denied"
+
+
+async def test_warm_workers_of_a_bundle_that_is_refused_do_not_outlive_it(tmp_path, make_executor):
+    executor = await make_executor(tmp_path / "v1", [echo_tool(tag="v1")])
+    manifest = write_bundle(tmp_path / "v2", [echo_tool(tag="v2")])
+    warm = await executor.warm_up(tmp_path / "v2", manifest)
+    assert warm is not None
+    discarded = {w.pid for w in warm.pool.workers}
+    await executor.discard(warm)  # e.g. the archive's files did not verify
+    await async_wait_until(
+        lambda: not any(_alive(pid) for pid in discarded), 10, message="the warm node processes to exit"
+    )
+    # Warm workers for one bundle are never used for another: load starts its own and stops them.
+    warm = await executor.warm_up(tmp_path / "v2", manifest)
+    assert warm is not None
+    other = write_bundle(tmp_path / "v3", [echo_tool(tag="v3")])
+    await executor.load(tmp_path / "v3", other, warm)
+    assert await executor.call("echo", {}, call_id="c") == {"tag": "v3", "input": {}}
+    unused = {w.pid for w in warm.pool.workers}
+    assert unused and not unused & {w.pid for w in executor._pool.workers}
+    await async_wait_until(
+        lambda: not any(_alive(pid) for pid in unused), 10, message="the unused warm workers to stop"
+    )

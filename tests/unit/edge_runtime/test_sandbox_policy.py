@@ -56,7 +56,7 @@ def test_flags_read_the_bundle_write_the_scratch_and_grant_what_is_asked():
     plain = permission_flags(Path("/i/.bundles/x"), Path("/i/.scratch/b"), Path("/py/host.mjs"), SandboxRequest())
     assert plain == [
         "--permission",
-        "--allow-fs-read=/i/.bundles/x",
+        "--allow-fs-read=/i/.bundles/x/*",
         "--allow-fs-read=/i/.scratch/b",
         "--allow-fs-read=/py/host.mjs",
         "--allow-fs-write=/i/.scratch/b",
