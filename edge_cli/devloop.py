@@ -277,7 +277,7 @@ class DevSession:
     # --- build → upload → live
     def _build(self) -> BuildResult | None:
         try:
-            return build_project(self.project_dir)
+            return build_project(self.project_dir, fast_pack=True)  # the upload stays on this machine
         except BuildError as exc:
             self.echo(f"✗ build failed: {exc}")
             return None
@@ -327,6 +327,7 @@ class DevSession:
     async def _rebuild(self, saved_at: float) -> None:
         started = time.perf_counter()
         result = await asyncio.to_thread(self._build)
+        built = time.perf_counter()
         if result is None:
             self.echo("  the last good version keeps serving")
             return
@@ -335,6 +336,7 @@ class DevSession:
             return
         try:
             version = await asyncio.to_thread(self._publish, result)
+            uploaded = time.perf_counter()
         except CliError as exc:  # the platform is down or refused: say so; the next save tries again
             self.echo(f"✗ upload failed: {exc}")
             self.echo("  the last good version keeps serving; save again to retry")
@@ -344,7 +346,11 @@ class DevSession:
         except CliError as exc:
             self.echo(f"✗ reload failed: {exc}")
             return
-        self.echo(f"✓ v{version} live in {ms:.0f} ms from save · {tools_changed(self.manifest, result.manifest)}")
+        where = ", ".join(f"{name} {ms:.0f}" for name, ms in result.timings_ms.items() if name != "prepare")
+        self.echo(
+            f"✓ v{version} live in {ms:.0f} ms from save · {tools_changed(self.manifest, result.manifest)}"
+            f" (build {(built - started) * 1000:.0f}: {where}; upload {(uploaded - built) * 1000:.0f})"
+        )
         self.manifest, self.version = result.manifest, version
 
     async def _watch(self) -> None:

@@ -40,11 +40,17 @@ def too_large_message(size: int, limit: int = MAX_ARCHIVE_BYTES) -> str:
 
 
 # --------------------------------------------------------------------------------------- writer
-def write_archive(root: Path, manifest: Manifest, out_path: Path) -> int:
+#: gzip level of `write_archive`: gzip's own default. A dev loop asks for `FAST_COMPRESSLEVEL`.
+DEFAULT_COMPRESSLEVEL = 6
+FAST_COMPRESSLEVEL = 1
+
+
+def write_archive(root: Path, manifest: Manifest, out_path: Path, compresslevel: int = DEFAULT_COMPRESSLEVEL) -> int:
     """Pack `manifest` and its files from `root` into `out_path`; returns the archive size.
 
     Entries are sorted, owned by 0:0 with mode 0644 and mtime 0, and the gzip header carries no
-    name or time, so equal content gives byte-identical archives.
+    name or time, so equal content and level give byte-identical archives. The level changes only
+    the archive's size and packing time, never the bundle checksum.
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +60,7 @@ def write_archive(root: Path, manifest: Manifest, out_path: Path) -> int:
     # archives, and packing sits inside the build's time budget (raw esbuild + 300 ms).
     with (
         open(tmp, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         _add_bytes(tar, MANIFEST_NAME, manifest_bytes)

@@ -115,6 +115,22 @@ def test_writer_output_is_readable_and_verified(tmp_path):
     ]
 
 
+def test_the_fast_level_packs_the_same_bundle_faster_and_bigger(tmp_path):
+    root = tmp_path / "src"
+    files = {**GOOD, "dist/big.js": b"module.exports = [" + b"1, 2, 3, 'abc', " * 20_000 + b"];\n"}
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    manifest = manifest_for(files)
+    default = write_archive(root, manifest, tmp_path / "default.tar.gz")
+    fast = write_archive(root, manifest, tmp_path / "fast.tar.gz", compresslevel=1)
+    assert fast != default  # another level really was used
+    for name in ("default", "fast"):
+        read = read_archive(tmp_path / f"{name}.tar.gz", tmp_path / name, expected_checksum=manifest.checksum)
+        assert read.checksum == manifest.checksum
+        assert (tmp_path / name / "dist" / "big.js").read_bytes() == files["dist/big.js"]
+
+
 safe_part = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789_-.", min_size=1, max_size=12).filter(
     lambda s: s not in (".", "..")
 )
