@@ -73,10 +73,23 @@ class DevProcess:
     """`edge-connector dev DIR` with its output collected line by line."""
 
     def __init__(self, project: Path) -> None:
+        from tests.support.waiting import free_port
+
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "EC_DISABLE_TRAY": "1", "EC_DISABLE_AUTOSTART": "1"}
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "edge_cli", "dev", str(project)],
+            # Free ports of our own: other dev sessions on this machine take the defaults and their neighbours.
+            [
+                sys.executable,
+                "-m",
+                "edge_cli",
+                "dev",
+                str(project),
+                "--port",
+                str(free_port()),
+                "--health-port",
+                str(free_port()),
+            ],
             cwd=project,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

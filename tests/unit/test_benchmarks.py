@@ -348,9 +348,37 @@ def test_dev_loop_marks_the_edited_tools_output():
     source = build.tool_source(1)
     edited = dev_loop.edited_source(source, "edit-3")
     assert 'return { marker: "edit-3", ' in edited and edited.count("marker") == 1
-    assert dev_loop.parse_args([]).edits == 10 and dev_loop.parse_args(["--quick"]).edits == 3
+    assert dev_loop.parse_args([]).edits == 20 and dev_loop.parse_args(["--quick"]).edits == 3
+    assert dev_loop.parse_args([]).project == "example"
     with pytest.raises(ValueError):
         dev_loop.edited_source("export default {}", "x")
+    # The example project's tool gets its marker in the object it returns.
+    example = (dev_loop.EXAMPLE / "src" / "tools" / f"{dev_loop.EXAMPLE_TOOL}.ts").read_text()
+    assert 'return { marker: "m", feelsLike:' in dev_loop.edited_source(example, "m")
+
+
+def test_dev_loop_reads_where_the_time_went_from_devs_lines():
+    line = "✓ v7 live in 212 ms from save · ~feels_like (build 120: esbuild 40, index 60, pack 10; upload 30)"
+    live = dev_loop._LIVE.search(line)
+    assert live and live.group(2) == "212"
+    assert dev_loop.phases(live.group(3)) == {"build": 120, "esbuild": 40, "index": 60, "pack": 10, "upload": 30}
+    serving = "Bundle w v7 is now serving (4 tools; 90 ms: download 5, verify 10, load + swap 75; then saved in 9)"
+    assert dev_loop._SERVING.search(serving).groups() == ("90", "5", "10", "75")
+
+
+def test_sync_table_judges_the_ratio_against_each_syncs_own_reference():
+    def run(to_live: float, ref: float) -> sync.SyncRun:
+        return sync.SyncRun(
+            0.1, to_live, 0, 0, 5 << 20, 3, 5, "", 0.3, 0.05, 90 << 20, 180 << 20, sync.Reference(ref, 0.3)
+        )
+
+    rows = {row[0]: row for row in sync.render([run(0.30, 0.25), run(0.40, 0.25), run(0.26, 0.25)], 50 << 20).rows}
+    ratio_row = next(row for name, row in rows.items() if name.startswith("upload done"))
+    assert ratio_row[3] == "1.20×" and ratio_row[-1] == "yes"  # median of 1.20, 1.60, 1.04
+    rows = {row[0]: row for row in sync.render([run(0.40, 0.25)], 50 << 20).rows}
+    assert next(row for name, row in rows.items() if name.startswith("upload done"))[-1] == "NO"
+    pool = next(row for name, row in rows.items() if name.startswith("node worker pool"))
+    assert pool[1] == "90.0 MiB → 180.0 MiB" and pool[-1] == "—"  # shown, not judged against the python budget
 
 
 def test_run_all_accepts_only_known_benchmarks():
