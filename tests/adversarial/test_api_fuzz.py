@@ -14,6 +14,7 @@ of the module (`pytest -s`) and checked: some requests must have been sent, and 
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 import time
@@ -91,6 +92,8 @@ def _platform(dev: bool) -> Any:
     """An app over a fresh data dir; its lifespan starts with the first request schemathesis sends."""
     data_dir = Path(tempfile.mkdtemp(prefix="ec-api-fuzz-"))
     _DATA_DIRS.append(data_dir)
+    # Also when this module is collected but none of its tests run (the fixture below never tears down).
+    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     return create_app(PlatformConfig(data_dir=data_dir / "data", host=HOST, jwt_secret="fuzz-" + "x" * 40, dev=dev))
 
 
