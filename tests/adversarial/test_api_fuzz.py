@@ -33,7 +33,8 @@ from schemathesis.python import asgi
 from mock_platform.app import create_app
 from mock_platform.config import PlatformConfig
 
-#: Examples per operation and phase; ~40 operations x 3 identities stay within the suite's budget.
+#: Examples per operation and phase (37 operations as a user and as a deployment, 10 without dev mode):
+#: the coverage phase's own deterministic cases are most of the requests; this bounds the rest.
 MAX_EXAMPLES = 12
 #: The name schemathesis' in-process client sends as `Host`: the platform is configured to serve it, so
 #: dev mode's DNS-rebinding guard (SPEC.md §9) admits every request, those of its own checks included.
@@ -130,7 +131,9 @@ def _user_headers(app: Any, email: str, org_id: str) -> dict[str, str]:
 def _seeded_identities(app: Any) -> dict[str, dict[str, str]]:
     """An org with a deployment, a secret and an invite, so the fuzzer meets real objects; the headers
     of its owner and of its deployment's client-credentials token."""
-    with asgi.get_client(app) as client:  # starts the app's lifespan in the loop schemathesis uses
+    # schemathesis' client runs the app's lifespan in its own loop; its pytest plugin ends it after each
+    # test and the next request starts it again (the platform's state lives on in its data dir).
+    with asgi.get_client(app) as client:
         assert client.get("/healthz").status_code == 200
         user = _user_headers(app, "fuzz@example.com", "org-fuzz")
         created = client.post("/api/deployments", json={"name": "fuzzed"}, headers=user)
