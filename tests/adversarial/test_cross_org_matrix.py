@@ -7,8 +7,9 @@ table below. The table is keyed by the app's own route list, so a route added to
 a row here fails `test_every_route_of_the_app_has_a_row`.
 
 Beyond the statuses: a 404 that B gets for A's object is the answer B gets for an id that exists
-nowhere (same status and code: a foreign id reveals nothing), and no 2xx answer to B contains any
-of A's identifiers.
+nowhere (same status and code: a foreign id reveals nothing), no 2xx answer to B contains any of
+A's identifiers, and a guarded route refuses the deployment token with `user_token_required` and
+the missing token with `unauthenticated`.
 """
 
 from __future__ import annotations
@@ -195,6 +196,8 @@ def app_endpoints(app: Any) -> set[tuple[str, str]]:
     return found
 
 
+#: The refusal a guarded route gives these callers (SPEC.md §5/§9).
+REFUSAL_CODES = {DEP: (403, "user_token_required"), NONE: (401, "unauthenticated")}
 UPLOAD = ("POST", "/api/bundles/{name}/versions")
 DELETE_DEPLOYMENT = ("DELETE", "/api/deployments/{deployment_id}")
 
@@ -291,6 +294,14 @@ def _error_code(body: str) -> str | None:
         return None
 
 
+def _wrong_refusal(caller: str, row: Row, status: int, body: str) -> bool:
+    """A guarded route's refusal of this caller does not carry its code (open routes answer alike)."""
+    expected = REFUSAL_CODES.get(caller)
+    if expected is None or status != expected[0] or row.expected(caller) == row.a:
+        return False
+    return _error_code(body) != expected[1]
+
+
 def _with_foreign_ids_replaced(seed: Seed) -> Seed:
     """The same requests aimed at ids that exist nowhere."""
     nowhere = f"dep-{uuid.uuid4().hex[:12]}"
@@ -324,6 +335,8 @@ def test_each_caller_gets_the_expected_status_on_every_route(platform):
                 mismatches.append(
                     f"{caller}: {method} {template} -> {status} (expected {row.expected(caller)}) {body[:200]}"
                 )
+            if _wrong_refusal(caller, row, status, body):
+                mismatches.append(f"{caller}: {method} {template} -> {status} {body[:200]}")
             if caller == B and status < 300:
                 leaks.extend(f"{method} {template} shows B {marker!r}" for marker in seed.markers if marker in body)
             if caller == B and status == 404:
