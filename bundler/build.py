@@ -33,8 +33,14 @@ from .size_report import too_large_error
 from .staleness import is_stale  # noqa: F401  (re-exported: `upload` and `dev` ask the build module)
 
 DIST_DIR = "dist"
-#: Makes Node.js read dist/*.js as CommonJS even inside a `"type": "module"` project folder.
-DIST_PACKAGE_JSON = '{\n  "type": "commonjs"\n}\n'
+#: Makes Node.js read dist/*.js as ES modules wherever the build output sits.
+DIST_PACKAGE_JSON = '{\n  "type": "module"\n}\n'
+#: Prepended to every output file: the CommonJS packages bundled into ES modules call `require("fs")`
+#: (esbuild keeps such calls for Node's built-ins and `external` packages), which an ES module lacks.
+ESM_REQUIRE_BANNER = (
+    'import { createRequire as __edgeCreateRequire } from "node:module"; '
+    "const require = __edgeCreateRequire(import.meta.url);"
+)
 ESBUILD_TIMEOUT_SECONDS = 300
 
 
@@ -120,7 +126,7 @@ def build_project(
         mark = time.perf_counter()
         metafile = _run_esbuild(esbuild, config, sources, staging)
         timings["esbuild"] = _ms_since(mark)
-        # Before indexing: the built files must load as CommonJS wherever they sit.
+        # Before indexing: the built files must load as ES modules wherever they sit.
         (staging / DIST_DIR / "package.json").write_text(DIST_PACKAGE_JSON, encoding="utf-8")
 
         mark = time.perf_counter()
@@ -175,14 +181,24 @@ def _check_out_dir(out: Path, root: Path) -> None:
 
 
 def _run_esbuild(esbuild: Esbuild, config: ProjectConfig, sources: list[Path], staging: Path) -> dict[str, Any]:
-    """One esbuild invocation for every tool (one process start, shared parsing of common modules)."""
+    """One esbuild invocation for every tool (one process start, shared parsing of common modules).
+
+    ES modules with code splitting: what several tools import (zod, a shared lib/ file) goes once into a
+    `dist/chunk-<hash>.js` that every tool entry imports, so Node.js parses it once per process (the
+    indexer, a worker) instead of once per tool.
+    """
     metafile_path = staging / "esbuild-meta.json"
     command = [
         esbuild.path,
         *(source.relative_to(config.root).as_posix() for source in sources),
         "--bundle",
         "--platform=node",
-        "--format=cjs",
+        "--format=esm",
+        "--splitting",
+        f"--banner:js={ESM_REQUIRE_BANNER}",
+        # CommonJS code reading its own location keeps working in an ES module.
+        "--define:__dirname=import.meta.dirname",
+        "--define:__filename=import.meta.filename",
         f"--target={config.target}",
         f"--outdir={staging / DIST_DIR}",
         f"--outbase={config.tools_dir}",

@@ -11,6 +11,7 @@
 
 const fs = require("node:fs");
 const path = require("node:path");
+const { pathToFileURL } = require("node:url");
 
 const [resultPath, ...files] = process.argv.slice(2);
 // Which file is loading right now: if a tool ends or hangs the process while loading, the build names it.
@@ -105,18 +106,21 @@ function schemaCopy(value, key) {
   return jsonCopy(value, key);
 }
 
-function definitionOf(exported) {
-  if (exported && typeof exported === "object" && "default" in exported) return exported.default;
-  // A CommonJS tool (`module.exports = defineTool({...})`) exports the definition itself.
-  if (exported && typeof exported === "object" && ("run" in exported || "name" in exported)) return exported;
-  return undefined;
+// `namespace` is what import() gave: an ES module's namespace (the build's output), or for a bundle built
+// as CommonJS (before code splitting) one whose `default` is module.exports, itself `{default}` when
+// esbuild compiled an `export default` (the same rule as edge_runtime/host.mjs).
+function definitionOf(namespace) {
+  if (!namespace || !("default" in namespace)) return undefined;
+  const exported = namespace.default;
+  return exported && typeof exported === "object" && "default" in exported ? exported.default : exported;
 }
 
-function index(file) {
+async function index(file) {
   let exported;
   fs.writeFileSync(progressPath, file);
   try {
-    exported = require(path.resolve(file));
+    // import(), not require(): the tools are ES modules sharing chunks, loaded once for all of them.
+    exported = await import(pathToFileURL(path.resolve(file)).href);
   } catch (err) {
     const message = err && err.stack ? String(err.stack).split("\n").slice(0, 2).join(" ") : String(err);
     return { file, ok: false, problem: `throws while being loaded: ${message}` };
@@ -148,7 +152,10 @@ function index(file) {
   }
 }
 
-const results = files.map(index);
-fs.writeFileSync(resultPath, JSON.stringify(results));
-// A tool may leave timers or sockets open at load time; the index is complete, so leave now.
-process.exit(0);
+(async () => {
+  const results = [];
+  for (const file of files) results.push(await index(file)); // one at a time: the progress file names it
+  fs.writeFileSync(resultPath, JSON.stringify(results));
+  // A tool may leave timers or sockets open at load time; the index is complete, so leave now.
+  process.exit(0);
+})();

@@ -23,12 +23,11 @@
 //   {"t":"invalid","id":N,"details":[{"path":"/json/pointer","message":"…"}]}
 //     (a zod inputSchema refused the arguments: its refinements are checked only here, in Node.js)
 
-import { createRequire } from "node:module";
 import { AsyncLocalStorage } from "node:async_hooks";
 import net from "node:net";
 import util from "node:util";
+import { pathToFileURL } from "node:url";
 
-const require = createRequire(import.meta.url);
 // One answer must fit in one WebSocket frame (edge_protocol.limits.MAX_FRAME_BYTES), counted in UTF-8
 // bytes; the runtime sizes the whole frame again, wrapper included. Error text and details are capped
 // as edge_protocol.limits says (MAX_ERROR_MESSAGE_CHARS, MAX_ERROR_DETAILS_BYTES) so no answer line can
@@ -134,11 +133,13 @@ function handle(message) {
 }
 
 // ------------------------------------------------------------------------------------------ load
-function load(list) {
+// import(), not require(): a bundle's tools are ES modules sharing chunks (zod, common code), parsed once
+// per worker; a bundle built as CommonJS (before code splitting) loads through import() as well.
+async function load(list) {
   for (const { name, path } of list) {
     try {
-      const exported = currentCall.run({ tool: name, callId: "" }, () => require(path));
-      const definition = exported && typeof exported === "object" && "default" in exported ? exported.default : exported;
+      const namespace = await currentCall.run({ tool: name, callId: "" }, () => import(pathToFileURL(path).href));
+      const definition = definitionOf(namespace);
       if (!definition || typeof definition.run !== "function") {
         throw new Error("its module does not export a tool definition with a run() function");
       }
@@ -149,6 +150,14 @@ function load(list) {
     }
   }
   send('{"t":"ready"}');
+}
+
+// The default export. For a CommonJS module that is module.exports, unwrapped once more when it holds a
+// `default` (what esbuild makes of `export default` in bundles built as CommonJS, before code splitting):
+// the rule `require()` followed here before (bundler/indexer.cjs follows it too).
+function definitionOf(namespace) {
+  const exported = namespace && "default" in namespace ? namespace.default : undefined;
+  return exported && typeof exported === "object" && "default" in exported ? exported.default : exported;
 }
 
 function describe(err) {

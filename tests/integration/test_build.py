@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -53,7 +54,10 @@ def test_builds_every_tool_with_its_metadata_read_in_node(good_project):
     assert by_name["echo"].inputSchema["required"] == ["text"]
     assert by_name["echo"].timeoutMs == 30_000 and by_name["echo"].outputSchema is None
     assert {t.entry for t in manifest.tools} == {"dist/echo.js", "dist/make-slug.js", "dist/duration.js"}
-    assert sorted(f.path for f in manifest.files) == [
+    # Code the tools share sits in chunks beside the entries, listed and checksummed like them.
+    chunks = [f.path for f in manifest.files if f.path.startswith("dist/chunk-")]
+    assert chunks and all(re.fullmatch(r"dist/chunk-[A-Z0-9]+\.js", path) for path in chunks)
+    assert sorted(f.path for f in manifest.files if f.path not in chunks) == [
         "dist/duration.js",
         "dist/echo.js",
         "dist/make-slug.js",
@@ -78,9 +82,10 @@ def test_built_files_run_without_node_modules_because_dependencies_are_inlined(g
     shutil.copytree(good_project / ".edge/build/dist", elsewhere / "dist")
     script = """
       const run = async () => {
-        const slug = require(process.argv[1] + "/make-slug.js").default;
-        const dur = require(process.argv[1] + "/duration.js");
-        const echo = require(process.argv[1] + "/echo.js").default;
+        const load = async (name) => (await import(require("node:url").pathToFileURL(process.argv[1] + name).href)).default;
+        const slug = await load("/make-slug.js");
+        const dur = await load("/duration.js");
+        const echo = await load("/echo.js");
         const out = [await slug.run({text: "Hello, Edge World"}), await dur.run({text: "2h"}),
                      await echo.run({text: "hi", loud: true})];
         try { await slug.run({text: "!!"}); } catch (e) { out.push([e.name, e.code]); }
@@ -124,20 +129,30 @@ def test_archive_is_readable_by_the_protocol_reader(good_project, tmp_path):
     assert (tmp_path / "unpacked/dist/echo.js").read_bytes() == (result.out_dir / "dist/echo.js").read_bytes()
 
 
-def test_external_packages_stay_require_calls_and_target_lowers_syntax(tmp_path, npm_deps):
+def test_external_packages_stay_imports_or_requires_and_target_lowers_syntax(tmp_path, npm_deps):
+    # c.cjs is CommonJS bundled into an ES module: its require() of Node's built-ins and of an external
+    # package must work there too (the build's createRequire banner), in the indexer as in a worker.
     project = make_project(
         tmp_path / "p",
         node_modules=npm_deps,
         files={
             "edge.json": json.dumps({"name": "ext", "external": ["ms"], "target": "node12"}),
             "src/tools/t.ts": 'import ms from "ms";\n' + tool_source("t", extra="  timeoutMs: ms('1s') ?? 5,\n"),
+            "src/tools/c.cjs": (
+                'const ms = require("ms"); const os = require("os");\n'
+                "module.exports = { name: 'c', description: os.EOL === '\\n' ? 'unix' : 'other',"
+                " inputSchema: { type: 'object' }, timeoutMs: ms('2s'), async run() { return {}; } };\n"
+            ),
         },
     )
     result = build_project(project)
     built = (result.out_dir / "dist/t.js").read_text()
-    assert 'require("ms")' in built
+    assert 'from "ms"' in built
     assert "??" not in built  # node12 has no nullish coalescing: esbuild lowered it
-    assert result.manifest.tools[0].timeoutMs == 1000
+    assert 'require("ms")' in (result.out_dir / "dist/c.js").read_text()
+    by_name = {tool.name: tool for tool in result.manifest.tools}
+    assert by_name["t"].timeoutMs == 1000
+    assert by_name["c"].timeoutMs == 2000 and by_name["c"].description == "unix"
 
 
 def test_build_output_folder_option_and_json_shape(good_project, tmp_path):

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from bundler.build import build_project
 from bundler.node import node_binary
+from edge_protocol.archive import MANIFEST_NAME
 from edge_protocol.errors import ToolCallError, ToolErrorKind
+from edge_protocol.manifest import Manifest, content_checksum, file_entry_for
 from edge_runtime.executor import BundleLoadError, Executor
 from edge_runtime.sandbox import SCRATCH_DIR
+from tests.fixtures.projects.support import make_project
 from tests.support.bundles import JsTool, write_bundle
 
 LOGGER = "tests.sandbox"
@@ -66,9 +72,18 @@ def install_dir(tmp_path) -> Path:
 async def start(install_dir):
     made: list[Executor] = []
 
-    async def start(sandbox: dict | None = None, host_env: dict | None = None, secrets: dict | None = None) -> Executor:
-        bundle_dir = install_dir / ".bundles" / "abc"
-        manifest = write_bundle(bundle_dir, ATTACKS, sandbox=sandbox)
+    async def start(
+        sandbox: dict | None = None,
+        host_env: dict | None = None,
+        secrets: dict | None = None,
+        bundle_dir: Path | None = None,
+    ) -> Executor:
+        """A sandboxed executor serving ATTACKS, or the bundle already written in `bundle_dir`."""
+        if bundle_dir is None:
+            bundle_dir = install_dir / ".bundles" / "abc"
+            manifest = write_bundle(bundle_dir, ATTACKS, sandbox=sandbox)
+        else:
+            manifest = Manifest.from_json((bundle_dir / MANIFEST_NAME).read_text())
         env = {
             "PATH": "/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -272,3 +287,63 @@ def test_a_runtime_with_deployment_credentials_leaks_none_of_them_to_tools(platf
     finally:
         rt.stop()
         api.close()
+
+
+# Two tools sharing a module: the build puts it in a chunk both entries import (ES modules). The same
+# sources built as CommonJS, one self-contained file per tool, is what builds before code splitting
+# shipped: bundles of that shape already on disk and on the platform must keep loading.
+SHARED_SOURCES = {
+    "src/lib/shout.js": "export const shout = (text) => text.toUpperCase() + '!';\n",
+    **{
+        f"src/tools/{name}.js": (
+            'import { shout } from "../lib/shout.js";\n'
+            f"export default {{ name: {name!r}, description: 'd', inputSchema: {{ type: 'object' }},\n"
+            "  async run(input) {\n"
+            "    return { text: shout(input.text), dir: __dirname.endsWith('dist'),"
+            " fs: typeof require('fs').readFileSync };\n"
+            "  } };\n"
+        )
+        for name in ("loud", "louder")
+    },
+}
+
+
+def commonjs_bundle(built: Path, sources: list[Path], dest: Path) -> Manifest:
+    """`built` (a build output) rebuilt the way builds before code splitting made it: CommonJS."""
+    from bundler.esbuild import find_esbuild
+
+    dist = dest / "dist"
+    done = subprocess.run(
+        [find_esbuild().path, *map(str, sources), "--bundle", "--platform=node", "--format=cjs", f"--outdir={dist}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    (dist / "package.json").write_text('{\n  "type": "commonjs"\n}\n')
+    old = Manifest.from_json((built / MANIFEST_NAME).read_text())
+    files = [file_entry_for(dest, path.relative_to(dest).as_posix()) for path in sorted(dist.iterdir())]
+    manifest = Manifest.from_dict(
+        {
+            **old.to_dict(),
+            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in files],
+            "checksum": content_checksum(files),
+        }
+    )
+    (dest / MANIFEST_NAME).write_text(manifest.to_json())
+    return manifest
+
+
+async def test_tools_sharing_a_chunk_and_old_commonjs_bundles_both_load_in_the_sandbox(start, install_dir, tmp_path):
+    project = make_project(tmp_path / "p", files=SHARED_SOURCES)
+    result = build_project(project)
+    assert any(f.path.startswith("dist/chunk-") for f in result.manifest.files)
+    bundles = install_dir / ".bundles"
+    shutil.copytree(result.out_dir, bundles / "esm")
+    old = commonjs_bundle(result.out_dir, sorted((project / "src/tools").iterdir()), bundles / "cjs")
+    assert not any(f.path.startswith("dist/chunk-") for f in old.files)
+    for folder in ("esm", "cjs"):
+        executor = await start(bundle_dir=bundles / folder)
+        for tool in ("loud", "louder"):
+            answer = await executor.call(tool, {"text": folder}, call_id="c")
+            assert answer == {"text": f"{folder.upper()}!", "dir": True, "fs": "function"}, (folder, tool)
