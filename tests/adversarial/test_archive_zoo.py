@@ -24,6 +24,7 @@ import pytest
 from tests.adversarial.archive_zoo import BUNDLE, ZOO, claimed_checksum
 from tests.support.bundles import echo_tool, make_archive
 from tests.support.inprocess import platform_app, sign_in
+from tests.support.platform import wait_platform_serves
 from tests.support.runtime import RuntimeProcess, write_token_file
 from tests.support.waiting import wait_until
 
@@ -125,7 +126,7 @@ def test_the_runtime_refuses_every_archive_and_keeps_serving_the_old_bundle(zoo,
     rt = RuntimeProcess(install, env={"TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": deployment}).start()
     try:
         rt.wait_healthy()
-        wait_until(lambda: (rt.status()["bundle"] or {}).get("name") == "good-tools", 30, message="good bundle")
+        wait_platform_serves(api, deployment, "good-tools")
 
         def old_bundle_answers() -> None:
             reply = api.post("/api/tools/echo/call", json={"arguments": {"n": 1}, "deploymentId": deployment})

@@ -18,6 +18,7 @@ import pytest
 from edge_protocol.calls import RESULT_TOO_LARGE, TRUNCATED
 from edge_protocol.limits import MAX_CALL_BODY_BYTES, MAX_ERROR_MESSAGE_CHARS, MAX_FRAME_BYTES
 from tests.support.bundles import JsTool, echo_tool, make_archive
+from tests.support.platform import wait_platform_serves
 from tests.support.runtime import RuntimeProcess, write_token_file
 from tests.support.waiting import wait_until
 
@@ -50,7 +51,7 @@ def stack(platform, tmp_path):
     rt = RuntimeProcess(install, env={"TOOL_RPC_URL": platform.ws_url, "DEPLOYMENT_ID": deployment}).start()
     try:
         rt.wait_healthy()
-        wait_until(lambda: (rt.status()["bundle"] or {}).get("name") == "frame-tools", 30, message="bundle loaded")
+        wait_platform_serves(api, deployment, "frame-tools")
         yield api, deployment, rt
     finally:
         rt.stop()
