@@ -8,7 +8,7 @@ import typer
 
 from ..console import out, print_json
 from ..errors import UsageError
-from .deployment import JSON_OPTION, PLATFORM_OPTION
+from ..options import JSON_OPTION, PLATFORM_OPTION
 
 bundle_app = typer.Typer(
     help="List bundles and choose the org default and per-deployment assignments.", no_args_is_help=True

@@ -10,7 +10,7 @@ import typer
 
 from ..console import plain_line, print_json
 from ..errors import CliError, UsageError
-from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
+from ..options import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
 #: Refusals that are about the token, not the tool: reported in the troubleshooting page's words.
 _AUTH_CODES = {"unauthenticated", "token_expired", "token_invalid", "no_organization", "user_token_required"}

@@ -7,21 +7,12 @@ from pathlib import Path
 import typer
 
 from ..console import err, out, print_json
+from ..options import JSON_OPTION, PLATFORM_OPTION
 
 deployment_app = typer.Typer(
     help="Create and manage deployments (DEPLOYMENT_ID / DEPLOYMENT_SECRET).", no_args_is_help=True
 )
 
-PLATFORM_OPTION = typer.Option(
-    None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000)."
-)
-JSON_OPTION = typer.Option(False, "--json", help="Print as JSON.")
-PROJECT_OPTION = typer.Option(
-    None,
-    "--project",
-    help="The tool project whose running `edge-connector dev` session to use "
-    "when no --platform or token is given (default: the one the current directory is in).",
-)
 #: SPEC.md §14: how many connectors may hold one deployment at once.
 MIN_REPLICAS, MAX_REPLICAS = 1, 100
 _REPLICAS_HELP = "How many connectors may hold this deployment at once (1..100); more are refused 409."

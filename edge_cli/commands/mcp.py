@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from .deployment import PLATFORM_OPTION, PROJECT_OPTION
+from ..options import PLATFORM_OPTION, PROJECT_OPTION
 
 
 def register(app: typer.Typer) -> None:

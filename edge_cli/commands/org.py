@@ -7,13 +7,9 @@ from pathlib import Path
 import typer
 
 from ..console import out, print_json
+from ..options import JSON_OPTION, PLATFORM_OPTION
 
 org_app = typer.Typer(help="Invite people to your organization and list its members.", no_args_is_help=True)
-
-PLATFORM_OPTION = typer.Option(
-    None, "--platform", help="Platform URL (default: EDGE_PLATFORM_URL, edge.json, saved, http://127.0.0.1:8000)."
-)
-JSON_OPTION = typer.Option(False, "--json", help="Print as JSON.")
 
 
 @org_app.command("invite")

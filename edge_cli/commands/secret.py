@@ -15,7 +15,7 @@ import typer
 
 from ..console import err, out, print_json
 from ..errors import CliError, UsageError
-from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
+from ..options import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
 if TYPE_CHECKING:
     from ..client import PlatformClient

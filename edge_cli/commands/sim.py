@@ -10,7 +10,7 @@ import typer
 from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
 
 from ..console import out, print_json
-from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
+from ..options import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
 
 class Switch(str, Enum):

@@ -9,7 +9,7 @@ import typer
 
 from ..console import out, print_json
 from ..errors import CliError
-from .deployment import PROJECT_OPTION
+from ..options import PROJECT_OPTION
 
 
 def register(app: typer.Typer) -> None:

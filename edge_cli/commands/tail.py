@@ -22,7 +22,7 @@ import typer
 
 from ..console import err, out
 from ..errors import UsageError
-from .deployment import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
+from ..options import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION
 
 if TYPE_CHECKING:  # imported where used, so that `--help` stays light
     from edge_protocol.tail import TailFilter

@@ -16,7 +16,7 @@ import typer
 
 from ..console import err, out, print_json
 from ..errors import CliError
-from .deployment import JSON_OPTION, PLATFORM_OPTION
+from ..options import JSON_OPTION, PLATFORM_OPTION
 
 if TYPE_CHECKING:  # imported where used, so that `--help` stays light
     from edge_protocol.sandbox import SandboxRequest

@@ -65,6 +65,7 @@ def test_status_reads_the_runtime_with_the_standard_library(tmp_path):
     assert any(m.startswith("stderr: Error: No edge runtime answered") for m in modules), sorted(modules)[-3:]
     loaded = sorted(m for m in modules if m.split(".")[0] in set(HEAVY) - {"edge_runtime"})
     assert not loaded, f"`edge-connector status` imports {loaded}"
+    assert _other_commands(modules, "status") == []
 
 
 def test_call_loads_its_http_client_and_nothing_else_heavy(tmp_path):
@@ -82,3 +83,25 @@ def test_call_loads_its_http_client_and_nothing_else_heavy(tmp_path):
     assert "httpx" in modules and any(m.startswith("stderr: Error: Connection refused") for m in modules)
     loaded = sorted(m for m in modules if m.split(".")[0] in set(HEAVY) - {"httpx", "edge_runtime"})
     assert not loaded, f"`edge-connector call` imports {loaded}"
+    assert _other_commands(modules, "call") == []
+
+
+def _other_commands(modules: set[str], command: str) -> list[str]:
+    """Command modules imported besides `command`'s own: a run registers (and imports) only what it invokes."""
+    return sorted(m for m in modules if m.startswith("edge_cli.commands.") and m != f"edge_cli.commands.{command}")
+
+
+@pytest.mark.parametrize("command", ["status", "call", "tail", "build", "deployment"])
+def test_a_command_imports_only_its_own_module(command):
+    modules = _imported_at_startup(command, "--help")
+    assert f"edge_cli.commands.{command}" in modules
+    assert _other_commands(modules, command) == []
+
+
+def test_the_root_help_lists_every_command():
+    from edge_cli.app import COMMAND_MODULES
+
+    modules = _imported_at_startup("--help")
+    assert sorted(m for m in modules if m.startswith("edge_cli.commands.")) == sorted(
+        f"edge_cli.commands.{name}" for name in COMMAND_MODULES
+    )

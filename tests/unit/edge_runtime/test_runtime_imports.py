@@ -7,7 +7,7 @@ import sys
 
 PROBE = """
 import sys
-import edge_cli.app, edge_runtime.runtime, edge_runtime.executor, edge_runtime.sync
+import edge_cli.app, edge_cli.commands.start, edge_runtime.runtime, edge_runtime.executor, edge_runtime.sync
 heavy = sorted(m for m in ("cryptography", "jwt", "fastapi", "pydantic", "starlette", "uvicorn", "mock_platform")
                if m in sys.modules)
 print(",".join(heavy))
