@@ -27,6 +27,7 @@ from .diagnostics import build_error_from_esbuild
 from .errors import BuildError
 from .esbuild import Esbuild, EsbuildNotFound, find_esbuild
 from .filelock import exclusive_lock
+from .index_server import IndexServer
 from .indexing import check_definition, duplicate_name_problems, load_definitions, warm_schema_checker
 from .project import DEFAULT_OUT_DIR, METAFILE_NAME, ProjectConfig, load_project, tool_sources
 from .size_report import too_large_error
@@ -100,12 +101,14 @@ def build_project(
     announce: Callable[[str], None] | None = None,
     max_archive_bytes: int = MAX_ARCHIVE_BYTES,
     fast_pack: bool = False,
+    indexer: IndexServer | None = None,
 ) -> BuildResult:
     """Build the tool project in `project_dir` into `out_dir` (default `project_dir/.edge/build`).
 
     Raises `BuildError` for every problem a user can fix. `announce` gets the one-line notice of a
     first-use esbuild install. `fast_pack` packs with gzip level 1 (a dev loop on loopback: ~3x less
-    CPU for a somewhat bigger archive; the checksum is the same).
+    CPU for a somewhat bigger archive; the checksum is the same). `indexer`: a Node.js indexer kept
+    between builds (a dev session's), instead of one started for this build.
     """
     started = time.perf_counter()
     warm_schema_checker()  # overlaps jsonschema's import with esbuild and node (see indexing)
@@ -131,7 +134,7 @@ def build_project(
 
         mark = time.perf_counter()
         entries = [f"{DIST_DIR}/{source.name.rsplit('.', 1)[0]}.js" for source in sources]
-        tools = _index_tools(config, sources, entries, staging)
+        tools = _index_tools(config, sources, entries, staging, indexer)
         timings["index"] = _ms_since(mark)
 
         mark = time.perf_counter()
@@ -234,9 +237,12 @@ def _run_esbuild(esbuild: Esbuild, config: ProjectConfig, sources: list[Path], s
     return metafile
 
 
-def _index_tools(config: ProjectConfig, sources: list[Path], entries: list[str], staging: Path) -> list[ToolDescriptor]:
+def _index_tools(
+    config: ProjectConfig, sources: list[Path], entries: list[str], staging: Path, indexer: IndexServer | None
+) -> list[ToolDescriptor]:
     labels = [source.relative_to(config.root).as_posix() for source in sources]
-    results = load_definitions([staging / entry for entry in entries], labels)
+    load = indexer.load_definitions if indexer is not None else load_definitions
+    results = load([staging / entry for entry in entries], labels)
     problems: list[str] = []
     tools: list[ToolDescriptor] = []
     named: list[tuple[str, str]] = []

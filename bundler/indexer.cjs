@@ -7,15 +7,21 @@
 // Writes to RESULT_JSON_PATH a JSON array, one item per FILE, in order:
 //   {file, ok: true, definition: {...}} or {file, ok: false, problem: "..."}.
 // The result goes to a file, not stdout, because a tool may print while it loads.
+//
+// Or: node indexer.cjs --serve (the dev loop's indexer, kept between saves; bundler/index_server.py).
+// Reads one JSON request per stdin line, {id, result, files}, indexes like the above, then prints
+// `{"done": id}` on a line of its own. Shared chunks are loaded once for the life of the process
+// (see sharedChunks), so a save re-reads only the small tool entries.
 "use strict";
 
+const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const { pathToFileURL } = require("node:url");
 
-const [resultPath, ...files] = process.argv.slice(2);
+const serving = process.argv[2] === "--serve";
 // Which file is loading right now: if a tool ends or hangs the process while loading, the build names it.
-const progressPath = `${resultPath}.loading`;
+let progressPath = null;
 
 function describe(value) {
   if (value === null) return "null";
@@ -152,10 +158,64 @@ async function index(file) {
   }
 }
 
-(async () => {
+async function indexAll(resultPath, files) {
+  progressPath = `${resultPath}.loading`;
   const results = [];
   for (const file of files) results.push(await index(file)); // one at a time: the progress file names it
   fs.writeFileSync(resultPath, JSON.stringify(results));
-  // A tool may leave timers or sockets open at load time; the index is complete, so leave now.
-  process.exit(0);
-})();
+}
+
+// esbuild names a shared chunk after a hash of its content (`chunk-<HASH>.js`), and a tool entry names
+// the chunks it imports. Each build sits in a new folder, so without this every save would load zod
+// & co. again under a new URL; here a chunk whose bytes were seen before resolves to the URL it was
+// first loaded from, which Node.js already holds. Only the entries (the tools' own code) load anew.
+function sharedChunks() {
+  const { registerHooks } = require("node:module");
+  if (typeof registerHooks !== "function") return; // Node.js before 22.15: every save loads everything
+  const CHUNK = /\/chunk-[A-Za-z0-9]+\.js$/;
+  const firstUrl = new Map(); // sha256 of a chunk's bytes -> the URL it was loaded from
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      const resolved = nextResolve(specifier, context);
+      if (!CHUNK.test(resolved.url) || !resolved.url.startsWith("file:")) return resolved;
+      let digest;
+      try {
+        digest = crypto.createHash("sha256").update(fs.readFileSync(new URL(resolved.url))).digest("hex");
+      } catch {
+        return resolved; // unreadable: let the loader report it
+      }
+      if (!firstUrl.has(digest)) firstUrl.set(digest, resolved.url);
+      return { ...resolved, url: firstUrl.get(digest) };
+    },
+  });
+}
+
+function serve() {
+  sharedChunks();
+  let queue = Promise.resolve();
+  require("node:readline")
+    .createInterface({ input: process.stdin })
+    .on("line", (line) => {
+      const request = JSON.parse(line);
+      // One request at a time, in order; a tool printing on stdout cannot forge the id.
+      queue = queue.then(async () => {
+        await indexAll(request.result, request.files);
+        process.stdout.write(`\n${JSON.stringify({ done: request.id })}\n`);
+      }).catch((err) => {
+        console.error(String((err && err.stack) || err));
+        process.exit(1); // the build sees the exit and says so; the next one starts a new indexer
+      });
+    })
+    .on("close", () => process.exit(0)); // the build is gone: so are we, whatever tools left running
+}
+
+if (serving) {
+  serve();
+} else {
+  (async () => {
+    const [resultPath, ...files] = process.argv.slice(2);
+    await indexAll(resultPath, files);
+    // A tool may leave timers or sockets open at load time; the index is complete, so leave now.
+    process.exit(0);
+  })();
+}

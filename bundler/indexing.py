@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import subprocess
@@ -35,19 +36,10 @@ def load_definitions(built_files: list[Path], labels: list[str] | None = None) -
 
     `labels` (the source files, for messages) name the tool that ends or blocks the process while loading.
     """
-    names = dict(zip(map(str, built_files), labels or map(str, built_files), strict=True))
-    try:
-        node = node_binary()
-    except NodeNotFound as exc:
-        raise BuildError(str(exc)) from None
+    names = labels_by_file(built_files, labels)
+    node = indexer_node()
     with tempfile.TemporaryDirectory(prefix="edge-index-") as scratch:
         result_path = Path(scratch) / "index.json"
-        progress_path = Path(scratch) / "index.json.loading"
-
-        def culprit() -> str:
-            loading = progress_path.read_text(encoding="utf-8") if progress_path.is_file() else ""
-            return names.get(loading, "a tool")
-
         try:
             done = subprocess.run(
                 [node, str(INDEXER_SCRIPT), str(result_path), *map(str, built_files)],
@@ -57,17 +49,43 @@ def load_definitions(built_files: list[Path], labels: list[str] | None = None) -
                 env=node_env(),
             )
         except subprocess.TimeoutExpired:
-            raise BuildError(
-                f"{culprit()}: loading it in Node.js took more than {INDEX_TIMEOUT_SECONDS} s",
-                "a tool blocks while being loaded; move slow work from the module's top level into run()",
-            ) from None
+            raise blocked_error(culprit(result_path, names)) from None
         if done.returncode != 0 or not result_path.is_file():
             detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-            raise BuildError(
-                f"{culprit()}: ends the Node.js process while being loaded ({detail})",
-                "remove process.exit() and other process-ending code from the module's top level",
-            )
+            raise ended_error(culprit(result_path, names), detail)
         return json.loads(result_path.read_text(encoding="utf-8"))
+
+
+def indexer_node() -> str:
+    try:
+        return node_binary()
+    except NodeNotFound as exc:
+        raise BuildError(str(exc)) from None
+
+
+def labels_by_file(built_files: list[Path], labels: list[str] | None) -> dict[str, str]:
+    return dict(zip(map(str, built_files), labels or map(str, built_files), strict=True))
+
+
+def culprit(result_path: Path, names: dict[str, str]) -> str:
+    """The tool that was loading when the indexer stopped (it writes the file's path beside the result)."""
+    progress_path = result_path.with_name(result_path.name + ".loading")
+    loading = progress_path.read_text(encoding="utf-8") if progress_path.is_file() else ""
+    return names.get(loading, "a tool")
+
+
+def blocked_error(tool: str) -> BuildError:
+    return BuildError(
+        f"{tool}: loading it in Node.js took more than {INDEX_TIMEOUT_SECONDS} s",
+        "a tool blocks while being loaded; move slow work from the module's top level into run()",
+    )
+
+
+def ended_error(tool: str, detail: str) -> BuildError:
+    return BuildError(
+        f"{tool}: ends the Node.js process while being loaded ({detail})",
+        "remove process.exit() and other process-ending code from the module's top level",
+    )
 
 
 def check_definition(source: str, raw: dict[str, Any]) -> tuple[ToolDefinition | None, list[str]]:
@@ -114,17 +132,25 @@ def _schema_problems(source: str, key: str, schema: Any, *, required: bool) -> l
         return [f'{source}: tool definition needs an "{key}" (a JSON Schema object)'] if required else []
     if not isinstance(schema, dict):
         return [f'{source}: "{key}" must be a JSON Schema object (got {_shown(schema)})']
+    problem = _schema_error(json.dumps(schema, sort_keys=True))
+    return [f'{source}: "{key}" is not a valid JSON Schema (draft 2020-12) at {problem}'] if problem else []
+
+
+@functools.lru_cache(maxsize=512)
+def _schema_error(schema_json: str) -> str | None:
+    """Where and why a schema is not valid JSON Schema, or None. Cached by content: a dev session
+    checks the same schemas on every save, at ~2 ms each."""
     # Imported here: jsonschema is the largest import of a build, and `build_project` warms it on a
     # thread while esbuild and node run (`warm_schema_checker`).
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
     try:
-        Draft202012Validator.check_schema(schema)
+        Draft202012Validator.check_schema(json.loads(schema_json))
     except SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "(root)"
-        return [f'{source}: "{key}" is not a valid JSON Schema (draft 2020-12) at {where}: {exc.message}']
-    return []
+        return f"{where}: {exc.message}"
+    return None
 
 
 def _shown(value: Any) -> str:
