@@ -28,6 +28,7 @@ import httpx
 
 from bundler.build import BuildResult, build_project
 from bundler.errors import BuildError
+from bundler.index_server import IndexServer
 from bundler.node import node_env, npm_command
 from edge_protocol.manifest import Manifest
 from edge_runtime.private_files import write_private_json
@@ -83,6 +84,10 @@ class DevSession:
         self._deployment_secret: str | None = None
         self.dev_vars: DevVars | None = None
         self.scheduler = RebuildScheduler()
+        self.indexer = IndexServer()  # kept between saves: a rebuild reloads only the tools' own code
+        # One client polls /statusz while a reload goes live: `httpx.get()` would build a TLS context
+        # (~30 ms of CPU) per poll, taken from the runtime that is loading the new tools.
+        self._health_http = httpx.Client(timeout=2)
         self._stop = asyncio.Event()
 
     # --- lifecycle
@@ -109,6 +114,8 @@ class DevSession:
             lock.release()
 
     def _teardown(self) -> None:
+        self.indexer.close()
+        self._health_http.close()
         if self.runtime:
             self.runtime.stop(timeout=15)
         if self.platform:
@@ -117,6 +124,7 @@ class DevSession:
             self.client.close()
 
     async def _start_everything(self) -> None:
+        self.indexer.start()  # Node.js boots while the platform starts
         await asyncio.to_thread(self._npm_install_if_needed)
         url: str = self.platform_url if self.platform_url else await asyncio.to_thread(self._start_platform)
         self.health_port = self._free_port_or_next(self.health_port, "runtime's health server", taken=(self.port,))
@@ -261,6 +269,9 @@ class DevSession:
             "healthPort": self.health_port,
             "backoffInitialSeconds": 0.5,
             "backoffMaxSeconds": 5,
+            # One worker: a reload loads the tools once instead of once per worker on a machine that is
+            # also building (EC_WORKERS still overrides it, to try concurrency in dev).
+            "workers": 1,
         }
         (self.runtime_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
@@ -277,7 +288,8 @@ class DevSession:
     # --- build → upload → live
     def _build(self) -> BuildResult | None:
         try:
-            return build_project(self.project_dir, fast_pack=True)  # the upload stays on this machine
+            # fast_pack: the upload stays on this machine.
+            return build_project(self.project_dir, fast_pack=True, indexer=self.indexer)
         except BuildError as exc:
             self.echo(f"✗ build failed: {exc}")
             return None
@@ -303,7 +315,7 @@ class DevSession:
 
     def _runtime_status(self) -> dict[str, Any] | None:
         try:
-            return httpx.get(f"http://127.0.0.1:{self.health_port}/statusz", timeout=2).json()
+            return self._health_http.get(f"http://127.0.0.1:{self.health_port}/statusz").json()
         except (httpx.HTTPError, ValueError):
             return None
 
