@@ -68,7 +68,10 @@ def test_a_tool_ending_the_process_fails_that_build_only(tmp_path, indexer):
     project = make_project(
         tmp_path / "p",
         node_modules=installed_npm_deps(),
-        files={"src/tools/a.ts": tool_source("a"), "src/tools/quitter.ts": "process.exit(3);\n" + tool_source("quitter")},
+        files={
+            "src/tools/a.ts": tool_source("a"),
+            "src/tools/quitter.ts": "process.exit(3);\n" + tool_source("quitter"),
+        },
     )
     with pytest.raises(BuildError) as caught:
         build_project(project, indexer=indexer)
