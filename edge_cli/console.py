@@ -52,7 +52,7 @@ def plain_line(text: str, stream: TextIO | None = None) -> None:
     target.flush()
 
 
-def _wants_colour(stream: TextIO) -> bool:
+def wants_colour(stream: TextIO) -> bool:
     """What rich decides for a console on `stream`, for the cases that matter here (NO_COLOR, a terminal)."""
     if os.environ.get("NO_COLOR"):
         return False
@@ -62,9 +62,22 @@ def _wants_colour(stream: TextIO) -> bool:
     return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
 
 
+#: Select Graphic Rendition codes of the styles `paint` knows.
+_SGR = {"bold": "1", "red": "31", "green": "32", "yellow": "33"}
+
+
+def paint(text: str, style: str, colour: bool) -> str:
+    """`text` in `style` (words of `_SGR`, e.g. "bold red") when `colour`, else as it is. Unlike rich markup,
+    nothing inside `text` is read as a style, and printing a line of it needs no rich (start-up)."""
+    if not colour:
+        return text
+    codes = ";".join(_SGR[word] for word in style.split())
+    return f"\x1b[{codes}m{text}\x1b[0m"
+
+
 def error_line(message: str) -> None:
     """`Error: message` on stderr, in bold red on a terminal; a pipe or file gets the plain line without rich."""
-    if _wants_colour(sys.stderr):
+    if wants_colour(sys.stderr):
         from rich.markup import escape
 
         err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)

@@ -19,7 +19,6 @@ import fcntl
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -201,7 +200,9 @@ class RuntimeLock:
             except FileNotFoundError:
                 pass
             # A fresh file under a random name, locked and filled, then renamed over whatever is there.
-            temporary = self.install_dir / f".{LOCK_FILE}.{secrets.token_hex(6)}"
+            # os.urandom, not `secrets` (the same bytes): `edge-connector status` imports this module to read the
+            # record, and `secrets` (hmac, hashlib, random) would be most of its import time.
+            temporary = self.install_dir / f".{LOCK_FILE}.{os.urandom(6).hex()}"
             fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
             try:
                 _try_os_lock(fd)

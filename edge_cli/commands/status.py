@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from ..console import out, print_json
+from ..console import paint, plain_line, print_json, wants_colour
 from ..errors import CliError
 from ..options import PROJECT_OPTION
 
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
             return
-        _print(data, url)
+        _print(data)
 
 
 def _dev_status_url(port: int | None, host: str | None, directory: Path | None, project: Path | None) -> str | None:
@@ -67,22 +68,14 @@ def _status_url(port: int | None, host: str | None, directory: Path | None) -> s
 
 
 def _fetch(url: str) -> dict[str, Any]:
-    """GET `url` with the standard library: one loopback request needs no HTTP client library (start-up)."""
-    import http.client
+    """GET `url`: one loopback request to the runtime's health server needs no HTTP client library."""
     import json
-    from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    from ..plain_http import BadResponse, get
+
     try:
-        connection = connection_class(parts.hostname or "127.0.0.1", parts.port, timeout=5)
-        try:
-            connection.request("GET", parts.path or "/", headers={"Accept": "application/json"})
-            response = connection.getresponse()
-            status, body = response.status, response.read()
-        finally:
-            connection.close()
-    except (OSError, http.client.HTTPException, ValueError):
+        status, body = get(url, timeout=5)
+    except (OSError, BadResponse, ValueError):
         raise CliError(
             f"No edge runtime answered at {url}",
             "Start one with `edge-connector start`, or pass --port (or --dir) of the running runtime",
@@ -98,42 +91,58 @@ def _fetch(url: str) -> dict[str, Any]:
     return data
 
 
-def _print(data: dict[str, Any], url: str) -> None:
+def _print(data: dict[str, Any]) -> None:
+    for line in status_lines(data, colour=wants_colour(sys.stdout)):
+        plain_line(line)
+
+
+def status_lines(data: dict[str, Any], colour: bool = False) -> list[str]:
+    """The readable status: one line per fact, coloured (ANSI) when `colour`."""
+
+    def styled(text: str, style: str) -> str:
+        return paint(text, style, colour)
+
+    lines = []
     state = data.get("state", "?")
-    colour = "green" if data.get("ready") else "yellow"
-    out.print(f"[bold]Edge runtime[/] {data.get('version', '')} (pid {data.get('pid')}) in {data.get('installDir')}")
-    out.print(f"  connection   [{colour}]{state}[/] to {data.get('platformUrl')}")
+    state_style = "green" if data.get("ready") else "yellow"
+    lines.append(
+        f"{styled('Edge runtime', 'bold')} {data.get('version', '')} (pid {data.get('pid')}) in {data.get('installDir')}"
+    )
+    lines.append(f"  connection   {styled(str(state), state_style)} to {data.get('platformUrl')}")
     if data.get("connectorId"):
-        out.print(f"  connector    {data['connectorId']} (org {data.get('orgId')}, since {data.get('connectedSince')})")
-    out.print(f"  deployment   {data.get('deploymentId') or 'none (organization default)'}")
+        lines.append(
+            f"  connector    {data['connectorId']} (org {data.get('orgId')}, since {data.get('connectedSince')})"
+        )
+    lines.append(f"  deployment   {data.get('deploymentId') or 'none (organization default)'}")
     if data.get("lastError"):
-        out.print(f"  last error   [red]{data['lastError']}[/] ({data.get('lastErrorAt')})")
+        lines.append(f"  last error   {styled(str(data['lastError']), 'red')} ({data.get('lastErrorAt')})")
     if data.get("nextRetryAt"):
-        out.print(f"  next retry   {data['nextRetryAt']} (attempt {data.get('reconnectAttempts')})")
+        lines.append(f"  next retry   {data['nextRetryAt']} (attempt {data.get('reconnectAttempts')})")
     bundle = data.get("bundle")
-    out.print(f"  bundle       {_bundle(bundle) if bundle else 'none installed'}")
+    lines.append(f"  bundle       {_bundle(bundle) if bundle else 'none installed'}")
     sync = data.get("sync") or {}
     if sync:
-        out.print(f"  last sync    {sync.get('lastSyncAt') or 'never'}; next {sync.get('nextSyncAt') or '-'}")
+        lines.append(f"  last sync    {sync.get('lastSyncAt') or 'never'}; next {sync.get('nextSyncAt') or '-'}")
         if sync.get("lastSyncError"):
-            out.print(f"  sync error   [red]Bundle sync error: {sync['lastSyncError']}[/]")
+            lines.append("  sync error   " + styled(f"Bundle sync error: {sync['lastSyncError']}", "red"))
         if sync.get("noBundleAssigned"):
-            out.print("  [yellow]No bundle assigned[/]: run `edge-connector bundle set-default NAME`")
+            lines.append(f"  {styled('No bundle assigned', 'yellow')}: run `edge-connector bundle set-default NAME`")
     executor = data.get("executor") or {}
-    out.print(
+    lines.append(
         f"  workers      {executor.get('workers', 0)} running, {executor.get('inFlight', 0)} calls in flight"
         f" (max {executor.get('maxConcurrency', '?')})"
     )
     tools = data.get("tools") or []
     if tools:
-        out.print("  tools")
+        lines.append("  tools")
         width = max(len(t.get("name", "")) for t in tools)
         for tool in tools:
             avg = tool.get("avgDurationMs")
-            out.print(
+            lines.append(
                 f"    {tool.get('name', ''):<{width}}  {tool.get('calls', 0)} calls, {tool.get('errors', 0)} errors"
                 + (f", avg {avg} ms" if avg is not None else "")
             )
+    return lines
 
 
 def _bundle(bundle: dict[str, Any]) -> str:

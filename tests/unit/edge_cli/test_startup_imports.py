@@ -66,6 +66,46 @@ def test_status_reads_the_runtime_with_the_standard_library(tmp_path):
     loaded = sorted(m for m in modules if m.split(".")[0] in set(HEAVY) - {"edge_runtime"})
     assert not loaded, f"`edge-connector status` imports {loaded}"
     assert _other_commands(modules, "status") == []
+    assert not {"http.client", "email", "rich"} & modules
+
+
+def test_status_prints_a_running_runtime_without_an_http_library_or_rich(tmp_path):
+    """`status` against a loopback server answering /statusz as the runtime does: read, printed, nothing heavy."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = json.dumps({"state": "registered", "ready": True, "version": "9.9.9", "tools": [{"name": "echo"}]})
+
+    class Statusz(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/statusz" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Statusz) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            run = subprocess.run(
+                [sys.executable, "-X", "importtime", "-m", "edge_cli", "status", "--port", str(server.server_port)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={"PATH": "/usr/bin:/bin", "EC_DISABLE_TRAY": "1", "HOME": str(tmp_path)},
+            )
+        finally:
+            server.shutdown()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Edge runtime 9.9.9" in run.stdout and "echo" in run.stdout
+    modules = {line.rsplit("|", 1)[1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+    assert "edge_cli.commands.status" in modules
+    loaded = sorted(m for m in modules if m.split(".")[0] in {*HEAVY, "http", "email"} - {"edge_runtime"})
+    assert not loaded, f"`edge-connector status` imports {loaded}"
 
 
 def test_call_loads_its_http_client_and_nothing_else_heavy(tmp_path):
