@@ -272,6 +272,9 @@ class DevSession:
             # One worker: a reload loads the tools once instead of once per worker on a machine that is
             # also building (EC_WORKERS still overrides it, to try concurrency in dev).
             "workers": 1,
+            # A save loads into the serving worker (edge_runtime/reload_in_place.py; EC_RELOAD_IN_PLACE=0
+            # swaps processes as `edge-connector start` does).
+            "reloadInPlace": True,
         }
         (self.runtime_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 

@@ -37,6 +37,7 @@ from edge_protocol.manifest import Manifest, ToolDescriptor
 
 from .call_admission import admit_call, timeout_error
 from .logs import register_secret
+from .reload_in_place import can_reload_in_place
 from .sandbox import SandboxRefused, check_grants, permission_flags, scratch_dir_for, worker_environment
 from .worker_pool import FAST_CRASH_SECONDS, BundleLoadError, WarmPool, WorkerPool, compile_schema
 from .workers import HOST_SCRIPT, InFlight, ToolLogSink, Worker, WorkerLoadError
@@ -61,15 +62,19 @@ class Executor:
         scratch_root: Path | None = None,
         host_env: Mapping[str, str] | None = None,
         protected_paths: list[Path] | None = None,
+        reload_in_place: bool = False,
     ) -> None:
         """`scratch_root` holds each bundle's scratch dir (default: a fresh temporary folder);
         `host_env` is what the worker environment is filtered from (default: this process's);
-        `protected_paths` (the installation directory, the token file) no permission grant may open."""
+        `protected_paths` (the installation directory, the token file) no permission grant may open;
+        `reload_in_place`: new versions load into the serving workers when they can (reload_in_place.py)."""
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.scratch_root = Path(scratch_root) if scratch_root else Path(tempfile.mkdtemp(prefix="edge-scratch-"))
         self.host_env = dict(os.environ if host_env is None else host_env)
         self.protected_paths = list(protected_paths or [])
+        self.reload_in_place = reload_in_place
+        self.reloads_in_place = 0
         self._secrets: dict[str, str] | None = None  # None until the first delivery (or when none come)
         self.worker_count = workers
         self.max_concurrency = max_concurrency
@@ -115,6 +120,7 @@ class Executor:
             "inFlight": self._pending,
             "maxConcurrency": self.max_concurrency,
             "workerRestarts": self.worker_restarts,
+            "reloadsInPlace": self.reloads_in_place,
             "callsPerTool": dict(self.calls_per_tool),
             "errorsPerKind": dict(self.errors_per_kind),
         }
@@ -131,12 +137,16 @@ class Executor:
         BundleLoadError (the previous pool keeps serving). Loads are serialised.
         """
         async with self._load_lock:
+            if self._reloadable_in_place(manifest):
+                await self.discard(warm)
+                if await self._reload_in_place(Path(bundle_dir), manifest):
+                    return
             await self._load_locked(Path(bundle_dir), manifest, self.secrets, "Loaded", warm)
 
     async def warm_up(self, bundle_dir: Path, manifest: Manifest) -> WarmPool | None:
         """Start the Node.js workers of a bundle whose files are still arriving in `bundle_dir`, so that
         `load(..., warm=)` only has to require its tools. None when they cannot start (load starts its own)."""
-        if self._closing:
+        if self._closing or self._reloadable_in_place(manifest):
             return None
         try:
             pool = self._new_pool(Path(bundle_dir), manifest, self.secrets)
@@ -207,9 +217,7 @@ class Executor:
         try:
             if self._closing:
                 raise BundleLoadError("the executor is shutting down")
-            for tool in manifest.tools:
-                if not (bundle_dir / tool.entry).is_file():
-                    raise BundleLoadError(f"tool {tool.name!r} failed to load: {tool.entry} is missing from the bundle")
+            _check_entries(bundle_dir, manifest)
             if pool is None:
                 pool = self._new_pool(bundle_dir, manifest, secrets)
         except BaseException:
@@ -221,8 +229,7 @@ class Executor:
             await self._start_workers(pool)
         except WorkerLoadError as exc:
             await self._stop_pool(pool, drain_timeout=0)
-            who = f"tool {exc.tool!r}" if exc.tool else f"bundle {manifest.bundle!r}"
-            raise BundleLoadError(f"{who} failed to load: {exc}") from None
+            raise _load_error(exc, manifest) from None
         except OSError as exc:
             await self._stop_pool(pool, drain_timeout=0)
             raise BundleLoadError(
@@ -251,6 +258,65 @@ class Executor:
             previous.current = False
             self._old_pools.add(previous)
             self._spawn(self._retire(previous))
+
+    def _reloadable_in_place(self, manifest: Manifest) -> bool:
+        pool = self._pool
+        return pool is not None and can_reload_in_place(
+            enabled=self.reload_in_place and not self._closing,
+            serving=pool.manifest,
+            serving_secrets=pool.secrets,
+            new=manifest,
+            secrets=self.secrets,
+            reloads=pool.reloads,
+            workers_ready=sum(1 for w in pool.workers if w.ready and w.alive),
+            workers_wanted=self.worker_count,
+        )
+
+    async def _reload_in_place(self, bundle_dir: Path, manifest: Manifest) -> bool:
+        """Load `manifest`'s tools into the serving workers, then switch all of them at once.
+
+        Raises BundleLoadError when a tool fails to load (every worker keeps the version it serves).
+        False when a worker could not take part (it exited, or the load timed out): the caller swaps.
+        """
+        pool = self._pool
+        assert pool is not None
+        _check_entries(bundle_dir, manifest)
+        validators = {tool.name: compile_schema(tool) for tool in manifest.tools}
+        paths = [(tool.name, (bundle_dir / tool.entry).resolve()) for tool in manifest.tools]
+        workers = list(pool.workers)
+        started = time.monotonic()
+        try:
+            async with asyncio.TaskGroup() as group:
+                for worker in workers:
+                    group.create_task(worker.prepare_tools(paths, LOAD_TIMEOUT_SECONDS))
+        except BaseExceptionGroup as failed:
+            first = failed.exceptions[0]
+            for worker in workers:
+                if worker.alive:
+                    worker.abort_tools()
+            if isinstance(first, WorkerLoadError) and first.tool is not None:
+                raise _load_error(first, manifest) from None  # the new version's fault: keep serving the old
+            # A worker exited or the load timed out: what the others hold is unknown. They are replaced
+            # (running the serving version, see _watch) and the new version gets new workers.
+            for worker in workers:
+                if worker.alive:
+                    worker.kill("a reload in place did not finish")
+            self.logger.warning("Could not reload in place (%s); starting new workers instead", first)
+            return False
+        for worker in workers:
+            worker.commit_tools(bundle_dir.resolve())
+        pool.bundle_dir, pool.manifest, pool.validators = bundle_dir.resolve(), manifest, validators
+        pool.reloads += 1
+        self.reloads_in_place += 1
+        self.logger.info(
+            "Reloaded bundle %s (%d tools) in place in %d workers in %.0f ms",
+            _bundle_label(manifest),
+            len(manifest.tools),
+            len(workers),
+            (time.monotonic() - started) * 1000,
+            extra={"bundle": manifest.bundle, "checksum": manifest.checksum},
+        )
+        return True
 
     async def _start_workers(self, pool: WorkerPool) -> None:
         """Load the pool's workers together (starting those it lacks: all of them unless warmed up);
@@ -282,9 +348,15 @@ class Executor:
             on_log=self._on_tool_log,
             forward_logs=self.order_tool_logs_now,
             node_flags=permission_flags(
-                pool.bundle_dir, pool.scratch_dir, HOST_SCRIPT.resolve(), request, self.host_env
+                # Reloading in place, a worker reads the next versions too: they land beside this one.
+                pool.bundle_dir.parent if self.reload_in_place else pool.bundle_dir,
+                pool.scratch_dir,
+                HOST_SCRIPT.resolve(),
+                request,
+                self.host_env,
             ),
             env=worker_environment(self.host_env, request, pool.scratch_dir, pool.secrets),
+            host_args=["--reuse-chunks"] if self.reload_in_place else None,
         )
         pool.workers.append(worker)
         self._spawn(self._watch(pool, worker))
@@ -511,6 +583,17 @@ class Executor:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def _check_entries(bundle_dir: Path, manifest: Manifest) -> None:
+    for tool in manifest.tools:
+        if not (bundle_dir / tool.entry).is_file():
+            raise BundleLoadError(f"tool {tool.name!r} failed to load: {tool.entry} is missing from the bundle")
+
+
+def _load_error(exc: WorkerLoadError, manifest: Manifest) -> BundleLoadError:
+    who = f"tool {exc.tool!r}" if exc.tool else f"bundle {manifest.bundle!r}"
+    return BundleLoadError(f"{who} failed to load: {exc}")
 
 
 def _bundle_label(manifest: Manifest) -> str:

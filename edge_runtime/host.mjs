@@ -12,6 +12,10 @@
 //   {"t":"load","tools":[{"name","path"}],"scratchDir":"…","secrets":{…},"cwd":"…"?}
 //                                                enter the bundle's directory, load every tool; answer
 //                                                ready or loadError
+//   {"t":"prepare","tools":[{"name","path"}]}     a new version's tools, loaded beside the serving ones
+//                                                (reload in place, node host.mjs --reuse-chunks); answer
+//                                                ready or loadError
+//   {"t":"commit","cwd":"…"} | {"t":"abort"}      serve the prepared tools from now on | forget them
 //   {"t":"call","id":N,"tool":"x","input":{…},"callId":"c","flush":true?}
 //     with flush, the host writes "\x1d<N>" on stdout after the call's last log line and before its
 //     answer, so the runtime can forward the call's lines before its result (a live tail shows them
@@ -24,6 +28,9 @@
 //     (a zod inputSchema refused the arguments: its refinements are checked only here, in Node.js)
 
 import { AsyncLocalStorage } from "node:async_hooks";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import module from "node:module";
 import net from "node:net";
 import util from "node:util";
 import { pathToFileURL } from "node:url";
@@ -49,7 +56,9 @@ if (!Number.isInteger(channelFd)) {
 }
 
 const currentCall = new AsyncLocalStorage(); // { tool, callId } of the code running now
-const tools = new Map(); // name -> definition
+let tools = new Map(); // name -> definition, of the version serving now
+let prepared = null; // a new version's definitions until commit or abort (reload in place)
+let preparing = 0; // bumped by every prepare and abort: a superseded prepare neither answers nor stays
 const running = new Map(); // id -> AbortController
 const flushing = new Set(); // ids of calls whose end must be marked on stdout
 let scratchDir = null; // ctx.scratchDir: the only folder a tool may write (unless edge.json grants more)
@@ -117,6 +126,14 @@ function handle(message) {
       return runCall(message);
     case "abort":
       return running.get(message.id)?.abort(new Error("deadline exceeded"));
+    case "prepare":
+      return prepare(message.tools);
+    case "commit":
+      return commit(message.cwd);
+    case "abort":
+      preparing += 1;
+      prepared = null;
+      return;
     case "load":
       scratchDir = message.scratchDir ?? null;
       secrets = Object.freeze({ ...(message.secrets ?? {}) });
@@ -136,6 +153,40 @@ function handle(message) {
 // import(), not require(): a bundle's tools are ES modules sharing chunks (zod, common code), parsed once
 // per worker; a bundle built as CommonJS (before code splitting) loads through import() as well.
 async function load(list) {
+  const loaded = await importTools(list);
+  if (loaded) {
+    tools = loaded;
+    send('{"t":"ready"}');
+  }
+}
+
+// Reload in place: the new version's modules load while the old ones keep serving; the runtime commits
+// once every worker has them, so all its workers switch together (or none does).
+async function prepare(list) {
+  const mine = ++preparing;
+  prepared = null;
+  const loaded = await importTools(list, () => mine === preparing);
+  if (loaded && mine === preparing) {
+    prepared = loaded;
+    send('{"t":"ready"}');
+  }
+}
+
+function commit(cwd) {
+  if (!prepared) return;
+  tools = prepared;
+  prepared = null;
+  try {
+    if (cwd) process.chdir(cwd);
+  } catch {
+    // It was there when prepared; calls keep the previous directory.
+  }
+}
+
+// Every tool of `list` loaded, or null after sending the loadError of the first that failed (if the
+// load is still `wanted`).
+async function importTools(list, wanted = () => true) {
+  const loaded = new Map();
   for (const { name, path } of list) {
     try {
       const namespace = await currentCall.run({ tool: name, callId: "" }, () => import(pathToFileURL(path).href));
@@ -143,14 +194,40 @@ async function load(list) {
       if (!definition || typeof definition.run !== "function") {
         throw new Error("its module does not export a tool definition with a run() function");
       }
-      tools.set(name, definition);
+      loaded.set(name, definition);
     } catch (err) {
-      send(JSON.stringify({ t: "loadError", tool: name, message: describe(err) }));
-      return;
+      if (wanted()) send(JSON.stringify({ t: "loadError", tool: name, message: describe(err) }));
+      return null;
     }
   }
-  send('{"t":"ready"}');
+  return loaded;
 }
+
+// esbuild names a shared chunk after a hash of its content (`chunk-<HASH>.js`); each version of a bundle
+// sits in its own folder. With reload in place, a chunk whose bytes this worker has loaded before resolves
+// to the URL it was first loaded from, so a new version loads only what changed (zod & co. stay loaded).
+// The same rule as bundler/indexer.cjs (sharedChunks). Node.js before 22.15 lacks registerHooks: then a
+// reload loads everything again.
+function reuseSharedChunks() {
+  if (typeof module.registerHooks !== "function") return;
+  const CHUNK = /\/chunk-[A-Za-z0-9]+\.js$/;
+  const firstUrl = new Map(); // sha256 of a chunk's bytes -> the URL it was loaded from
+  module.registerHooks({
+    resolve(specifier, context, nextResolve) {
+      const resolved = nextResolve(specifier, context);
+      if (!CHUNK.test(resolved.url) || !resolved.url.startsWith("file:")) return resolved;
+      let digest;
+      try {
+        digest = crypto.createHash("sha256").update(fs.readFileSync(new URL(resolved.url))).digest("hex");
+      } catch {
+        return resolved; // unreadable: let the loader report it
+      }
+      if (!firstUrl.has(digest)) firstUrl.set(digest, resolved.url);
+      return { ...resolved, url: firstUrl.get(digest) };
+    },
+  });
+}
+if (process.argv.includes("--reuse-chunks")) reuseSharedChunks();
 
 // The default export. For a CommonJS module that is module.exports, unwrapped once more when it holds a
 // `default` (what esbuild makes of `export default` in bundles built as CommonJS, before code splitting):

@@ -229,6 +229,7 @@ class Runtime:
             logging.getLogger("edge_runtime.executor"),
             scratch_root=settings.install_dir / SCRATCH_DIR,
             protected_paths=[settings.install_dir, settings.token_path],
+            reload_in_place=settings.reload_in_place,
         )
         self.executor.tool_log_sink = self.log_shipper.line
         self.executor.order_tool_logs = lambda: self.log_forwarder.subscribed

@@ -40,6 +40,7 @@ class Settings:
     heartbeat_seconds: float = 30.0
     tool_timeout_seconds: float = 30.0
     workers: int = 2
+    reload_in_place: bool = False  # edge_runtime/reload_in_place.py; `edge-connector dev` turns it on
     max_concurrency: int = 64
     log_format: str = "text"
     disable_tray: bool = False
@@ -164,6 +165,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("heartbeat_seconds", "heartbeatSeconds", "EC_HEARTBEAT", _positive_float),
     SettingSpec("tool_timeout_seconds", "toolTimeoutSeconds", "EC_TOOL_TIMEOUT", _positive_float),
     SettingSpec("workers", "workers", "EC_WORKERS", _positive_int),
+    SettingSpec("reload_in_place", "reloadInPlace", "EC_RELOAD_IN_PLACE", _flag),
     SettingSpec("max_concurrency", "maxConcurrency", "EC_MAX_CONCURRENCY", _positive_int),
     SettingSpec("log_format", "logFormat", "EC_LOG_FORMAT", _log_format),
     SettingSpec("disable_tray", None, "EC_DISABLE_TRAY", _flag),

@@ -42,6 +42,7 @@ class WorkerPool:
     current: bool = True  # False once replaced or closing: crashed workers are not restarted
     ready_event: asyncio.Event = field(default_factory=asyncio.Event)
     restarts: int = 0
+    reloads: int = 0  # new versions loaded into these workers (reload in place)
     restart_backoff: Backoff = field(default_factory=restart_backoff)
 
     def tool_paths(self) -> list[tuple[str, Path]]:

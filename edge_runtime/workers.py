@@ -129,9 +129,11 @@ class Worker:
         forward_logs: Callable[[], bool] | None = None,
         node_flags: list[str] | None = None,
         env: dict[str, str] | None = None,
+        host_args: list[str] | None = None,
     ) -> Worker:
         """`node_flags` and `env` are the sandbox's (edge_runtime/sandbox.py); without them node runs as
-        the runtime does (only tests of the channel itself start workers that way)."""
+        the runtime does (only tests of the channel itself start workers that way). `host_args` go to
+        host.mjs (`--reuse-chunks` for a worker that reloads in place)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             # The channel is an inherited socket, not a path: the permission model needs no grant for it.
@@ -140,6 +142,7 @@ class Worker:
                 node,
                 *(node_flags or ()),
                 str(HOST_SCRIPT),
+                *(host_args or ()),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -201,16 +204,34 @@ class Worker:
 
         `scratch_dir` and `secrets` become `ctx.scratchDir` and `ctx.secrets` of every call; `cwd`, the
         bundle's directory, is entered first (a worker started before its bundle landed runs elsewhere)."""
-        self._load_reply = asyncio.get_running_loop().create_future()
-        self.send(
+        await self._loaded(
             {
                 "t": "load",
                 "tools": [{"name": name, "path": str(path)} for name, path in tools],
                 "scratchDir": str(scratch_dir) if scratch_dir else None,
                 "secrets": secrets or {},
                 "cwd": str(cwd) if cwd else None,
-            }
+            },
+            timeout,
         )
+
+    async def prepare_tools(self, tools: list[tuple[str, Path]], timeout: float) -> None:
+        """Reload in place, step one: load a new version's tools beside the serving ones (raises like
+        `load_tools`); `commit_tools` then serves them, `abort_tools` forgets them."""
+        await self._loaded(
+            {"t": "prepare", "tools": [{"name": name, "path": str(path)} for name, path in tools]}, timeout
+        )
+
+    def commit_tools(self, cwd: Path) -> None:
+        """Serve the prepared tools for every call sent after this (the channel keeps the order)."""
+        self.send({"t": "commit", "cwd": str(cwd)})
+
+    def abort_tools(self) -> None:
+        self.send({"t": "abort"})
+
+    async def _loaded(self, message: dict[str, Any], timeout: float) -> None:
+        self._load_reply = asyncio.get_running_loop().create_future()
+        self.send(message)
         done, _ = await asyncio.wait(
             {self._load_reply, self.exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
