@@ -27,6 +27,7 @@ from .diagnostics import build_error_from_esbuild
 from .errors import BuildError
 from .esbuild import Esbuild, EsbuildNotFound, find_esbuild
 from .filelock import exclusive_lock
+from .incremental import EsbuildErrors, IncrementalEsbuild
 from .index_server import IndexServer
 from .indexing import check_definition, duplicate_name_problems, load_definitions, warm_schema_checker
 from .project import DEFAULT_OUT_DIR, METAFILE_NAME, ProjectConfig, load_project, tool_sources
@@ -102,13 +103,15 @@ def build_project(
     max_archive_bytes: int = MAX_ARCHIVE_BYTES,
     fast_pack: bool = False,
     indexer: IndexServer | None = None,
+    incremental: IncrementalEsbuild | None = None,
 ) -> BuildResult:
     """Build the tool project in `project_dir` into `out_dir` (default `project_dir/.edge/build`).
 
     Raises `BuildError` for every problem a user can fix. `announce` gets the one-line notice of a
     first-use esbuild install. `fast_pack` packs with gzip level 1 (a dev loop on loopback: ~3x less
     CPU for a somewhat bigger archive; the checksum is the same). `indexer`: a Node.js indexer kept
-    between builds (a dev session's), instead of one started for this build.
+    between builds (a dev session's), instead of one started for this build; `incremental`: an esbuild
+    context kept between builds (a dev session's), instead of an esbuild process for this build.
     """
     started = time.perf_counter()
     warm_schema_checker()  # overlaps jsonschema's import with esbuild and node (see indexing)
@@ -127,7 +130,7 @@ def build_project(
     staging.chmod(0o755)  # mkdtemp makes it private; the build output is an ordinary folder
     try:
         mark = time.perf_counter()
-        metafile = _run_esbuild(esbuild, config, sources, staging)
+        metafile = _run_esbuild(esbuild, config, sources, staging, incremental)
         timings["esbuild"] = _ms_since(mark)
         # Before indexing: the built files must load as ES modules wherever they sit.
         (staging / DIST_DIR / "package.json").write_text(DIST_PACKAGE_JSON, encoding="utf-8")
@@ -183,37 +186,72 @@ def _check_out_dir(out: Path, root: Path) -> None:
         raise BuildError(f"the output path {out} is a file", "choose a folder for --out")
 
 
-def _run_esbuild(esbuild: Esbuild, config: ProjectConfig, sources: list[Path], staging: Path) -> dict[str, Any]:
-    """One esbuild invocation for every tool (one process start, shared parsing of common modules).
+def esbuild_options(config: ProjectConfig, sources: list[Path]) -> dict[str, Any]:
+    """The build's esbuild options, in the JavaScript API's names (the command line is derived from them).
 
-    ES modules with code splitting: what several tools import (zod, a shared lib/ file) goes once into a
-    `dist/chunk-<hash>.js` that every tool entry imports, so Node.js parses it once per process (the
-    indexer, a worker) instead of once per tool.
+    One build for every tool, ES modules with code splitting: what several tools import (zod, a shared
+    lib/ file) goes once into a `dist/chunk-<hash>.js` that every tool entry imports, so Node.js parses
+    it once per process (the indexer, a worker) instead of once per tool.
     """
-    metafile_path = staging / "esbuild-meta.json"
-    command = [
-        esbuild.path,
-        *(source.relative_to(config.root).as_posix() for source in sources),
-        "--bundle",
-        "--platform=node",
-        "--format=esm",
-        "--splitting",
-        f"--banner:js={ESM_REQUIRE_BANNER}",
-        # CommonJS code reading its own location keeps working in an ES module.
-        "--define:__dirname=import.meta.dirname",
-        "--define:__filename=import.meta.filename",
-        f"--target={config.target}",
-        f"--outdir={staging / DIST_DIR}",
-        f"--outbase={config.tools_dir}",
-        f"--metafile={metafile_path}",
-        "--log-level=error",
-        "--log-limit=0",
-        "--color=false",
-        *(f"--external:{name}" for name in config.external),
-    ]
-    try:
-        # cwd = project root, so paths in errors and in the bundle's comments are project-relative
+    return {
+        # Project-relative, so paths in errors and in the bundle's comments are project-relative
         # (which also keeps the output identical wherever the project is checked out).
+        "entryPoints": [source.relative_to(config.root).as_posix() for source in sources],
+        "bundle": True,
+        "platform": "node",
+        "format": "esm",
+        "splitting": True,
+        "banner": {"js": ESM_REQUIRE_BANNER},
+        # CommonJS code reading its own location keeps working in an ES module.
+        "define": {"__dirname": "import.meta.dirname", "__filename": "import.meta.filename"},
+        "target": config.target,
+        "outbase": config.tools_dir,
+        "logLevel": "error",
+        "logLimit": 0,
+        "color": False,
+        "external": list(config.external),
+    }
+
+
+def esbuild_command_line(options: dict[str, Any], outdir: Path, metafile: Path) -> list[str]:
+    """`options` as esbuild's command-line arguments."""
+    args = list(options["entryPoints"])
+    for name, value in options.items():
+        flag = "--" + "".join(f"-{c.lower()}" if c.isupper() else c for c in name)
+        if name == "entryPoints":
+            continue
+        if isinstance(value, bool):
+            args.append(flag if value else f"{flag}=false")
+        elif isinstance(value, dict):
+            args += [f"{flag}:{key}={item}" for key, item in value.items()]
+        elif isinstance(value, list):
+            args += [f"{flag}:{item}" for item in value]
+        else:
+            args.append(f"{flag}={value}")
+    return [*args, f"--outdir={outdir}", f"--metafile={metafile}"]
+
+
+def _run_esbuild(
+    esbuild: Esbuild,
+    config: ProjectConfig,
+    sources: list[Path],
+    staging: Path,
+    incremental: IncrementalEsbuild | None = None,
+) -> dict[str, Any]:
+    """Build every tool into `staging/dist`; returns esbuild's metafile. `incremental`: a dev session's
+    kept esbuild context, used when it can be (else the command-line esbuild runs)."""
+    options = esbuild_options(config, sources)
+    if incremental is not None:
+        try:
+            metafile = incremental.build(esbuild, config.root, options, staging / DIST_DIR)
+        except EsbuildErrors as exc:
+            raise build_error_from_esbuild(str(exc), str(config.root)) from None
+        if metafile is not None:
+            return metafile
+    metafile_path = staging / "esbuild-meta.json"
+    command = [esbuild.path, *esbuild_command_line(options, staging / DIST_DIR, metafile_path)]
+    try:
+        # cwd = project root: the entry points and the paths in messages are relative to it.
         done = subprocess.run(
             command,
             cwd=config.root,
