@@ -29,7 +29,7 @@ from .esbuild import Esbuild, EsbuildNotFound, find_esbuild
 from .filelock import exclusive_lock
 from .incremental import EsbuildErrors, IncrementalEsbuild
 from .index_server import IndexServer
-from .indexing import check_definition, duplicate_name_problems, load_definitions, warm_schema_checker
+from .indexing import check_definition, duplicate_name_problems, warm_schema_checker
 from .project import DEFAULT_OUT_DIR, METAFILE_NAME, ProjectConfig, load_project, tool_sources
 from .size_report import too_large_error
 from .staleness import is_stale  # noqa: F401  (re-exported: `upload` and `dev` ask the build module)
@@ -115,7 +115,28 @@ def build_project(
     """
     started = time.perf_counter()
     warm_schema_checker()  # overlaps jsonschema's import with esbuild and node (see indexing)
-    config = load_project(Path(project_dir))
+    own_indexer = indexer is None
+    if indexer is None:
+        indexer = IndexServer()
+        indexer.start()  # Node.js boots while the project is read and esbuild runs
+    try:
+        return _build(Path(project_dir), out_dir, announce, max_archive_bytes, fast_pack, indexer, incremental, started)
+    finally:
+        if own_indexer:
+            indexer.close()
+
+
+def _build(
+    project_dir: Path,
+    out_dir: Path | str | None,
+    announce: Callable[[str], None] | None,
+    max_archive_bytes: int,
+    fast_pack: bool,
+    indexer: IndexServer,
+    incremental: IncrementalEsbuild | None,
+    started: float,
+) -> BuildResult:
+    config = load_project(project_dir)
     out = Path(out_dir).resolve() if out_dir is not None else default_out_dir(config.root)
     _check_out_dir(out, config.root)
     sources = tool_sources(config)
@@ -276,11 +297,10 @@ def _run_esbuild(
 
 
 def _index_tools(
-    config: ProjectConfig, sources: list[Path], entries: list[str], staging: Path, indexer: IndexServer | None
+    config: ProjectConfig, sources: list[Path], entries: list[str], staging: Path, indexer: IndexServer
 ) -> list[ToolDescriptor]:
     labels = [source.relative_to(config.root).as_posix() for source in sources]
-    load = indexer.load_definitions if indexer is not None else load_definitions
-    results = load([staging / entry for entry in entries], labels)
+    results = indexer.load_definitions([staging / entry for entry in entries], labels)
     problems: list[str] = []
     tools: list[ToolDescriptor] = []
     named: list[tuple[str, str]] = []

@@ -3,15 +3,13 @@
 // A schema may be a JSON Schema object (copied as plain JSON) or a zod 4 schema (converted by zod itself,
 // see convertSchema), so tool authors declare their input once.
 //
-// Usage: node indexer.cjs RESULT_JSON_PATH FILE...
-// Writes to RESULT_JSON_PATH a JSON array, one item per FILE, in order:
-//   {file, ok: true, definition: {...}} or {file, ok: false, problem: "..."}.
-// The result goes to a file, not stdout, because a tool may print while it loads.
-//
-// Or: node indexer.cjs --serve (the dev loop's indexer, kept between saves; bundler/index_server.py).
-// Reads one JSON request per stdin line, {id, result, files}, indexes like the above, then prints
-// `{"done": id}` on a line of its own. Shared chunks are loaded once for the life of the process
-// (see sharedChunks), so a save re-reads only the small tool entries.
+// Usage: node indexer.cjs --serve (started by bundler/index_server.py: at the start of a build, or once
+// for a whole dev session). Reads one JSON request per stdin line, {id, result, files}, and writes to
+// `result` a JSON array, one item per file, in order:
+//   {file, ok: true, definition: {...}} or {file, ok: false, problem: "..."},
+// then prints `{"done": id}` on a line of its own. The result goes to a file, not stdout, because a tool
+// may print while it loads. Shared chunks are loaded once for the life of the process (sharedChunks), so
+// a dev-loop save re-reads only the small tool entries. Exits when stdin closes.
 "use strict";
 
 const crypto = require("node:crypto");
@@ -19,7 +17,6 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { pathToFileURL } = require("node:url");
 
-const serving = process.argv[2] === "--serve";
 // Which file is loading right now: if a tool ends or hangs the process while loading, the build names it.
 let progressPath = null;
 
@@ -209,13 +206,4 @@ function serve() {
     .on("close", () => process.exit(0)); // the build is gone: so are we, whatever tools left running
 }
 
-if (serving) {
-  serve();
-} else {
-  (async () => {
-    const [resultPath, ...files] = process.argv.slice(2);
-    await indexAll(resultPath, files);
-    // A tool may leave timers or sockets open at load time; the index is complete, so leave now.
-    process.exit(0);
-  })();
-}
+serve();

@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-import subprocess
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +13,7 @@ from typing import Any
 from edge_protocol.limits import TOOL_NAME_PATTERN, TOOL_NAME_RE
 
 from .errors import BuildError
-from .node import NodeNotFound, node_binary, node_env
+from .node import NodeNotFound, node_binary
 
 INDEXER_SCRIPT = Path(__file__).with_name("indexer.cjs")
 #: Loading tools should take well under a second; this only stops a tool that blocks forever at load.
@@ -29,31 +27,6 @@ class ToolDefinition:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any] | None
     timeout_ms: int | None
-
-
-def load_definitions(built_files: list[Path], labels: list[str] | None = None) -> list[dict[str, Any]]:
-    """Run `indexer.cjs` once over every built file; one raw result per file, in order.
-
-    `labels` (the source files, for messages) name the tool that ends or blocks the process while loading.
-    """
-    names = labels_by_file(built_files, labels)
-    node = indexer_node()
-    with tempfile.TemporaryDirectory(prefix="edge-index-") as scratch:
-        result_path = Path(scratch) / "index.json"
-        try:
-            done = subprocess.run(
-                [node, str(INDEXER_SCRIPT), str(result_path), *map(str, built_files)],
-                capture_output=True,
-                text=True,
-                timeout=INDEX_TIMEOUT_SECONDS,
-                env=node_env(),
-            )
-        except subprocess.TimeoutExpired:
-            raise blocked_error(culprit(result_path, names)) from None
-        if done.returncode != 0 or not result_path.is_file():
-            detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-            raise ended_error(culprit(result_path, names), detail)
-        return json.loads(result_path.read_text(encoding="utf-8"))
 
 
 def indexer_node() -> str:
