@@ -166,6 +166,8 @@ async function indexAll(resultPath, files) {
 // the chunks it imports. Each build sits in a new folder, so without this every save would load zod
 // & co. again under a new URL; here a chunk whose bytes were seen before resolves to the URL it was
 // first loaded from, which Node.js already holds. Only the entries (the tools' own code) load anew.
+// edge_runtime/host.mjs applies the same rule (reloadInPlace); each file holds its own copy because a
+// sandboxed worker may read nothing of the package but its host script.
 function sharedChunks() {
   const { registerHooks } = require("node:module");
   if (typeof registerHooks !== "function") return; // Node.js before 22.15: every save loads everything

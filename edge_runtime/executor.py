@@ -11,7 +11,8 @@ keep serving. A worker that exits for any reason fails only its own calls (`tool
 replaced. `load()` swaps bundles without dropping a call: the new pool must load every tool before
 it takes calls; calls already running finish on the old pool, which is then stopped.
 
-What a call must pass before it runs is `call_admission`; a loaded bundle's workers are a `worker_pool`.
+What a call must pass before it runs is `call_admission`; a loaded bundle's workers are a `worker_pool`;
+when a new version may load into the serving workers instead of new ones is `reload_in_place`.
 Over 400 lines on purpose: loading, calling, deadlines and restarts all move the same pools and
 pending calls, and read best as one class.
 """
@@ -37,7 +38,7 @@ from edge_protocol.manifest import Manifest, ToolDescriptor
 
 from .call_admission import admit_call, timeout_error
 from .logs import register_secret
-from .reload_in_place import can_reload_in_place
+from .reload_in_place import can_reload_in_place, prepare_everywhere
 from .sandbox import SandboxRefused, check_grants, permission_flags, scratch_dir_for, worker_environment
 from .worker_pool import FAST_CRASH_SECONDS, BundleLoadError, WarmPool, WorkerPool, compile_schema
 from .workers import HOST_SCRIPT, InFlight, ToolLogSink, Worker, WorkerLoadError
@@ -285,23 +286,16 @@ class Executor:
         paths = [(tool.name, (bundle_dir / tool.entry).resolve()) for tool in manifest.tools]
         workers = list(pool.workers)
         started = time.monotonic()
-        try:
-            async with asyncio.TaskGroup() as group:
-                for worker in workers:
-                    group.create_task(worker.prepare_tools(paths, LOAD_TIMEOUT_SECONDS))
-        except BaseExceptionGroup as failed:
-            first = failed.exceptions[0]
-            for worker in workers:
-                if worker.alive:
-                    worker.abort_tools()
-            if isinstance(first, WorkerLoadError) and first.tool is not None:
-                raise _load_error(first, manifest) from None  # the new version's fault: keep serving the old
+        failure = await prepare_everywhere(workers, paths, LOAD_TIMEOUT_SECONDS)
+        if isinstance(failure, WorkerLoadError) and failure.tool is not None:
+            raise _load_error(failure, manifest)  # the new version's fault: every worker keeps the old one
+        if failure is not None:
             # A worker exited or the load timed out: what the others hold is unknown. They are replaced
             # (running the serving version, see _watch) and the new version gets new workers.
             for worker in workers:
                 if worker.alive:
                     worker.kill("a reload in place did not finish")
-            self.logger.warning("Could not reload in place (%s); starting new workers instead", first)
+            self.logger.warning("Could not reload in place (%s); starting new workers instead", failure)
             return False
         for worker in workers:
             worker.commit_tools(bundle_dir.resolve())

@@ -12,9 +12,13 @@ as with a bundler's hot module reload. Whatever differs in how workers start fal
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 
 from edge_protocol.manifest import Manifest
+
+from .workers import Worker
 
 #: After this many reloads a pool's workers are replaced by a swap, so old versions' modules do not pile up.
 MAX_RELOADS_PER_POOL = 100
@@ -43,3 +47,21 @@ def can_reload_in_place(
         and reloads < MAX_RELOADS_PER_POOL
         and workers_ready == workers_wanted
     )
+
+
+async def prepare_everywhere(workers: list[Worker], tools: list[tuple[str, Path]], timeout: float) -> Exception | None:
+    """Every worker loads `tools` beside what it serves; None when all did (commit them then), else the
+    first failure, after telling every live worker to forget what it prepared."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for worker in workers:
+                group.create_task(worker.prepare_tools(tools, timeout))
+    except BaseExceptionGroup as failed:
+        first = failed.exceptions[0]
+        if not isinstance(first, Exception):
+            raise  # cancelled: nothing to report, the caller is going away
+        for worker in workers:
+            if worker.alive:
+                worker.abort_tools()
+        return first
+    return None
