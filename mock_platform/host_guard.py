@@ -9,6 +9,7 @@ platform sits behind whatever names it is published under, so the check is off t
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable
 
 import orjson
 
@@ -56,13 +57,14 @@ class HostGuard:
         self.app = app
         self.config = config
 
-    async def __call__(self, scope, receive, send) -> None:
+    def __call__(self, scope, receive, send) -> Awaitable[None]:
+        # Hands over the inner awaitable instead of awaiting it: a WebSocket held for hours keeps no
+        # frame of this layer (the server is told the app is ASGI 3, see `serve.py`).
         if scope["type"] in ("http", "websocket") and self.config.dev:
             header = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), None)
             if not host_allowed(header, self.config.host):
-                await _misdirected(scope, receive, send, header)
-                return
-        await self.app(scope, receive, send)
+                return _misdirected(scope, receive, send, header)
+        return self.app(scope, receive, send)
 
 
 async def _misdirected(scope, receive, send, header: str | None) -> None:

@@ -1,12 +1,13 @@
 """The connector hub: `WS /tool-rpc`, the I/O shell around `edge_protocol.link.PlatformLink`.
 
-One connection = one `Connection`: a reader task and a timer task in a `TaskGroup`. The reader hands
-each frame to the link's state machine and does what it says (send, close, register the hello,
-hand a call's answer to its caller); the timer ticks the machine at its next deadline (hello timeout,
-token expiry). Everything else lives beside it: who is connected and where a call goes in
-`registry.py`, the call round trip in `call_roundtrip.py`, the recent-call log in `recent_calls.py`.
-Liveness is uvicorn's keepalive (`ws_ping_interval`/`ws_ping_timeout` = the heartbeat, so a link
-silent for two intervals is closed), which is also what frees a crashed runtime's deployment.
+One connection = one `Connection`: a reader and a deadline timer, whose work runs in the link's
+`TaskGroup`. The reader hands each frame to the link's state machine and does what it says (send,
+close, register the hello, hand a call's answer to its caller); the timer (a timer handle, not a task
+sleeping for an hour per link) ticks the machine at its next deadline (hello timeout, token expiry).
+Everything else lives beside it: who is connected and where a call goes in `registry.py`, the call
+round trip in `call_roundtrip.py`, the recent-call log in `recent_calls.py`. Liveness is the
+WebSocket protocol's heartbeat (`heartbeat.py`: a link silent for two intervals is closed), which is
+also what frees a crashed runtime's deployment.
 
 Handshake refusals happen before `accept()`, as HTTP statuses with the JSON error body (SPEC.md §7),
 through the ASGI websocket denial-response extension that uvicorn implements.
@@ -23,6 +24,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +92,8 @@ class OrgSim:
 class Connection:
     """One accepted `/tool-rpc` WebSocket: its socket, its link state machine and its registry record."""
 
+    __slots__ = ("hub", "websocket", "link", "record", "probes", "seat_reserved", "timer")
+
     def __init__(self, hub: Hub, websocket: WebSocket, link: PlatformLink, record: ConnectorRecord) -> None:
         self.hub = hub
         self.websocket = websocket
@@ -97,6 +101,7 @@ class Connection:
         self.record = record
         self.probes: dict[str, asyncio.Future[bool]] = {}  # connector.ping id → its waiter
         self.seat_reserved = False  # a seat of its deployment is reserved for it until it registers
+        self.timer: asyncio.TimerHandle | None = None  # wakes the link's machine at its next deadline
         record.shell = self
 
     def call_frame(self, params: CallParams) -> tuple[str, str]:
@@ -158,6 +163,8 @@ class Hub:
         except ApiError as refusal:
             await websocket.send_denial_response(refusal.response())
             return
+        # The handshake's headers (~1 KiB) are read; a link held for hours need not keep them.
+        websocket.scope["headers"] = ()
         record = ConnectorRecord(f"conn_{uuid.uuid4().hex[:16]}", org_id, deployment_id, now_iso())
         link = PlatformLink(opened_at=time.time(), token_expires_at=expires_at)
         connection = Connection(self, websocket, link, record)
@@ -165,9 +172,11 @@ class Hub:
         try:
             await websocket.accept()
             async with asyncio.TaskGroup() as tasks:
-                timer = tasks.create_task(self._tick(connection))
-                await self._read(connection, tasks)
-                timer.cancel()
+                self._arm_deadline(connection, tasks)
+                try:
+                    await self._read(connection, tasks)
+                finally:
+                    _disarm(connection)  # before the group ends: a late timer must not add a task to it
         except* (WebSocketDisconnect, ConnectionError):
             pass  # the connector went away mid-send; the drop below is all there is to do
         except* Exception:
@@ -190,7 +199,7 @@ class Hub:
             )
             refusal.headers["Retry-After"] = str(shaped.retry_after)
             raise refusal
-        header = websocket.headers.get("authorization")
+        header = _header(websocket, b"authorization")
         token = None
         if header:
             scheme, _, value = header.partition(" ")
@@ -203,7 +212,7 @@ class Hub:
             token = value.strip()
         claims = self.tokens.verify(token)
         org_id = claims.org_id
-        deployment_id = claims.deployment_id or (websocket.headers.get("x-deployment-id") or None)
+        deployment_id = claims.deployment_id or (_header(websocket, b"x-deployment-id") or None)
         deployment = self.store.get_deployment(org_id, deployment_id) if deployment_id is not None else None
         if deployment_id is not None and deployment is None:
             if claims.deployment_id:
@@ -264,15 +273,26 @@ class Hub:
         if not connection.record.closed:
             await self._act(connection, connection.link.receive(frame))
 
-    async def _tick(self, connection: Connection) -> None:
-        """Wake the link's machine at its next deadline (hello timeout, token expiry) until it closes."""
-        while True:
-            deadline = connection.link.next_deadline()
-            if deadline is None:
-                return
-            await asyncio.sleep(max(0.0, deadline - time.time()))
-            if not await self._act(connection, connection.link.tick(time.time())):
-                return
+    def _arm_deadline(self, connection: Connection, tasks: asyncio.TaskGroup) -> None:
+        """Wake the link's machine at its next deadline (hello timeout, token expiry) until it closes.
+
+        A timer handle rather than a task asleep per link (~1 KiB each): a task exists only while a
+        deadline's actions run. Deadlines only move later, so waking early just re-arms."""
+        _disarm(connection)
+        deadline = connection.link.next_deadline()
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, deadline - time.time())
+        connection.timer = loop.call_later(delay, self._deadline_reached, connection, tasks)
+
+    def _deadline_reached(self, connection: Connection, tasks: asyncio.TaskGroup) -> None:
+        connection.timer = None
+        tasks.create_task(self._tick(connection, tasks))
+
+    async def _tick(self, connection: Connection, tasks: asyncio.TaskGroup) -> None:
+        if await self._act(connection, connection.link.tick(time.time())):
+            self._arm_deadline(connection, tasks)
 
     async def _act(self, connection: Connection, actions: list[Any]) -> bool:
         """Do what the link's machine asked; False once the link is closed."""
@@ -502,6 +522,20 @@ class Hub:
                 pass  # the link is going away; its successor fetches the secrets after it connects
 
 
+def _disarm(connection: Connection) -> None:
+    if connection.timer is not None:
+        connection.timer.cancel()
+        connection.timer = None
+
+
+def _header(ws: WebSocket, name: bytes) -> str | None:
+    """One handshake header, read from the scope without building Starlette's `Headers` copy of them all."""
+    for key, value in ws.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 async def _receive_frame(ws: WebSocket) -> str | bytes | None:
     message = await ws.receive()
     if message["type"] == "websocket.disconnect":
@@ -550,12 +584,13 @@ class ToolRpcFastPath:
         self.inner = inner
         self.app = app  # the FastAPI app: its state holds the platform
 
-    async def __call__(self, scope, receive, send) -> None:
+    def __call__(self, scope, receive, send) -> Awaitable[None]:
+        # Hands over the awaitable instead of awaiting it, so this layer keeps no frame for the link's life.
         if scope["type"] == "websocket" and scope["path"] == TOOL_RPC_PATH:
             scope.setdefault("app", self.app)  # what `hub_of` reads
-            await tool_rpc(WebSocket(scope, receive, send))
-            return
-        await self.inner(scope, receive, send)
+            websocket = WebSocket(scope, receive, send)
+            return hub_of(websocket).serve(websocket)
+        return self.inner(scope, receive, send)
 
 
 @router.get("/api/connectors", response_model=ConnectorList, tags=["connectors"])

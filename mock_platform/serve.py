@@ -22,6 +22,7 @@ import uvicorn
 from edge_protocol.limits import MAX_FRAME_BYTES
 
 from .config import PlatformConfig, is_loopback
+from .heartbeat import Heartbeat
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -109,6 +110,7 @@ def _server(
     from .hub import ToolRpcFastPath
     from .mcp import McpFastPath
     from .tool_calls import CallFastPath
+    from .ws_protocol import protocol_class
 
     app = create_app(config)
     uv_config = uvicorn.Config(
@@ -117,14 +119,19 @@ def _server(
         # `/mcp` requests likewise go straight to the MCP endpoint, and connectors' WebSockets to the hub
         # (held for hours, each layer it skips is memory per connector).
         HostGuard(ToolRpcFastPath(McpFastPath(CallFastPath(app), app), app), config),
+        # ASGI 3 said outright: the outer wrappers are plain callables that return the inner app's
+        # awaitable (no frame kept per held WebSocket), which uvicorn's guess would take for ASGI 2.
+        interface="asgi3",
         log_level=log_level,
         lifespan="on",
         access_log=False,
-        # ASGI gives the hub no way to send pings, so uvicorn's keepalive is the hub's heartbeat
-        # (SPEC.md §7): a ping every interval, a link silent for another interval is closed. Frames
+        # ASGI gives the hub no way to send pings, so the WebSocket protocol keeps the heartbeat
+        # (SPEC.md §7): one timer for all links pings each every interval and closes a link that left
+        # its last ping unanswered (`heartbeat.py`, `ws_protocol.py`: lean per-link state). Frames
         # up to twice the protocol limit reach the hub, which refuses oversized ones with close 4000.
-        ws_ping_interval=config.heartbeat_seconds,
-        ws_ping_timeout=config.heartbeat_seconds,
+        ws=protocol_class(Heartbeat(config.heartbeat_seconds)),
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
         ws_max_size=2 * MAX_FRAME_BYTES,
         timeout_graceful_shutdown=5,
         # TLS (https:// and wss://), e.g. to try a connector against a certificate it must trust.

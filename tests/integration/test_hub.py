@@ -371,6 +371,41 @@ async def test_handshakes_beyond_the_rate_get_503_with_a_retry_after_spread_over
         shaped.stop()
 
 
+async def test_the_heartbeat_drops_a_silent_link_within_two_intervals_and_keeps_live_ones(tmp_path):
+    # SPEC §7: a peer silent for 2 intervals is dead. One platform timer pings every link; a link whose
+    # host hangs (TCP open, nothing read, no pong) must be dropped in time, a live one never.
+    heartbeat = 0.5
+    quick = PlatformProcess(tmp_path / "data", extra_args=["--heartbeat", str(heartbeat)]).start()
+    try:
+        user = new_org(quick)
+        async with client(quick, user) as api, Connector(quick, user) as live, Connector(quick, user) as hung:
+            assert hung.hello_result is not None and hung.hello_result["heartbeatSeconds"] == heartbeat
+
+            async def listed() -> set[str]:
+                return {c["connectorId"] for c in (await api.get("/api/connectors")).json()["connectors"]}
+
+            live_id, hung_id = live.hello_result["connectorId"], hung.hello_result["connectorId"]
+            assert await listed() == {live_id, hung_id}
+            hung.ws.transport.pause_reading()  # a hung host: pings reach its socket, no pong comes back
+            silent_since = time.monotonic()
+            await async_wait_until(
+                lambda: _without(listed(), hung_id), 10, interval=0.05, message="the hung link to be dropped"
+            )
+            silent_for = time.monotonic() - silent_since
+            # Two intervals, plus one slice of the heartbeat's wheel and the polling's slack on a busy box.
+            assert silent_for <= 2 * heartbeat + 1.5, silent_for
+            hung.ws.transport.resume_reading()  # let its client see the close (1011) and end quickly
+            # The live one answers its pings: still there after several intervals of the heartbeat.
+            await async_wait_until(lambda: time.monotonic() - silent_since > 4 * heartbeat, 10)
+            assert live_id in await listed() and live.ws.close_code is None
+    finally:
+        quick.stop()
+
+
+async def _without(listed, connector_id: str) -> bool:
+    return connector_id not in await listed
+
+
 async def test_routing_least_busy_and_by_deployment(platform):
     user = new_org(platform)
     async with client(platform, user) as api:
