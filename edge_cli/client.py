@@ -27,6 +27,7 @@ from edge_runtime.tls import TlsSetupError, certificate_problem, tls_context
 from .errors import CliError
 from .platform_url import DEFAULT_PLATFORM_URL, ENV_PLATFORM_URL, resolve_platform_url
 from .refusals import NO_ORG_HINT, REAUTH_HINT, network_error, refusal_to_cli_error
+from .stdlib_transport import StdlibTransport, environment_proxy
 from .token_file import (
     ENV_TOKEN,
     ENV_TOKEN_PATH,
@@ -105,7 +106,14 @@ class PlatformClient:
             except TlsSetupError as exc:
                 raise CliError(str(exc)) from None
         self._http = httpx.Client(
-            base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=10.0), verify=trust
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            verify=trust,
+            # httpx's own transport when a proxy is set: it routes through it (and honours NO_PROXY).
+            transport=None
+            if environment_proxy()
+            else StdlibTransport(trust if isinstance(trust, ssl.SSLContext) else None),
         )
 
     @property

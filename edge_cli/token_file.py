@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import platformdirs
-
 from edge_protocol import tokens
 from edge_runtime.private_files import write_private_json
 
@@ -27,6 +25,8 @@ def token_file_path() -> Path:
     explicit = os.environ.get(ENV_TOKEN_PATH)
     if explicit:
         return Path(explicit).expanduser()
+    import platformdirs  # here: a command given EDGE_CONNECTOR_TOKEN never needs it (start-up)
+
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / TOKEN_FILE_NAME
 
 

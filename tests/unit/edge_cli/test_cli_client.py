@@ -207,11 +207,13 @@ def test_upload_streams_the_file_and_reports_progress(scripted, tmp_path):
     assert sum(progress) == 2 * len(payload)  # sent twice: once refused with 503, once accepted
 
 
-def test_the_cli_client_trusts_what_the_runtime_trusts():
+def test_the_cli_client_trusts_what_the_runtime_trusts(monkeypatch):
     from edge_runtime.tls import tls_context
 
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
     with PlatformClient("https://platform.invalid") as api:
-        assert api._http._transport._pool._ssl_context is tls_context()
+        assert api._http._transport._ssl_context is tls_context()
 
 
 def test_an_unusable_ssl_cert_file_is_one_line(monkeypatch, tmp_path):

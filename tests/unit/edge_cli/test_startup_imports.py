@@ -124,6 +124,8 @@ def test_call_loads_its_http_client_and_nothing_else_heavy(tmp_path):
     loaded = sorted(m for m in modules if m.split(".")[0] in set(HEAVY) - {"httpx", "edge_runtime"})
     assert not loaded, f"`edge-connector call` imports {loaded}"
     assert _other_commands(modules, "call") == []
+    # The platform client's transport is the standard library's: httpx's own would load these three.
+    assert not {"httpcore", "h11", "certifi"} & modules
 
 
 def _other_commands(modules: set[str], command: str) -> list[str]:
