@@ -43,12 +43,27 @@ def print_result(result: BuildResult) -> None:
     out.print(f"Asks for  {result.manifest.sandbox.summary()}", markup=False)
 
 
+def _warm_table_printer() -> None:
+    """Import rich's console and table on a thread while the build's subprocesses (esbuild, Node.js) run:
+    the import costs about as much as the rest of the command's start-up, and the main thread is mostly
+    waiting meanwhile. Python serialises imports, so a print that comes first simply waits for it."""
+    import threading
+
+    def load() -> None:
+        import rich.console
+        import rich.table  # noqa: F401
+
+    threading.Thread(target=load, name="warm-rich", daemon=True).start()
+
+
 def build(
     directory: Path = typer.Argument(Path("."), help="The tool project folder.", show_default="."),
     out_dir: Path = typer.Option(None, "--out", help="Output folder (default: DIR/.edge/build)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (with the archive path)."),
 ) -> None:
     """Bundle every tool with esbuild, index the definitions, write dist/ + manifest.json and pack the archive."""
+    if not as_json:
+        _warm_table_printer()
     result = run_build(directory, out_dir)
     if as_json:
         print_json(result.to_json())
