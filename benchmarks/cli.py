@@ -34,6 +34,20 @@ from .stats import Table, fmt_ratio, verdict
 
 HELP_FLOOR_RATIO = 2.0
 STATUS_LIMIT_S, CALL_LIMIT_S, BUILD_OVERHEAD_S = 0.150, 0.200, 0.150
+#: The floor on the machine the budgets were set on: `status` and `call` are judged by their ratio to the
+#: floor measured in the same run (150 ms = 2.5x, 200 ms = 3.3x), which holds on a slower or busier machine.
+ISSUE_FLOOR_S = 0.060
+
+
+def within(timing: Timing, limit_s: float, floor: Timing) -> bool:
+    """`timing` is within a budget of `limit_s` set against a 60 ms floor, scaled to this run's floor."""
+    return timing.wall_s / floor.wall_s <= limit_s / ISSUE_FLOOR_S
+
+
+def budget_text(limit_s: float) -> str:
+    return f"≤ {limit_s * 1000:.0f} ms = {limit_s / ISSUE_FLOOR_S:.1f}× floor"
+
+
 MESSAGE = '{"message":"hello"}'
 
 
@@ -175,23 +189,23 @@ def main(argv: list[str] | None = None) -> int:
         "edge-connector status (nothing running)",
         fmt_timing(status_off, floor),
         "the floor",
-        f"≤ {STATUS_LIMIT_S * 1000:.0f} ms",
-        verdict(status_off.wall_s <= STATUS_LIMIT_S),
+        budget_text(STATUS_LIMIT_S),
+        verdict(within(status_off, STATUS_LIMIT_S, floor)),
     )
     if stack:
         table.add(
             "edge-connector status (a runtime running)",
             fmt_timing(stack["status"], floor),
             "the floor",
-            f"≤ {STATUS_LIMIT_S * 1000:.0f} ms",
-            verdict(stack["status"].wall_s <= STATUS_LIMIT_S),
+            budget_text(STATUS_LIMIT_S),
+            verdict(within(stack["status"], STATUS_LIMIT_S, floor)),
         )
         table.add(
             "edge-connector call echo (warm platform, end to end)",
             fmt_timing(stack["call"], floor),
             "the floor",
-            f"≤ {CALL_LIMIT_S * 1000:.0f} ms",
-            verdict(stack["call"].wall_s <= CALL_LIMIT_S),
+            budget_text(CALL_LIMIT_S),
+            verdict(within(stack["call"], CALL_LIMIT_S, floor)),
         )
     if build is not None:
         raw, ours = build
@@ -205,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     table.note(
         "each run is `python -m edge_cli …` in a fresh interpreter with bytecode cached; the floor is the faster "
         "of two floor measurements taken first and last; on a shared machine the ratios to the floor are the "
-        "figures that load bends least (the issue's floor was ~60 ms on a quiet machine: 150 ms ≈ 2.5×, "
-        "200 ms ≈ 3.3×)"
+        "figures that load bends least: the budgets in ms were set against a ~60 ms floor, so `status` and `call` "
+        "are judged by their ratio to this run's floor (150 ms = 2.5×, 200 ms = 3.3×)"
     )
     emit(table)
     return 0

@@ -106,6 +106,14 @@ def test_cli_benchmark_options():
     assert "PYTHONDONTWRITEBYTECODE" not in env and env["HOME"] == "/tmp/h"
 
 
+def test_cli_budgets_scale_with_the_floor_of_the_run():
+    """150 ms was set against a 60 ms floor: 2.5x; on a machine twice as slow, 295 ms meets it."""
+    assert cli.within(cli.Timing(0.295, 0.3), cli.STATUS_LIMIT_S, cli.Timing(0.120, 0.12))
+    assert not cli.within(cli.Timing(0.310, 0.3), cli.STATUS_LIMIT_S, cli.Timing(0.120, 0.12))
+    assert cli.within(cli.Timing(0.195, 0.2), cli.CALL_LIMIT_S, cli.Timing(0.060, 0.06))
+    assert cli.budget_text(cli.STATUS_LIMIT_S) == "≤ 150 ms = 2.5× floor"
+
+
 def test_quick_modes_are_smaller_than_defaults():
     assert call_path.parse_args(["--quick"]).calls < call_path.parse_args([]).calls == 2000
     assert call_path.parse_args([]).concurrency == [1, 16, 64]
