@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from edge_protocol.origins import origin_of
@@ -17,16 +18,18 @@ ENV_PLATFORM_URL = "EDGE_PLATFORM_URL"
 
 
 def resolve_platform_url(flag: str | None, project_dir: Path | str | None = None) -> str:
-    edge_json = Path(project_dir) / "edge.json" if project_dir is not None else None
-    for candidate in (
-        flag,
-        os.environ.get(ENV_PLATFORM_URL),
-        _platform_url_in(edge_json),
-        _platform_url_in(token_file_path()),
-    ):
+    for candidate in _candidates(flag, project_dir):
         if candidate and candidate.strip():
             return _normalise_url(candidate.strip())
     return DEFAULT_PLATFORM_URL
+
+
+def _candidates(flag: str | None, project_dir: Path | str | None) -> Iterator[str | None]:
+    """The places a platform URL may come from, first wins; each read only when the ones before name none."""
+    yield flag
+    yield os.environ.get(ENV_PLATFORM_URL)
+    yield _platform_url_in(Path(project_dir) / "edge.json" if project_dir is not None else None)
+    yield _platform_url_in(token_file_path())
 
 
 def _normalise_url(url: str) -> str:

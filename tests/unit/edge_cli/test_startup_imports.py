@@ -126,6 +126,8 @@ def test_call_loads_its_http_client_and_nothing_else_heavy(tmp_path):
     assert _other_commands(modules, "call") == []
     # The platform client's transport is the standard library's: httpx's own would load these three.
     assert not {"httpcore", "h11", "certifi"} & modules
+    # --platform and EDGE_CONNECTOR_TOKEN given: neither edge.json nor the token file's place is looked up.
+    assert "platformdirs" not in modules
 
 
 def _other_commands(modules: set[str], command: str) -> list[str]:
