@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import time
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .auth import Principal, bearer_token, current_user
 from .config import is_loopback
@@ -25,7 +25,7 @@ from .models import (
     TokenResponse,
     error_responses,
 )
-from .rate_limit import retry_after_header
+from .oauth_token import NO_STORE, exchange
 from .store import NotAMember
 
 router = APIRouter()
@@ -97,55 +97,26 @@ def me(request: Request, principal: Annotated[Principal, Depends(current_user)])
 
 
 @router.post("/oauth/token", response_model=OAuthTokenResponse, tags=["auth"], responses=error_responses(400, 401, 429))
-def oauth_token(
+async def oauth_token(
     request: Request,
     grant_type: Annotated[str, Form(json_schema_extra={"enum": ["client_credentials"]})],
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
-) -> OAuthTokenResponse:
-    """Open. Client credentials (DEPLOYMENT_ID / DEPLOYMENT_SECRET, in the form or HTTP Basic) → deployment token."""
-    if grant_type != "client_credentials":
-        raise ApiError(400, "unsupported_grant_type", "Only grant_type=client_credentials is supported")
-    if not client_id or not client_secret:
-        client_id, client_secret = _basic_credentials(request) or (client_id, client_secret)
-    platform = _platform(request)
-    _rate_limit(request, client_id or "")
-    deployment = None
-    if client_id and client_secret:
-        deployment = platform.store.verify_deployment_secret(client_id, client_secret)
-    if deployment is None:
-        raise ApiError(
-            401, "invalid_client", "Deployment credentials invalid: check DEPLOYMENT_ID and DEPLOYMENT_SECRET"
-        )
-    ttl = platform.config.deployment_token_ttl_seconds
-    token = platform.tokens.issue(
-        f"deployment:{deployment.id}", org_id=deployment.org_id, expires_in=ttl, deployment_id=deployment.id
+) -> Response:
+    """Open. Client credentials (DEPLOYMENT_ID / DEPLOYMENT_SECRET, in the form or HTTP Basic) → deployment token.
+
+    Usually answered by `oauth_token.TokenFastPath` with the same `exchange`; this route reads the rest."""
+    body = exchange(
+        _platform(request),
+        request.app.state.oauth_limits,
+        request.client.host if request.client else "",
+        time.monotonic(),
+        grant_type,
+        client_id,
+        client_secret,
+        request.headers.get("authorization", ""),
     )
-    return OAuthTokenResponse(access_token=token, token_type="Bearer", expires_in=ttl)
-
-
-def _rate_limit(request: Request, client_id: str) -> None:
-    """429 with `Retry-After` past the per-client-id or per-address budget, before any secret check."""
-    limits = request.app.state.oauth_limits
-    now = time.monotonic()
-    address = request.client.host if request.client else ""
-    waits = [limits.per_client.retry_after(client_id[:200], now), limits.per_address.retry_after(address, now)]
-    wait = max((w for w in waits if w is not None), default=None)
-    if wait is not None:
-        error = ApiError(429, "rate_limited", "Too many token requests; retry after the time in Retry-After")
-        error.headers = {"Retry-After": retry_after_header(wait)}
-        raise error
-
-
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
-    except ValueError:
-        return None
-    return user, password
+    return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
 
 
 # ------------------------------------------------------------------------------------ browser flow

@@ -30,16 +30,11 @@ from .events import EventBus
 from .host_guard import HostGuard
 from .hub import Hub
 from .models import HealthStatus
+from .oauth_token import OAuthLimits, TokenFastPath
 from .rate_limit import RateLimiter
 from .secrets_store import SecretStore
 from .store import Store
 from .tail import TailService
-
-
-@dataclass
-class OAuthLimits:
-    per_client: RateLimiter
-    per_address: RateLimiter
 
 
 @dataclass
@@ -113,6 +108,7 @@ def create_app(config: PlatformConfig | None = None) -> FastAPI:
     app.router.routes[:0] = mcp.routes(mcp_endpoint)
     openapi.install(app)
     app.add_middleware(tool_calls.CallFastPath)  # the call path skips FastAPI's routing (see tool_calls)
+    app.add_middleware(TokenFastPath)  # so does the usual `/oauth/token` (see oauth_token)
     app.add_middleware(HostGuard, config=config)  # outermost: dev mode's DNS-rebinding guard (SPEC.md §9)
     return app
 

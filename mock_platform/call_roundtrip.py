@@ -15,11 +15,9 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from edge_protocol import jsonrpc
 from edge_protocol.calls import argument_problems, call_deadline_ms, capped_error, invalid_arguments
@@ -32,6 +30,9 @@ from .errors import ApiError
 from .recent_calls import RecentCalls, now_iso
 from .registry import ConnectorRecord, Registry, unavailable
 from .tail_fanout import TailFanout
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 log = logging.getLogger("mock_platform.calls")
 
@@ -69,6 +70,11 @@ class ValidatorCache:
         if key in self._by_schema:
             self._by_schema.move_to_end(key)
             return self._by_schema[key]
+        # jsonschema (~3 MiB with its dependencies) loads with the first schema a connector announces,
+        # not with the platform: a platform whose connectors announced none does not need it.
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
         validator: Draft202012Validator | None
         try:
             Draft202012Validator.check_schema(schema)

@@ -109,6 +109,7 @@ def _server(
     from .host_guard import HostGuard
     from .hub import ToolRpcFastPath
     from .mcp import McpFastPath
+    from .oauth_token import TokenFastPath
     from .tool_calls import CallFastPath
     from .ws_protocol import protocol_class
 
@@ -118,7 +119,7 @@ def _server(
         # telemetry wrappers, ServerErrorMiddleware): ~20 % less platform CPU per call (docs/performance.md).
         # `/mcp` requests likewise go straight to the MCP endpoint, and connectors' WebSockets to the hub
         # (held for hours, each layer it skips is memory per connector).
-        HostGuard(ToolRpcFastPath(McpFastPath(CallFastPath(app), app), app), config),
+        HostGuard(ToolRpcFastPath(McpFastPath(TokenFastPath(CallFastPath(app), app), app), app), config),
         # ASGI 3 said outright: the outer wrappers are plain callables that return the inner app's
         # awaitable (no frame kept per held WebSocket), which uvicorn's guess would take for ASGI 2.
         interface="asgi3",
