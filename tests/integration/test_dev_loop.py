@@ -118,6 +118,9 @@ def test_dev_loop_edit_break_fix_and_clean_stop(project: Path, tmp_path: Path):
         # Same runtime process throughout: hot swaps, no restart.
         lock_now = json.loads((project / ".edge" / "runtime" / "edge-runtime.lock").read_text())
         assert lock_now["pid"] == runtime_lock["pid"]
+        # ... and the same worker too: dev's runtime reloads each version in place.
+        assert "in place in 1 workers" in dev.text() and "Loaded bundle dev-proj" in dev.text()
+        assert dev.text().count("Loaded bundle dev-proj") == 1, "a save started new workers"
 
         # A syntax error: printed with file:line:column, and the last good version keeps serving.
         tool_file.write_text(ECHO_TOOL.format(n=EDITS + 1).replace("return {", "return {{ oops"))
