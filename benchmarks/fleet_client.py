@@ -73,8 +73,11 @@ def close_figures(closes: list[tuple[float, float]], since: float) -> dict[str, 
 class Connector:
     """One simulated connector: connect, hello, stay (pings answered by websockets), reconnect with backoff."""
 
-    def __init__(self, index: int, ws_url: str, token: str, deployment_id: str, log: FleetLog) -> None:
+    def __init__(
+        self, index: int, ws_url: str, token: str, deployment_id: str, log: FleetLog, tools: list | None = None
+    ) -> None:
         self.index = index
+        self.tools = tools or []  # what its hello announces (the wire form of each tool)
         self.ws_url = ws_url
         self.token = token
         self.deployment_id = deployment_id
@@ -110,7 +113,7 @@ class Connector:
                                 "connectorVersion": "bench-fleet",
                                 "deploymentId": self.deployment_id,
                                 "bundle": None,
-                                "tools": [],
+                                "tools": self.tools,
                                 "concurrency": 1,
                             },
                         )

@@ -1,11 +1,12 @@
 """Benchmark — the platform's memory with a fleet on it, and the cost of `/oauth/token`.
 
-    .venv/bin/python -m benchmarks.platform_footprint [--quick] [--deployments N]
+    .venv/bin/python -m benchmarks.platform_footprint [--quick] [--deployments N] [--tools T]
 
 Starts a real mock platform, creates N deployments (default 1,000; `--quick` 200) through its API,
 exchanges every deployment's id and secret at `POST /oauth/token` (the runtime's client-credentials
 flow) and connects N lightweight protocol clients with those tokens (a WebSocket, the real
-`connector.hello`, pings at the announced heartbeat: `benchmarks.fleet_client.Connector`, not full runtimes).
+`connector.hello`, pings at the announced heartbeat: `benchmarks.fleet_client.Connector`, not full runtimes);
+with `--tools T` each hello announces the same T tools with an input schema (a fleet running one bundle).
 Prints the platform's RSS fresh, after the deployments and holding the fleet (budget ≤ 100 MiB), its
 kernel-kept peak, and `/oauth/token` p50/p99 (budget p50 ≤ 2 ms). The per-client token limit (0.5/s,
 burst 10) and the per-address one (5/s, burst 50) are respected by asking once per deployment and
@@ -43,12 +44,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="200 deployments and connectors")
     parser.add_argument("--deployments", type=int, default=None, help="deployments = connectors (default 1,000)")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up waiting for the fleet after S seconds")
+    parser.add_argument("--tools", type=int, default=0, help="tools each connector announces (default 0)")
     args = parser.parse_args(argv)
     if args.deployments is None:
         args.deployments = 200 if args.quick else 1000
     if not 1 <= args.deployments <= 250 * PER_ADDRESS:
         parser.error(f"--deployments must be within 1..{250 * PER_ADDRESS}")
+    if not 0 <= args.tools <= 100:
+        parser.error("--tools must be within 0..100")
     return args
+
+
+def fleet_tools(count: int) -> list[dict]:
+    """`count` tools as a hello announces them, each with a small realistic input schema."""
+    return [
+        {
+            "name": f"tool_{k}",
+            "description": f"Tool {k}: looks a city up and answers in the units asked for.",
+            "timeoutMs": 30000,
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string", "minLength": 1},
+                    "units": {"enum": ["metric", "imperial"]},
+                    "days": {"type": "integer", "minimum": 1, "maximum": 14},
+                },
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        }
+        for k in range(count)
+    ]
 
 
 def source_address(index: int) -> str:
@@ -60,6 +86,7 @@ def source_address(index: int) -> str:
 class Footprint:
     deployments: int
     connected: int
+    tools: int
     rss_fresh: int
     rss_deployments: int
     rss_held: int
@@ -134,8 +161,9 @@ async def run(args: argparse.Namespace, work: Path) -> Footprint:
         token_cpu_us = (tree_cpu_seconds(platform.pid) - cpu_before) / len(credentials) * 1e6
 
         started = time.monotonic()
+        tools = fleet_tools(args.tools)
         connectors = [
-            Connector(i, platform.process.ws_url, token, deployment_id, log)
+            Connector(i, platform.process.ws_url, token, deployment_id, log, tools)
             for i, (token, (deployment_id, _)) in enumerate(zip(tokens, credentials, strict=True))
         ]
         async with asyncio.TaskGroup() as group:
@@ -154,6 +182,7 @@ async def run(args: argparse.Namespace, work: Path) -> Footprint:
         return Footprint(
             args.deployments,
             len(log.registered_at),
+            args.tools,
             rss_fresh,
             rss_deployments,
             rss_held,
@@ -169,7 +198,8 @@ async def run(args: argparse.Namespace, work: Path) -> Footprint:
 def render(result: Footprint) -> Table:
     n = result.deployments
     table = Table(
-        f"platform footprint: {n:,} deployments, {n:,} connectors connected (protocol clients)",
+        f"platform footprint: {n:,} deployments, {n:,} connectors connected (protocol clients, "
+        f"{result.tools} tools each)",
         ["figure", "value", "budget", "met"],
     )
     table.add("platform RSS, fresh (after its first requests)", fmt_mb(result.rss_fresh), "—", "—")

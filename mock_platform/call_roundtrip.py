@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -90,6 +91,40 @@ class ValidatorCache:
 
     def for_tools(self, tools: tuple[ToolInfo, ...]) -> dict[str, Draft202012Validator | None]:
         return {tool.name: self.get(tool.input_schema) for tool in tools}
+
+
+class ToolSet:
+    """The registry's view of one announced tool list: tools by name and their argument validators."""
+
+    __slots__ = ("tools", "validators", "__weakref__")
+
+    def __init__(self, tools: dict[str, ToolInfo], validators: dict[str, Draft202012Validator | None]) -> None:
+        self.tools = tools
+        self.validators = validators
+
+
+class ToolSets:
+    """One shared, read-only `ToolSet` per distinct tool list among the live links.
+
+    A fleet runs a few bundles, so its thousand links announce a few tool lists: one copy of each
+    (schemas and all, ~2 KiB a tool) instead of one per link. An entry lives as long as a link holds it
+    (weak values), so a peer announcing ever new lists grows nothing past its own links.
+    """
+
+    def __init__(self, validators: ValidatorCache) -> None:
+        self._validators = validators
+        self._by_list: weakref.WeakValueDictionary[bytes, ToolSet] = weakref.WeakValueDictionary()
+
+    def __len__(self) -> int:
+        return len(self._by_list)
+
+    def get(self, tools: tuple[ToolInfo, ...]) -> ToolSet:
+        key = hashlib.sha256(orjson.dumps([tool.to_wire() for tool in tools], option=orjson.OPT_SORT_KEYS)).digest()
+        shared = self._by_list.get(key)
+        if shared is None:
+            shared = ToolSet({tool.name: tool for tool in tools}, self._validators.for_tools(tools))
+            self._by_list[key] = shared
+        return shared
 
 
 def _sized_call_frame(shell: LinkShell, params: CallParams) -> tuple[str, str]:

@@ -63,7 +63,7 @@ from edge_protocol.tail import MAX_LOG_ENTRIES_PER_BATCH, LogEvent, truncate_utf
 
 from .admission import HandshakeAdmission
 from .auth import AuthError, Principal, current_principal
-from .call_roundtrip import ToolCaller, ValidatorCache
+from .call_roundtrip import ToolCaller, ToolSets, ValidatorCache
 from .errors import ApiError
 from .events import AssignmentChanged, DeploymentDeleted, SecretsChanged, ToolSetChanged
 from .models import ConnectorList
@@ -125,6 +125,7 @@ class Hub:
         self.tail = TailFanout()  # live-tail viewers: calls and forwarded tool logs go to them
         self.caller = ToolCaller(self.registry, self.recent, self.tail)
         self.validators = ValidatorCache()
+        self.tool_sets = ToolSets(self.validators)  # links announcing the same tools share one copy
         self.sims: dict[str, OrgSim] = {}
         self.admission = HandshakeAdmission(capacity=getattr(config, "handshake_rate", 2000.0))
         self.seats = Seats(self.registry, self._probe, self._replace)
@@ -254,19 +255,24 @@ class Hub:
         await self._close(record.shell, jsonrpc.CLOSE_REPLACED, "replaced: the link did not answer a probe")
 
     async def _read(self, connection: Connection, tasks: asyncio.TaskGroup) -> None:
-        while True:
-            frame = await _receive_frame(connection.websocket)
-            if frame is None:
-                # Free the deployment now, not after the timer task has wound down: a successor that
-                # dials in right after the close must find it free.
-                self._drop(connection)
-                return
-            sim = self.sims.get(connection.record.org_id)
-            if sim is not None and sim.latency_ms > 0:
-                # Fault injection: each frame arrives late, without holding up the frames behind it.
-                tasks.create_task(self._handle_late(connection, frame, sim.latency_ms / 1000))
-            elif not await self._act(connection, connection.link.receive(frame)):
-                return
+        while await self._read_one(connection, tasks):
+            pass
+
+    async def _read_one(self, connection: Connection, tasks: asyncio.TaskGroup) -> bool:
+        """Receive and act on one frame; False once the link is closed. A frame of its own, so nothing
+        keeps the last frame (a hello with its tools: KiB) while an idle link waits for the next."""
+        frame = await _receive_frame(connection.websocket)
+        if frame is None:
+            # Free the deployment now, not after the timer task has wound down: a successor that
+            # dials in right after the close must find it free.
+            self._drop(connection)
+            return False
+        sim = self.sims.get(connection.record.org_id)
+        if sim is not None and sim.latency_ms > 0:
+            # Fault injection: each frame arrives late, without holding up the frames behind it.
+            tasks.create_task(self._handle_late(connection, frame, sim.latency_ms / 1000))
+            return True
+        return await self._act(connection, connection.link.receive(frame))
 
     async def _handle_late(self, connection: Connection, frame: str | bytes, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -413,8 +419,8 @@ class Hub:
         await connection.send(frame)
 
     def _set_tools(self, record: ConnectorRecord, bundle: BundleRef | None, tools: tuple[ToolInfo, ...]) -> None:
-        record.tools = {tool.name: tool for tool in tools}
-        record.validators = self.validators.for_tools(tools)
+        record.tool_set = self.tool_sets.get(tools)  # shared with every link of the same tool list
+        record.tools, record.validators = record.tool_set.tools, record.tool_set.validators
         record.bundle = bundle
 
     # ------------------------------------------------------------------------------ closing

@@ -41,8 +41,10 @@ class ConnectorRecord:
     connector_version: str | None = None
     concurrency: int = 64
     bundle: BundleRef | None = None
+    # Read-only, and shared with every link announcing the same tool list (`call_roundtrip.ToolSets`).
     tools: dict[str, ToolInfo] = field(default_factory=dict)
     validators: dict[str, Any] = field(default_factory=dict)  # tool name → compiled inputSchema (or None)
+    tool_set: Any = None  # what keeps the shared pair above alive
     pending: dict[str, Any] = field(default_factory=dict)  # JSON-RPC id → the caller's future
     announced_checksum: str | None = None  # the bundle we last told it to run
     draining: bool = False

@@ -91,6 +91,9 @@ def test_every_benchmark_has_a_quick_mode(module):
 def test_platform_footprint_spreads_token_requests_within_the_per_address_burst():
     assert platform_footprint.parse_args([]).deployments == 1000
     assert platform_footprint.parse_args(["--quick"]).deployments < 1000
+    assert platform_footprint.parse_args([]).tools == 0
+    tools = platform_footprint.fleet_tools(platform_footprint.parse_args(["--tools", "3"]).tools)
+    assert [tool["name"] for tool in tools] == ["tool_0", "tool_1", "tool_2"] and tools[0]["inputSchema"]
     addresses = [platform_footprint.source_address(i) for i in range(1000)]
     assert addresses[0] == "127.0.0.2" and len(set(addresses)) == 25
     assert max(addresses.count(a) for a in set(addresses)) <= 50  # the platform's per-address burst

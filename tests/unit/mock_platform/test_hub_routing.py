@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import orjson
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from edge_protocol import jsonrpc
 from edge_protocol.link import CallAnswered, PlatformLink
 from edge_protocol.messages import CallParams, CallResult, ToolInfo
-from mock_platform.call_roundtrip import ToolCaller, ValidatorCache
+from mock_platform.call_roundtrip import ToolCaller, ToolSets, ValidatorCache
 from mock_platform.errors import ApiError
 from mock_platform.recent_calls import RECENT_CALLS_PER_ORG, RecentCalls
 from mock_platform.registry import ConnectorRecord, Registry, least_busy
@@ -174,6 +175,20 @@ def test_validators_are_compiled_once_per_schema_and_bad_schemas_skip_validation
     assert first is again and first is not None
     assert not first.is_valid({"n": "x"})
     assert cache.get({"type": 12}) is None
+
+
+def test_links_announcing_the_same_tools_share_one_tool_set_that_lives_as_long_as_they_do():
+    sets = ToolSets(ValidatorCache())
+    tools = (ToolInfo("echo", input_schema=SCHEMA), ToolInfo("add", description="adds"))
+    same = (ToolInfo("echo", input_schema=dict(reversed(list(SCHEMA.items())))), ToolInfo("add", description="adds"))
+    first, second = sets.get(tools), sets.get(same)
+    assert first is second and set(first.tools) == {"echo", "add"}
+    assert not first.validators["echo"].is_valid({"n": "x"})
+    other = sets.get((ToolInfo("echo", input_schema=SCHEMA), ToolInfo("add", description="adds two numbers")))
+    assert other is not first and len(sets) == 2
+    del first, second, other
+    gc.collect()
+    assert len(sets) == 0  # no link holds them any more: nothing kept for a peer announcing new lists
 
 
 def test_recent_calls_are_bounded_and_newest_first():
