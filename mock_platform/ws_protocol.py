@@ -3,7 +3,7 @@
 A connector's link lives for hours and the platform holds thousands of them, so what each one keeps
 is the platform's memory (budget: ≤ 100 MiB with 1,000 deployments and 1,000 connectors,
 docs/performance.md). uvicorn's `WebSocketsSansIOProtocol` speaks the protocol (websockets' sans-I/O
-`ServerProtocol` underneath); this subclass changes only what a held link costs (~8 KiB less each):
+`ServerProtocol` underneath); this subclass changes only what a held link costs (~9 KiB less each):
 
 - keepalive: no ping and pong timers per link; the server's one `Heartbeat` visits every link once per
   interval (`beat`), with the same rule (a ping unanswered for an interval closes the link, 1011);
