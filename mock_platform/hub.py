@@ -1,9 +1,10 @@
 """The connector hub: `WS /tool-rpc`, the I/O shell around `edge_protocol.link.PlatformLink`.
 
-One connection = one `Connection`: a reader and a deadline timer, whose work runs in the link's
+One connection = one `Connection`: a reader, and an entry in the hub's one deadline timer
+(`link_deadlines.py`, not a task asleep for an hour per link) whose work runs in the link's
 `TaskGroup`. The reader hands each frame to the link's state machine and does what it says (send,
-close, register the hello, hand a call's answer to its caller); the timer (a timer handle, not a task
-sleeping for an hour per link) ticks the machine at its next deadline (hello timeout, token expiry).
+close, register the hello, hand a call's answer to its caller); the timer ticks the machine at its
+next deadline (hello timeout, token expiry).
 Everything else lives beside it: who is connected and where a call goes in `registry.py`, the call
 round trip in `call_roundtrip.py`, the recent-call log in `recent_calls.py`. Liveness is the
 WebSocket protocol's heartbeat (`heartbeat.py`: a link silent for two intervals is closed), which is
@@ -66,6 +67,7 @@ from .auth import AuthError, Principal, current_principal
 from .call_roundtrip import ToolCaller, ToolSets, ValidatorCache
 from .errors import ApiError
 from .events import AssignmentChanged, DeploymentDeleted, SecretsChanged, ToolSetChanged
+from .link_deadlines import DeadlineTimer
 from .models import ConnectorList
 from .recent_calls import RecentCalls, now_iso
 from .registry import ConnectorRecord, Registry
@@ -92,7 +94,7 @@ class OrgSim:
 class Connection:
     """One accepted `/tool-rpc` WebSocket: its socket, its link state machine and its registry record."""
 
-    __slots__ = ("hub", "websocket", "link", "record", "probes", "seat_reserved", "timer")
+    __slots__ = ("hub", "websocket", "link", "record", "probes", "seat_reserved", "deadline", "tasks")
 
     def __init__(self, hub: Hub, websocket: WebSocket, link: PlatformLink, record: ConnectorRecord) -> None:
         self.hub = hub
@@ -101,7 +103,8 @@ class Connection:
         self.record = record
         self.probes: dict[str, asyncio.Future[bool]] = {}  # connector.ping id → its waiter
         self.seat_reserved = False  # a seat of its deployment is reserved for it until it registers
-        self.timer: asyncio.TimerHandle | None = None  # wakes the link's machine at its next deadline
+        self.deadline: list[Any] | None = None  # its entry in the hub's deadline timer
+        self.tasks: asyncio.TaskGroup | None = None  # where a deadline's work runs while the link is served
         record.shell = self
 
     def call_frame(self, params: CallParams) -> tuple[str, str]:
@@ -126,6 +129,7 @@ class Hub:
         self.caller = ToolCaller(self.registry, self.recent, self.tail)
         self.validators = ValidatorCache()
         self.tool_sets = ToolSets(self.validators)  # links announcing the same tools share one copy
+        self.deadlines = DeadlineTimer(self._deadline_reached)  # every link's next deadline, one timer
         self.sims: dict[str, OrgSim] = {}
         self.admission = HandshakeAdmission(capacity=getattr(config, "handshake_rate", 2000.0))
         self.seats = Seats(self.registry, self._probe, self._replace)
@@ -142,6 +146,7 @@ class Hub:
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        self.deadlines.close()
         await asyncio.gather(
             *(
                 self._close(record.shell, jsonrpc.CLOSE_PLATFORM_RESTART, "platform restarting")
@@ -173,11 +178,14 @@ class Hub:
         try:
             await websocket.accept()
             async with asyncio.TaskGroup() as tasks:
-                self._arm_deadline(connection, tasks)
+                connection.tasks = tasks
+                self._arm_deadline(connection)
                 try:
-                    await self._read(connection, tasks)
+                    while await self._read_one(connection, tasks):
+                        pass
                 finally:
-                    _disarm(connection)  # before the group ends: a late timer must not add a task to it
+                    connection.tasks = None  # before the group ends: no deadline may add a task to it now
+                    self._disarm(connection)
         except* (WebSocketDisconnect, ConnectionError):
             pass  # the connector went away mid-send; the drop below is all there is to do
         except* Exception:
@@ -254,19 +262,17 @@ class Hub:
         """A holder that did not answer its probe: its seat goes to the newcomer (SPEC.md §14)."""
         await self._close(record.shell, jsonrpc.CLOSE_REPLACED, "replaced: the link did not answer a probe")
 
-    async def _read(self, connection: Connection, tasks: asyncio.TaskGroup) -> None:
-        while await self._read_one(connection, tasks):
-            pass
-
     async def _read_one(self, connection: Connection, tasks: asyncio.TaskGroup) -> bool:
         """Receive and act on one frame; False once the link is closed. A frame of its own, so nothing
         keeps the last frame (a hello with its tools: KiB) while an idle link waits for the next."""
-        frame = await _receive_frame(connection.websocket)
-        if frame is None:
+        message = await connection.websocket.receive()
+        if message["type"] == "websocket.disconnect":
             # Free the deployment now, not after the timer task has wound down: a successor that
             # dials in right after the close must find it free.
             self._drop(connection)
             return False
+        text = message.get("text")
+        frame = text if text is not None else (message.get("bytes") or b"")
         sim = self.sims.get(connection.record.org_id)
         if sim is not None and sim.latency_ms > 0:
             # Fault injection: each frame arrives late, without holding up the frames behind it.
@@ -279,26 +285,35 @@ class Hub:
         if not connection.record.closed:
             await self._act(connection, connection.link.receive(frame))
 
-    def _arm_deadline(self, connection: Connection, tasks: asyncio.TaskGroup) -> None:
+    def _arm_deadline(self, connection: Connection) -> None:
         """Wake the link's machine at its next deadline (hello timeout, token expiry) until it closes.
 
-        A timer handle rather than a task asleep per link (~1 KiB each): a task exists only while a
-        deadline's actions run. Deadlines only move later, so waking early just re-arms."""
-        _disarm(connection)
+        An entry of the hub's one timer rather than a task asleep per link (~1 KiB each): a task exists
+        only while a deadline's actions run. Deadlines only move later, so waking early just re-arms."""
+        self._disarm(connection)
         deadline = connection.link.next_deadline()
-        if deadline is None:
+        if deadline is not None and connection.tasks is not None:
+            connection.deadline = self.deadlines.schedule(deadline, connection)
+
+    def _disarm(self, connection: Connection) -> None:
+        if connection.deadline is not None:
+            self.deadlines.cancel(connection.deadline)
+            connection.deadline = None
+
+    def _deadline_reached(self, connection: Connection) -> None:
+        connection.deadline = None
+        if connection.tasks is None:
             return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, deadline - time.time())
-        connection.timer = loop.call_later(delay, self._deadline_reached, connection, tasks)
+        tick = self._tick(connection)
+        try:
+            connection.tasks.create_task(tick)
+        except RuntimeError:  # its group is winding down after a failure: the link is going away anyway
+            tick.close()
+            log.debug("connector %s: deadline reached while its link shuts down", connection.record.connector_id)
 
-    def _deadline_reached(self, connection: Connection, tasks: asyncio.TaskGroup) -> None:
-        connection.timer = None
-        tasks.create_task(self._tick(connection, tasks))
-
-    async def _tick(self, connection: Connection, tasks: asyncio.TaskGroup) -> None:
+    async def _tick(self, connection: Connection) -> None:
         if await self._act(connection, connection.link.tick(time.time())):
-            self._arm_deadline(connection, tasks)
+            self._arm_deadline(connection)
 
     async def _act(self, connection: Connection, actions: list[Any]) -> bool:
         """Do what the link's machine asked; False once the link is closed."""
@@ -528,26 +543,12 @@ class Hub:
                 pass  # the link is going away; its successor fetches the secrets after it connects
 
 
-def _disarm(connection: Connection) -> None:
-    if connection.timer is not None:
-        connection.timer.cancel()
-        connection.timer = None
-
-
 def _header(ws: WebSocket, name: bytes) -> str | None:
     """One handshake header, read from the scope without building Starlette's `Headers` copy of them all."""
     for key, value in ws.scope["headers"]:
         if key == name:
             return str(value.decode("latin-1"))
     return None
-
-
-async def _receive_frame(ws: WebSocket) -> str | bytes | None:
-    message = await ws.receive()
-    if message["type"] == "websocket.disconnect":
-        return None
-    text = message.get("text")
-    return text if text is not None else (message.get("bytes") or b"")
 
 
 class _UvicornNoiseFilter(logging.Filter):
