@@ -63,18 +63,19 @@ class Executor:
         scratch_root: Path | None = None,
         host_env: Mapping[str, str] | None = None,
         protected_paths: list[Path] | None = None,
-        reload_in_place: bool = False,
+        versions_dir: Path | None = None,
     ) -> None:
         """`scratch_root` holds each bundle's scratch dir (default: a fresh temporary folder);
         `host_env` is what the worker environment is filtered from (default: this process's);
         `protected_paths` (the installation directory, the token file) no permission grant may open;
-        `reload_in_place`: new versions load into the serving workers when they can (reload_in_place.py)."""
+        `versions_dir`: reload in place (reload_in_place.py): a new version stored in this folder loads into
+        the serving workers when it can, and those workers may read the whole folder."""
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.scratch_root = Path(scratch_root) if scratch_root else Path(tempfile.mkdtemp(prefix="edge-scratch-"))
         self.host_env = dict(os.environ if host_env is None else host_env)
         self.protected_paths = list(protected_paths or [])
-        self.reload_in_place = reload_in_place
+        self.versions_dir = versions_dir.resolve() if versions_dir is not None else None
         self.reloads_in_place = 0
         self._secrets: dict[str, str] | None = None  # None until the first delivery (or when none come)
         self.worker_count = workers
@@ -138,7 +139,7 @@ class Executor:
         BundleLoadError (the previous pool keeps serving). Loads are serialised.
         """
         async with self._load_lock:
-            if self._reloadable_in_place(manifest):
+            if self._reloadable_in_place(Path(bundle_dir), manifest):
                 await self.discard(warm)
                 if await self._reload_in_place(Path(bundle_dir), manifest):
                     return
@@ -147,7 +148,7 @@ class Executor:
     async def warm_up(self, bundle_dir: Path, manifest: Manifest) -> WarmPool | None:
         """Start the Node.js workers of a bundle whose files are still arriving in `bundle_dir`, so that
         `load(..., warm=)` only has to require its tools. None when they cannot start (load starts its own)."""
-        if self._closing or self._reloadable_in_place(manifest):
+        if self._closing or self._reloadable_in_place(Path(bundle_dir), manifest):
             return None
         try:
             pool = self._new_pool(Path(bundle_dir), manifest, self.secrets)
@@ -260,10 +261,14 @@ class Executor:
             self._old_pools.add(previous)
             self._spawn(self._retire(previous))
 
-    def _reloadable_in_place(self, manifest: Manifest) -> bool:
+    def _among_versions(self, bundle_dir: Path) -> bool:
+        """Whether `bundle_dir` is one of the versions in `versions_dir` (reload in place is on)."""
+        return self.versions_dir is not None and bundle_dir.resolve().parent == self.versions_dir
+
+    def _reloadable_in_place(self, bundle_dir: Path, manifest: Manifest) -> bool:
         pool = self._pool
         return pool is not None and can_reload_in_place(
-            enabled=self.reload_in_place and not self._closing,
+            enabled=self._among_versions(bundle_dir) and self._among_versions(pool.bundle_dir) and not self._closing,
             serving=pool.manifest,
             serving_secrets=pool.secrets,
             new=manifest,
@@ -333,6 +338,7 @@ class Executor:
         """A node process for the pool, not loaded yet. It starts in the scratch dir: the bundle's own
         directory may not exist yet, and `load_tools` enters it."""
         request = pool.manifest.sandbox
+        in_place = self._among_versions(pool.bundle_dir)
         worker = await Worker.start(
             next(self._worker_numbers),
             self.node,
@@ -343,14 +349,14 @@ class Executor:
             forward_logs=self.order_tool_logs_now,
             node_flags=permission_flags(
                 # Reloading in place, a worker reads the next versions too: they land beside this one.
-                pool.bundle_dir.parent if self.reload_in_place else pool.bundle_dir,
+                self.versions_dir if in_place and self.versions_dir else pool.bundle_dir,
                 pool.scratch_dir,
                 HOST_SCRIPT.resolve(),
                 request,
                 self.host_env,
             ),
             env=worker_environment(self.host_env, request, pool.scratch_dir, pool.secrets),
-            host_args=["--reuse-chunks"] if self.reload_in_place else None,
+            host_args=["--reuse-chunks"] if in_place else None,
         )
         pool.workers.append(worker)
         self._spawn(self._watch(pool, worker))

@@ -22,7 +22,9 @@
 //     in order)
 //   {"t":"abort","id":N}
 // host -> runtime:
-//   {"t":"ready"} | {"t":"loadError","tool":"x","message":"…"}
+//   {"t":"ready","seq":N} | {"t":"loadError","seq":N,"tool":"x","message":"…"}
+//     (N: the seq of the load or prepare answered, so a late answer to an abandoned one is not taken
+//     for the answer to the next)
 //   {"t":"ok","id":N,"v":<output>} | {"t":"err","id":N,"code":"…","message":"…","details":…}
 //   {"t":"invalid","id":N,"details":[{"path":"/json/pointer","message":"…"}]}
 //     (a zod inputSchema refused the arguments: its refinements are checked only here, in Node.js)
@@ -127,7 +129,7 @@ function handle(message) {
     case "abort":
       return running.get(message.id)?.abort(new Error("deadline exceeded"));
     case "prepare":
-      return prepare(message.tools);
+      return prepare(message.tools, message.seq);
     case "commit":
       return commit(message.cwd);
     case "abort":
@@ -142,33 +144,33 @@ function handle(message) {
         try {
           process.chdir(message.cwd);
         } catch (err) {
-          return send(JSON.stringify({ t: "loadError", tool: null, message: `cannot enter ${message.cwd}: ${describe(err)}` }));
+          return send(JSON.stringify({ t: "loadError", seq: message.seq, tool: null, message: `cannot enter ${message.cwd}: ${describe(err)}` }));
         }
       }
-      return load(message.tools);
+      return load(message.tools, message.seq);
   }
 }
 
 // ------------------------------------------------------------------------------------------ load
 // import(), not require(): a bundle's tools are ES modules sharing chunks (zod, common code), parsed once
 // per worker; a bundle built as CommonJS (before code splitting) loads through import() as well.
-async function load(list) {
-  const loaded = await importTools(list);
+async function load(list, seq) {
+  const loaded = await importTools(list, seq);
   if (loaded) {
     tools = loaded;
-    send('{"t":"ready"}');
+    send(JSON.stringify({ t: "ready", seq }));
   }
 }
 
 // Reload in place: the new version's modules load while the old ones keep serving; the runtime commits
 // once every worker has them, so all its workers switch together (or none does).
-async function prepare(list) {
+async function prepare(list, seq) {
   const mine = ++preparing;
   prepared = null;
-  const loaded = await importTools(list, () => mine === preparing);
+  const loaded = await importTools(list, seq, () => mine === preparing);
   if (loaded && mine === preparing) {
     prepared = loaded;
-    send('{"t":"ready"}');
+    send(JSON.stringify({ t: "ready", seq }));
   }
 }
 
@@ -185,7 +187,7 @@ function commit(cwd) {
 
 // Every tool of `list` loaded, or null after sending the loadError of the first that failed (if the
 // load is still `wanted`).
-async function importTools(list, wanted = () => true) {
+async function importTools(list, seq, wanted = () => true) {
   const loaded = new Map();
   for (const { name, path } of list) {
     try {
@@ -196,7 +198,7 @@ async function importTools(list, wanted = () => true) {
       }
       loaded.set(name, definition);
     } catch (err) {
-      if (wanted()) send(JSON.stringify({ t: "loadError", tool: name, message: describe(err) }));
+      if (wanted()) send(JSON.stringify({ t: "loadError", seq, tool: name, message: describe(err) }));
       return null;
     }
   }

@@ -205,7 +205,7 @@ class Runtime:
         return FileToken(settings.token_path)
 
     async def _start_executor(self) -> None:
-        from .bundle_store import BundleStore
+        from .bundle_store import BUNDLES_DIR, BundleStore
         from .executor import Executor
         from .sync import BundleSync
 
@@ -229,7 +229,7 @@ class Runtime:
             logging.getLogger("edge_runtime.executor"),
             scratch_root=settings.install_dir / SCRATCH_DIR,
             protected_paths=[settings.install_dir, settings.token_path],
-            reload_in_place=settings.reload_in_place,
+            versions_dir=settings.install_dir / BUNDLES_DIR if settings.reload_in_place else None,
         )
         self.executor.tool_log_sink = self.log_shipper.line
         self.executor.order_tool_logs = lambda: self.log_forwarder.subscribed

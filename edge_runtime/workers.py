@@ -110,6 +110,7 @@ class Worker:
     exit_reason: str | None = None
     started_at: float = field(default_factory=time.monotonic)
     _load_reply: asyncio.Future | None = None
+    _load_seq: int = 0  # of the load or prepare whose answer `_load_reply` waits for
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _budget: _LogBudget = field(default_factory=_LogBudget)
     # Calls sent with `flush`: their answer is handed on only after their lines were (see `send_call`).
@@ -230,8 +231,9 @@ class Worker:
         self.send({"t": "abort"})
 
     async def _loaded(self, message: dict[str, Any], timeout: float) -> None:
+        self._load_seq += 1
         self._load_reply = asyncio.get_running_loop().create_future()
-        self.send(message)
+        self.send({**message, "seq": self._load_seq})
         done, _ = await asyncio.wait(
             {self._load_reply, self.exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
@@ -307,8 +309,11 @@ class Worker:
                 message = orjson.loads(line)
                 kind = message.get("t")
                 if kind in ("ready", "loadError"):
-                    if self._load_reply is not None and not self._load_reply.done():
-                        self._load_reply.set_result(message)
+                    # Only the answer to the latest request: one abandoned (a reload in place that another
+                    # worker failed) may still answer late.
+                    reply = self._load_reply
+                    if reply is not None and not reply.done() and message.get("seq") == self._load_seq:
+                        reply.set_result(message)
                     continue
                 self._answer(message)
         except (ValueError, asyncio.LimitOverrunError, ConnectionError) as exc:

@@ -4,6 +4,7 @@ either keeps the serving version (a broken tool) or falls back to new workers (a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from bundler.build import build_project
 from bundler.node import node_binary
 from edge_runtime.executor import BundleLoadError, Executor
+from edge_runtime.workers import Worker
 from tests.fixtures.projects.support import installed_npm_deps, make_project
 from tests.support.bundles import JsTool, write_bundle
 
@@ -34,8 +36,8 @@ def _pid_tool(marker: str, prelude: str = "") -> JsTool:
 
 
 @pytest.fixture
-async def executor() -> AsyncIterator[Executor]:
-    made = Executor(2, 64, 30.0, node_binary(), logging.getLogger("tests.reload"), reload_in_place=True)
+async def executor(tmp_path) -> AsyncIterator[Executor]:
+    made = Executor(2, 64, 30.0, node_binary(), logging.getLogger("tests.reload"), versions_dir=tmp_path / ".bundles")
     yield made
     await made.close(drain_timeout=2)
 
@@ -105,6 +107,14 @@ async def test_what_changes_how_workers_start_swaps_to_new_workers(
     assert executor.stats()["reloadsInPlace"] == 0
 
 
+async def test_a_version_outside_the_versions_folder_gets_new_workers(tmp_path, executor):
+    await _load(executor, tmp_path / ".bundles/v1", _pid_tool("v1"))
+    before = {a["pid"] for a in await _answers(executor, "who")}
+    await _load(executor, tmp_path / "elsewhere/v2", _pid_tool("v2"))  # the workers could not read it
+    after = await _answers(executor, "who")
+    assert {a["marker"] for a in after} == {"v2"} and not before & {a["pid"] for a in after}
+
+
 async def test_without_the_setting_every_version_gets_new_workers(tmp_path):
     executor = Executor(1, 64, 30.0, node_binary(), logging.getLogger("tests.reload"))
     try:
@@ -115,3 +125,21 @@ async def test_without_the_setting_every_version_gets_new_workers(tmp_path):
         assert after[0]["marker"] == "v2" and after[0]["pid"] not in before
     finally:
         await executor.close(drain_timeout=2)
+
+
+async def test_a_late_answer_to_an_abandoned_prepare_is_not_taken_for_the_next(tmp_path):
+    """A reload in place that another worker failed leaves this worker's prepare unanswered; its late
+    answer (here: a load error) must not be read as the answer to the next prepare."""
+    write_bundle(tmp_path / "broken", [_pid_tool("x", prelude="throw new Error('broken at load');")])
+    write_bundle(tmp_path / "good", [_pid_tool("y")])
+    broken, good = [("who", tmp_path / name / "dist" / "who.js") for name in ("broken", "good")]
+    worker = await Worker.start(1, node_binary(), logging.getLogger("tests.reload"), lambda worker, message: None)
+    try:
+        await worker.load_tools([good], 30)
+        for _ in range(5):
+            abandoned = asyncio.create_task(worker.prepare_tools([broken], 30))
+            await asyncio.sleep(0)  # let it send its request; then nobody waits for the answer
+            abandoned.cancel()
+            await worker.prepare_tools([good], 30)  # answered by its own reply, whatever arrives first
+    finally:
+        await worker.stop()
