@@ -275,12 +275,6 @@ class BundleSync:
         serving = time.monotonic()
         self.last_swap_ms = (serving - started) * 1000
         try:
-            # First the platform (it routes calls for new tools from now on), then the disk.
-            await self.on_swapped(manifest)
-        except Exception as exc:  # telling the platform is best effort; the next hello re-registers
-            self.logger.warning("Could not announce the new tools to the platform: %s", exc)
-        announced = time.monotonic()
-        try:
             # After the swap (the files' fsync is in here): serving needs them in the page cache, not on disk.
             await asyncio.to_thread(self.store.activate, bundle_dir, manifest)
         except OSError as exc:
@@ -295,9 +289,14 @@ class BundleSync:
             (downloaded - started) * 1000,
             (verified - downloaded) * 1000,
             (serving - verified) * 1000,
-            (time.monotonic() - announced) * 1000,
+            (time.monotonic() - serving) * 1000,
             extra={"bundle": target.name, "checksum": target.checksum, "bytes": size},
         )
+        try:
+            # Announced once committed: what the platform hears of survives a restart.
+            await self.on_swapped(manifest)
+        except Exception as exc:  # telling the platform is best effort; the next hello re-registers
+            self.logger.warning("Could not announce the new tools to the platform: %s", exc)
 
     async def _download_and_stage(
         self, target: BundleRef, warming: WarmStart
