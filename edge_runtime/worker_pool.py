@@ -5,6 +5,8 @@ a pause that grows while it keeps dying young."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,9 +86,18 @@ class WarmPool:
 def compile_schema(tool: ToolDescriptor) -> Draft202012Validator:
     """The validator of a tool's `inputSchema`, compiled once per load; a bad schema fails the load."""
     try:
-        Draft202012Validator.check_schema(tool.inputSchema)
+        return _validator_for(json.dumps(tool.inputSchema, sort_keys=True))
     except Exception as exc:  # SchemaError: name the tool, not jsonschema's internals
         raise BundleLoadError(
             f"tool {tool.name!r} failed to load: its inputSchema is not valid JSON Schema ({getattr(exc, 'message', exc)})"
         ) from None
-    return Draft202012Validator(tool.inputSchema)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator_for(schema_json: str) -> Draft202012Validator:
+    """Checked and compiled once per distinct schema (~3 ms each): a new version of a bundle mostly
+    repeats its tools' schemas, and a dev-loop save would pay it for every tool. Validators hold no
+    state between validations, so pools share them."""
+    schema = json.loads(schema_json)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)

@@ -54,6 +54,20 @@ def test_an_invalid_input_schema_is_a_load_error_naming_the_tool():
         compile_schema(tool)
 
 
+def test_a_schema_seen_before_is_not_checked_and_compiled_again():
+    def tool(name: str, schema: dict) -> ToolDescriptor:
+        return ToolDescriptor(name=name, description="", inputSchema=schema, entry=f"dist/{name}.js")
+
+    first = compile_schema(tool("a", {"type": "object", "required": ["x"]}))
+    assert compile_schema(tool("b", {"required": ["x"], "type": "object"})) is first  # same schema, any key order
+    assert compile_schema(tool("c", {"type": "object"})) is not first
+    assert not first.is_valid({}) and first.is_valid({"x": 1})
+    with pytest.raises(BundleLoadError, match="tool 'd' failed to load"):  # a refusal is never remembered as valid
+        compile_schema(tool("d", {"type": "no-such-type"}))
+    with pytest.raises(BundleLoadError, match="tool 'd' failed to load"):
+        compile_schema(tool("d", {"type": "no-such-type"}))
+
+
 async def test_calls_before_any_bundle_is_loaded_are_tool_not_found():
     executor = Executor(1, 4, 30, "node", logging.getLogger("test"))
     with pytest.raises(ToolCallError) as caught:
