@@ -273,8 +273,10 @@ def main(argv: list[str] | None = None) -> int:
             "—",
         )
     table.note(
-        "each save waits for the previous version to answer; a save is the file's mtime, so the "
-        "watcher's debounce, the build, the upload, the sync and the swap are all inside"
+        "each save waits for the previous version to answer and to be saved on the runtime's disk "
+        "(saved back to back, a save also waits out the previous one's fsync: tens of ms); a save is "
+        "the file's mtime, so the watcher's debounce, the build, the upload, the sync and the swap are "
+        "all inside; the caller calls once dev reports the version live"
     )
     table.note(f"load average {loads[0]} before, {loads[1]} after (2 cores, shared)")
     emit(table)
