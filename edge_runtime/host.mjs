@@ -30,9 +30,6 @@
 //     (a zod inputSchema refused the arguments: its refinements are checked only here, in Node.js)
 
 import { AsyncLocalStorage } from "node:async_hooks";
-import crypto from "node:crypto";
-import fs from "node:fs";
-import module from "node:module";
 import net from "node:net";
 import util from "node:util";
 import { pathToFileURL } from "node:url";
@@ -209,8 +206,9 @@ async function importTools(list, seq, wanted = () => true) {
 // sits in its own folder. With reload in place, a chunk whose bytes this worker has loaded before resolves
 // to the URL it was first loaded from, so a new version loads only what changed (zod & co. stay loaded).
 // The same rule as bundler/indexer.cjs (sharedChunks). Node.js before 22.15 lacks registerHooks: then a
-// reload loads everything again.
-function reuseSharedChunks() {
+// reload loads everything again. Imported here: node:crypto alone adds ~4 MB to every idle worker.
+async function reuseSharedChunks() {
+  const [crypto, fs, module] = await Promise.all([import("node:crypto"), import("node:fs"), import("node:module")]);
   if (typeof module.registerHooks !== "function") return;
   const CHUNK = /\/chunk-[A-Za-z0-9]+\.js$/;
   const firstUrl = new Map(); // sha256 of a chunk's bytes -> the URL it was loaded from
@@ -229,7 +227,7 @@ function reuseSharedChunks() {
     },
   });
 }
-if (process.argv.includes("--reuse-chunks")) reuseSharedChunks();
+if (process.argv.includes("--reuse-chunks")) await reuseSharedChunks();
 
 // The default export. For a CommonJS module that is module.exports, unwrapped once more when it holds a
 // `default` (what esbuild makes of `export default` in bundles built as CommonJS, before code splitting):
