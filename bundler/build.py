@@ -6,6 +6,7 @@ everything succeeded, so a failed build never destroys the last good build outpu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -115,79 +116,63 @@ def build_project(
     """
     started = time.perf_counter()
     warm_schema_checker()  # overlaps jsonschema's import with esbuild and node (see indexing)
-    own_indexer = indexer is None
-    if indexer is None:
-        indexer = IndexServer()
-        indexer.start()  # Node.js boots while the project is read and esbuild runs
-    try:
-        return _build(Path(project_dir), out_dir, announce, max_archive_bytes, fast_pack, indexer, incremental, started)
-    finally:
-        if own_indexer:
-            indexer.close()
+    with contextlib.ExitStack() as owned:
+        if indexer is None:  # this build's own, started now: Node.js boots while esbuild runs
+            indexer = owned.enter_context(IndexServer().started())
+        config = load_project(Path(project_dir))
+        out = Path(out_dir).resolve() if out_dir is not None else default_out_dir(config.root)
+        _check_out_dir(out, config.root)
+        sources = tool_sources(config)
+        try:
+            esbuild = find_esbuild(config.root, announce=announce)
+        except EsbuildNotFound as exc:
+            raise BuildError(str(exc)) from None
+        timings: dict[str, float] = {"prepare": _ms_since(started)}
 
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; the build output is an ordinary folder
+        try:
+            mark = time.perf_counter()
+            metafile = _run_esbuild(esbuild, config, sources, staging, incremental)
+            timings["esbuild"] = _ms_since(mark)
+            # Before indexing: the built files must load as ES modules wherever they sit.
+            (staging / DIST_DIR / "package.json").write_text(DIST_PACKAGE_JSON, encoding="utf-8")
 
-def _build(
-    project_dir: Path,
-    out_dir: Path | str | None,
-    announce: Callable[[str], None] | None,
-    max_archive_bytes: int,
-    fast_pack: bool,
-    indexer: IndexServer,
-    incremental: IncrementalEsbuild | None,
-    started: float,
-) -> BuildResult:
-    config = load_project(project_dir)
-    out = Path(out_dir).resolve() if out_dir is not None else default_out_dir(config.root)
-    _check_out_dir(out, config.root)
-    sources = tool_sources(config)
-    try:
-        esbuild = find_esbuild(config.root, announce=announce)
-    except EsbuildNotFound as exc:
-        raise BuildError(str(exc)) from None
-    timings: dict[str, float] = {"prepare": _ms_since(started)}
+            mark = time.perf_counter()
+            entries = [f"{DIST_DIR}/{source.name.rsplit('.', 1)[0]}.js" for source in sources]
+            tools = _index_tools(config, sources, entries, staging, indexer)
+            timings["index"] = _ms_since(mark)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the build output is an ordinary folder
-    try:
-        mark = time.perf_counter()
-        metafile = _run_esbuild(esbuild, config, sources, staging, incremental)
-        timings["esbuild"] = _ms_since(mark)
-        # Before indexing: the built files must load as ES modules wherever they sit.
-        (staging / DIST_DIR / "package.json").write_text(DIST_PACKAGE_JSON, encoding="utf-8")
+            mark = time.perf_counter()
+            if not config.sandbox.empty:
+                # Listed in `files` like any built file, so a change of the requests alone changes the checksum.
+                (staging / SANDBOX_FILE).write_text(
+                    json.dumps(config.sandbox.to_wire(), indent=2) + "\n", encoding="utf-8"
+                )
+            manifest = _manifest(config, staging, tools, esbuild, metafile)
+            (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+            # No indent: json.dumps then uses its C encoder (metafiles of big projects are megabytes).
+            (staging / METAFILE_NAME).write_text(json.dumps(metafile), encoding="utf-8")
+            archive_path = staging / config.archive_file_name
+            archive_size = write_archive(
+                staging, manifest, archive_path, FAST_COMPRESSLEVEL if fast_pack else DEFAULT_COMPRESSLEVEL
+            )
+            timings["pack"] = _ms_since(mark)
+            if archive_size > max_archive_bytes:
+                raise too_large_error(archive_size, metafile, max_archive_bytes)
 
-        mark = time.perf_counter()
-        entries = [f"{DIST_DIR}/{source.name.rsplit('.', 1)[0]}.js" for source in sources]
-        tools = _index_tools(config, sources, entries, staging, indexer)
-        timings["index"] = _ms_since(mark)
-
-        mark = time.perf_counter()
-        if not config.sandbox.empty:
-            # Listed in `files` like any built file, so a change of the requests alone changes the checksum.
-            (staging / SANDBOX_FILE).write_text(json.dumps(config.sandbox.to_wire(), indent=2) + "\n", encoding="utf-8")
-        manifest = _manifest(config, staging, tools, esbuild, metafile)
-        (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-        # No indent: json.dumps then uses its C encoder (metafiles of big projects are megabytes).
-        (staging / METAFILE_NAME).write_text(json.dumps(metafile), encoding="utf-8")
-        archive_path = staging / config.archive_file_name
-        archive_size = write_archive(
-            staging, manifest, archive_path, FAST_COMPRESSLEVEL if fast_pack else DEFAULT_COMPRESSLEVEL
-        )
-        timings["pack"] = _ms_since(mark)
-        if archive_size > max_archive_bytes:
-            raise too_large_error(archive_size, metafile, max_archive_bytes)
-
-        _swap_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    sizes = {entry.path: entry.size for entry in manifest.files}
-    built = [
-        BuiltTool(t.name, source.relative_to(config.root).as_posix(), t.entry, sizes[t.entry])
-        for t, source in zip(manifest.tools, sources, strict=True)
-    ]
-    timings["total"] = _ms_since(started)
-    return BuildResult(manifest, out, out / config.archive_file_name, archive_size, built, esbuild, timings)
+            _swap_into_place(staging, out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        sizes = {entry.path: entry.size for entry in manifest.files}
+        built = [
+            BuiltTool(t.name, source.relative_to(config.root).as_posix(), t.entry, sizes[t.entry])
+            for t, source in zip(manifest.tools, sources, strict=True)
+        ]
+        timings["total"] = _ms_since(started)
+        return BuildResult(manifest, out, out / config.archive_file_name, archive_size, built, esbuild, timings)
 
 
 def _ms_since(mark: float) -> float:

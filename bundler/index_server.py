@@ -13,12 +13,14 @@ ends it, and the next build starts a clean one.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import queue
 import secrets
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,6 +54,15 @@ class IndexServer:
         """Start Node.js now (it boots while the first build runs esbuild)."""
         with self._lock:
             self._ensure_process()
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator[IndexServer]:
+        """Started now, closed at the end of the block: one build's own indexer."""
+        self.start()
+        try:
+            yield self
+        finally:
+            self.close()
 
     def load_definitions(self, built_files: list[Path], labels: list[str] | None = None) -> list[dict[str, Any]]:
         """Load every built file in Node.js; one raw result per file, in order.
