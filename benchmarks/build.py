@@ -147,15 +147,19 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 def ensure_installed(root: Path) -> None:
     """npm-install the pinned packages once; later runs reuse the cache folder."""
+    npm_once(root, "install", json.dumps(PACKAGES, sort_keys=True), ", ".join(PACKAGES))
+
+
+def npm_once(root: Path, verb: str, wanted: str, what: str) -> None:
+    """`npm <verb>` in `root` unless the last one was for `wanted` (a marker in node_modules remembers)."""
     marker = root / "node_modules" / ".bench-installed"
-    wanted = json.dumps(PACKAGES, sort_keys=True)
     if marker.exists() and marker.read_text() == wanted:
         return
     from bundler.node import node_env, npm_command
 
-    print(f"installing {', '.join(PACKAGES)} into {root} (once) …", file=sys.stderr)
+    print(f"installing {what} into {root} (once) …", file=sys.stderr)
     subprocess.run(
-        [*npm_command(), "install", "--no-audit", "--no-fund", "--loglevel=error"],
+        [*npm_command(), verb, "--no-audit", "--no-fund", "--loglevel=error"],
         cwd=root,
         env=node_env(),
         check=True,

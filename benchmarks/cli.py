@@ -185,28 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         f"≤ {HELP_FLOOR_RATIO:g}× floor",
         verdict(help_t.wall_s <= HELP_FLOOR_RATIO * floor.wall_s),
     )
-    table.add(
-        "edge-connector status (nothing running)",
-        fmt_timing(status_off, floor),
-        "the floor",
-        budget_text(STATUS_LIMIT_S),
-        verdict(within(status_off, STATUS_LIMIT_S, floor)),
-    )
+
+    def against_floor(label: str, timing: Timing, limit_s: float) -> None:
+        table.add(
+            label, fmt_timing(timing, floor), "the floor", budget_text(limit_s), verdict(within(timing, limit_s, floor))
+        )
+
+    against_floor("edge-connector status (nothing running)", status_off, STATUS_LIMIT_S)
     if stack:
-        table.add(
-            "edge-connector status (a runtime running)",
-            fmt_timing(stack["status"], floor),
-            "the floor",
-            budget_text(STATUS_LIMIT_S),
-            verdict(within(stack["status"], STATUS_LIMIT_S, floor)),
-        )
-        table.add(
-            "edge-connector call echo (warm platform, end to end)",
-            fmt_timing(stack["call"], floor),
-            "the floor",
-            budget_text(CALL_LIMIT_S),
-            verdict(within(stack["call"], CALL_LIMIT_S, floor)),
-        )
+        against_floor("edge-connector status (a runtime running)", stack["status"], STATUS_LIMIT_S)
+        against_floor("edge-connector call echo (warm platform, end to end)", stack["call"], CALL_LIMIT_S)
     if build is not None:
         raw, ours = build
         table.add(

@@ -137,7 +137,7 @@ class DevProcess:
 
 def prepare_example(root: Path) -> Path:
     """A copy of examples/weather-tools (sources only) with its npm packages installed once."""
-    from bundler.node import node_env, npm_command
+    from .build import npm_once
 
     project = root / "dev-example"
     for item in EXAMPLE.iterdir():
@@ -149,18 +149,7 @@ def prepare_example(root: Path) -> Path:
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(item, target)
-    lock = (EXAMPLE / "package-lock.json").read_text()
-    marker = project / "node_modules" / ".bench-installed"
-    if not marker.exists() or marker.read_text() != lock:
-        print(f"installing the example's packages into {project} (once) …", file=sys.stderr)
-        subprocess.run(
-            [*npm_command(), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=project,
-            env=node_env(),
-            check=True,
-            stdout=sys.stderr,
-        )  # stdout is for the table
-        marker.write_text(lock)
+    npm_once(project, "ci", (EXAMPLE / "package-lock.json").read_text(), "the example's packages")
     return project
 
 
