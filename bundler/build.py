@@ -30,7 +30,7 @@ from .esbuild import Esbuild, EsbuildNotFound, find_esbuild
 from .filelock import exclusive_lock
 from .incremental import EsbuildErrors, IncrementalEsbuild
 from .index_server import IndexServer
-from .indexing import check_definition, duplicate_name_problems, warm_schema_checker
+from .indexing import check_definition, duplicate_name_problems
 from .project import DEFAULT_OUT_DIR, METAFILE_NAME, ProjectConfig, load_project, tool_sources
 from .size_report import too_large_error
 from .staleness import is_stale  # noqa: F401  (re-exported: `upload` and `dev` ask the build module)
@@ -115,7 +115,6 @@ def build_project(
     context kept between builds (a dev session's), instead of an esbuild process for this build.
     """
     started = time.perf_counter()
-    warm_schema_checker()  # overlaps jsonschema's import with esbuild and node (see indexing)
     with contextlib.ExitStack() as owned:
         if indexer is None:  # this build's own, started now: Node.js boots while esbuild runs
             indexer = owned.enter_context(IndexServer().started())

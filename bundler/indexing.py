@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import importlib
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ from edge_protocol.limits import TOOL_NAME_PATTERN, TOOL_NAME_RE
 
 from .errors import BuildError
 from .node import NodeNotFound, node_binary
+from .schema_check import schema_problem
 
 INDEXER_SCRIPT = Path(__file__).with_name("indexer.cjs")
 #: Loading tools should take well under a second; this only stops a tool that blocks forever at load.
@@ -91,39 +89,13 @@ def check_definition(source: str, raw: dict[str, Any]) -> tuple[ToolDefinition |
     return ToolDefinition(name, description, d["inputSchema"], d.get("outputSchema"), timeout), []
 
 
-def warm_schema_checker() -> threading.Thread:
-    """Import jsonschema on a thread (the import mostly waits on nothing but the GIL while the build's
-    subprocesses run); `_schema_problems` then finds it loaded. Imports are serialised by Python, so a
-    check that comes first simply waits for it."""
-    thread = threading.Thread(target=importlib.import_module, args=("jsonschema",), daemon=True)
-    thread.start()
-    return thread
-
-
 def _schema_problems(source: str, key: str, schema: Any, *, required: bool) -> list[str]:
     if schema is None:
         return [f'{source}: tool definition needs an "{key}" (a JSON Schema object)'] if required else []
     if not isinstance(schema, dict):
         return [f'{source}: "{key}" must be a JSON Schema object (got {_shown(schema)})']
-    problem = _schema_error(json.dumps(schema, sort_keys=True))
+    problem = schema_problem(schema)
     return [f'{source}: "{key}" is not a valid JSON Schema (draft 2020-12) at {problem}'] if problem else []
-
-
-@functools.lru_cache(maxsize=512)
-def _schema_error(schema_json: str) -> str | None:
-    """Where and why a schema is not valid JSON Schema, or None. Cached by content: a dev session
-    checks the same schemas on every save, at ~2 ms each."""
-    # Imported here: jsonschema is the largest import of a build, and `build_project` warms it on a
-    # thread while esbuild and node run (`warm_schema_checker`).
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    try:
-        Draft202012Validator.check_schema(json.loads(schema_json))
-    except SchemaError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "(root)"
-        return f"{where}: {exc.message}"
-    return None
 
 
 def _shown(value: Any) -> str:

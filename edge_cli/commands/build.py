@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..console import err, out, print_json
+from ..console import err, paint, plain_line, print_json, wants_colour
 from ..errors import CliError
 
 if TYPE_CHECKING:  # imported where used, so that `--help` stays light
@@ -26,34 +26,27 @@ def run_build(project_dir: Path, out_dir: Path | None = None) -> BuildResult:
 
 
 def print_result(result: BuildResult) -> None:
-    from rich.table import Table
+    """The tools as aligned columns, then the archive and checksum: plain lines (no rich: its import
+    would cost a build about as much as bundling a small tool)."""
+    import sys
 
     from bundler.size_report import human_bytes
 
-    table = Table(title=f"Bundle {result.manifest.bundle}", title_justify="left")
-    table.add_column("Tool")
-    table.add_column("Source")
-    table.add_column("Entry")
-    table.add_column("Size", justify="right")
-    for tool in result.tools:
-        table.add_row(tool.name, tool.source, tool.entry, human_bytes(tool.size))
-    out.print(table)
-    out.print(f"Archive   {result.archive_path} ({human_bytes(result.archive_size)}, {result.archive_size:,} bytes)")
-    out.print(f"Checksum  {result.checksum}")
-    out.print(f"Asks for  {result.manifest.sandbox.summary()}", markup=False)
-
-
-def _warm_table_printer() -> None:
-    """Import rich's console and table on a thread while the build's subprocesses (esbuild, Node.js) run:
-    the import costs about as much as the rest of the command's start-up, and the main thread is mostly
-    waiting meanwhile. Python serialises imports, so a print that comes first simply waits for it."""
-    import threading
-
-    def load() -> None:
-        import rich.console
-        import rich.table  # noqa: F401
-
-    threading.Thread(target=load, name="warm-rich", daemon=True).start()
+    colour = wants_colour(sys.stdout)
+    rows = [("Tool", "Source", "Entry", "Size")]
+    rows += [(t.name, t.source, t.entry, human_bytes(t.size)) for t in result.tools]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [paint(f"Bundle {result.manifest.bundle}", "bold", colour)]
+    for index, row in enumerate(rows):
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=False)] + [row[3].rjust(widths[3])]
+        line = "  " + "  ".join(cells)
+        lines.append(paint(line, "bold", colour) if index == 0 else line)
+    lines += [
+        f"Archive   {result.archive_path} ({human_bytes(result.archive_size)}, {result.archive_size:,} bytes)",
+        f"Checksum  {result.checksum}",
+        f"Asks for  {result.manifest.sandbox.summary()}",
+    ]
+    plain_line("\n".join(lines))
 
 
 def build(
@@ -62,8 +55,6 @@ def build(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (with the archive path)."),
 ) -> None:
     """Bundle every tool with esbuild, index the definitions, write dist/ + manifest.json and pack the archive."""
-    if not as_json:
-        _warm_table_printer()
     result = run_build(directory, out_dir)
     if as_json:
         print_json(result.to_json())

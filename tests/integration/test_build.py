@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -520,3 +521,24 @@ def test_name_falls_back_to_package_json(tmp_path, npm_deps):
     result: BuildResult = build_project(project)
     assert result.manifest.bundle == "from-package"
     assert result.archive_path.name == "from-package.tar.gz"
+
+
+def test_a_rebuild_with_unchanged_schemas_imports_neither_jsonschema_nor_rich(good_project, tmp_path):
+    """A build's two largest imports: jsonschema only when a schema is new (its verdict is remembered in
+    the user cache), rich never (the table is plain lines)."""
+
+    def imported_by_build() -> set[str]:
+        run = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "edge_cli", "build", str(good_project)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "EDGE_CONNECTOR_CACHE_DIR": str(tmp_path / "cache"), "NO_COLOR": "1"},
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "Bundle good-tools" in run.stdout and "Checksum  sha256:" in run.stdout
+        return {line.rsplit("|", 1)[1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+
+    first, again = imported_by_build(), imported_by_build()
+    assert "jsonschema" in first
+    assert not {m for m in again if m.split(".")[0] in {"jsonschema", "rich"}}
