@@ -5,7 +5,8 @@ measured in the same run.
     floor of any typer CLI, `python -c "import typer"`;
   * `status` reading a running runtime, and `call echo` through a warm platform (a real mock platform and
     a real `edge-connector start` with the echo bundle on 127.0.0.1), beside the same floor;
-  * `build` of a one-tool project beside the raw esbuild CLI bundling the same entry.
+  * `build` of a one-tool project beside the raw esbuild CLI bundling the same entry (the same binary), as a
+    rebuild and as the first build of its schema.
 
 Medians of N runs; each run is a fresh interpreter, after one unmeasured warm-up that also writes Python's
 bytecode cache, as a normal install has it (the benchmark's own `PYTHONDONTWRITEBYTECODE` is not passed
@@ -35,13 +36,19 @@ from .stats import Table, fmt_ratio, verdict
 HELP_FLOOR_RATIO = 2.0
 STATUS_LIMIT_S, CALL_LIMIT_S, BUILD_OVERHEAD_S = 0.150, 0.200, 0.150
 #: The floor on the machine the budgets were set on: `status` and `call` are judged by their ratio to the
-#: floor measured in the same run (150 ms = 2.5x, 200 ms = 3.3x), which holds on a slower or busier machine.
+#: floor measured in the same run (150 ms = 2.5x, 200 ms = 3.3x), `build` by its overhead over raw esbuild
+#: in floors (150 ms = 2.5x), which holds on a slower or busier machine.
 ISSUE_FLOOR_S = 0.060
 
 
 def within(timing: Timing, limit_s: float, floor: Timing) -> bool:
     """`timing` is within a budget of `limit_s` set against a 60 ms floor, scaled to this run's floor."""
     return timing.wall_s / floor.wall_s <= limit_s / ISSUE_FLOOR_S
+
+
+def overhead_within(ours: Timing, raw: Timing, limit_s: float, floor: Timing) -> bool:
+    """`ours` is within `limit_s` (set against a 60 ms floor) of `raw`, scaled to this run's floor."""
+    return (ours.wall_s - raw.wall_s) / floor.wall_s <= limit_s / ISSUE_FLOOR_S
 
 
 def budget_text(limit_s: float) -> str:
@@ -132,15 +139,22 @@ def measure_stack(cli: list[str], runs: int, env: dict[str, str], work: Path) ->
         platform.stop()
 
 
-def measure_build(cli: list[str], runs: int, env: dict[str, str], work: Path) -> tuple[Timing, Timing]:
-    """`edge-connector build` of a one-tool project, and raw esbuild of the same entry."""
+def measure_build(cli: list[str], runs: int, env: dict[str, str], work: Path) -> dict[str, Timing]:
+    """`edge-connector build` of a one-tool project, and raw esbuild of the same entry, with the same binary.
+
+    Twice: as a rebuild (the schema's verdict remembered in the user cache, as after any earlier build of
+    it) and as the first build of its schema (the verdicts removed before each run: jsonschema is imported).
+    """
     from bundler.esbuild import find_esbuild
+    from bundler.schema_check import VERDICTS_DIR
 
     from .mcp_call_path import write_echo_project
 
     project = write_echo_project(work / "project")
     entry = project / "src" / "tools" / "echo.js"
     esbuild = find_esbuild(project).path
+    cache = work / "cache"
+    env = {**env, "ESBUILD_BINARY_PATH": esbuild, "EDGE_CONNECTOR_CACHE_DIR": str(cache)}
     raw_out, ours_out = work / "raw", work / "ours"
     raw = median_run(
         [esbuild, str(entry), "--bundle", "--platform=node", "--format=cjs", "--target=node20", f"--outdir={raw_out}"],
@@ -149,14 +163,15 @@ def measure_build(cli: list[str], runs: int, env: dict[str, str], work: Path) ->
         before=lambda: shutil.rmtree(raw_out, ignore_errors=True),
         cwd=project,
     )
-    ours = median_run(
-        [*cli, "build", str(project), "--out", str(ours_out)],
-        runs,
-        env,
-        before=lambda: shutil.rmtree(ours_out, ignore_errors=True),
-        cwd=project,
-    )
-    return raw, ours
+    build = [*cli, "build", str(project), "--out", str(ours_out)]
+    rebuild = median_run(build, runs, env, before=lambda: shutil.rmtree(ours_out, ignore_errors=True), cwd=project)
+
+    def cold() -> None:
+        shutil.rmtree(ours_out, ignore_errors=True)
+        shutil.rmtree(cache / VERDICTS_DIR, ignore_errors=True)
+
+    first = median_run(build, runs, env, before=cold, cwd=project)
+    return {"raw": raw, "rebuild": rebuild, "first": first}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,19 +211,26 @@ def main(argv: list[str] | None = None) -> int:
         against_floor("edge-connector status (a runtime running)", stack["status"], STATUS_LIMIT_S)
         against_floor("edge-connector call echo (warm platform, end to end)", stack["call"], CALL_LIMIT_S)
     if build is not None:
-        raw, ours = build
+        raw = build["raw"]
+
+        def over_raw(ours: Timing) -> str:
+            overhead = ours.wall_s - raw.wall_s
+            return f"{fmt_timing(ours)}, +{overhead * 1000:.0f} ms = {overhead / floor.wall_s:.2f}× floor over raw"
+
         table.add(
             "edge-connector build (1 tool)",
-            f"{fmt_timing(ours)}, +{(ours.wall_s - raw.wall_s) * 1000:.0f} ms over raw",
+            over_raw(build["rebuild"]),
             f"raw esbuild, same entry: {fmt_timing(raw)}",
-            f"≤ raw + {BUILD_OVERHEAD_S * 1000:.0f} ms",
-            verdict(ours.wall_s - raw.wall_s <= BUILD_OVERHEAD_S),
+            f"≤ raw + {BUILD_OVERHEAD_S * 1000:.0f} ms = raw + {BUILD_OVERHEAD_S / ISSUE_FLOOR_S:.1f}× floor",
+            verdict(overhead_within(build["rebuild"], raw, BUILD_OVERHEAD_S, floor)),
         )
+        table.add("  the first build of a new schema (jsonschema checks it)", over_raw(build["first"]), "", "—", "—")
     table.note(
         "each run is `python -m edge_cli …` in a fresh interpreter with bytecode cached; the floor is the faster "
         "of two floor measurements taken first and last; on a shared machine the ratios to the floor are the "
         "figures that load bends least: the budgets in ms were set against a ~60 ms floor, so `status` and `call` "
-        "are judged by their ratio to this run's floor (150 ms = 2.5×, 200 ms = 3.3×)"
+        "are judged by their ratio to this run's floor (150 ms = 2.5×, 200 ms = 3.3×), `build` by its overhead over "
+        "raw esbuild in floors (150 ms = 2.5×); both builds use raw esbuild's binary (ESBUILD_BINARY_PATH)"
     )
     emit(table)
     return 0

@@ -16,11 +16,17 @@ if TYPE_CHECKING:  # imported where used, so that `--help` stays light
 
 def run_build(project_dir: Path, out_dir: Path | None = None) -> BuildResult:
     """Build, turning a `BuildError` into the CLI's one-line failure (also used by `upload` and `dev`)."""
-    from bundler.build import build_project
     from bundler.errors import BuildError
+    from bundler.index_server import IndexServer
 
     try:
-        return build_project(project_dir, out_dir, announce=lambda line: err.print(line, markup=False))
+        # Node.js (the indexer) boots while the rest of the build's code is imported.
+        with IndexServer().started() as indexer:
+            from bundler.build import build_project
+
+            return build_project(
+                project_dir, out_dir, announce=lambda line: err.print(line, markup=False), indexer=indexer
+            )
     except BuildError as exc:
         raise CliError(exc.message, exc.hint) from None
 

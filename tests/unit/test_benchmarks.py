@@ -115,6 +115,10 @@ def test_cli_budgets_scale_with_the_floor_of_the_run():
     assert not cli.within(cli.Timing(0.310, 0.3), cli.STATUS_LIMIT_S, cli.Timing(0.120, 0.12))
     assert cli.within(cli.Timing(0.195, 0.2), cli.CALL_LIMIT_S, cli.Timing(0.060, 0.06))
     assert cli.budget_text(cli.STATUS_LIMIT_S) == "≤ 150 ms = 2.5× floor"
+    # build: its overhead over raw esbuild, +150 ms against a 60 ms floor = 2.5 floors.
+    raw, floor = cli.Timing(0.015, 0.015), cli.Timing(0.120, 0.12)
+    assert cli.overhead_within(cli.Timing(0.310, 0.3), raw, cli.BUILD_OVERHEAD_S, floor)
+    assert not cli.overhead_within(cli.Timing(0.320, 0.3), raw, cli.BUILD_OVERHEAD_S, floor)
 
 
 def test_quick_modes_are_smaller_than_defaults():
