@@ -12,6 +12,16 @@ from typing import Any
 
 import orjson
 
+from .close_codes import (  # noqa: F401  (re-exported: the link's close codes sit beside its messages)
+    CLOSE_ABNORMAL,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_NORMAL,
+    CLOSE_PLATFORM_RESTART,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_REPLACED,
+    CLOSE_TOKEN_EXPIRED,
+)
 from .limits import MAX_FRAME_BYTES
 from .tokens import (
     CODE_NO_ORGANIZATION,
@@ -46,15 +56,6 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 
-# WebSocket close codes
-CLOSE_NORMAL = 1000
-CLOSE_ABNORMAL = 1006  # never sent: what a peer sees when the link dropped without a close frame
-CLOSE_POLICY_VIOLATION = 1008  # the deployment was deleted
-CLOSE_INTERNAL_ERROR = 1011  # also what websockets reports when keepalive pings go unanswered
-CLOSE_PLATFORM_RESTART = 1012
-CLOSE_PROTOCOL_ERROR = 4000
-CLOSE_TOKEN_EXPIRED = 4001
-CLOSE_REPLACED = 4009
 
 # Handshake refusals: HTTP status and error code before the upgrade
 HANDSHAKE_TOKEN_EXPIRED = (401, CODE_TOKEN_EXPIRED, TOKEN_EXPIRED)

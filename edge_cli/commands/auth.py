@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
-import webbrowser
 from pathlib import Path
-from urllib.parse import urlencode
 
 import typer
 
@@ -120,6 +117,10 @@ def _browser_login(url: str, callback_port: int, open_browser: bool, as_json: bo
         )
     with PlatformClient(url) as platform:
         platform.get("/healthz")  # a platform that is down fails now, not after five minutes of waiting
+    import secrets  # here and below: `--help` need not load them
+    import webbrowser
+    from urllib.parse import urlencode
+
     state = secrets.token_urlsafe(24)
     timeout = float(os.environ.get("EC_AUTH_TIMEOUT", DEFAULT_LOGIN_TIMEOUT))
     try:

@@ -7,7 +7,6 @@ only when this command runs, so other commands start without it.
 
 from __future__ import annotations
 
-import logging
 import signal
 from pathlib import Path
 
@@ -61,4 +60,6 @@ def _run(server) -> None:
     import asyncio  # here, not at the top: `--help` need not load it
 
     asyncio.run(main())
+    import logging
+
     logging.getLogger("edge_cli.mcp").info("MCP server stopped")

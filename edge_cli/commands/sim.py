@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
+from edge_protocol.close_codes import CLOSE_PLATFORM_RESTART
 
 from ..console import out, print_json
 from ..options import JSON_OPTION, PLATFORM_OPTION, PROJECT_OPTION

@@ -6,8 +6,6 @@ command reports that version. The 50 MB limit is checked before a single byte go
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +71,9 @@ def _from_archive(archive: Path) -> LocalBundle:
     size = archive.stat().st_size
     if size > MAX_ARCHIVE_BYTES:
         raise CliError(too_large_message(size))
+    import shutil
+    import tempfile
+
     scratch = Path(tempfile.mkdtemp(prefix="edge-upload-"))
     try:
         manifest = read_archive(archive, scratch / "bundle")
