@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .jsonrpc import CLOSE_PLATFORM_RESTART, CLOSE_PROTOCOL_ERROR, CLOSE_REPLACED, CLOSE_TOKEN_EXPIRED
+from .close_codes import CLOSE_PLATFORM_RESTART, CLOSE_PROTOCOL_ERROR, CLOSE_REPLACED, CLOSE_TOKEN_EXPIRED
 
 
 class FailureKind(str, Enum):

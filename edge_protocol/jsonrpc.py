@@ -12,16 +12,6 @@ from typing import Any
 
 import orjson
 
-from .close_codes import (  # noqa: F401  (re-exported: the link's close codes sit beside its messages)
-    CLOSE_ABNORMAL,
-    CLOSE_INTERNAL_ERROR,
-    CLOSE_NORMAL,
-    CLOSE_PLATFORM_RESTART,
-    CLOSE_POLICY_VIOLATION,
-    CLOSE_PROTOCOL_ERROR,
-    CLOSE_REPLACED,
-    CLOSE_TOKEN_EXPIRED,
-)
 from .limits import MAX_FRAME_BYTES
 from .tokens import (
     CODE_NO_ORGANIZATION,

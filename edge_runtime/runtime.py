@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
-from edge_protocol import __version__, jsonrpc
+from edge_protocol import __version__, close_codes
 from edge_protocol.backoff import Backoff
 from edge_protocol.manifest import Manifest
 from edge_protocol.messages import (
@@ -333,7 +333,9 @@ class Runtime:
             hello = await session.hello(self._hello_params())
         except HelloRefused as refused:
             await session.close(
-                jsonrpc.CLOSE_PROTOCOL_ERROR if refused.failure.kind is FailureKind.PROTOCOL else jsonrpc.CLOSE_NORMAL
+                close_codes.CLOSE_PROTOCOL_ERROR
+                if refused.failure.kind is FailureKind.PROTOCOL
+                else close_codes.CLOSE_NORMAL
             )
             return refused.failure
         self.session = session
@@ -352,7 +354,7 @@ class Runtime:
         if self.sync is not None:
             self.sync.assigned(hello.assigned_bundle)
         if self._stop.is_set():
-            await session.close(jsonrpc.CLOSE_NORMAL, "runtime stopping")
+            await session.close(close_codes.CLOSE_NORMAL, "runtime stopping")
             return None
         try:
             async with asyncio.TaskGroup() as link_tasks:
@@ -423,7 +425,7 @@ class Runtime:
             if not await session.drain(max(0.0, DRAIN_SECONDS - (time.monotonic() - started))):
                 log.warning("Calls still running after %.0fs; stopping them", DRAIN_SECONDS)
                 await session.cancel_calls()
-            await session.close(jsonrpc.CLOSE_NORMAL, "runtime stopping")
+            await session.close(close_codes.CLOSE_NORMAL, "runtime stopping")
 
     async def _shutdown(self) -> None:
         await self._close_link()  # already done on a normal stop; needed when starting failed half way

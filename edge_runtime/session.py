@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from edge_protocol import jsonrpc
+from edge_protocol import close_codes, jsonrpc
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.failures import failure_kind_of_close
 from edge_protocol.link import (
@@ -91,19 +91,19 @@ def failure_from_close(code: int | None, reason: str | None) -> Failure:
 
 
 def _close_words(code: int | None, reason: str) -> str:
-    if code == jsonrpc.CLOSE_TOKEN_EXPIRED:
+    if code == close_codes.CLOSE_TOKEN_EXPIRED:
         from .auth import token_expired_message
 
         return token_expired_message()
-    if code == jsonrpc.CLOSE_REPLACED:
+    if code == close_codes.CLOSE_REPLACED:
         return "Deployment already connected (the platform replaced this link, close 4009)"
-    if code == jsonrpc.CLOSE_PLATFORM_RESTART:
+    if code == close_codes.CLOSE_PLATFORM_RESTART:
         return "platform restarting (close 1012)"
-    if code == jsonrpc.CLOSE_PROTOCOL_ERROR:
+    if code == close_codes.CLOSE_PROTOCOL_ERROR:
         return f"protocol error (close 4000{': ' + reason if reason else ''})"
-    if code == jsonrpc.CLOSE_INTERNAL_ERROR and "keepalive" in reason:
+    if code == close_codes.CLOSE_INTERNAL_ERROR and "keepalive" in reason:
         return "no heartbeat from the platform for 2 intervals (dead peer)"
-    if code is None or code == jsonrpc.CLOSE_ABNORMAL:
+    if code is None or code == close_codes.CLOSE_ABNORMAL:
         return "connection dropped without a close frame"
     return f"closed by the platform (code {code}{', ' + reason if reason else ''})"
 
@@ -320,7 +320,7 @@ class Session:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def close(self, code: int = jsonrpc.CLOSE_NORMAL, reason: str = "") -> None:
+    async def close(self, code: int = close_codes.CLOSE_NORMAL, reason: str = "") -> None:
         try:
             await self.ws.close(code, reason)
         except Exception:  # already closed or the transport is gone

@@ -34,7 +34,7 @@ from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from edge_protocol import jsonrpc, tokens
+from edge_protocol import close_codes, jsonrpc, tokens
 from edge_protocol.link import (
     CallAnswered,
     Close,
@@ -149,7 +149,7 @@ class Hub:
         self.deadlines.close()
         await asyncio.gather(
             *(
-                self._close(record.shell, jsonrpc.CLOSE_PLATFORM_RESTART, "platform restarting")
+                self._close(record.shell, close_codes.CLOSE_PLATFORM_RESTART, "platform restarting")
                 for record in self.registry.all()
             ),
             return_exceptions=True,
@@ -260,7 +260,7 @@ class Hub:
 
     async def _replace(self, record: ConnectorRecord) -> None:
         """A holder that did not answer its probe: its seat goes to the newcomer (SPEC.md §14)."""
-        await self._close(record.shell, jsonrpc.CLOSE_REPLACED, "replaced: the link did not answer a probe")
+        await self._close(record.shell, close_codes.CLOSE_REPLACED, "replaced: the link did not answer a probe")
 
     async def _read_one(self, connection: Connection, tasks: asyncio.TaskGroup) -> bool:
         """Receive and act on one frame; False once the link is closed. A frame of its own, so nothing
@@ -378,7 +378,7 @@ class Hub:
                 await self.seats.reserve(record.org_id, named, deployment.replicas if deployment else 1)
             except ApiError:
                 link.closed()
-                await self._close(connection, jsonrpc.CLOSE_REPLACED, jsonrpc.HANDSHAKE_DUPLICATE[2])
+                await self._close(connection, close_codes.CLOSE_REPLACED, jsonrpc.HANDSHAKE_DUPLICATE[2])
                 return False
             record.deployment_id = named
             connection.seat_reserved = True
@@ -509,7 +509,7 @@ class Hub:
     async def _on_event(self, event: Any) -> None:
         if isinstance(event, DeploymentDeleted):
             for record in self.registry.holders(event.org_id, event.deployment_id):
-                await self._close(record.shell, jsonrpc.CLOSE_POLICY_VIOLATION, "deployment deleted")
+                await self._close(record.shell, close_codes.CLOSE_POLICY_VIOLATION, "deployment deleted")
         elif isinstance(event, AssignmentChanged):
             await self.push_assignments(event.org_id)
         elif isinstance(event, SecretsChanged):

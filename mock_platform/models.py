@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
+from edge_protocol.close_codes import CLOSE_PLATFORM_RESTART
 
 from .errors import MAX_JSON_INTEGER, json_integer
 

@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from edge_protocol import jsonrpc
+from edge_protocol import close_codes
 
 from .auth import Principal, current_user
 from .errors import MAX_JSON_INTEGER, ApiError, json_integer, json_object_body
@@ -64,7 +64,7 @@ def _number(body: dict[str, Any], key: str, *, integer: bool) -> Any:
 async def disconnect(request: Request, principal: Principal = Depends(current_user)) -> Response:
     body = await _body(request)
     deployment_id = body.get("deploymentId")
-    code = json_integer(body.get("code", jsonrpc.CLOSE_PLATFORM_RESTART))
+    code = json_integer(body.get("code", close_codes.CLOSE_PLATFORM_RESTART))
     if deployment_id is not None and not isinstance(deployment_id, str):
         raise ApiError(422, "invalid_request", "'deploymentId' must be a string")
     if code is None or not (code == 1000 or 1001 <= code <= 1014 or 3000 <= code <= 4999):

@@ -22,7 +22,7 @@ from fastapi import APIRouter, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketState
 
-from edge_protocol.jsonrpc import CLOSE_PLATFORM_RESTART
+from edge_protocol.close_codes import CLOSE_PLATFORM_RESTART
 from edge_protocol.tail import (
     BEARER_SUBPROTOCOL_PREFIX,
     BROWSER_SUBPROTOCOL,

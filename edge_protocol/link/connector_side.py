@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, ClassVar
 
-from .. import jsonrpc
+from .. import close_codes, jsonrpc
 from ..calls import capped_error, result_too_large, unsendable_result
 from ..errors import ToolCallError, ToolErrorKind
 from ..messages import (
@@ -155,12 +155,12 @@ class ConnectorLink:
             return [Ignored("a frame before the answer to connector.hello")]
         if message.error is not None:
             why = f"platform refused {jsonrpc.HELLO}: {message.error.get('message')}"
-            return [HelloRefused(why), Close(jsonrpc.CLOSE_PROTOCOL_ERROR, "hello refused")]
+            return [HelloRefused(why), Close(close_codes.CLOSE_PROTOCOL_ERROR, "hello refused")]
         try:
             result = HelloResult.from_wire(message.result)
         except InvalidMessage as exc:
             why = f"invalid answer to {jsonrpc.HELLO}: {exc.message}"
-            return [HelloRefused(why), Close(jsonrpc.CLOSE_PROTOCOL_ERROR, "invalid hello result")]
+            return [HelloRefused(why), Close(close_codes.CLOSE_PROTOCOL_ERROR, "invalid hello result")]
         self.state = LinkState.REGISTERED
         return [Registered(result)]
 

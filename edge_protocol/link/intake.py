@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from .. import jsonrpc
+from .. import close_codes, jsonrpc
 from ..limits import MAX_FRAME_BYTES
 from ..messages import ConnectorPing, InvalidMessage, result_frame
 from .events import Action, Close, Ignored, Send
@@ -24,7 +24,7 @@ def parse_frame(frame: str | bytes) -> jsonrpc.Message | list[Action]:
     if not isinstance(frame, str):
         return [Send(jsonrpc.error(None, {"code": jsonrpc.INVALID_REQUEST, "message": BINARY_FRAME}))]
     if jsonrpc.oversized(frame):
-        return [Close(jsonrpc.CLOSE_PROTOCOL_ERROR, f"frame larger than {MAX_FRAME_BYTES} bytes")]
+        return [Close(close_codes.CLOSE_PROTOCOL_ERROR, f"frame larger than {MAX_FRAME_BYTES} bytes")]
     try:
         return jsonrpc.parse_message(frame)
     except jsonrpc.ProtocolError as exc:

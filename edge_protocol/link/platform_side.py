@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .. import jsonrpc
+from .. import close_codes, jsonrpc
 from ..errors import ToolCallError, ToolErrorKind
 from ..messages import (
     CallParams,
@@ -84,11 +84,11 @@ class PlatformLink:
             return []
         if self.hello_deadline is not None and now >= self.hello_deadline:
             self.state = LinkState.CLOSED
-            return [Close(jsonrpc.CLOSE_PROTOCOL_ERROR, f"no {jsonrpc.HELLO} within the hello timeout")]
+            return [Close(close_codes.CLOSE_PROTOCOL_ERROR, f"no {jsonrpc.HELLO} within the hello timeout")]
         if self.token_expires_at is not None and now >= self.token_expires_at:
             # A link lives no longer than its token, unless `connector.reauth` extended it (SPEC.md §16).
             self.state = LinkState.CLOSED
-            return [TokenExpired(), Close(jsonrpc.CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED)]
+            return [TokenExpired(), Close(close_codes.CLOSE_TOKEN_EXPIRED, TOKEN_EXPIRED)]
         return []
 
     # received frames
@@ -113,7 +113,7 @@ class PlatformLink:
 
     def _close_before_hello(self) -> list[Action]:
         self.state = LinkState.CLOSED
-        return [Close(jsonrpc.CLOSE_PROTOCOL_ERROR, f"expected {jsonrpc.HELLO} first")]
+        return [Close(close_codes.CLOSE_PROTOCOL_ERROR, f"expected {jsonrpc.HELLO} first")]
 
     def _hello(self, message: jsonrpc.Message) -> list[Action]:
         if not isinstance(message, jsonrpc.Request) or message.method != jsonrpc.HELLO:
@@ -125,7 +125,10 @@ class PlatformLink:
             params = HelloParams.from_wire(message.params)
         except InvalidMessage as exc:
             self.state = LinkState.CLOSED
-            return [Send(jsonrpc.error(message.id, exc.error)), Close(jsonrpc.CLOSE_PROTOCOL_ERROR, "invalid hello")]
+            return [
+                Send(jsonrpc.error(message.id, exc.error)),
+                Close(close_codes.CLOSE_PROTOCOL_ERROR, "invalid hello"),
+            ]
         self.hello_deadline = None  # the shell answers with accept_hello / refuse_hello
         return [HelloReceived(message.id, params)]
 
@@ -181,7 +184,7 @@ class PlatformLink:
         return result_frame(request_id, result)
 
     def refuse_hello(
-        self, request_id: Any, message: str, close_code: int = jsonrpc.CLOSE_PROTOCOL_ERROR, reason: str = ""
+        self, request_id: Any, message: str, close_code: int = close_codes.CLOSE_PROTOCOL_ERROR, reason: str = ""
     ) -> list[Action]:
         self.state = LinkState.CLOSED
         return [error_reply(request_id, jsonrpc.INVALID_PARAMS, message), Close(close_code, reason or message)]

@@ -34,7 +34,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.sync.server import ServerConnection
 
-from edge_protocol import jsonrpc
+from edge_protocol import close_codes, jsonrpc
 from edge_protocol.limits import MAX_FRAME_BYTES
 from edge_protocol.messages import (
     CallParams,
@@ -212,8 +212,8 @@ def test_the_platform_answers_every_hostile_frame_and_keeps_serving(platform):
         # Frames the WebSocket layer or the size rule refuse: that link closes, no other one.
         closing = [
             (Frame("text-invalid-utf8", b'{"jsonrpc":"2.0","id":1,"method":"\xff\xfe"}'), {1007}),
-            (Frame("over-16-MiB", "x" * (MAX_FRAME_BYTES + 1024)), {jsonrpc.CLOSE_PROTOCOL_ERROR}),
-            (Frame("over-16-MiB-in-bytes", "é" * (MAX_FRAME_BYTES // 2 + 1024)), {jsonrpc.CLOSE_PROTOCOL_ERROR}),
+            (Frame("over-16-MiB", "x" * (MAX_FRAME_BYTES + 1024)), {close_codes.CLOSE_PROTOCOL_ERROR}),
+            (Frame("over-16-MiB-in-bytes", "é" * (MAX_FRAME_BYTES // 2 + 1024)), {close_codes.CLOSE_PROTOCOL_ERROR}),
         ]
         for frame, codes in closing:
             link = _fuzz_link(stack, platform.ws_url, token)
@@ -256,7 +256,7 @@ def test_the_runtime_answers_every_hostile_frame_and_keeps_serving(tmp_path):
         # A frame that closes the link: the runtime reconnects, and the new link serves calls.
         closing = [
             (Frame("text-invalid-utf8", b'{"jsonrpc":"2.0","id":1,"method":"\xff\xfe"}'), {1007}),
-            (Frame("over-16-MiB", "x" * (MAX_FRAME_BYTES + 1024)), {jsonrpc.CLOSE_PROTOCOL_ERROR}),
+            (Frame("over-16-MiB", "x" * (MAX_FRAME_BYTES + 1024)), {close_codes.CLOSE_PROTOCOL_ERROR}),
         ]
         for frame, codes in closing:
             _send(link.ws, frame)

@@ -19,7 +19,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from edge_protocol import jsonrpc
+from edge_protocol import close_codes, jsonrpc
 from edge_protocol.limits import MAX_FRAME_BYTES
 from tests.support.bundles import echo_tool, make_archive
 from tests.support.platform import PlatformProcess
@@ -204,7 +204,7 @@ async def test_bad_frames_get_json_rpc_errors_and_oversized_ones_close_4000(plat
             assert (await api.post("/api/tools/echo/call", json={"arguments": {"n": 1}})).status_code == 200
         await ws.send("x" * (MAX_FRAME_BYTES + 1))
         await asyncio.wait_for(ws.wait_closed(), 10)
-        assert ws.close_code == jsonrpc.CLOSE_PROTOCOL_ERROR
+        assert ws.close_code == close_codes.CLOSE_PROTOCOL_ERROR
 
 
 async def test_the_first_message_must_be_hello(platform):
@@ -213,7 +213,7 @@ async def test_the_first_message_must_be_hello(platform):
         await ws.send(jsonrpc.request(1, jsonrpc.TOOLS_CALL, {}))
         assert json.loads(await ws.recv())["error"]["code"] == jsonrpc.INVALID_REQUEST
         await asyncio.wait_for(ws.wait_closed(), 5)
-        assert ws.close_code == jsonrpc.CLOSE_PROTOCOL_ERROR
+        assert ws.close_code == close_codes.CLOSE_PROTOCOL_ERROR
 
 
 # ------------------------------------------------------------------------------------ calls
@@ -315,7 +315,7 @@ async def test_a_holder_silent_to_the_probe_is_replaced_4009_and_its_calls_fail(
             assert time.monotonic() - started < 5  # one ~2 s probe, not two heartbeats
             assert (await ghost.next_message())["method"] == jsonrpc.CONNECTOR_PING
             await async_wait_until(lambda: ghost.ws.close_code is not None, 5, message="the ghost's close")
-            assert ghost.ws.close_code == jsonrpc.CLOSE_REPLACED
+            assert ghost.ws.close_code == close_codes.CLOSE_REPLACED
             response = await pending
             assert response.status_code == 503 and response.json()["error"]["code"] == "connector_unavailable"
             connectors = (await api.get("/api/connectors")).json()["connectors"]
@@ -572,7 +572,7 @@ async def test_a_link_lives_no_longer_than_its_token(platform):
     short = platform.mint_token(sub="short@example.com", orgId=org, expiresIn=2)
     async with Connector(platform, short) as connector:
         await asyncio.wait_for(connector.ws.wait_closed(), 5)
-        assert connector.ws.close_code == jsonrpc.CLOSE_TOKEN_EXPIRED
+        assert connector.ws.close_code == close_codes.CLOSE_TOKEN_EXPIRED
         assert connector.ws.close_reason == "Token has expired"
     async with client(platform, user) as api:
         assert (await api.get("/api/connectors")).json() == {"connectors": []}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_protocol import jsonrpc
+from edge_protocol import close_codes
 from edge_protocol.failures import (
     FailureKind,
     failure_kind_of_close,
@@ -33,11 +33,11 @@ def test_handshake_status_kinds(status, kind):
 @pytest.mark.parametrize(
     ("code", "kind"),
     [
-        (jsonrpc.CLOSE_TOKEN_EXPIRED, FailureKind.UNAUTHORIZED),
-        (jsonrpc.CLOSE_REPLACED, FailureKind.DUPLICATE),
-        (jsonrpc.CLOSE_PROTOCOL_ERROR, FailureKind.PROTOCOL),
-        (jsonrpc.CLOSE_PLATFORM_RESTART, FailureKind.LOST),
-        (jsonrpc.CLOSE_NORMAL, FailureKind.LOST),
+        (close_codes.CLOSE_TOKEN_EXPIRED, FailureKind.UNAUTHORIZED),
+        (close_codes.CLOSE_REPLACED, FailureKind.DUPLICATE),
+        (close_codes.CLOSE_PROTOCOL_ERROR, FailureKind.PROTOCOL),
+        (close_codes.CLOSE_PLATFORM_RESTART, FailureKind.LOST),
+        (close_codes.CLOSE_NORMAL, FailureKind.LOST),
         (1006, FailureKind.LOST),
         (1011, FailureKind.LOST),
         (None, FailureKind.LOST),
@@ -48,8 +48,8 @@ def test_close_code_kinds(code, kind):
 
 
 def test_only_1012_is_a_platform_restart():
-    assert is_platform_restart(jsonrpc.CLOSE_PLATFORM_RESTART)
-    assert not is_platform_restart(jsonrpc.CLOSE_NORMAL) and not is_platform_restart(None)
+    assert is_platform_restart(close_codes.CLOSE_PLATFORM_RESTART)
+    assert not is_platform_restart(close_codes.CLOSE_NORMAL) and not is_platform_restart(None)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from edge_protocol import jsonrpc
+from edge_protocol import close_codes, jsonrpc
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.limits import MAX_FRAME_BYTES
 from edge_protocol.link import (
@@ -87,11 +87,11 @@ def test_a_refused_hello_closes_4000_on_both_sides():
     connector, platform = ConnectorLink(), PlatformLink(opened_at=0.0, token_expires_at=None)
     [received] = platform.receive(connector.hello(HELLO))
     refusal = platform.refuse_hello(received.request_id, "Deployment 'dep-1' not found in this organization")
-    assert refusal[-1] == Close(jsonrpc.CLOSE_PROTOCOL_ERROR, "Deployment 'dep-1' not found in this organization")
+    assert refusal[-1] == Close(close_codes.CLOSE_PROTOCOL_ERROR, "Deployment 'dep-1' not found in this organization")
     [frame] = [a.frame for a in refusal if isinstance(a, Send)]
     actions = connector.receive(frame)
     assert isinstance(actions[0], HelloRefused) and "not found in this organization" in actions[0].message
-    assert actions[1].code == jsonrpc.CLOSE_PROTOCOL_ERROR
+    assert actions[1].code == close_codes.CLOSE_PROTOCOL_ERROR
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_a_refused_hello_closes_4000_on_both_sides():
 def test_the_first_message_must_be_hello(first):
     platform = PlatformLink(opened_at=0.0, token_expires_at=None)
     actions = platform.receive(first)
-    assert actions[-1].code == jsonrpc.CLOSE_PROTOCOL_ERROR
+    assert actions[-1].code == close_codes.CLOSE_PROTOCOL_ERROR
     if '"id"' in first:
         assert frames(actions)[0]["error"]["code"] == jsonrpc.INVALID_REQUEST
     assert platform.receive(jsonrpc.request("h", jsonrpc.HELLO, {})) == []  # closed: nothing more happens
@@ -119,14 +119,14 @@ def test_an_invalid_hello_names_the_field_and_closes():
         answer["error"]["code"] == jsonrpc.INVALID_PARAMS
         and "connector.hello.tools[0].name" in answer["error"]["message"]
     )
-    assert actions[-1] == Close(jsonrpc.CLOSE_PROTOCOL_ERROR, "invalid hello")
+    assert actions[-1] == Close(close_codes.CLOSE_PROTOCOL_ERROR, "invalid hello")
 
 
 def test_no_hello_within_the_timeout_closes_4000():
     platform = PlatformLink(opened_at=100.0, token_expires_at=None, hello_timeout=10.0)
     assert platform.next_deadline() == 110.0
     assert platform.tick(109.9) == []
-    assert platform.tick(110.0)[0].code == jsonrpc.CLOSE_PROTOCOL_ERROR
+    assert platform.tick(110.0)[0].code == close_codes.CLOSE_PROTOCOL_ERROR
     assert platform.next_deadline() is None
 
 
@@ -263,10 +263,10 @@ def test_an_oversized_frame_closes_4000():
     connector, platform = registered_pair()
     for side in (connector, platform):
         [close] = side.receive("x" * (MAX_FRAME_BYTES + 1))
-        assert close.code == jsonrpc.CLOSE_PROTOCOL_ERROR
+        assert close.code == close_codes.CLOSE_PROTOCOL_ERROR
         # The limit is in bytes: half as many two-byte characters are just as big on the wire.
         [close] = side.receive("é" * (MAX_FRAME_BYTES // 2 + 1))
-        assert close.code == jsonrpc.CLOSE_PROTOCOL_ERROR
+        assert close.code == close_codes.CLOSE_PROTOCOL_ERROR
 
 
 def test_a_frame_just_under_the_limit_in_bytes_is_parsed():
@@ -307,14 +307,14 @@ def test_connector_notifications_become_platform_events():
 def test_a_token_expiring_before_hello_closes_4001_at_its_expiry_not_at_the_hello_timeout():
     platform = PlatformLink(opened_at=100.0, token_expires_at=101.0, hello_timeout=10.0)
     assert platform.next_deadline() == 101.0
-    assert platform.tick(101.0)[-1] == Close(jsonrpc.CLOSE_TOKEN_EXPIRED, "Token has expired")
+    assert platform.tick(101.0)[-1] == Close(close_codes.CLOSE_TOKEN_EXPIRED, "Token has expired")
 
 
 def test_the_link_closes_4001_when_its_token_expires():
     _, platform = registered_pair(expires_at=500.0)
     assert platform.next_deadline() == 500.0
     assert platform.tick(499.0) == []
-    assert platform.tick(500.0) == [TokenExpired(), Close(jsonrpc.CLOSE_TOKEN_EXPIRED, "Token has expired")]
+    assert platform.tick(500.0) == [TokenExpired(), Close(close_codes.CLOSE_TOKEN_EXPIRED, "Token has expired")]
 
 
 def test_reauth_in_band_extends_the_link():
@@ -325,7 +325,7 @@ def test_reauth_in_band_extends_the_link():
     assert connector.receive(platform.accept_reauth(requested.request_id, 900)) == [Reauthenticated(900)]
     assert platform.next_deadline() == 900
     assert platform.tick(600.0) == []  # past the first token's expiry: still open
-    assert platform.tick(900.0)[-1].code == jsonrpc.CLOSE_TOKEN_EXPIRED
+    assert platform.tick(900.0)[-1].code == close_codes.CLOSE_TOKEN_EXPIRED
 
 
 def test_a_refused_reauth_keeps_the_old_deadline():
@@ -335,7 +335,7 @@ def test_a_refused_reauth_keeps_the_old_deadline():
         platform.refuse_reauth(requested.request_id, "Token validation failed: bad signature")
     )
     assert refused == ReauthRefused("Token validation failed: bad signature")
-    assert platform.tick(500.0)[-1].code == jsonrpc.CLOSE_TOKEN_EXPIRED
+    assert platform.tick(500.0)[-1].code == close_codes.CLOSE_TOKEN_EXPIRED
 
 
 def test_a_reauth_without_a_token_is_answered_with_the_field_named():

@@ -154,15 +154,15 @@ def test_a_503_with_retry_after_waits_the_platforms_slot_instead_of_the_schedule
 
 
 def test_a_close_code_gives_the_shared_kind_and_the_logged_words():
-    from edge_protocol import jsonrpc
+    from edge_protocol import close_codes
     from edge_protocol.failures import failure_kind_of_close
     from edge_runtime.session import failure_from_close
 
     cases = {
-        jsonrpc.CLOSE_TOKEN_EXPIRED: "Token has expired",
-        jsonrpc.CLOSE_REPLACED: "Deployment already connected (the platform replaced this link, close 4009)",
-        jsonrpc.CLOSE_PLATFORM_RESTART: "platform restarting (close 1012)",
-        jsonrpc.CLOSE_PROTOCOL_ERROR: "protocol error (close 4000: bad frame)",
+        close_codes.CLOSE_TOKEN_EXPIRED: "Token has expired",
+        close_codes.CLOSE_REPLACED: "Deployment already connected (the platform replaced this link, close 4009)",
+        close_codes.CLOSE_PLATFORM_RESTART: "platform restarting (close 1012)",
+        close_codes.CLOSE_PROTOCOL_ERROR: "protocol error (close 4000: bad frame)",
         None: "connection dropped without a close frame",
         4321: "closed by the platform (code 4321, bad frame)",
     }
@@ -170,6 +170,6 @@ def test_a_close_code_gives_the_shared_kind_and_the_logged_words():
         failure = failure_from_close(code, "bad frame")
         assert failure.kind is failure_kind_of_close(code)
         assert failure.message.startswith(words), (code, failure.message)
-    assert failure_from_close(jsonrpc.CLOSE_INTERNAL_ERROR, "keepalive ping timeout").message == (
+    assert failure_from_close(close_codes.CLOSE_INTERNAL_ERROR, "keepalive ping timeout").message == (
         "no heartbeat from the platform for 2 intervals (dead peer)"
     )

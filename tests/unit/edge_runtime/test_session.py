@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
-from edge_protocol import jsonrpc
+from edge_protocol import close_codes, jsonrpc
 from edge_protocol.errors import ToolCallError, ToolErrorKind
 from edge_protocol.limits import MAX_FRAME_BYTES
 from edge_protocol.messages import BundleRef, HelloParams
@@ -191,7 +191,7 @@ async def test_an_oversized_frame_closes_with_4000(link):
     failure = await asyncio.wait_for(serving, 10)
     assert failure.kind is FailureKind.PROTOCOL
     await asyncio.wait_for(platform.connection.wait_closed(), 5)
-    assert platform.connection.close_code == jsonrpc.CLOSE_PROTOCOL_ERROR
+    assert platform.connection.close_code == close_codes.CLOSE_PROTOCOL_ERROR
 
 
 async def test_bundle_updated_reaches_the_sync(link):
