@@ -115,3 +115,15 @@ def test_http_client_shares_the_websocket_trust(proxy_env):
         assert client._transport._pool._ssl_context is net.tls_context()
     finally:
         asyncio.run(client.aclose())
+
+
+def test_http_client_reads_the_socket_a_mebibyte_at_a_time(proxy_env):
+    """Bundle downloads: 1 MiB reads instead of httpcore's 64 KiB (a quarter of the trips through h11).
+    Fails if httpcore renames its read-size constant: then the runtime silently keeps 64 KiB."""
+    from httpcore._async.http11 import AsyncHTTP11Connection
+
+    client = net.http_client("http://127.0.0.1:9")
+    try:
+        assert AsyncHTTP11Connection.READ_NUM_BYTES == net.HTTP_READ_BYTES == 1 << 20
+    finally:
+        asyncio.run(client.aclose())
