@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,8 +35,6 @@ def run_build(project_dir: Path, out_dir: Path | None = None) -> BuildResult:
 def print_result(result: BuildResult) -> None:
     """The tools as aligned columns, then the archive and checksum: plain lines (no rich: its import
     would cost a build about as much as bundling a small tool)."""
-    import sys
-
     from bundler.size_report import human_bytes
 
     colour = wants_colour(sys.stdout)
