@@ -12,6 +12,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
+from edge_protocol.argument_check import ArgumentsValidator
 from edge_protocol.backoff import Backoff
 from edge_protocol.manifest import Manifest, ToolDescriptor
 
@@ -37,7 +38,7 @@ class WorkerPool:
 
     bundle_dir: Path
     manifest: Manifest
-    validators: dict[str, Draft202012Validator]
+    validators: dict[str, ArgumentsValidator]
     scratch_dir: Path = Path(".")
     secrets: dict[str, str] = field(default_factory=dict)  # what these workers started with; a change = new pool
     workers: list[Worker] = field(default_factory=list)
@@ -83,7 +84,7 @@ class WarmPool:
         return pool
 
 
-def compile_schema(tool: ToolDescriptor) -> Draft202012Validator:
+def compile_schema(tool: ToolDescriptor) -> ArgumentsValidator:
     """The validator of a tool's `inputSchema`, compiled once per load; a bad schema fails the load."""
     try:
         return _validator_for(json.dumps(tool.inputSchema, sort_keys=True))
@@ -94,10 +95,10 @@ def compile_schema(tool: ToolDescriptor) -> Draft202012Validator:
 
 
 @functools.lru_cache(maxsize=256)
-def _validator_for(schema_json: str) -> Draft202012Validator:
+def _validator_for(schema_json: str) -> ArgumentsValidator:
     """Checked and compiled once per distinct schema (~3 ms each): a new version of a bundle mostly
     repeats its tools' schemas, and a dev-loop save would pay it for every tool. Validators hold no
     state between validations, so pools share them."""
     schema = json.loads(schema_json)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return ArgumentsValidator(Draft202012Validator(schema))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from edge_protocol import jsonrpc
+from edge_protocol.argument_check import ArgumentsValidator
 from edge_protocol.calls import argument_problems, call_deadline_ms, capped_error, invalid_arguments
 from edge_protocol.limits import MAX_FRAME_BYTES
 from edge_protocol.link import CallAnswered
@@ -33,7 +34,7 @@ from .registry import ConnectorRecord, Registry, unavailable
 from .tail_fanout import TailFanout
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
+    pass
 
 log = logging.getLogger("mock_platform.calls")
 
@@ -61,12 +62,12 @@ class ValidatorCache:
 
     def __init__(self, capacity: int = MAX_CACHED_VALIDATORS) -> None:
         self.capacity = capacity
-        self._by_schema: OrderedDict[bytes, Draft202012Validator | None] = OrderedDict()
+        self._by_schema: OrderedDict[bytes, ArgumentsValidator | None] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._by_schema)
 
-    def get(self, schema: Any) -> Draft202012Validator | None:
+    def get(self, schema: Any) -> ArgumentsValidator | None:
         key = hashlib.sha256(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)).digest()
         if key in self._by_schema:
             self._by_schema.move_to_end(key)
@@ -76,10 +77,10 @@ class ValidatorCache:
         from jsonschema import Draft202012Validator
         from jsonschema.exceptions import SchemaError
 
-        validator: Draft202012Validator | None
+        validator: ArgumentsValidator | None
         try:
             Draft202012Validator.check_schema(schema)
-            validator = Draft202012Validator(schema)
+            validator = ArgumentsValidator(Draft202012Validator(schema))
         except SchemaError as exc:
             # The connector validates too; an unusable schema just means no platform-side check.
             log.warning("tool inputSchema is not valid JSON Schema (%s); arguments go unchecked", exc.message)
@@ -89,7 +90,7 @@ class ValidatorCache:
             self._by_schema.popitem(last=False)  # links holding it keep their own reference
         return validator
 
-    def for_tools(self, tools: tuple[ToolInfo, ...]) -> dict[str, Draft202012Validator | None]:
+    def for_tools(self, tools: tuple[ToolInfo, ...]) -> dict[str, ArgumentsValidator | None]:
         return {tool.name: self.get(tool.input_schema) for tool in tools}
 
 
@@ -98,7 +99,7 @@ class ToolSet:
 
     __slots__ = ("tools", "validators", "__weakref__")
 
-    def __init__(self, tools: dict[str, ToolInfo], validators: dict[str, Draft202012Validator | None]) -> None:
+    def __init__(self, tools: dict[str, ToolInfo], validators: dict[str, ArgumentsValidator | None]) -> None:
         self.tools = tools
         self.validators = validators
 
@@ -164,7 +165,7 @@ class ToolCaller:
         try:
             record = self.registry.choose(org_id, tool, deployment_id)
             validator = record.validators.get(tool)
-            if validator is not None:
+            if validator is not None and not validator.is_valid(arguments):
                 problems = argument_problems(validator.iter_errors(arguments))
                 if problems:
                     error = invalid_arguments(tool, problems)
