@@ -67,6 +67,7 @@ class RuntimeMetrics:
             registry=self.registry,
         )
         self._gauges: list[Gauge] = []
+        self._series: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def series_name(self, tool: str) -> str:
         """`tool` when it has (or may get) its own series, else `UNKNOWN_TOOL`."""
@@ -85,8 +86,11 @@ class RuntimeMetrics:
         counts.total_ms += seconds * 1000
         if outcome != "ok":
             counts.errors += 1
-        self._calls.labels(tool, outcome).inc()
-        self._duration.labels(tool).observe(seconds)
+        series = self._series.get((tool, outcome))
+        if series is None:  # prometheus_client's labels() takes a lock and builds a key on every call
+            series = self._series[(tool, outcome)] = (self._calls.labels(tool, outcome), self._duration.labels(tool))
+        series[0].inc()
+        series[1].observe(seconds)
 
     def disconnected(self) -> None:
         self._disconnects.inc()

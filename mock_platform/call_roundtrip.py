@@ -149,6 +149,12 @@ def _sized_call_frame(shell: LinkShell, params: CallParams) -> tuple[str, str]:
     return request_id, frame
 
 
+def _expire(future: asyncio.Future[CallAnswered]) -> None:
+    """A call's deadline (plus grace) passed with no answer."""
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class ToolCaller:
     def __init__(self, registry: Registry, recent: RecentCalls, tail: TailFanout | None = None) -> None:
         self.registry = registry
@@ -181,21 +187,26 @@ class ToolCaller:
     async def _roundtrip(self, record: ConnectorRecord, params: CallParams, deadline_ms: int) -> dict[str, Any]:
         shell: LinkShell = record.shell
         request_id, frame = _sized_call_frame(shell, params)
-        future: asyncio.Future[CallAnswered] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[CallAnswered] = loop.create_future()
         record.pending[request_id] = future
         record.calls_total += 1
+        # A timer that fails the future, rather than `asyncio.wait_for`, which adds a second future
+        # and its callbacks to every call.
+        timer = loop.call_later(deadline_ms / 1000 + DEADLINE_GRACE_SECONDS, _expire, future)
         try:
             try:
                 await shell.send(frame)
             except Exception:
                 raise unavailable() from None
             try:
-                answer = await asyncio.wait_for(future, deadline_ms / 1000 + DEADLINE_GRACE_SECONDS)
+                answer = await future
             except TimeoutError:
                 raise ApiError(
                     504, "tool_timeout", f"Tool {params.name!r} did not answer within {deadline_ms} ms"
                 ) from None
         finally:
+            timer.cancel()
             record.pending.pop(request_id, None)
         if answer.error is not None:
             error = capped_error(answer.error)  # the connector is not trusted with the caller's memory either

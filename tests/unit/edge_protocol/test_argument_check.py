@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -50,7 +52,9 @@ def _schemas(inner: st.SearchStrategy) -> st.SearchStrategy:
     return keywords
 
 
-schemas = st.recursive(st.just({}) | st.just(True) | _schemas(st.just({"type": "string"})), _schemas, max_leaves=6)
+schemas: st.SearchStrategy[Any] = st.recursive(
+    st.just({}) | st.just(True) | _schemas(st.just({"type": "string"})), _schemas, max_leaves=6
+)
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
