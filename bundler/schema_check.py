@@ -1,8 +1,10 @@
 """Is a tool's schema valid JSON Schema (draft 2020-12)? jsonschema decides; valid verdicts are remembered.
 
 jsonschema is the largest import of a build (~130 ms of CPU here, more than esbuild bundling a small
-tool), while a project's schemas rarely change between builds. A schema found valid leaves an empty
-marker file named by the SHA-256 of its canonical JSON in the user cache, so a rebuild with the same
+tool). Most tools' schemas use only the common keywords, whose forms `edge_protocol.argument_check`
+verifies without it (the same reading that answers "valid" for a call's arguments). For any other
+schema, jsonschema decides, and since a project's schemas rarely change between builds, one found
+valid leaves an empty marker file named by the SHA-256 of its canonical JSON in the user cache, so a rebuild with the same
 schemas never imports jsonschema. Only "valid" is remembered: a problem is always found afresh, with
 jsonschema's own message. A marker that cannot be written (read-only cache) only costs the next build
 the check again.
@@ -17,6 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from edge_protocol.argument_check import fast_check
+
 from .esbuild import cache_root
 
 #: Names the verdict: another draft, or another meaning of "valid", gets another folder.
@@ -25,6 +29,8 @@ VERDICTS_DIR = "valid-schemas-2020-12"
 
 def schema_problem(schema: dict[str, Any]) -> str | None:
     """Where and why `schema` is not valid JSON Schema (draft 2020-12), or None."""
+    if fast_check(schema) is not None:
+        return None  # written only with keywords whose forms `fast_check` verifies: valid, no import needed
     return _problem(json.dumps(schema, sort_keys=True, separators=(",", ":")))
 
 

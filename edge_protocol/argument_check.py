@@ -24,10 +24,19 @@ from typing import Any, Protocol
 
 Check = Callable[[Any], bool]
 
-#: Keywords that assert nothing about an instance (draft 2020-12 without format assertion).
-_ANNOTATIONS = frozenset(
-    {"title", "description", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly", "format"}
-)
+#: Keywords that assert nothing about an instance (draft 2020-12 without format assertion), with the
+#: type the meta-schema wants of their value (None: anything), so a schema read here is also a valid one.
+_ANNOTATIONS: dict[str, type | None] = {
+    "title": str,
+    "description": str,
+    "$comment": str,
+    "format": str,
+    "deprecated": bool,
+    "readOnly": bool,
+    "writeOnly": bool,
+    "examples": list,
+    "default": None,
+}
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -49,14 +58,20 @@ _TYPES: dict[str, Check] = {
 
 def fast_check(schema: Any) -> Check | None:
     """A predicate true only for instances `schema` certainly accepts; None when the schema uses
-    anything this module does not read."""
+    anything this module does not read. A schema it reads is valid JSON Schema (draft 2020-12): every
+    keyword's value has the form the meta-schema asks for (the build relies on it, `bundler.schema_check`)."""
     if schema is True or schema == {}:
         return lambda value: True
     if schema is False or not isinstance(schema, dict):
         return None
     checks: list[Check] = []
     for key, value in schema.items():
-        if key in _ANNOTATIONS or key in ("properties", "required", "additionalProperties"):
+        if key in _ANNOTATIONS:
+            wanted = _ANNOTATIONS[key]
+            if wanted is not None and type(value) is not wanted:
+                return None
+            continue
+        if key in ("properties", "required", "additionalProperties"):
             continue
         if key == "$schema" and value == _DIALECT:
             continue
@@ -99,7 +114,7 @@ def _keyword(key: str, value: Any, schema: dict[str, Any]) -> Check | None:
 
 def _type_check(value: Any) -> Check | None:
     names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or not names or not all(name in _TYPES for name in names):
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n in _TYPES for n in names):
         return None
     if len(names) != len(set(names)):
         return None

@@ -523,22 +523,29 @@ def test_name_falls_back_to_package_json(tmp_path, npm_deps):
     assert result.archive_path.name == "from-package.tar.gz"
 
 
-def test_a_rebuild_with_unchanged_schemas_imports_neither_jsonschema_nor_rich(good_project, tmp_path):
-    """A build's two largest imports: jsonschema only when a schema is new (its verdict is remembered in
-    the user cache), rich never (the table is plain lines)."""
+def test_a_build_imports_jsonschema_only_for_a_new_uncommon_schema_and_never_rich(good_project, tmp_path, npm_deps):
+    """A build's two largest imports: jsonschema only to check a schema beyond the common keywords, once
+    (its verdict is remembered in the user cache); rich never (the table is plain lines)."""
 
-    def imported_by_build() -> set[str]:
+    def imported_by_build(project: Path) -> set[str]:
         run = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "edge_cli", "build", str(good_project)],
+            [sys.executable, "-X", "importtime", "-m", "edge_cli", "build", str(project)],
             capture_output=True,
             text=True,
             timeout=120,
             env={**os.environ, "EDGE_CONNECTOR_CACHE_DIR": str(tmp_path / "cache"), "NO_COLOR": "1"},
         )
         assert run.returncode == 0, run.stderr[-2000:]
-        assert "Bundle good-tools" in run.stdout and "Checksum  sha256:" in run.stdout
+        assert "Bundle " in run.stdout and "Checksum  sha256:" in run.stdout
         return {line.rsplit("|", 1)[1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
 
-    first, again = imported_by_build(), imported_by_build()
-    assert "jsonschema" in first
-    assert not {m for m in again if m.split(".")[0] in {"jsonschema", "rich"}}
+    def heavy(modules: set[str]) -> set[str]:
+        return {m.split(".")[0] for m in modules} & {"jsonschema", "rich"}
+
+    assert heavy(imported_by_build(good_project)) == set()  # common keywords only, even on a first build
+    enum_tool = tool_source("units", schema='{ type: "object", properties: { unit: { enum: ["c", "f"] } } }')
+    uncommon = make_project(
+        tmp_path / "uncommon", name="uncommon", files={"src/tools/units.ts": enum_tool}, node_modules=npm_deps
+    )
+    assert heavy(imported_by_build(uncommon)) == {"jsonschema"}
+    assert heavy(imported_by_build(uncommon)) == set()

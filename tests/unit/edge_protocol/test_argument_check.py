@@ -130,3 +130,56 @@ def test_the_validator_answers_valid_fast_and_leaves_failures_to_jsonschema():
     # A schema it cannot read is jsonschema's alone.
     enum = ArgumentsValidator(Draft202012Validator({"enum": [1, 2]}))
     assert enum.is_valid(1) and not enum.is_valid(True)
+
+
+#: Keyword values of every form, right and wrong, for the meta-schema side of `fast_check`.
+any_json: st.SearchStrategy[Any] = (
+    st.none() | st.booleans() | st.integers(-2, 3) | st.floats(-2, 3) | st.text(max_size=3) | st.just([])
+)
+loose_schemas: st.SearchStrategy[Any] = st.recursive(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "type",
+                "minLength",
+                "maximum",
+                "pattern",
+                "required",
+                "title",
+                "examples",
+                "deprecated",
+                "format",
+                "$schema",
+                "items",
+                "additionalProperties",
+            ]
+        ),
+        any_json
+        | st.sampled_from(["string", "(", "https://json-schema.org/draft/2020-12/schema"])
+        | st.lists(st.sampled_from(["a", "a", "string", "integer", 1]), max_size=3),
+        max_size=4,
+    ),
+    lambda inner: (
+        st.fixed_dictionaries({"properties": st.dictionaries(st.sampled_from(NAMES), inner, max_size=2)})
+        | st.fixed_dictionaries({"items": inner, "additionalProperties": inner | st.booleans()})
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schema=loose_schemas)
+@example({"minLength": -1})
+@example({"maxItems": 1.5})
+@example({"pattern": "("})
+@example({"type": ["string", "string"]})
+@example({"type": []})
+@example({"required": ["a", "a"]})
+@example({"examples": 1})
+@example({"$schema": "http://json-schema.org/draft-07/schema#"})
+@example({"properties": {"a": {"title": 5}}})
+@example({"additionalProperties": {"minimum": True}})
+def test_a_schema_it_reads_is_valid_json_schema(schema):
+    """The build takes `fast_check(schema) is not None` for "valid JSON Schema" without jsonschema."""
+    if fast_check(schema) is not None:
+        Draft202012Validator.check_schema(schema)
