@@ -12,8 +12,9 @@ the predicate equal to jsonschema on generated schemas and arguments.
 
 Keywords: `type`, `properties`, `required`, `additionalProperties`, `items` (without `prefixItems`),
 `minLength`, `maxLength`, `pattern`, `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`,
-`minItems`, `maxItems`, and the annotations that assert nothing (`title`, `description`, `default`,
-`examples`, `format`, ...). `enum`, `const`, `$ref`, combinators and the rest go to jsonschema.
+`minItems`, `maxItems`, `enum` and `const` of strings, and the annotations that assert nothing
+(`title`, `description`, `default`, `examples`, `format`, ...). Other `enum`s and `const`s, `$ref`,
+combinators and the rest go to jsonschema.
 """
 
 from __future__ import annotations
@@ -109,6 +110,10 @@ def _keyword(key: str, value: Any, schema: dict[str, Any]) -> Check | None:
         return _bound_check(key, value)
     if key == "pattern":
         return _pattern_check(value)
+    if key == "enum":
+        return _strings_check(value)
+    if key == "const":
+        return _strings_check([value])
     return None
 
 
@@ -150,6 +155,15 @@ def _bound_check(key: str, bound: Any) -> Check | None:
         "exclusiveMaximum": lambda v: v < bound,
     }[key]
     return lambda v: not _is_number(v) or holds(v)
+
+
+def _strings_check(values: Any) -> Check | None:
+    """`enum` (or `const`) of strings only, as zod's `z.enum` writes it: a string equals a string and
+    nothing else (jsonschema's equality differs from Python's only for numbers and booleans)."""
+    if not isinstance(values, list) or not values or not all(type(value) is str for value in values):
+        return None
+    allowed = frozenset(values)
+    return lambda v: type(v) is str and v in allowed
 
 
 def _pattern_check(pattern: Any) -> Check | None:

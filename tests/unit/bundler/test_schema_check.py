@@ -34,16 +34,14 @@ def test_a_schema_of_common_keywords_needs_neither_jsonschema_nor_the_cache(cach
 
 
 def test_any_other_valid_schema_is_remembered_and_then_answered_without_jsonschema(cache, monkeypatch):
-    schema = {"type": "object", "properties": {"unit": {"enum": ["c", "f"]}}, "required": ["unit"]}
+    schema = {"type": "object", "properties": {"unit": {"enum": [1, 2]}}, "required": ["unit"]}
     assert schema_problem(schema) is None
     assert len(list(cache.iterdir())) == 1
 
     forget_in_memory()
     monkeypatch.setattr(schema_check, "_check", lambda canonical: pytest.fail("jsonschema was asked again"))
     # The same schema written with its keys in another order is the same schema.
-    assert (
-        schema_problem({"required": ["unit"], "properties": {"unit": {"enum": ["c", "f"]}}, "type": "object"}) is None
-    )
+    assert schema_problem({"required": ["unit"], "properties": {"unit": {"enum": [1, 2]}}, "type": "object"}) is None
 
 
 def test_a_problem_is_found_afresh_every_time_and_never_remembered(cache):
@@ -69,6 +67,6 @@ def test_a_cache_that_cannot_be_written_only_costs_the_check(tmp_path, monkeypat
     blocker.write_text("")
     monkeypatch.setenv("EDGE_CONNECTOR_CACHE_DIR", str(blocker))  # mkdir under a file fails
     forget_in_memory()
-    assert schema_problem({"const": "x"}) is None
+    assert schema_problem({"const": 1}) is None
     assert schema_problem({"type": 1}) is not None
     forget_in_memory()

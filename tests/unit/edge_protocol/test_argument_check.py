@@ -47,6 +47,8 @@ def _schemas(inner: st.SearchStrategy) -> st.SearchStrategy:
             "additionalProperties": st.booleans() | inner,
             "description": st.just("annotation only"),
             "format": st.sampled_from(["email", "date-time"]),
+            "enum": st.lists(st.text(alphabet="ab1", max_size=2), min_size=1, max_size=3),
+            "const": st.text(alphabet="ab1", max_size=2),
         },
     )
     return keywords
@@ -71,6 +73,8 @@ schemas: st.SearchStrategy[Any] = st.recursive(
 @example({"pattern": "[0-9]"}, "a1")
 @example({"type": "integer"}, 1.0)
 @example({"type": "number"}, True)
+@example({"enum": ["a", "1"]}, 1)
+@example({"const": "a"}, "a")
 @example({"properties": {"a": {"type": "string"}}, "additionalProperties": False}, {"a": "x"})
 @example({"properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "null"}}, {"a": "x", "b": None})
 def test_the_fast_check_agrees_with_jsonschema(schema, instance):
@@ -82,7 +86,8 @@ def test_the_fast_check_agrees_with_jsonschema(schema, instance):
 @pytest.mark.parametrize(
     "schema",
     [
-        {"enum": ["a", "b"]},
+        {"enum": ["a", 1]},
+        {"enum": []},
         {"const": 1},
         {"$ref": "#/$defs/x", "$defs": {"x": {}}},
         {"anyOf": [{"type": "string"}, {"type": "null"}]},
