@@ -1,13 +1,13 @@
-"""Is a tool's schema valid JSON Schema (draft 2020-12)? jsonschema decides; valid verdicts are remembered.
+"""Is a tool's schema valid JSON Schema (draft 2020-12)? Read directly when it can be, else jsonschema.
 
 jsonschema is the largest import of a build (~130 ms of CPU here, more than esbuild bundling a small
 tool). Most tools' schemas use only the common keywords, whose forms `edge_protocol.argument_check`
 verifies without it (the same reading that answers "valid" for a call's arguments). For any other
-schema, jsonschema decides, and since a project's schemas rarely change between builds, one found
-valid leaves an empty marker file named by the SHA-256 of its canonical JSON in the user cache, so a rebuild with the same
-schemas never imports jsonschema. Only "valid" is remembered: a problem is always found afresh, with
-jsonschema's own message. A marker that cannot be written (read-only cache) only costs the next build
-the check again.
+schema jsonschema decides, and since a project's schemas rarely change between builds, one found
+valid leaves an empty marker file named by the SHA-256 of its canonical JSON in the user cache: a
+rebuild with the same schemas never imports jsonschema. Only "valid" is remembered: a problem is
+always found afresh, with jsonschema's own message. A marker that cannot be written (read-only cache)
+only costs the next build the check again.
 """
 
 from __future__ import annotations
